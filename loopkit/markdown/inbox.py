@@ -1,0 +1,110 @@
+"""Inbox text → messages. loopkit owns inbox files; anything typed into one by hand is read as a
+single message from `unknown`, so that it blocks DONE until someone consumes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from loopkit.markdown.edit import split_lines
+from loopkit.markdown.tokens import parse
+from loopkit.model import Message
+
+COMMENT_PREFIX = "<!-- loopkit:message "
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A message and the line ranges (0-based, end exclusive) it occupies in the file."""
+
+    message: Message
+    ranges: tuple[tuple[int, int], ...]
+
+
+def encode(message: Message) -> str:
+    payload = json.dumps(
+        {k: v for k, v in message.to_json().items() if v is not None},
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
+    return COMMENT_PREFIX + payload.replace("--", "-\\u002d") + " -->"
+
+
+def _decode(content: str, line: int) -> Message | None:
+    body = content.strip()
+    if not body.startswith(COMMENT_PREFIX) or not body.endswith("-->"):
+        return None
+    try:
+        data = json.loads(body[len(COMMENT_PREFIX) : -3])
+    except ValueError:
+        return None
+    strings = ("id", "to", "from", "subject", "body")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in strings):
+        return None
+    phase, at = data.get("phase"), data.get("at")
+    return Message(
+        id=data["id"],
+        to=data["to"],
+        sender=data["from"],
+        phase=phase if isinstance(phase, str) else None,
+        at=at if isinstance(at, str) else None,
+        subject=data["subject"],
+        body=data["body"],
+        line=line,
+    )
+
+
+def parse_inbox(text: str, *, role: str, mtime: str | None = None) -> list[Placed]:
+    """Messages in file order. Text outside loopkit's message blocks becomes one `unknown` message."""
+    lines = split_lines(text)
+    tokens = parse(text)
+    placed: list[Placed] = []
+    owned: set[int] = set()
+    for index, token in enumerate(tokens):
+        if token.type != "html_block" or token.map is None or not token.content.startswith(COMMENT_PREFIX):
+            continue
+        start, end = token.map[0], token.map[0] + 1
+        message = _decode(token.content.split("\n", 1)[0], start + 1)
+        if message is None:
+            continue
+        if index >= 3 and tokens[index - 3].type == "heading_open" and tokens[index - 3].map:
+            heading = tokens[index - 3].map
+            if heading is not None and heading[1] == start:
+                start = heading[0]
+        after = index + 1
+        if after < len(tokens) and tokens[after].type == "blockquote_open" and tokens[after].map:
+            quote = tokens[after].map
+            if quote is not None and quote[0] in (end, end + 1):
+                end = quote[1]
+        while end < len(lines) and not lines[end].strip():
+            end += 1
+        owned.update(range(start, end))
+        placed.append(Placed(message, ((start, end),)))
+    loose = [i for i, raw in enumerate(lines) if i not in owned and raw.strip() and not _is_title(raw, i)]
+    if loose:
+        body = "".join(lines[i] for i in range(loose[0], loose[-1] + 1) if i not in owned).strip("\n")
+        digest = hashlib.sha1(body.encode("utf-8", "replace")).hexdigest()[:12]
+        unknown = Message(
+            id=f"hand-{digest}",
+            to=role,
+            sender="unknown",
+            phase=None,
+            at=mtime,
+            subject=body.strip().split("\n", 1)[0][:80],
+            body=body,
+            line=loose[0] + 1,
+        )
+        ranges = tuple((i, i + 1) for i in range(loose[0], loose[-1] + 1) if i not in owned)
+        placed.append(Placed(unknown, ranges))
+    return sorted(placed, key=lambda p: p.message.line)
+
+
+def _is_title(raw: str, index: int) -> bool:
+    return index == 0 and raw.startswith("# ") and raw.rstrip().endswith("-INBOX")
+
+
+def remove(text: str, ranges: list[tuple[int, int]]) -> str:
+    """The text without those lines; every other byte stays as it was."""
+    drop = {i for start, end in ranges for i in range(start, end)}
+    return "".join(raw for i, raw in enumerate(split_lines(text)) if i not in drop)

@@ -1,0 +1,118 @@
+"""STATUS text → milestone sections, their claim and verdict records, and DONE.
+
+Each record is one list line written by loopkit, so that git blame maps it to one commit:
+`- **PASS** M2 @2026-06-13T13:44:01Z by adversary · claim 1a2b3c4… — idle probes pass`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from loopkit.markdown.tokens import fence_unclosed, has_binary, line_count, parse
+from loopkit.model import ParseWarning, StatusDoc, StatusRecord, StatusSection
+
+RECORD = re.compile(
+    r"^\*\*(?P<kind>CLAIM|PASS|FAIL|DONE)\*\*"
+    r"(?: (?P<milestone>[A-Za-z0-9][A-Za-z0-9._-]*))?"
+    r" @(?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?Z)"
+    r" by (?P<by>[A-Za-z0-9._-]+)"
+    r"(?: · (?:head|claim) (?P<ref>[0-9a-f]{4,64}))?"
+    r"(?: — (?P<note>.*))?$"
+)
+_SECTION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*(?:—|–|-|:)\s*(?P<title>.*))?$")
+_TITLE_PHASE = re.compile(r"\bphase\s+`?([a-z0-9][a-z0-9._-]{0,63})`?", re.IGNORECASE)
+_FIELD = re.compile(r"^\*\*Title:\*\*\s*(.*)$", re.MULTILINE)
+
+
+@dataclass
+class _Section:
+    id: str
+    title: str
+    line: int
+    end: int = 0
+    records: list[StatusRecord] = field(default_factory=list)
+
+
+def parse_status(text: str) -> StatusDoc:
+    tokens = parse(text)
+    total = line_count(text)
+    warnings: list[ParseWarning] = []
+    binary = has_binary(text)
+    if binary is not None:
+        warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
+    phase = title = None
+    sections: list[_Section] = []
+    done: StatusRecord | None = None
+    done_line: int | None = None
+    in_done = False
+    current: _Section | None = None
+    for index, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        line = token.map[0] + 1
+        if token.type == "heading_open" and token.tag in ("h1", "h2"):
+            content = tokens[index + 1].content.strip()
+            if current is not None:
+                current.end = line - 1
+                current = None
+            in_done = False
+            if token.tag == "h1":
+                match = _TITLE_PHASE.search(content)
+                phase = phase or (match[1].lower() if match else None)
+            elif content.upper().startswith("DONE"):
+                in_done = True
+                done_line = done_line or line
+            else:
+                section = _SECTION.match(content)
+                if section is None:
+                    warnings.append(
+                        ParseWarning(line, f"section heading is not a milestone: {content[:80]!r}")
+                    )
+                else:
+                    current = _Section(section["id"], (section["title"] or "").strip(), line)
+                    sections.append(current)
+        elif token.type == "inline" and token.level >= 2 and tokens[index - 2].type == "list_item_open":
+            match = RECORD.match(token.content)
+            if match is None or "\n" in token.content:
+                continue
+            record = _record(match, line, token.content)
+            if record.kind == "DONE":
+                if in_done and done is None:
+                    done = record
+                elif not in_done:
+                    warnings.append(ParseWarning(line, "DONE record outside the ## DONE section"))
+            elif current is None:
+                warnings.append(ParseWarning(line, f"{record.kind} record outside any milestone section"))
+            elif record.milestone != current.id:
+                warnings.append(
+                    ParseWarning(line, f"{record.kind} record for {record.milestone} in section {current.id}")
+                )
+            else:
+                current.records.append(record)
+        elif token.type == "inline" and title is None and token.level == 1:
+            field_match = _FIELD.search(token.content)
+            if field_match:
+                title = field_match[1].strip()
+        elif fence_unclosed(token, text):
+            warnings.append(ParseWarning(line, "code fence is never closed"))
+    if current is not None:
+        current.end = total
+    frozen = tuple(StatusSection(s.id, s.title, s.line, s.end, tuple(s.records)) for s in sections)
+    return StatusDoc(phase, title, frozen, done, done_line, tuple(warnings))
+
+
+def _record(match: re.Match[str], line: int, text: str) -> StatusRecord:
+    at = match["at"]
+    if len(at) == len("2026-06-13T13:44Z"):
+        at = at[:-1] + ":00Z"
+    return StatusRecord(
+        kind=match["kind"],  # type: ignore[arg-type]
+        milestone=match["milestone"],
+        at=at,
+        by=match["by"],
+        ref=match["ref"],
+        note=(match["note"] or "").strip(),
+        line=line,
+        text=text,
+    )

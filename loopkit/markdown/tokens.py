@@ -1,0 +1,52 @@
+"""One shared block-level CommonMark parser.
+
+loopkit reads structure (headings, fences, HTML comments, paragraphs) and the raw source of
+each paragraph line; it never needs rendered inline HTML. So the inline phase is switched off:
+parsing costs what markdown-it's block phase costs, and titles keep the bytes people typed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+
+@cache
+def parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    md.disable(["inline", "text_join"])
+    return md
+
+
+def parse(text: str) -> list[Token]:
+    return parser().parse(text)
+
+
+def has_binary(text: str) -> int | None:
+    """The 1-based line of the first NUL or replacement character (undecodable bytes), if any."""
+    for marker in ("\x00", "\ufffd"):
+        at = text.find(marker)
+        if at >= 0:
+            return text.count("\n", 0, at) + 1
+    return None
+
+
+def line_count(text: str) -> int:
+    return text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+
+def fence_unclosed(token: Token, text: str) -> bool:
+    """A fence that runs to the end of the text because nothing closed it."""
+    if token.type != "fence" or token.map is None or token.map[1] < line_count(text):
+        return False
+    if token.map[1] - token.map[0] < 2:
+        return True
+    last = text.rstrip("\r\n").rsplit("\n", 1)[-1].strip()
+    char = token.markup[0]
+    return not (last and set(last) == {char} and len(last) >= len(token.markup))

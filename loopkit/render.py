@@ -1,0 +1,56 @@
+"""The only jinja2 user. Every word loopkit writes comes from a template in templates/; a workspace
+may override any of them with a file of the same name in its `loopkit-templates/` folder."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopkit.errors import BadInput
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+OVERRIDE_DIR = "loopkit-templates"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """templates/ or phases/: inside the wheel under _data/, beside the package in a checkout."""
+    installed = _PACKAGE / "_data" / name
+    return installed if installed.is_dir() else _PACKAGE.parent / name
+
+
+def oneline(text: str) -> str:
+    """Titles, notes and subjects live on one line: runs of white space become one space."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@cache
+def _environment(override: Path | None) -> Environment:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+    loaders = [FileSystemLoader(str(override))] if override is not None and override.is_dir() else []
+    loaders.append(FileSystemLoader(str(data_dir("templates"))))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["oneline"] = oneline
+    return env
+
+
+def render(name: str, *, workspace: Path | None = None, **context: Any) -> str:
+    from jinja2 import TemplateError
+
+    override = workspace / OVERRIDE_DIR if workspace is not None else None
+    try:
+        return _environment(override).get_template(name).render(**context)
+    except TemplateError as exc:
+        raise BadInput(f"template {name}: {exc}") from None

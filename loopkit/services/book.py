@@ -1,0 +1,129 @@
+"""Everything loopkit knows about one phase, read once: spec, STATUS and who wrote each record,
+the latest evidence of each required probe, the git facts, the builder's inbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from loopkit import names
+from loopkit.errors import BadInput
+from loopkit.markdown.journal import probe_records_from_end
+from loopkit.markdown.status import parse_status
+from loopkit.model import Message, Origin, PhaseSpec, ProbeRecord, StatusDoc
+from loopkit.services.context import Context
+from loopkit.services.inbox import read_inbox
+from loopkit.state import (
+    EvidenceView,
+    GitFacts,
+    Issue,
+    MilestoneView,
+    done_gate,
+    evidence_view,
+    milestone_views,
+)
+from loopkit.workspace import read_text
+
+
+@dataclass
+class Book:
+    ctx: Context
+    phase: str
+    spec: PhaseSpec | None
+    status_path: Path
+    status_text: str
+    doc: StatusDoc
+    mismatched: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def opened(self) -> bool:
+        return self.status_path.is_file()
+
+    @property
+    def status_name(self) -> str:
+        ws = self.ctx.workspace
+        return ws.repo_path(self.status_path) if ws.repo_root else self.status_path.name
+
+    @cached_property
+    def origins(self) -> list[Origin | None]:
+        if not self.doc.records or not self.opened:
+            return []
+        return self.ctx.repo.blame(self.ctx.workspace.repo_path(self.status_path))
+
+    @cached_property
+    def order(self) -> dict[str, int]:
+        if not self.doc.records:
+            return {}
+        return self.ctx.repo.order([self.ctx.workspace.repo_path(self.status_path)])
+
+    @cached_property
+    def views(self) -> dict[str, MilestoneView]:
+        return milestone_views(self.doc, self.spec, self.origins, self.order, self.ctx.workspace.config)
+
+    @cached_property
+    def facts(self) -> GitFacts:
+        repo = self.ctx.repo
+        ws = self.ctx.workspace
+        return GitFacts(
+            head=repo.head,
+            dirty_outside=[p for p in repo.dirty if not ws.is_inside(p)],
+            changed=repo.changed,
+            inside=ws.is_inside,
+        )
+
+    @cached_property
+    def latest(self) -> dict[tuple[str, str], ProbeRecord]:
+        """The newest builder record of each probe the spec requires (read from the journal's end)."""
+        wanted = {(m.id, p.id) for m in (self.spec.milestones if self.spec else ()) for p in m.probes}
+        found: dict[tuple[str, str], ProbeRecord] = {}
+        path = self.ctx.workspace.journal_file(self.phase, "builder")
+        if not wanted or path is None:
+            return found
+        for record, edited in probe_records_from_end(path):
+            key = (record.milestone, record.probe)
+            if key in wanted and key not in found:
+                found[key] = record
+                if edited:
+                    self.mismatched[key] = record.line
+                if len(found) == len(wanted):
+                    break
+        return found
+
+    def evidence(self, milestone: str) -> EvidenceView:
+        spec_m = self.spec.milestone(milestone) if self.spec else None
+        required = [p.id for p in spec_m.probes] if spec_m else []
+        latest = {p: r for (m, p), r in self.latest.items() if m == milestone}
+        return evidence_view(
+            required,
+            latest,
+            head=self.facts.head,
+            changed=self.facts.changed,
+            inside=self.facts.inside,
+        )
+
+    @cached_property
+    def builder_inbox(self) -> list[Message]:
+        return [p.message for p in read_inbox(self.ctx, "builder")]
+
+    def done_gate(self) -> list[Issue]:
+        return done_gate(
+            spec=self.spec,
+            doc=self.doc,
+            views=self.views,
+            facts=self.facts,
+            builder_inbox=self.builder_inbox,
+            phase=self.phase,
+            status_file=self.status_name,
+        )
+
+
+def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
+    names.phase(phase)
+    ws = ctx.workspace
+    spec = ws.spec(phase)
+    status_path = ws.status_file(phase)
+    if must_exist and spec is None and not status_path.is_file():
+        raise BadInput(f"no phase {phase}: neither {status_path.name} nor phases/{phase}.toml exists")
+    text = read_text(status_path)
+    return Book(ctx, phase, spec, status_path, text, parse_status(text))

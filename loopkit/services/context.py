@@ -1,0 +1,198 @@
+"""What every command needs: the workspace, the repository, the role, the clock, the redactor,
+and the one way loopkit writes: check, write atomically, commit exactly those paths or roll back."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from loopkit import timefmt
+from loopkit.errors import GitError, Refused, UsageError
+from loopkit.model import ROLES
+from loopkit.redact import Redactor
+from loopkit.render import oneline, render
+from loopkit.workspace import Workspace, discover, write_atomic
+
+if False:  # pragma: no cover - typing only, without importing GitPython at start-up
+    from loopkit.gitrepo import Repo
+
+
+@dataclass
+class Context:
+    cwd: Path
+    environ: Mapping[str, str]
+    workspace_dir: str | None = None
+    role_option: str | None = None
+    no_commit: bool = False
+    _repo: Any = field(default=None, repr=False)
+
+    # -- who and when ---------------------------------------------------------------------------
+    @cached_property
+    def role(self) -> str | None:
+        role = self.role_option or self.environ.get("LOOPKIT_ROLE") or None
+        if role is not None and role not in ROLES:
+            raise UsageError(f"unknown role {role!r}: use one of {', '.join(ROLES)} (--role or LOOPKIT_ROLE)")
+        return role
+
+    def need_role(self, *allowed: str, doing: str) -> str:
+        role = self.role
+        if role is None:
+            raise UsageError(f"{doing} needs a role: pass --role or set LOOPKIT_ROLE")
+        if allowed and role not in allowed:
+            raise Refused(f"only the {' or '.join(allowed)} may {doing}; you are {role}")
+        return role
+
+    @cached_property
+    def now(self) -> datetime:
+        return timefmt.now(self.environ.get("LOOPKIT_NOW"))
+
+    @property
+    def git_date(self) -> str | None:
+        """Commit dates follow LOOPKIT_NOW when it is set, so replays are reproducible."""
+        fixed = self.environ.get("LOOPKIT_NOW")
+        return f"{timefmt.iso(self.now)}" if fixed else None
+
+    # -- where ----------------------------------------------------------------------------------
+    @cached_property
+    def workspace(self) -> Workspace:
+        return discover(start=self.cwd, override=self.workspace_dir, environ=self.environ)
+
+    @property
+    def repo(self) -> Repo:
+        if self._repo is None:
+            from loopkit.gitrepo import Repo
+
+            root = self.workspace.repo_root
+            if root is None:
+                raise GitError(f"not inside a git work tree: {self.workspace.root}")
+            self._repo = Repo(root)
+        return self._repo  # type: ignore[no-any-return]
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        patterns: Sequence[str] = ()
+        with contextlib.suppress(Exception):
+            patterns = self.workspace.config.redact_patterns
+        return Redactor(environ=self.environ, extra_patterns=patterns)
+
+    # -- writing --------------------------------------------------------------------------------
+    def commit(
+        self,
+        writes: Mapping[Path, str | None],
+        *,
+        action: str,
+        phase: str | None,
+        subject: Mapping[str, Any],
+        body: str = "",
+        trailers: Sequence[tuple[str, str]] = (),
+    ) -> str | None:
+        """Write every file (None deletes it), then commit exactly those paths as the role.
+
+        If the commit fails, every file is put back as it was: nothing half-written.
+        """
+        ws = self.workspace
+        role = self.need_role(doing=action)
+        message = self.commit_message(
+            action=action, phase=phase, subject=subject, body=body, trailers=trailers
+        )
+        repo = None if self.no_commit else self.repo
+        before: dict[Path, bytes | None] = {}
+        for path in writes:
+            try:
+                before[path] = path.read_bytes()
+            except FileNotFoundError:
+                before[path] = None
+        try:
+            for path, text in writes.items():
+                if text is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                else:
+                    write_atomic(path, text)
+            if repo is None:
+                return None
+            return repo.commit_paths(
+                [ws.repo_path(p) for p in writes],
+                message=message,
+                identity=ws.config.identities[role],
+                when=self.git_date,
+            )
+        except BaseException:
+            for path, data in before.items():
+                with contextlib.suppress(OSError):
+                    if data is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        write_atomic(path, data.decode("utf-8"))
+            raise
+
+    def commit_message(
+        self,
+        *,
+        action: str,
+        phase: str | None,
+        subject: Mapping[str, Any],
+        body: str,
+        trailers: Sequence[tuple[str, str]],
+    ) -> str:
+        role = self.role or "unknown"
+        head = render("subject.txt.j2", workspace=self.workspace.root, action=action, phase=phase, **subject)
+        all_trailers: list[tuple[str, str]] = []
+        if phase:
+            all_trailers.append(("Loopkit-Phase", phase))
+        all_trailers += [
+            ("Loopkit-Action", _ACTIONS.get(action, action)),
+            ("Loopkit-Role", role),
+            *trailers,
+        ]
+        text = render(
+            "commit.txt.j2",
+            workspace=self.workspace.root,
+            subject=oneline(self.redactor.redact(head)),
+            body=neutralise(self.redactor.redact(body)),
+            trailers=[(k, oneline(v)) for k, v in all_trailers],
+        )
+        self.redactor.check(text)
+        return text
+
+
+_ACTIONS = {"send": "inbox", "consume": "inbox"}
+
+
+def neutralise(body: str) -> str:
+    """Body lines that git's trailer parser would stop at, or read as trailers, are indented.
+
+    `---` starts a patch for `git interpret-trailers`; a `Key: value` or `BREAKING CHANGE` line
+    ending the body would join the trailer block. One leading space keeps them readable and inert.
+    """
+    import re
+
+    out = []
+    for line in body.strip("\n").split("\n"):
+        stripped = line.rstrip()
+        if re.match(
+            r"^(---|[A-Za-z0-9-]+:\s|[A-Za-z0-9-]+:$|BREAKING[ -]CHANGE|\(cherry picked)", stripped
+        ) or (stripped.startswith("#")):
+            stripped = " " + stripped
+        out.append(stripped)
+    return "\n".join(out).strip("\n")
+
+
+def stdin_text() -> str | None:
+    """The body from standard input, when it is a pipe or a file rather than a terminal."""
+    import sys
+
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        if os.isatty(stream.fileno()):
+            return None
+        return stream.buffer.read().decode("utf-8", errors="replace")
+    return None

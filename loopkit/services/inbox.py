@@ -1,0 +1,201 @@
+"""inbox send, list, consume: messages between roles, archived once read, never deleted."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loopkit import names, timefmt
+from loopkit.errors import BadInput, UsageError
+from loopkit.markdown import edit
+from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
+from loopkit.model import ROLES, Message
+from loopkit.render import oneline, render
+from loopkit.services.context import Context
+from loopkit.services.journals import append_entry
+from loopkit.workspace import read_exact, read_text
+
+
+def new_id(ctx: Context, sender: str) -> str:
+    """Sortable by time, unique across machines without a counter: time, sender, 48 random bits."""
+    return f"{ctx.now.strftime('%Y%m%dT%H%M%SZ')}-{sender[:4]}-{secrets.token_hex(6)}"
+
+
+def _role(name: str, option: str = "--to") -> str:
+    if name not in ROLES:
+        raise UsageError(f"{option} {name!r}: use one of {', '.join(ROLES)}")
+    return name
+
+
+def read_inbox(ctx: Context, role: str) -> list[Placed]:
+    path = ctx.workspace.inbox_file(role)
+    if not path.is_file():
+        return []
+    mtime = timefmt.iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    return parse_inbox(read_text(path), role=role, mtime=mtime)
+
+
+def render_message(ctx: Context, message: Message) -> str:
+    return render(
+        "inbox-message.md.j2",
+        workspace=ctx.workspace.root,
+        at=timefmt.heading(timefmt.parse_iso(message.at or "") or ctx.now),
+        message=message,
+        comment=encode(message),
+        quoted=quote(message.body),
+    )
+
+
+def quote(body: str) -> list[str]:
+    """The body as a block quote: whatever it holds (an open fence, a heading) ends with the quote."""
+    return [("> " + line).rstrip() for line in (body.split("\n") if body else ["(no body)"])]
+
+
+def build_message(
+    ctx: Context, *, sender: str, to: str, phase: str | None, subject: str | None, body: str
+) -> Message:
+    redact = ctx.redactor.redact
+    body = redact(body.strip("\n"))
+    subject = oneline(redact(subject or "")) or oneline(body.split("\n", 1)[0])[:72] or "(no subject)"
+    return Message(
+        id=new_id(ctx, sender),
+        to=to,
+        sender=sender,
+        phase=phase,
+        at=timefmt.iso(ctx.now),
+        subject=subject,
+        body=body,
+    )
+
+
+def append_message(ctx: Context, message: Message) -> tuple[Path, str]:
+    """The inbox text with the message appended, checked to read back with every old message."""
+    path = ctx.workspace.inbox_file(message.to)
+    old = read_exact(path)
+    if old is None or not old.strip():
+        old = (old or "") + render("inbox.md.j2", workspace=ctx.workspace.root, role=message.to)
+    block = render_message(ctx, message)
+    ctx.redactor.check(block)
+    new = edit.append(old, block)
+    before = [p.message for p in parse_inbox(old, role=message.to)]
+    after = [p.message for p in parse_inbox(new, role=message.to)]
+    strip = [_bare(m) for m in after]
+    if strip != [_bare(m) for m in before] + [message]:
+        raise BadInput(f"refusing to write {path.name}: the message would not read back")
+    return path, new
+
+
+def _bare(message: Message) -> Message:
+    from dataclasses import replace
+
+    return replace(message, line=0)
+
+
+def send(
+    ctx: Context, *, to: str, phase: str | None, subject: str | None, body: str | None
+) -> dict[str, Any]:
+    _role(to)
+    if phase is not None:
+        names.phase(phase)
+    sender = ctx.need_role(doing="send a message")
+    with ctx.workspace.lock():
+        message = build_message(ctx, sender=sender, to=to, phase=phase, subject=subject, body=body or "")
+        path, text = append_message(ctx, message)
+        sha = ctx.commit(
+            {path: text},
+            action="send",
+            phase=phase,
+            subject={"sender": sender, "to": to, "subject": message.subject},
+            body=message.body,
+            trailers=[("Loopkit-Message", message.id)],
+        )
+    return {"id": message.id, **message.to_json(), "commit": sha}
+
+
+def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> dict[str, Any]:
+    roles = [_role(to)] if to else list(ROLES)
+    found = [p.message for role in roles for p in read_inbox(ctx, role)]
+    if phase is not None:
+        found = [m for m in found if m.phase == phase]
+    found.sort(key=lambda m: (m.at or "", m.id))
+    return {"messages": [m.to_json() for m in found]}
+
+
+def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | None) -> dict[str, Any]:
+    _role(to)
+    if every == bool(ids):
+        raise UsageError("name the messages to consume, or pass --all (not both)")
+    ctx.need_role(to, doing=f"consume the {to} inbox")
+    ws = ctx.workspace
+    with ws.lock():
+        placed = read_inbox(ctx, to)
+        if phase is not None:
+            placed = [p for p in placed if p.message.phase == phase]
+        if not every:
+            known = {p.message.id for p in placed}
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise BadInput(f"no such message in the {to} inbox: {', '.join(unknown)}")
+            placed = [p for p in placed if p.message.id in ids]
+        if not placed:
+            return {"consumed": [], "commit": None}
+        inbox_path = ws.inbox_file(to)
+        remaining = remove(read_text(inbox_path), [r for p in placed for r in p.ranges])
+        writes: dict[Path, str | None] = {}
+        writes[inbox_path] = remaining if parse_inbox(remaining, role=to) else None
+        for p in placed:
+            writes[_archive_path(ctx, p.message)] = _archive_text(ctx, p.message)
+        phases = sorted({p.message.phase for p in placed if p.message.phase})
+        label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
+        for name in phases:
+            if ws.journal_file(name, to) is None or not (
+                ws.status_file(name).is_file() or ws.spec_file(name).is_file()
+            ):
+                continue
+            body = render(
+                "journal-consumed.md.j2",
+                workspace=ws.root,
+                messages=[p.message for p in placed if p.message.phase == name],
+            )
+            block = render(
+                "journal-entry.md.j2",
+                workspace=ws.root,
+                at=timefmt.heading(ctx.now),
+                title=label,
+                body=body.strip("\n"),
+            )
+            path, text, _ = append_entry(ctx, phase=name, role=to, block=block)
+            writes[path] = text
+        for content in writes.values():
+            ctx.redactor.check(content or "")
+        sha = ctx.commit(
+            writes,
+            action="consume",
+            phase=",".join(phases) or None,
+            subject={"role": to, "count": len(placed)},
+            body=label,
+            trailers=[("Loopkit-Message", p.message.id) for p in placed],
+        )
+    return {"consumed": [p.message.to_json() for p in placed], "commit": sha}
+
+
+def _archive_path(ctx: Context, message: Message) -> Path:
+    safe = message.id if names.is_id(message.id[:32]) else "message"
+    return ctx.workspace.archive_dir / f"{message.to.upper()}-{safe}.md"
+
+
+def _archive_text(ctx: Context, message: Message) -> str:
+    path = _archive_path(ctx, message)
+    if path.exists():
+        raise BadInput(f"{path.name} is already archived; refusing to overwrite it")
+    return render(
+        "archive-message.md.j2",
+        workspace=ctx.workspace.root,
+        message=message,
+        consumed_at=timefmt.iso(ctx.now),
+        consumed_by=ctx.role,
+        comment=encode(message),
+        quoted=quote(message.body),
+    )

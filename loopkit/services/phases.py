@@ -1,0 +1,107 @@
+"""init, phase new, phase list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loopkit import names
+from loopkit.errors import BadInput
+from loopkit.markdown.status import parse_status
+from loopkit.render import render
+from loopkit.services.context import Context
+from loopkit.workspace import CONFIG_NAME, PHASES_DIR, find_repo_root, read_exact, write_atomic
+
+
+def init(ctx: Context, folder: str | None) -> dict[str, Any]:
+    root = (ctx.cwd / (folder or ".")).resolve()
+    config = root / CONFIG_NAME
+    if config.exists():
+        raise BadInput(f"{config} already exists; loopkit init never overwrites")
+    readme = root / PHASES_DIR / "README.md"
+    written = [config]
+    write_atomic(config, render("loopkit.toml.j2"))
+    if not readme.exists():
+        write_atomic(readme, render("phases-readme.md.j2"))
+        written.append(readme)
+    warning = None if find_repo_root(root) else f"{root} is not inside a git work tree yet: run `git init`"
+    return {"workspace": str(root), "written": [str(p) for p in written], "warning": warning}
+
+
+def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
+    names.phase(phase)
+    ws = ctx.workspace
+    ctx.need_role(*ws.config.open_phase, doing="open a phase")
+    with ws.lock():
+        spec = ws.spec(phase)
+        status_path = ws.status_file(phase)
+        if status_path.exists():
+            raise BadInput(f"phase {phase} is already open: {status_path.name} exists")
+        title = title or (spec.title if spec else None) or phase
+        milestones = [
+            {
+                "id": m.id,
+                "title": m.title,
+                "probes": [{"id": p.id, "title": p.title} for p in m.probes],
+            }
+            for m in (spec.milestones if spec else ())
+        ]
+        redact = ctx.redactor.redact
+        status_text = render(
+            "status.md.j2",
+            workspace=ws.root,
+            phase=phase,
+            title=redact(title),
+            plan=redact(spec.plan) if spec and spec.plan else None,
+            milestones=milestones,
+        )
+        writes: dict[Path, str | None] = {status_path: status_text}
+        journal = ws.journal_file(phase, "builder")
+        if journal is not None and read_exact(journal) is None:
+            writes[journal] = render(
+                "journal.md.j2", workspace=ws.root, kind="JOURNAL", phase=phase, role="builder"
+            )
+        doc = parse_status(status_text)
+        if spec and [s.id for s in doc.sections] != [m.id for m in spec.milestones]:
+            raise BadInput(
+                f"STATUS for {phase} would not read back its milestones; check the titles in the spec"
+            )
+        for text in writes.values():
+            ctx.redactor.check(text or "")
+        sha = ctx.commit(writes, action="open", phase=phase, subject={"title": title})
+    return {
+        "phase": phase,
+        "title": title,
+        "files": [ws.repo_path(p) if ws.repo_root else str(p) for p in writes],
+        "commit": sha,
+    }
+
+
+def phase_list(ctx: Context) -> dict[str, Any]:
+    ws = ctx.workspace
+    phases = []
+    for phase in ws.phases():
+        spec_path = ws.spec_file(phase)
+        status_path = ws.status_file(phase)
+        title = error = None
+        spec_ok = spec_path.is_file()
+        if spec_ok:
+            try:
+                spec = ws.spec(phase)
+                title = spec.title if spec else None
+            except BadInput as exc:
+                error = exc.message
+        doc = (
+            parse_status(status_path.read_text("utf-8", errors="replace")) if status_path.is_file() else None
+        )
+        phases.append(
+            {
+                "phase": phase,
+                "title": title or (doc.title if doc else None) or phase,
+                "spec": spec_ok,
+                "status": doc is not None,
+                "done": doc is not None and doc.done_line is not None,
+                "error": error,
+            }
+        )
+    return {"phases": phases}

@@ -1,0 +1,218 @@
+"""probe exec, probe run, evidence: commands run by loopkit, their observations recorded as
+evidence in the role's journal, and the latest record of each required probe read back."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from loopkit import names, timefmt
+from loopkit.errors import BadInput, UsageError
+from loopkit.markdown import evidence as ev
+from loopkit.markdown.journal import probe_records_from_end
+from loopkit.model import ProbeRecord, ProbeSpec
+from loopkit.render import oneline, render
+from loopkit.services.book import load
+from loopkit.services.context import Context
+from loopkit.services.journals import append_entry, journal_path, require_phase
+
+
+def _record(
+    ctx: Context,
+    *,
+    phase: str,
+    milestone: str,
+    spec: ProbeSpec,
+    argv: list[str] | None,
+) -> ProbeRecord:
+    """Run one probe and turn what was seen into a redacted record."""
+    repo = ctx.repo
+    ws = ctx.workspace
+    head = repo.head
+    dirty = any(not ws.is_inside(p) for p in repo.dirty)
+    from loopkit import probe
+
+    timeout = spec.timeout or ws.config.probe_timeout
+    started = ctx.now if ctx.environ.get("LOOPKIT_NOW") else timefmt.now(None)
+    outcome = probe.run(
+        argv=argv,
+        shell=None if argv is not None else spec.run,
+        observe=spec.observe,
+        expect=spec.expect,
+        expect_not=spec.expect_not,
+        expect_exit=spec.expect_exit,
+        timeout=timeout,
+        cwd=ws.repo_root or ws.root,
+        env=dict(ctx.environ),
+    )
+    record = ProbeRecord(
+        phase=phase,
+        milestone=milestone,
+        probe=spec.id,
+        title=oneline(spec.title),
+        command=shlex.join(argv) if argv is not None else spec.run,
+        observe=spec.observe,
+        observed=outcome.observed,
+        exit=outcome.exit,
+        expect=tuple(spec.expect),
+        expect_not=tuple(spec.expect_not),
+        expect_exit=spec.expect_exit,
+        result=outcome.result,
+        duration=outcome.duration,
+        at=timefmt.iso(started),
+        head=head,
+        dirty=dirty,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        stdout_bytes=outcome.stdout_bytes,
+        stderr_bytes=outcome.stderr_bytes,
+    )
+    return _redacted(ctx, record)
+
+
+def _redacted(ctx: Context, record: ProbeRecord) -> ProbeRecord:
+    from dataclasses import fields, replace
+
+    redact = ctx.redactor.redact
+    changes: dict[str, Any] = {
+        f.name: redact(getattr(record, f.name))
+        for f in fields(record)
+        if isinstance(getattr(record, f.name), str)
+    }
+    changes["expect"] = tuple(redact(v) for v in record.expect)
+    changes["expect_not"] = tuple(redact(v) for v in record.expect_not)
+    return replace(record, **changes)
+
+
+def render_evidence(record: ProbeRecord, *, workspace: Path | None = None) -> str:
+    """The journal entry for one record: a heading, the record as JSON, the block people read."""
+    from loopkit.services.journals import heading_safe
+
+    lines = ev.display_lines(record)
+    moment = timefmt.parse_iso(record.at)
+    return render(
+        "journal-evidence.md.j2",
+        workspace=workspace,
+        at=timefmt.heading(moment) if moment else record.at,
+        record=record,
+        title=heading_safe(oneline(record.title)),
+        comment=ev.encode_comment(record),
+        fence=ev.fence_for(lines),
+        lines=lines,
+    )
+
+
+def evidence_block(ctx: Context, record: ProbeRecord) -> str:
+    block = render_evidence(record, workspace=ctx.workspace.root)
+    ctx.redactor.check(block)
+    return block
+
+
+def _write(ctx: Context, record: ProbeRecord, role: str) -> tuple[ProbeRecord, str | None]:
+    """Append the record's entry to the role's journal and commit it as its own evidence commit."""
+    from dataclasses import replace
+
+    with ctx.workspace.lock():
+        path, text, line = append_entry(ctx, phase=record.phase, role=role, block=evidence_block(ctx, record))
+        written = replace(record, line=line + 2)  # the heading, a blank line, then the record
+        sha = ctx.commit(
+            {path: text},
+            action="evidence",
+            phase=record.phase,
+            subject={"milestone": record.milestone, "probe": record.probe, "result": record.result},
+            body=f"{record.title}\n\n{record.command}\n→ {record.observed}",
+            trailers=[
+                ("Loopkit-Milestone", record.milestone),
+                ("Loopkit-Probe", record.probe),
+                ("Loopkit-Result", record.result),
+            ],
+        )
+    return written, sha
+
+
+def probe_exec(
+    ctx: Context,
+    *,
+    phase: str,
+    milestone: str,
+    probe: str,
+    argv: list[str],
+    title: str | None,
+    expect: list[str],
+    expect_not: list[str],
+    expect_exit: int | None,
+    observe: str | None,
+    timeout: float | None,
+) -> dict[str, Any]:
+    from loopkit import probe as runner
+
+    require_phase(ctx, phase)
+    names.ident(milestone)
+    names.ident(probe, what="probe")
+    if not argv:
+        raise UsageError("give the command after --: loopkit probe exec … -- CMD [ARG…]")
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    kind = observe or runner.default_observe(expect, expect_not)
+    runner.validate_observe(kind)
+    role = ctx.need_role(doing="record evidence")
+    journal_path(ctx, phase, role)
+    spec = ProbeSpec(
+        id=probe,
+        title=title or probe,
+        run=shlex.join(argv),
+        observe=kind,
+        expect=tuple(expect),
+        expect_not=tuple(expect_not),
+        expect_exit=expect_exit,
+        timeout=timeout,
+    )
+    record = _record(ctx, phase=phase, milestone=milestone, spec=spec, argv=argv)
+    written, sha = _write(ctx, record, role)
+    return {**written.to_json(), "commit": sha}
+
+
+def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | None) -> dict[str, Any]:
+    role = ctx.need_role(doing="record evidence")
+    book = load(ctx, phase)
+    if book.spec is None:
+        raise BadInput(f"phases/{phase}.toml does not exist: nothing to run")
+    journal_path(ctx, phase, role)
+    chosen = [m for m in book.spec.milestones if milestone is None or m.id == milestone]
+    if milestone is not None and not chosen:
+        raise BadInput(f"{milestone} is not a milestone of phase {phase}")
+    pairs = [(m.id, p) for m in chosen for p in m.probes if probe is None or p.id == probe]
+    if probe is not None and not pairs:
+        raise BadInput(f"no probe {probe} in phase {phase}" + (f" {milestone}" if milestone else ""))
+    out = []
+    for mid, spec in pairs:
+        written, sha = _write(ctx, _record(ctx, phase=phase, milestone=mid, spec=spec, argv=None), role)
+        out.append({**written.to_json(), "commit": sha})
+    return {"records": out}
+
+
+def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, Any]:
+    book = load(ctx, phase)
+    spec_ids = [m.id for m in book.spec.milestones] if book.spec else []
+    if milestone is not None:
+        names.ident(milestone)
+        if milestone not in spec_ids:
+            raise BadInput(f"{milestone} is not a milestone of phase {phase}")
+        spec_ids = [milestone]
+    path = ctx.workspace.journal_file(phase, "builder")
+    lines: dict[tuple[str, str], int] = {}
+    if path is not None:
+        wanted = {(m, p) for (m, p) in book.latest}
+        for record, _ in probe_records_from_end(path, with_lines=True):
+            key = (record.milestone, record.probe)
+            if key in wanted and key not in lines:
+                lines[key] = record.line
+            if len(lines) == len(wanted):
+                break
+    milestones = []
+    for mid in spec_ids:
+        view = book.evidence(mid)
+        latest = {p: {**r.to_json(), "line": lines.get((mid, p), r.line)} for p, r in view.latest.items()}
+        milestones.append({"id": mid, **view.to_json(), "latest": latest})
+    return {"phase": phase, "milestones": milestones}

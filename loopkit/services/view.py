@@ -1,0 +1,194 @@
+"""status and check: the orchestrator's view of every phase, and every problem loopkit can see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopkit import names
+from loopkit.markdown.journal import last_heading_time, parse_journal
+from loopkit.model import ROLES
+from loopkit.services.book import Book, load
+from loopkit.services.context import Context
+from loopkit.services.inbox import read_inbox
+from loopkit.state import Issue, phase_state
+from loopkit.workspace import read_tail, read_text
+
+
+def _phases(ctx: Context, phase: str | None) -> list[str]:
+    if phase is not None:
+        names.phase(phase)
+        load(ctx, phase)  # exit 4 for a phase that does not exist
+        return [phase]
+    return ctx.workspace.phases()
+
+
+def problems(book: Book, *, full: bool) -> list[Issue]:
+    """What is wrong in a phase's books.
+
+    `full` also parses whole journals (check does); status reads only what it must.
+    """
+    found: list[Issue] = []
+    ws = book.ctx.workspace
+    name = book.status_name
+
+    def add(
+        code: str,
+        message: str,
+        *,
+        milestone: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        found.append(Issue(code, message, milestone, file, line, book.phase))
+
+    for warning in book.doc.warnings:
+        add("parse-warning", warning.message, file=name, line=warning.line)
+    spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
+    for view in book.views.values():
+        for forged in view.forged:
+            kind = "verdict" if forged.record.is_verdict else "claim"
+            how = (
+                "is not committed"
+                if forged.origin is None
+                else f"was committed by {forged.origin.sha[:12]} ({forged.origin.author.email}) "
+                f"without `loopkit {kind}`"
+            )
+            add(
+                f"forged-{kind}",
+                f"{forged.record.kind} {view.id} {how}; it counts as no {kind}",
+                milestone=view.id,
+                file=name,
+                line=forged.record.line,
+            )
+        section = book.doc.section(view.id)
+        if book.spec is not None and view.id not in spec_ids and section is not None and section.records:
+            add(
+                "unknown-milestone",
+                f"{name} has records for {view.id}, which phases/{book.phase}.toml does not name",
+                milestone=view.id,
+                file=name,
+                line=section.line,
+            )
+    if book.doc.done_line is None and book.spec is not None and book.opened:
+        for issue in book.done_gate():
+            if issue.code == "stale-verdict":
+                add("stale-verdict", issue.message, milestone=issue.milestone, file=name)
+    journal = ws.journal_file(book.phase, "builder")
+    journal_name = ws.repo_path(journal) if journal and ws.repo_root else (journal.name if journal else None)
+    for m in book.spec.milestones if book.spec and book.doc.done_line is None else ():
+        if book.views[m.id].state == "passed":
+            continue
+        evidence = book.evidence(m.id)
+        for probe in evidence.stale:
+            record = evidence.latest[probe]
+            add(
+                "stale-evidence",
+                f"{m.id} {probe}: latest evidence is stale; run it again",
+                milestone=m.id,
+                file=journal_name,
+                line=record.line or None,
+            )
+    if not full:
+        for (mid, probe), line in sorted(book.mismatched.items()):
+            add(
+                "evidence-mismatch",
+                f"{mid} {probe}: the evidence block was edited by hand",
+                milestone=mid,
+                file=journal_name,
+                line=line or None,
+            )
+        return found
+    for role in ws.config.journals:
+        path = ws.journal_file(book.phase, role)
+        if path is None or not path.is_file():
+            continue
+        shown = ws.repo_path(path) if ws.repo_root else path.name
+        parsed = parse_journal(read_text(path), file_name=path.name)
+        for warning in parsed.warnings:
+            add("parse-warning", warning.message, file=shown, line=warning.line)
+        for mismatch in parsed.mismatches:
+            add("evidence-mismatch", mismatch.message, file=shown, line=mismatch.line)
+        for record in parsed.probe_records:
+            if record.milestone not in spec_ids and book.spec is not None:
+                add(
+                    "unknown-milestone",
+                    f"evidence for {record.milestone}, which the spec does not name",
+                    milestone=record.milestone,
+                    file=shown,
+                    line=record.line,
+                )
+    return found
+
+
+def phase_view(book: Book) -> dict[str, Any]:
+    ws = book.ctx.workspace
+    milestones = []
+    for view in book.views.values():
+        claim = view.claim
+        verdict = view.verdict
+        evidence = book.evidence(view.id)
+        milestones.append(
+            {
+                "id": view.id,
+                "title": view.title,
+                "state": view.state,
+                "claim": None
+                if claim is None
+                else {
+                    "at": claim.record.at,
+                    "by": claim.record.by,
+                    "commit": claim.origin.sha if claim.origin else None,
+                    "head": claim.record.ref,
+                },
+                "verdict": None
+                if verdict is None
+                else {
+                    "at": verdict.record.at,
+                    "by": verdict.record.by,
+                    "result": verdict.record.kind,
+                    "claim_commit": verdict.record.ref,
+                    "note": verdict.record.note,
+                },
+                "evidence": evidence.to_json(),
+            }
+        )
+    counts = {}
+    times = [r.at for r in book.doc.records]
+    if book.doc.done is not None:
+        times.append(book.doc.done.at)
+    for role in ROLES:
+        messages = [p.message for p in read_inbox(book.ctx, role) if p.message.phase in (None, book.phase)]
+        counts[role] = len(messages)
+        times += [m.at for m in messages if m.at]
+    for role in ws.config.journals:
+        path = ws.journal_file(book.phase, role)
+        if path is not None:
+            at = last_heading_time(read_tail(path))
+            if at:
+                times.append(at)
+    done = book.doc.done_line is not None
+    ready = not done and book.opened and not book.done_gate()
+    title = (book.spec.title if book.spec else None) or book.doc.title or book.phase
+    return {
+        "phase": book.phase,
+        "title": title,
+        "state": phase_state(opened=book.opened, done=done, ready=ready, views=book.views),
+        "done": done,
+        "milestones": milestones,
+        "inbox": counts,
+        "last_activity": max(times) if times else None,
+        "problems": [p.to_json() for p in problems(book, full=False)],
+    }
+
+
+def status(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+    ws = ctx.workspace
+    return {
+        "workspace": ws.rel or ".",
+        "phases": [phase_view(load(ctx, p)) for p in _phases(ctx, phase)],
+    }
+
+
+def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+    found = [issue for p in _phases(ctx, phase) for issue in problems(load(ctx, p), full=True)]
+    return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}

@@ -1,0 +1,341 @@
+"""Pure rules: which records are genuine, milestone and phase states, the claim gate, the DONE gate,
+staleness and problems. Every git fact comes in as data, so these are plain functions to test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopkit.model import Config, Message, Origin, PhaseSpec, ProbeRecord, StatusDoc, StatusRecord
+
+# changed(old, new) -> paths that differ, or None when a commit is unknown
+Changed = Callable[[str, str], "list[str] | None"]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One unmet gate condition or one problem; `to_json` gives SPEC's shape."""
+
+    code: str
+    message: str
+    milestone: str | None = None
+    file: str | None = None
+    line: int | None = None
+    phase: str | None = None
+
+    def to_json(self, *, problem: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code}
+        if problem:
+            data["phase"] = self.phase
+        data["milestone"] = self.milestone
+        if problem:
+            data["file"] = self.file
+            data["line"] = self.line
+        data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True)
+class Genuine:
+    """A STATUS record and the commit that wrote it (None: typed by hand, uncommitted)."""
+
+    record: StatusRecord
+    origin: Origin | None
+    order: int  # history order of that commit; uncommitted lines come last
+
+
+@dataclass
+class MilestoneView:
+    id: str
+    title: str
+    claims: list[Genuine] = field(default_factory=list)
+    verdicts: list[Genuine] = field(default_factory=list)
+    forged: list[Genuine] = field(default_factory=list)
+
+    @property
+    def claim(self) -> Genuine | None:
+        return self.claims[-1] if self.claims else None
+
+    @property
+    def verdict(self) -> Genuine | None:
+        return self.verdicts[-1] if self.verdicts else None
+
+    @property
+    def verdict_current(self) -> bool:
+        """The latest verdict is newer than the latest claim (file order within the section)."""
+        verdict, claim = self.verdict, self.claim
+        return verdict is not None and (claim is None or verdict.record.line > claim.record.line)
+
+    @property
+    def state(self) -> str:
+        if self.verdict_current:
+            assert self.verdict is not None
+            return "passed" if self.verdict.record.kind == "PASS" else "failed"
+        return "claimed" if self.claim is not None else "open"
+
+    @property
+    def claim_open(self) -> bool:
+        return self.claim is not None and not self.verdict_current
+
+
+def is_genuine(record: StatusRecord, origin: Origin | None, config: Config) -> bool:
+    """Provenance: written by `loopkit claim`/`loopkit verdict` as the right role, and committed."""
+    if origin is None:
+        return False
+    role = "adversary" if record.is_verdict else "builder"
+    identity = config.identities[role]
+    action = "verdict" if record.is_verdict else "claim"
+    trailers = origin.trailers
+    if origin.author.email != identity.email or origin.committer.email != identity.email:
+        return False
+    if trailers.get("Loopkit-Action") != action or trailers.get("Loopkit-Milestone") != record.milestone:
+        return False
+    return not (record.is_verdict and trailers.get("Loopkit-Verdict") != record.kind)
+
+
+def milestone_views(
+    doc: StatusDoc,
+    spec: PhaseSpec | None,
+    origins: Sequence[Origin | None],
+    order: Mapping[str, int],
+    config: Config,
+) -> dict[str, MilestoneView]:
+    """Milestones of the spec (and any extra sections), each with its genuine and forged records."""
+    views: dict[str, MilestoneView] = {}
+    for m in spec.milestones if spec else ():
+        views[m.id] = MilestoneView(m.id, m.title)
+    for section in doc.sections:
+        view = views.setdefault(section.id, MilestoneView(section.id, section.title))
+        for record in section.records:
+            origin = origins[record.line - 1] if record.line - 1 < len(origins) else None
+            rank = order.get(origin.sha, len(order)) if origin else len(order) + record.line
+            item = Genuine(record, origin, rank)
+            if record.kind == "DONE":
+                continue
+            if not is_genuine(record, origin, config):
+                view.forged.append(item)
+            elif record.is_verdict:
+                view.verdicts.append(item)
+            else:
+                view.claims.append(item)
+    return views
+
+
+def evidence_is_stale(
+    record: ProbeRecord, *, head: str | None, changed: Changed, inside: Callable[[str], bool]
+) -> bool:
+    """SPEC: stale when recorded on a dirty tree, or when HEAD differs outside the workspace."""
+    if record.dirty or record.head is None or head is None:
+        return True
+    if record.head == head:
+        return False
+    paths = changed(record.head, head)
+    return paths is None or any(not inside(p) for p in paths)
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    required: list[str]
+    passing: list[str]
+    failing: list[str]
+    missing: list[str]
+    stale: list[str]
+    latest: dict[str, ProbeRecord]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "required": self.required,
+            "passing": self.passing,
+            "failing": self.failing,
+            "missing": self.missing,
+            "stale": self.stale,
+        }
+
+
+def evidence_view(
+    required: Sequence[str],
+    latest: Mapping[str, ProbeRecord],
+    *,
+    head: str | None,
+    changed: Changed,
+    inside: Callable[[str], bool],
+) -> EvidenceView:
+    passing, failing, missing, stale = [], [], [], []
+    for probe in required:
+        record = latest.get(probe)
+        if record is None:
+            missing.append(probe)
+            continue
+        if record.result != "PASS":
+            failing.append(probe)
+        elif evidence_is_stale(record, head=head, changed=changed, inside=inside):
+            stale.append(probe)
+        else:
+            passing.append(probe)
+    return EvidenceView(list(required), passing, failing, missing, stale, dict(latest))
+
+
+def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
+    issues = [
+        Issue("missing-evidence", f"{milestone} {p}: no evidence recorded", milestone) for p in view.missing
+    ]
+    for probe in view.failing:
+        record = view.latest[probe]
+        issues.append(
+            Issue(
+                "failing-evidence",
+                f"{milestone} {probe}: latest record is {record.result} (observed {record.observed!r})",
+                milestone,
+            )
+        )
+    for probe in view.stale:
+        record = view.latest[probe]
+        why = "recorded with uncommitted changes" if record.dirty else "code changed since it was recorded"
+        issues.append(Issue("stale-evidence", f"{milestone} {probe}: stale ({why}); run it again", milestone))
+    return issues
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    head: str | None
+    dirty_outside: list[str]
+    changed: Changed
+    inside: Callable[[str], bool]
+
+
+def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts) -> list[Issue]:
+    """Gate condition 2: the code the adversary passed is the code being declared done."""
+    issues: list[Issue] = []
+    passes = [
+        v.verdict
+        for v in views.values()
+        if v.verdict_current and v.verdict and v.verdict.record.kind == "PASS"
+    ]
+    if not passes or facts.head is None:
+        return issues
+    newest = max(passes, key=lambda g: (g.order, g.record.line))
+    claim = newest.record.ref
+    mid = newest.record.milestone
+    if claim is None:
+        issues.append(Issue("stale-verdict", f"{mid}: the PASS names no claim commit", mid))
+    else:
+        changed = _resolve(facts, claim)
+        if changed is None:
+            issues.append(
+                Issue(
+                    "stale-verdict",
+                    f"{mid}: the claim {claim[:12]} it passed is not in history",
+                    mid,
+                )
+            )
+        else:
+            outside = [p for p in changed if not facts.inside(p)]
+            if outside:
+                issues.append(
+                    Issue(
+                        "stale-verdict",
+                        f"{mid}: code changed since the claim {claim[:12]} that was passed: {_few(outside)}",
+                        mid,
+                    )
+                )
+    for genuine in passes:
+        milestone = spec.milestone(genuine.record.milestone or "")
+        if milestone is None or not milestone.paths or genuine is newest or genuine.record.ref is None:
+            continue
+        changed = _resolve(facts, genuine.record.ref)
+        hits = [p for p in changed or [] if _matches(p, milestone.paths)]
+        if changed is None or hits:
+            issues.append(
+                Issue(
+                    "stale-verdict",
+                    f"{milestone.id}: its paths changed since its claim: "
+                    + (_few(hits) or "claim not in history"),
+                    milestone.id,
+                )
+            )
+    if facts.dirty_outside:
+        issues.append(
+            Issue("dirty", f"uncommitted changes outside the workspace: {_few(facts.dirty_outside)}")
+        )
+    return issues
+
+
+def _resolve(facts: GitFacts, claim: str) -> list[str] | None:
+    assert facts.head is not None
+    return facts.changed(claim, facts.head)
+
+
+def _few(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:5])
+    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    """gitignore-style globs relative to the repository root (`*` stays in a folder, `**` crosses)."""
+    from loopkit.globs import match
+
+    return any(match(pattern, path) for pattern in patterns)
+
+
+def done_gate(
+    *,
+    spec: PhaseSpec | None,
+    doc: StatusDoc,
+    views: Mapping[str, MilestoneView],
+    facts: GitFacts,
+    builder_inbox: Sequence[Message],
+    phase: str,
+    status_file: str,
+) -> list[Issue]:
+    """The five conditions of SPEC section 3, each one that fails listed."""
+    issues: list[Issue] = []
+    if spec is None or not spec.milestones:
+        issues.append(Issue("no-spec", f"phases/{phase}.toml names no milestones to pass"))
+    for m in spec.milestones if spec else ():
+        view = views[m.id]
+        for forged in view.forged:
+            if forged.record.is_verdict:
+                issues.append(
+                    Issue(
+                        "forged-verdict",
+                        f"{m.id}: {status_file}:{forged.record.line} was not written by `loopkit verdict` "
+                        "as the adversary; it counts as no verdict",
+                        m.id,
+                    )
+                )
+        verdict = view.verdict
+        if verdict is None:
+            issues.append(Issue("no-verdict", f"{m.id}: no verdict yet", m.id))
+        elif not view.verdict_current:
+            issues.append(Issue("claim-after-verdict", f"{m.id}: claimed again after its last verdict", m.id))
+        elif verdict.record.kind != "PASS":
+            issues.append(Issue("verdict-fail", f"{m.id}: latest verdict is FAIL", m.id))
+        elif view.claim is not None and view.claim.origin and verdict.record.ref != view.claim.origin.sha:
+            issues.append(Issue("verdict-claim-mismatch", f"{m.id}: the PASS names another claim", m.id))
+    if spec is not None:
+        issues += pass_staleness(views, spec, facts)
+    pending = [msg for msg in builder_inbox if msg.phase in (None, phase)]
+    if pending:
+        issues.append(
+            Issue(
+                "inbox-pending",
+                f"builder inbox holds {len(pending)} message(s): {', '.join(m.id for m in pending)}",
+            )
+        )
+    if doc.done_line is not None:
+        issues.append(Issue("already-done", f"{status_file}:{doc.done_line} already says ## DONE"))
+    return issues
+
+
+def phase_state(*, opened: bool, done: bool, ready: bool, views: Mapping[str, MilestoneView]) -> str:
+    if done:
+        return "done"
+    if ready:
+        return "ready"
+    states = {v.state for v in views.values()}
+    if "failed" in states:
+        return "changes-requested"
+    if "claimed" in states:
+        return "awaiting-review"
+    return "in-progress" if opened else "planned"

@@ -1,0 +1,66 @@
+"""UTC timestamps: parsing the many ways agents write them, and the two ways loopkit writes them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+# A heading's leading timestamp, in the variants agents commonly write (SPEC section 1):
+# `2026-06-13`, `2026-06-13T13:24Z`, `2026-06-13 13:24 UTC`, `2026-06-13T13:24:00Z`, `[2026-06-13 13:24]`,
+# then `—`, `–`, `-`, `:` or `→` between the time and the title.
+_HEADING = re.compile(
+    r"""^\s*(?P<open>\[)?
+    (?P<date>\d{4}-\d{2}-\d{2})
+    (?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?)?
+    \s*(?:Z|UTC|GMT|\+00:?00)?
+    (?(open)\]|)
+    (?:\s*(?:—|–|-|:|→)\s*|\s+|$)
+    (?P<title>.*)$""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def parse_heading(text: str) -> tuple[str, bool, str] | None:
+    """`(at, date_only, title)` when the heading text starts with a timestamp, else None."""
+    match = _HEADING.match(text)
+    if match is None:
+        return None
+    try:
+        day = datetime.strptime(match["date"], "%Y-%m-%d")
+        if match["h"] is not None:
+            day = day.replace(hour=int(match["h"]), minute=int(match["m"]), second=int(match["s"] or 0))
+    except ValueError:
+        return None
+    return iso(day), match["h"] is None, match["title"].strip()
+
+
+def iso(moment: datetime) -> str:
+    """Seconds precision, as evidence and records are written: `2026-06-13T13:44:01Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def heading(moment: datetime) -> str:
+    """Minute precision, as headings are written: `2026-06-13T13:44Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def parse_iso(text: str) -> datetime | None:
+    """The inverse of `iso` and `heading` (and of LOOPKIT_NOW)."""
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def now(fixed: str | None) -> datetime:
+    """The clock: `LOOPKIT_NOW` when set (tests, replays), else the system's UTC time."""
+    if fixed:
+        moment = parse_iso(fixed.strip())
+        if moment is None:
+            from loopkit.errors import BadInput
+
+            raise BadInput(f"LOOPKIT_NOW={fixed!r} is not a UTC time like 2026-06-13T13:44:00Z")
+        return moment
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,231 @@
+"""Finds the workspace, names its files, takes the lock, reads and writes files atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopkit.config import load_config, load_phase
+from loopkit.errors import BadInput
+from loopkit.model import Config, PhaseSpec
+
+CONFIG_NAME = "loopkit.toml"
+PHASES_DIR = "phases"
+
+
+def find_repo_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    repo_root: Path | None
+    config: Config
+
+    @property
+    def rel(self) -> str:
+        """The workspace folder relative to the repository root, POSIX style; '' at the root."""
+        if self.repo_root is None or self.root == self.repo_root:
+            return ""
+        return self.root.relative_to(self.repo_root).as_posix()
+
+    def repo_path(self, path: Path) -> str:
+        """A workspace file's path as git names it."""
+        assert self.repo_root is not None
+        return path.relative_to(self.repo_root).as_posix()
+
+    # -- file names ---------------------------------------------------------------------------
+    def status_file(self, phase: str) -> Path:
+        return self.root / self.config.status.format(phase=phase)
+
+    def journal_file(self, phase: str, role: str) -> Path | None:
+        pattern = self.config.journals.get(role)
+        return None if pattern is None else self.root / pattern.format(phase=phase)
+
+    def inbox_file(self, role: str) -> Path:
+        return self.root / self.config.inbox.replace("{ROLE}", role.upper()).replace("{role}", role)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / self.config.archive
+
+    def spec_file(self, phase: str) -> Path:
+        return self.root / PHASES_DIR / f"{phase}.toml"
+
+    def spec(self, phase: str) -> PhaseSpec | None:
+        path = self.spec_file(phase)
+        return load_phase(path, expected=phase) if path.is_file() else None
+
+    def phases(self) -> list[str]:
+        """Every phase with a spec or a STATUS file, sorted by name."""
+        from loopkit import names
+
+        found = {p.stem for p in (self.root / PHASES_DIR).glob("*.toml") if names.is_phase(p.stem)}
+        pattern = re.escape(self.config.status).replace(re.escape("{phase}"), "(?P<phase>.+)")
+        matcher = re.compile(pattern)
+        base = self.config.status.split("{phase}")[0]
+        parent = (self.root / base).parent if "/" in base else self.root
+        for path in parent.glob("*"):
+            rel = path.relative_to(self.root).as_posix()
+            match = matcher.fullmatch(rel)
+            if match and names.is_phase(match["phase"]):
+                found.add(match["phase"])
+        return sorted(found)
+
+    def is_inside(self, repo_path: str) -> bool:
+        """Whether a repository path lies in the workspace (SPEC: staleness ignores these).
+
+        A workspace at the repository root would make every path "inside"; there the files
+        loopkit keeps (config, phases/, STATUS, journals, inboxes, archive) are what counts.
+        """
+        if self.rel:
+            return repo_path == self.rel or repo_path.startswith(self.rel + "/")
+        return self.owns_top_level(repo_path.split("/", 1)[0])
+
+    def owns_top_level(self, name: str) -> bool:
+        if name in (CONFIG_NAME, PHASES_DIR, self.config.archive.split("/", 1)[0]):
+            return True
+        patterns = [self.config.status, self.config.inbox, *self.config.journals.values()]
+        for pattern in patterns:
+            top = pattern.split("/", 1)[0]
+            regex = re.escape(top)
+            for token in ("{phase}", "{ROLE}", "{role}"):
+                regex = regex.replace(re.escape(token), ".+")
+            if re.fullmatch(regex, name):
+                return True
+        return False
+
+    # -- locking --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """One writer at a time per workspace. The lock file lives in .git so the tree stays clean."""
+        if timeout is None:
+            timeout = float(os.environ.get("LOOPKIT_LOCK_TIMEOUT", "10"))
+        lock_dir = _git_dir(self.repo_root) if self.repo_root else None
+        path = (lock_dir / "loopkit.lock") if lock_dir else (self.root / ".loopkit.lock")
+        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise BadInput(
+                            f"workspace is locked by another loopkit ({path}); not obtained in {timeout:g} s"
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            handle.close()
+
+
+def _git_dir(repo_root: Path) -> Path | None:
+    dot_git = repo_root / ".git"
+    if dot_git.is_dir():
+        return dot_git
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = dot_git.read_text("utf-8").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:") :].strip())
+            return target if target.is_absolute() else (repo_root / target).resolve()
+    return None
+
+
+def discover(*, start: Path, override: str | None, environ: Mapping[str, str]) -> Workspace:
+    """`--workspace DIR`, then LOOPKIT_WORKSPACE, then the nearest loopkit.toml above `start`."""
+    chosen = override or environ.get("LOOPKIT_WORKSPACE") or None
+    if chosen:
+        root = (start / chosen).resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise BadInput(f"no workspace: {root} has no {CONFIG_NAME} (run `loopkit init`)")
+    else:
+        here = start.resolve()
+        found = next((d for d in (here, *here.parents) if (d / CONFIG_NAME).is_file()), None)
+        if found is None:
+            raise BadInput(f"no workspace: no {CONFIG_NAME} in {here} or above (run `loopkit init`)")
+        root = found
+    return Workspace(root=root, repo_root=find_repo_root(root), config=load_config(root / CONFIG_NAME))
+
+
+# -- reading and writing ------------------------------------------------------------------------
+def read_text(path: Path) -> str:
+    """A Markdown file as text. Invalid UTF-8 is replaced, not fatal: parsers warn about it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    return data.decode("utf-8", errors="replace")
+
+
+def read_exact(path: Path) -> str | None:
+    """A file loopkit is about to edit: it must be valid UTF-8, or we would write back damage."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); loopkit will not edit it") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Temp file, fsync, rename: a reader sees the old file or the new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        if not path.exists():
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def read_tail(path: Path, size: int = 65536) -> str:
+    """The last `size` bytes of a file, decoded; for status, which must not read whole journals."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            end = handle.tell()
+            handle.seek(max(0, end - size))
+            data = handle.read()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    if end > size:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    return data.decode("utf-8", errors="replace")
