@@ -1,0 +1,291 @@
+"""The one redaction function everything loopkit writes goes through (SPEC section 3, Redaction).
+
+Every rule yields spans of the *original* text; the spans are merged and each merged span becomes
+`[REDACTED]`. Working on spans instead of replacing rule after rule means no rule can see (or
+break up) another rule's marker, so the order of the rules never matters.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, quote_plus
+
+from loopkit.errors import BadInput
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 6
+
+T = TypeVar("T")
+
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+# Git identities are public (they end up in every commit) and `AUTH` would otherwise catch them.
+_PUBLIC_NAME = re.compile(r"GIT_(?:AUTHOR|COMMITTER)_", re.IGNORECASE)
+
+# Built-in shapes. A pattern with a group named `s` redacts that group only, so the context that
+# tells a reader what was there (`Authorization:`, `https://…@host`) stays readable.
+# Speed matters (this runs on every write): each pattern starts with a literal, which lets `re`
+# skip ahead, and checks what precedes the literal with a lookbehind placed *after* it. The
+# lookbehinds stop a run such as `glpat-glpat-…` from being scanned once per prefix (quadratic).
+# The AWS assignment is ASCII-case-insensitive, a slow scan, so it only runs when a lowercase copy
+# of the text holds its gate.
+_Rule = tuple[re.Pattern[str], tuple[str, ...]]
+_AI = re.ASCII | re.IGNORECASE
+_RULES: tuple[_Rule, ...] = (
+    # URL userinfo, any scheme; greedy to the last `@` of the authority because people write
+    # unescaped `@` in passwords.
+    (re.compile(r"://(?<=[A-Za-z0-9]://)(?P<s>[^\s/?#\"'<>`]*)@"), ()),
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}"), ()),
+    (re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), ()),
+    (re.compile(r"glpat-(?<![A-Za-z0-9_-]glpat-)[A-Za-z0-9_-]{20,}"), ()),
+    (re.compile(r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"), ()),
+    (
+        re.compile(
+            r"secret_?access_?key[\"']?[ \t]*[:=][ \t]*[\"']?"
+            r"(?P<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+            _AI,
+        ),
+        ("secret",),
+    ),
+    (re.compile(r"xox(?<![A-Za-z0-9-]xox)[abprs]-[A-Za-z0-9-]{10,}"), ()),
+    (re.compile(r"https://hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)"), ()),
+    # The signature may be empty (alg "none"); header and payload still identify a session.
+    (re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), ()),
+)
+
+# HTTP headers. Right after a quote (`curl -H 'Authorization: Bearer x'`) the value ends at the
+# closing quote; as a quoted JSON key its value is the quoted string that follows; anywhere else
+# (curl -v dumps, pasted requests) it runs to the end of the line.
+_HEADER = r"(?:proxy-authorization|authorization|set-cookie|cookie)"
+_HEADER_QUOTED = re.compile(rf"(?P<q>['\"]){_HEADER}[ \t]*:[ \t]*(?P<s>[^\r\n]*?)(?=(?P=q)|[\r\n]|\Z)", _AI)
+_HEADER_KEY = re.compile(
+    rf"(?P<q>['\"]){_HEADER}(?P=q)[ \t]*:[ \t]*(?P<r>['\"])(?P<s>(?:\\.|(?!(?P=r))[^\\\r\n])*)",
+    _AI,
+)
+# Names first is fast only case-sensitively, so this one runs on the lowercase copy. It stops at
+# the colon: matching the value too would rescan the rest of a long line for every skipped name.
+_HEADER_LINE = re.compile(rf"{_HEADER}[ \t]*:[ \t]*")
+_HEADER_LINE_AI = re.compile(_HEADER_LINE.pattern, _AI)
+_EOL = re.compile(r"[\r\n]")
+
+_PEM = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+
+Span = tuple[int, int]
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) and not _PUBLIC_NAME.match(name)
+
+
+def _variants(value: str) -> set[str]:
+    """The forms a value takes when it is written: raw, inside JSON, inside a URL or a form."""
+    forms = {value, value.strip()}
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    for encode in (quote, quote_plus):
+        try:
+            forms.add(encode(value, safe="", errors="surrogateescape"))
+        except UnicodeError:
+            continue  # a lone surrogate has no URL form, so it cannot appear in one either
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def _occurrences(text: str, needle: str) -> Iterator[Span]:
+    # Overlapping occurrences too: `aaaaaa` twice in `aaaaaaa` must leave no `a` of it behind.
+    start = text.find(needle)
+    while start >= 0:
+        yield start, start + len(needle)
+        start = text.find(needle, start + 1)
+
+
+def _header_spans(text: str, lowered: str) -> Iterator[Span]:
+    yield from _group_spans(_HEADER_QUOTED, text, "s")
+    yield from _group_spans(_HEADER_KEY, text, "s")
+    # lower() keeps positions unless a character grows (İ → i̇); then scan the original instead.
+    scan, pattern = (lowered, _HEADER_LINE) if len(lowered) == len(text) else (text, _HEADER_LINE_AI)
+    pos = 0
+    while (match := pattern.search(scan, pos)) is not None:
+        if match.start() and text[match.start() - 1] in "'\"":
+            # The quoted rules own this one. Resume after its colon, not at the end of the line
+            # (a later header may follow) nor inside it (`cookie` inside `'Set-Cookie:`).
+            pos = match.end()
+            continue
+        pos = _line_end(text, match.end())
+        if pos > match.end():
+            yield match.end(), pos
+
+
+def _line_end(text: str, start: int) -> int:
+    # One scan that stops at the first end of line; two str.find calls would each run to the
+    # end of the text when it lacks that character, once per header.
+    eol = _EOL.search(text, start)
+    return len(text) if eol is None else eol.start()
+
+
+def _pem_spans(text: str) -> Iterator[Span]:
+    """Whole private-key blocks; a BEGIN without END runs to the end of the text, and an END
+    without BEGIN (a bounded excerpt that starts inside a key) runs back to where the previous
+    block ended, or to the start of the text."""
+    free_from = 0
+    pos = 0
+    while (marker := _PEM.search(text, pos)) is not None:
+        if marker.group(1) == "END":
+            yield free_from, marker.end()
+            free_from = pos = marker.end()
+            continue
+        end = _PEM.search(text, marker.end())
+        while end is not None and end.group(1) != "END":
+            end = _PEM.search(text, end.end())
+        if end is None:
+            yield marker.start(), len(text)
+            return
+        yield marker.start(), end.end()
+        free_from = pos = end.end()
+
+
+class Redactor:
+    """Precompiled once per process (or per workspace), then applied to every write."""
+
+    def __init__(self, *, environ: Mapping[str, str], extra_patterns: Sequence[str] = ()) -> None:
+        extra: list[re.Pattern[str]] = []
+        for source in extra_patterns:
+            try:
+                extra.append(re.compile(source))
+            except (re.error, OverflowError, RecursionError) as exc:
+                raise BadInput(f"bad redact pattern {source!r}: {exc}") from exc
+        self._extra = tuple(extra)
+        # form → the names whose value it is (two variables may share a value).
+        owners: dict[str, set[str]] = {}
+        for name, value in environ.items():
+            if len(value) >= MIN_SECRET_LEN and is_secret_name(name):
+                for form in _variants(value):
+                    owners.setdefault(form, set()).add(name)
+        self._forms = sorted(owners)
+        self._owners = owners
+
+    def _spans(self, text: str) -> list[Span]:
+        spans: list[Span] = []
+        for form in self._forms:
+            spans.extend(_occurrences(text, form))
+        lowered = text.lower()
+        for pattern, gates in _RULES:
+            if gates and not any(gate in lowered for gate in gates):
+                continue
+            group: int | str = "s" if "s" in pattern.groupindex else 0
+            spans.extend(_group_spans(pattern, text, group))
+        if "authorization" in lowered or "cookie" in lowered:
+            spans.extend(_header_spans(text, lowered))
+        for pattern in self._extra:
+            spans.extend(_group_spans(pattern, text, 1 if pattern.groups else 0))
+        spans.extend(_pem_spans(text))
+        return spans
+
+    def _once(self, text: str) -> str:
+        spans = self._spans(text)
+        if not spans:
+            return text
+        markers = list(_occurrences(text, REDACTED))
+        pieces: list[str] = []
+        done = 0
+        for start, end in _merge(_absorb(spans, markers)):
+            pieces.append(text[done:start])
+            pieces.append(REDACTED)
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+    def redact(self, text: str) -> str:
+        # One pass is enough unless a marker completed a match that was not there before
+        # (a value such as `D]abc1` next to a new `[REDACTED]`). Each pass that changes the text
+        # removes unredacted characters or markers, so the loop ends; it makes redact idempotent.
+        while (next_text := self._once(text)) != text:
+            text = next_text
+        return text
+
+    def redact_obj(self, obj: T) -> T:
+        """Every string inside JSON-like data (dicts, lists, tuples); keys are left as they are."""
+        return cast(T, self._redact_any(obj))
+
+    def _redact_any(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, dict):
+            return {key: self._redact_any(value) for key, value in obj.items()}
+        if isinstance(obj, list):
+            return [self._redact_any(item) for item in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._redact_any(item) for item in obj)
+        return obj
+
+    def leaks(self, text: str) -> list[str]:
+        """Names (never values) of secret variables whose value still shows in `text`.
+
+        An occurrence wholly inside a `[REDACTED]` marker is not a leak: a value such as
+        `REDACT` would otherwise make every redacted text unwritable."""
+        markers = list(_occurrences(text, REDACTED))
+        starts = [m[0] for m in markers]
+        names: set[str] = set()
+        for form, owners in self._owners.items():
+            if not owners <= names and any(
+                not _inside(span, markers, starts) for span in _occurrences(text, form)
+            ):
+                names |= owners
+        return sorted(names)
+
+    def check(self, text: str) -> None:
+        """The last guard before a write: refuse rather than write a secret."""
+        names = self.leaks(text)
+        if names:
+            listed = ", ".join(f"${name}" for name in names)
+            raise BadInput(f"refusing to write: text still holds the value of {listed}", details=names)
+
+
+def _group_spans(pattern: re.Pattern[str], text: str, group: int | str) -> Iterator[Span]:
+    for match in pattern.finditer(text):
+        start, end = match.span(group)
+        if start < end:  # an unmatched or empty group hides nothing
+            yield start, end
+
+
+def _inside(span: Span, markers: list[Span], starts: list[int]) -> bool:
+    i = bisect.bisect_right(starts, span[0]) - 1
+    return i >= 0 and span[1] <= markers[i][1]
+
+
+def _absorb(spans: list[Span], markers: list[Span]) -> list[Span]:
+    """Widen a span that cuts into an existing marker to the whole marker, so the output never
+    holds half a marker (which the next pass would see as new text)."""
+    if not markers:
+        return spans
+    starts = [m[0] for m in markers]
+    widened: list[Span] = []
+    for start, end in spans:
+        i = bisect.bisect_right(starts, start) - 1
+        if i >= 0 and start < markers[i][1]:
+            start = markers[i][0]
+        j = bisect.bisect_right(starts, end - 1) - 1
+        if j >= 0 and end - 1 < markers[j][1]:
+            end = markers[j][1]
+        widened.append((start, end))
+    return widened
+
+
+def _merge(spans: list[Span]) -> Iterator[Span]:
+    # Overlapping spans merge; touching ones stay apart (two secrets side by side read as two).
+    spans = sorted(spans)
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s < end:
+            end = max(end, e)
+        else:
+            yield start, end
+            start, end = s, e
+    yield start, end
+
+
+def from_environ(extra_patterns: Sequence[str] = ()) -> Redactor:
+    return Redactor(environ=os.environ, extra_patterns=extra_patterns)
