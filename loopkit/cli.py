@@ -673,7 +673,11 @@ def demo(
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
-    _run(lambda: service(folder, step=step), as_json=as_json, human=lambda d: d["report"], ctx=None)
+    def human(d: dict[str, Any]) -> str:
+        log = "\n".join(d["log"])
+        return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
+
+    _run(lambda: service(folder, step=step), as_json=as_json, human=human, ctx=None)
 
 
 def main() -> None:

@@ -83,6 +83,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}
 
     def as_role(role: str) -> Context:
+        """A fresh context per step, as each command gets: its own clock reading, its own reads."""
         return Context(cwd=ws, environ=environ, role_option=role)
 
     def code_commit(role: str, files: dict[str, str], subject: str) -> None:
@@ -117,11 +118,10 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
             "chore: the demo service, its probe tool and the demo phase spec",
         )
 
-        orch, adversary = as_role("orchestrator"), as_role("adversary")
-        opened = phases.phase_new(orch, "demo", None)
+        opened = phases.phase_new(as_role("orchestrator"), "demo", None)
         step(f"orchestrator: opened phase demo — {opened['title']}")
         sent = inbox.send(
-            orch,
+            as_role("orchestrator"),
             to="builder",
             phase="demo",
             subject="phase demo is open",
@@ -174,7 +174,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
 
         break_it()
         v = loop.verdict(
-            adversary,
+            as_role("adversary"),
             phase="demo",
             milestone="M1",
             result="FAIL",
@@ -193,17 +193,25 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         step(f"builder: claimed M1 again at {c['head'][:10]}")
         break_it()
         v = loop.verdict(
-            adversary, phase="demo", milestone="M1", result="PASS", note="release version served"
+            as_role("adversary"), phase="demo", milestone="M1", result="PASS", note="release version served"
         )
         step(f"adversary: M1 PASS (claim {v['claim_commit'][:10]})")
 
         run_probes("M2")
         loop.claim(as_role("builder"), phase="demo", milestone="M2", note=None)
         step("builder: claimed M2")
-        v = loop.verdict(adversary, phase="demo", milestone="M2", result="PASS", note="health answers 200")
+        v = loop.verdict(
+            as_role("adversary"), phase="demo", milestone="M2", result="PASS", note="health answers 200"
+        )
         step("adversary: M2 PASS")
         inbox.consume(as_role("adversary"), to="adversary", ids=[], every=True, phase=None)
-        inbox.send(orch, to="builder", phase="demo", subject="write DONE when the gate holds", body="")
+        inbox.send(
+            as_role("orchestrator"),
+            to="builder",
+            phase="demo",
+            subject="write DONE when the gate holds",
+            body="",
+        )
         unmet = loop.gate(as_role("builder"), phase="demo")
         step("builder: gate → " + ("; ".join(f"{u.code}" for u in unmet) or "met"))
         got = inbox.consume(as_role("builder"), to="builder", ids=[], every=True, phase=None)
@@ -217,7 +225,4 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         d = loop.done(as_role("builder"), phase="demo", summary="version endpoint serves a release")
         step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
         final = view.status(as_role("orchestrator"), phase=None)
-    log = repo.log_oneline()
-    lines = [f"{p['phase']}: {p['state']}" for p in final["phases"]]
-    report = "\n".join(["", "status:", *lines, "", "git log --oneline:", log.rstrip("\n")])
-    return {"dir": str(root), "status": final, "log": log.splitlines(), "report": report}
+    return {"dir": str(root), "status": final, "log": repo.log_oneline(limit=100).splitlines()}

@@ -18,6 +18,9 @@ from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
 
 
+OBSERVED_LIMIT = 2000
+
+
 def _record(
     ctx: Context,
     *,
@@ -45,7 +48,12 @@ def _record(
         timeout=timeout,
         cwd=ws.repo_root or ws.root,
         env=dict(ctx.environ),
+        redact=ctx.redactor.redact,
     )
+    observed = outcome.observed
+    if len(observed) > OBSERVED_LIMIT:
+        # judged on the whole observation; the record keeps a bounded, marked head of it
+        observed = observed[:OBSERVED_LIMIT] + f"…[{len(observed) - OBSERVED_LIMIT} more characters]"
     record = ProbeRecord(
         phase=phase,
         milestone=milestone,
@@ -53,7 +61,7 @@ def _record(
         title=oneline(spec.title),
         command=shlex.join(argv) if argv is not None else spec.run,
         observe=spec.observe,
-        observed=outcome.observed,
+        observed=observed,
         exit=outcome.exit,
         expect=tuple(spec.expect),
         expect_not=tuple(spec.expect_not),
