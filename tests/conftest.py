@@ -135,10 +135,10 @@ def make_repo(base: Path, *, workspace: str = "") -> Repo:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Repo]:
-    yield make_repo(tmp_path)
+    return make_repo(tmp_path)
 
 
 @pytest.fixture
 def docs_repo(tmp_path: Path) -> Iterator[Repo]:
     """The workspace in `docs/`, as SPEC's example: code outside it, books inside."""
-    yield make_repo(tmp_path, workspace="docs")
+    return make_repo(tmp_path, workspace="docs")
