@@ -4,8 +4,6 @@ The only module that imports typer, prints, or exits. Every expected failure is 
 stderr and SPEC's exit code; anything else is a bug: one line asking for a report, exit 70.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

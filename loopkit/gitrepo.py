@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ class Repo:
         self.root = root
         self._git = self._repo.git
         self._diff_cache: dict[tuple[str, str], list[str] | None] = {}
+        self._adders: dict[str, dict[str, Origin]] = {}
+        self._order: dict[str, dict[str, int]] = {}
 
     # -- running git ----------------------------------------------------------------------------
     def run(self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> str:
@@ -55,13 +57,14 @@ class Repo:
             raise GitError(_explain(args, exc)) from None
 
     # -- reading --------------------------------------------------------------------------------
+    # Reads go through GitPython's object database (one long-lived `git cat-file` process), not a
+    # git process per question: `status` over hundreds of phases must not fork hundreds of times.
     @cached_property
     def head(self) -> str | None:
         try:
-            out = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}").strip()
-        except GitError:
-            return None
-        return out or None
+            return str(self._repo.head.commit.hexsha)
+        except ValueError:
+            return None  # no commit yet
 
     @cached_property
     def dirty(self) -> list[str]:
@@ -69,36 +72,115 @@ class Repo:
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames")
         return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
 
-    def exists(self, sha: str) -> bool:
+    def _commit(self, sha: str) -> Any:
+        import git
+        from gitdb.exc import BadName, BadObject  # type: ignore[import-untyped]
+
+        if len(sha) != 40:
+            try:
+                sha = self.run("rev-parse", "--verify", "-q", f"{sha}^{{commit}}").strip()
+            except GitError:
+                return None
         try:
-            self.run("cat-file", "-e", f"{sha}^{{commit}}")
-        except GitError:
-            return False
-        return True
+            commit = git.Commit(self._repo, bytes.fromhex(sha))
+            commit.tree  # noqa: B018 - reads the object: fails here when it is not in the repository
+        except (BadName, BadObject, ValueError, TypeError):
+            return None
+        return commit
+
+    def exists(self, sha: str) -> bool:
+        return self._commit(sha) is not None
 
     def changed(self, old: str, new: str) -> list[str] | None:
-        """Paths that differ between two commits; None when either is unknown (rewritten history)."""
+        """Paths that differ between two commits; None when either is unknown (rewritten history).
+
+        Compares trees, descending only into subtrees whose ids differ, so a docs-only change costs
+        a handful of object reads.
+        """
         key = (old, new)
         if key not in self._diff_cache:
-            if not (self.exists(old) and self.exists(new)):
+            a, b = self._commit(old), self._commit(new)
+            if a is None or b is None:
                 self._diff_cache[key] = None
             else:
-                out = self.run("diff", "--name-only", "-z", "--no-renames", old, new, "--")
-                self._diff_cache[key] = [p for p in out.split("\0") if p]
+                found: list[str] = []
+                _diff_trees(a.tree, b.tree, "", found)
+                self._diff_cache[key] = sorted(found)
         return self._diff_cache[key]
 
-    def blame(self, path: str) -> list[Origin | None]:
-        """For each line of the working file, the commit that added it; None for uncommitted lines."""
+    def origins(self, paths: list[str]) -> dict[str, list[Origin | None]]:
+        """For each file, the commit that added each line of the working file (None: uncommitted).
+
+        One `git log -p` over all the files gives, for each line text, the newest commit that added
+        it: what git blame answers for a file whose working copy is committed. A file with
+        uncommitted changes is blamed on its own, so a typed line never borrows a commit.
+        """
+        self.prefetch(paths)
+        result: dict[str, list[Origin | None]] = {}
+        for path in paths:
+            adders = self._adders.get(path)
+            if adders is None:
+                result[path] = self.blame(path)
+            else:
+                result[path] = [adders.get(line) for line in _lines(self.root / path)]
+        return result
+
+    def order(self, path: str) -> dict[str, int]:
+        """The commits that touched this file (and any read with it), oldest = 0: history order."""
+        self.prefetch([path])
+        return self._order.get(path, {})
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read the history of many files in one git process (status reads every phase at once)."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self._order]
+        if not todo:
+            return
         if self.head is None:
-            return []
+            for path in todo:
+                self._order[path] = {}
+            return
+        out = self.run(
+            "-c", "core.quotePath=false", "log", "--topo-order", "--no-renames", "--no-color",
+            "--no-ext-diff", "-p", "-U0",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            "HEAD", "--", *todo,
+        )  # fmt: skip
+        shas: list[str] = []
+        adders: dict[str, dict[str, Origin]] = {path: {} for path in todo}
+        for chunk in out.split("\x1e")[1:]:
+            origin, diff = _parse_log_chunk(chunk)
+            shas.append(origin.sha)
+            for path, line in _added_lines(diff):
+                if path in adders:
+                    adders[path].setdefault(line, origin)
+        order = {sha: index for index, sha in enumerate(reversed(shas))}
+        for path in todo:
+            self._order[path] = order
+            if self._committed_as_is(path):
+                self._adders[path] = adders[path]
+
+    def _committed_as_is(self, path: str) -> bool:
+        import hashlib
+
+        try:
+            data = (self.root / path).read_bytes()
+            entry = self._repo.head.commit.tree[path]
+        except (OSError, KeyError):
+            return False
+        digest = hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
+        return bool(entry.binsha == digest)
+
+    def blame(self, path: str) -> list[Origin | None]:
+        """git blame of the working file: the commit of each line, None for uncommitted lines."""
+        if self.head is None:
+            return [None] * len(_lines(self.root / path))
         try:
             out = self.run("blame", "--line-porcelain", "--", path)
         except GitError:
-            return []  # not tracked yet: nothing in it is committed
-        origins: list[Origin | None] = []
+            return [None] * len(_lines(self.root / path))  # not tracked yet: nothing is committed
+        pending: list[tuple[str, dict[str, str]]] = []
         header: dict[str, str] = {}
         sha = ""
-        pending: list[tuple[str, dict[str, str]]] = []
         for line in out.split("\n"):
             if line.startswith("\t"):
                 pending.append((sha, header))
@@ -110,6 +192,7 @@ class Repo:
                 key, _, value = line.partition(" ")
                 header[key] = value
         trailers = self.trailers({s for s, _ in pending if s != ZERO})
+        origins: list[Origin | None] = []
         for sha, info in pending:
             if sha == ZERO:
                 origins.append(None)
@@ -129,31 +212,14 @@ class Repo:
         if not wanted:
             return {}
         out = self.run(
-            "show",
-            "-s",
-            "--no-walk=unsorted",
-            "--format=%H%x1f%(trailers:only,unfold)%x1e",
-            *wanted,
+            "show", "-s", "--no-walk=unsorted", "--format=%H%x1f%(trailers:only,unfold)%x1e", *wanted
         )
         found: dict[str, dict[str, str]] = {}
         for chunk in out.split("\x1e"):
             sha, _, block = chunk.strip("\n").partition("\x1f")
-            if not sha:
-                continue
-            pairs = {}
-            for line in block.splitlines():
-                key, sep, value = line.partition(":")
-                if sep:
-                    pairs[key.strip()] = value.strip()
-            found[sha.strip()] = pairs
+            if sha:
+                found[sha.strip()] = _trailer_pairs(block)
         return found
-
-    def order(self, paths: Iterable[str]) -> dict[str, int]:
-        """Commits that touched these paths, oldest = 0: history order, not clock order."""
-        if self.head is None:
-            return {}
-        out = self.run("rev-list", "--topo-order", "--reverse", "HEAD", "--", *paths)
-        return {sha: index for index, sha in enumerate(out.split())}
 
     def log_oneline(self, limit: int = 50) -> str:
         if self.head is None:
@@ -235,3 +301,85 @@ def init_repo(path: Path) -> Repo:
     except git.GitCommandError as exc:
         raise GitError(_explain(["init"], exc)) from None
     return Repo(path)
+
+
+def _lines(path: Path) -> list[str]:
+    """A file's lines as git counts them (LF, a trailing CR kept), no line endings."""
+    try:
+        data = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = data.split("\n")
+    return lines[:-1] if data.endswith("\n") else lines
+
+
+def _trailer_pairs(block: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in pairs:
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _parse_log_chunk(chunk: str) -> tuple[Origin, str]:
+    fields = chunk.split("\x1f", 6)
+    sha, an, ae, cn, ce, trailers = (fields + [""] * 7)[:6]
+    diff = fields[6] if len(fields) > 6 else ""
+    origin = Origin(
+        sha=sha.strip(),
+        author=Identity(an, ae),
+        committer=Identity(cn, ce),
+        trailers=_trailer_pairs(trailers),
+    )
+    return origin, diff
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def _added_lines(diff: str) -> Iterator[tuple[str, str]]:
+    """(path, line) for every line a `git log -p -U0` diff adds, hunk by hunk by the hunk's counts."""
+    path = ""
+    lines = diff.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if line.startswith("+++ "):
+            target = line[4:]
+            path = target[2:] if target.startswith("b/") else ""
+            continue
+        match = _HUNK.match(line)
+        if match is None:
+            continue
+        remaining = _count(match.group(1)) + _count(match.group(2))
+        while remaining and index < len(lines):
+            entry = lines[index]
+            index += 1
+            if entry.startswith("\\"):
+                continue  # "\ No newline at end of file" is not a line of the hunk
+            remaining -= 1
+            if entry.startswith("+") and path:
+                yield path, entry[1:]
+
+
+def _count(group: str | None) -> int:
+    return 1 if group is None else int(group)
+
+
+def _diff_trees(a: Any, b: Any, prefix: str, out: list[str]) -> None:
+    """Paths under two trees whose entries differ, descending only where tree ids differ."""
+    left = {entry.name: entry for entry in a} if a is not None else {}
+    right = {entry.name: entry for entry in b} if b is not None else {}
+    for name in left.keys() | right.keys():
+        x, y = left.get(name), right.get(name)
+        if x is not None and y is not None and x.binsha == y.binsha and x.mode == y.mode:
+            continue
+        path = prefix + name
+        x_tree = x if x is not None and x.type == "tree" else None
+        y_tree = y if y is not None and y.type == "tree" else None
+        if x_tree is not None or y_tree is not None:
+            _diff_trees(x_tree, y_tree, path + "/", out)
+        if (x is not None and x.type != "tree") or (y is not None and y.type != "tree"):
+            out.append(path)

@@ -141,20 +141,25 @@ def _mismatch(record: ProbeRecord) -> str:
 
 # -- reading only the end of a journal ----------------------------------------------------------
 def last_heading_time(tail: str) -> str | None:
-    """The newest entry time in a journal's tail (status must not parse whole journals)."""
-    for token in reversed(parse(tail)):
-        if token.type == "inline" and token.map is not None:
-            stamp = parse_heading(token.content)
-            if stamp is not None and _is_heading(tail, token.map[0]):
-                return stamp[0]
+    """The newest entry time in a journal's tail (status must not parse whole journals).
+
+    Scans back for the last timestamped heading line and parses only from there to the end.
+    """
+    end = len(tail)
+    while end > 0:
+        at = tail.rfind("\n#", 0, end)
+        start = at + 1
+        window = tail[start:]
+        if window.startswith(("## ", "### ")):
+            tokens = parse(window[: window.find("\n") + 1 or None])
+            if tokens and tokens[0].type == "heading_open":
+                stamp = parse_heading(tokens[1].content)
+                if stamp is not None:
+                    return stamp[0]
+        if at < 0:
+            return None
+        end = at
     return None
-
-
-def _is_heading(text: str, line: int) -> bool:
-    start = 0
-    for _ in range(line):
-        start = text.find("\n", start) + 1
-    return text.startswith(("## ", "### "), start)
 
 
 def probe_records_from_end(path: Path, *, with_lines: bool = False) -> Iterator[tuple[ProbeRecord, bool]]:

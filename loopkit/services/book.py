@@ -49,13 +49,14 @@ class Book:
     def origins(self) -> list[Origin | None]:
         if not self.doc.records or not self.opened:
             return []
-        return self.ctx.repo.blame(self.ctx.workspace.repo_path(self.status_path))
+        path = self.ctx.workspace.repo_path(self.status_path)
+        return self.ctx.repo.origins([path])[path]
 
     @cached_property
     def order(self) -> dict[str, int]:
         if not self.doc.records:
             return {}
-        return self.ctx.repo.order([self.ctx.workspace.repo_path(self.status_path)])
+        return self.ctx.repo.order(self.ctx.workspace.repo_path(self.status_path))
 
     @cached_property
     def views(self) -> dict[str, MilestoneView]:

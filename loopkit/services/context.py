@@ -31,6 +31,7 @@ class Context:
     role_option: str | None = None
     no_commit: bool = False
     _repo: Any = field(default=None, repr=False)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # -- who and when ---------------------------------------------------------------------------
     @cached_property

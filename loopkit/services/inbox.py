@@ -30,6 +30,14 @@ def _role(name: str, option: str = "--to") -> str:
 
 
 def read_inbox(ctx: Context, role: str) -> list[Placed]:
+    """An inbox's messages, read once per command (status asks for every phase)."""
+    cached = ctx.cache.get(("inbox", role))
+    if cached is None:
+        cached = ctx.cache[("inbox", role)] = _read_inbox(ctx, role)
+    return list(cached)
+
+
+def _read_inbox(ctx: Context, role: str) -> list[Placed]:
     path = ctx.workspace.inbox_file(role)
     if not path.is_file():
         return []
@@ -130,7 +138,7 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
     ctx.need_role(to, doing=f"consume the {to} inbox")
     ws = ctx.workspace
     with ws.lock():
-        placed = read_inbox(ctx, to)
+        placed = _read_inbox(ctx, to)
         if phase is not None:
             placed = [p for p in placed if p.message.phase == phase]
         if not every:

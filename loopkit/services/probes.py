@@ -17,7 +17,6 @@ from loopkit.services.book import load
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
 
-
 OBSERVED_LIMIT = 2000
 
 

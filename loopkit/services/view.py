@@ -181,14 +181,20 @@ def phase_view(book: Book) -> dict[str, Any]:
     }
 
 
+def _books(ctx: Context, phase: str | None) -> list[Book]:
+    """Every phase's book, with the history of all their STATUS files read in one git call."""
+    books = [load(ctx, p) for p in _phases(ctx, phase)]
+    with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
+    if with_records:
+        ctx.repo.prefetch(with_records)
+    return books
+
+
 def status(ctx: Context, *, phase: str | None) -> dict[str, Any]:
     ws = ctx.workspace
-    return {
-        "workspace": ws.rel or ".",
-        "phases": [phase_view(load(ctx, p)) for p in _phases(ctx, phase)],
-    }
+    return {"workspace": ws.rel or ".", "phases": [phase_view(book) for book in _books(ctx, phase)]}
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = [issue for p in _phases(ctx, phase) for issue in problems(load(ctx, p), full=True)]
+    found = [issue for book in _books(ctx, phase) for issue in problems(book, full=True)]
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
