@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.errors import LoopkitError, ProbeFailed, Refused, UsageError
+from loopkit.errors import LoopkitError, Refused, UsageError
 
 app = typer.Typer(
     help="Keeps the books of builder / adversary / orchestrator loops in git.",
@@ -119,14 +119,12 @@ def _fail(exc: LoopkitError, as_json: bool, ctx: Any) -> None:
     if ctx is not None:
         with contextlib.suppress(LoopkitError):
             message = ctx.redactor.redact(message)
-    if isinstance(exc, ProbeFailed) and exc.details:
-        _emit(exc.details[0], as_json, _record_text, ctx)
-    elif as_json:
+    if as_json:
         if isinstance(exc, Refused):
-            payload: dict[str, Any] = {
-                "ok": False,
-                "unmet": [d.to_json() if hasattr(d, "to_json") else d for d in exc.details],
-            }
+            unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
+            if not unmet:
+                unmet = [{"code": "refused", "milestone": None, "message": message}]
+            payload: dict[str, Any] = {"ok": False, "unmet": unmet}
         else:
             payload = {"ok": False, "error": message, "exit": exc.exit_code}
         _emit(payload, True, None, None)
@@ -173,7 +171,7 @@ def init(
             sys.stderr.write(f"loopkit: warning: {d['warning']}\n")
         return "\n".join(lines)
 
-    _run(lambda: service(ctx, folder), as_json=as_json, human=human)
+    _run(lambda: service(_checked(ctx), folder), as_json=as_json, human=human)
 
 
 @phase_app.command("new")
@@ -319,7 +317,7 @@ def journal_parse(
     from loopkit.services.journals import journal_parse as service
 
     ctx = _context(None, role)
-    _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text)
+    _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text, ctx=ctx)
 
 
 @probe_app.command("exec")
@@ -675,7 +673,11 @@ def demo(
         log = "\n".join(d["log"])
         return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
 
-    _run(lambda: service(folder, step=step), as_json=as_json, human=human, ctx=None)
+    def call() -> dict[str, Any]:
+        _checked(_context())
+        return service(folder, step=step)
+
+    _run(call, as_json=as_json, human=human)
 
 
 def main() -> None:

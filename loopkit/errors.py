@@ -17,12 +17,6 @@ class LoopkitError(Exception):
         self.details = list(details)
 
 
-class ProbeFailed(LoopkitError):
-    """A probe ran and did not meet its expectation (the record is still written)."""
-
-    exit_code = 1
-
-
 class UsageError(LoopkitError):
     exit_code = 2
 

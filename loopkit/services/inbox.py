@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,8 +154,9 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
         remaining = remove(read_text(inbox_path), [r for p in placed for r in p.ranges])
         writes: dict[Path, str | None] = {}
         writes[inbox_path] = remaining if parse_inbox(remaining, role=to) else None
+        taken: set[Path] = set()
         for p in placed:
-            writes[_archive_path(ctx, p.message)] = _archive_text(ctx, p.message)
+            writes[_archive_path(ctx, p.message, taken)] = _archive_text(ctx, p.message)
         phases = sorted({p.message.phase for p in placed if p.message.phase})
         label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
         for name in phases:
@@ -189,15 +191,21 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
     return {"consumed": [p.message.to_json() for p in placed], "commit": sha}
 
 
-def _archive_path(ctx: Context, message: Message) -> Path:
-    safe = message.id if names.is_id(message.id[:32]) else "message"
-    return ctx.workspace.archive_dir / f"{message.to.upper()}-{safe}.md"
+def _archive_path(ctx: Context, message: Message, taken: set[Path]) -> Path:
+    """A new file per archived message. The id comes from a file people can edit: only its safe
+    characters reach the file name, and an existing archive is never overwritten."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", message.id).lstrip(".")[:96] or "message"
+    base = ctx.workspace.archive_dir / f"{message.to.upper()}-{safe}"
+    path = base.with_name(base.name + ".md")
+    counter = 2
+    while path.exists() or path in taken:
+        path = base.with_name(f"{base.name}-{counter}.md")
+        counter += 1
+    taken.add(path)
+    return path
 
 
 def _archive_text(ctx: Context, message: Message) -> str:
-    path = _archive_path(ctx, message)
-    if path.exists():
-        raise BadInput(f"{path.name} is already archived; refusing to overwrite it")
     return render(
         "archive-message.md.j2",
         workspace=ctx.workspace.root,
