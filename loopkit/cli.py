@@ -203,7 +203,6 @@ def phase_list(workspace: Workspace = None, role: Role = None, as_json: Json = F
     from loopkit.services.phases import phase_list as service
 
     ctx = _context(workspace, role)
-    ctx.role  # noqa: B018 - an unknown role is a usage error for every command
     _run(
         lambda: service(_checked(ctx)),
         as_json=as_json,
@@ -681,11 +680,17 @@ def demo(
 
 
 def main() -> None:
+    """The entry point. Click's own usage errors become one `loopkit: error:` line and exit 2."""
     try:
-        app()
-    except SystemExit:
-        raise
-    except Exception as exc:  # click itself failing: still one line
+        code = app(standalone_mode=False)
+    except LoopkitError as exc:  # raised outside a command's own error contract
+        sys.stderr.write(f"loopkit: error: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("loopkit: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        _click_failure(exc)
         if os.environ.get("LOOPKIT_DEBUG"):
             raise
         sys.stderr.write(
@@ -693,3 +698,24 @@ def main() -> None:
             "(LOOPKIT_DEBUG=1 shows the traceback)\n"
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_failure(exc: Exception) -> None:
+    """Click's exceptions (typer vendors click in some versions, so they are matched by shape)."""
+    name = type(exc).__name__
+    if name == "Abort":
+        sys.stderr.write("loopkit: interrupted\n")
+        sys.exit(130)
+    exit_code = getattr(exc, "exit_code", None)
+    message = getattr(exc, "format_message", None)
+    if not isinstance(exit_code, int) or not callable(message):
+        return
+    if name == "NoArgsIsHelpError":
+        sys.stdout.write(str(message()).rstrip("\n") + "\n")
+        sys.exit(exit_code)
+    context = getattr(exc, "ctx", None)
+    where = f" (see `{context.command_path} --help`)" if context is not None else ""
+    text = " ".join(str(message()).split())
+    sys.stderr.write(f"loopkit: error: {text}{where}\n")
+    sys.exit(exit_code)

@@ -39,10 +39,12 @@ _RULES: tuple[_Rule, ...] = (
     # URL userinfo, any scheme; greedy to the last `@` of the authority because people write
     # unescaped `@` in passwords.
     (re.compile(r"://(?<=[A-Za-z0-9]://)(?P<s>[^\s/?#\"'<>`]*)@"), ()),
-    (re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}"), ()),
+    # a longer token stops where another one starts: back-to-back tokens are two redactions
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{36}(?:(?!gh[pousr]_)[A-Za-z0-9])*"), ()),
     (re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), ()),
     (re.compile(r"glpat-(?<![A-Za-z0-9_-]glpat-)[A-Za-z0-9_-]{20,}"), ()),
-    (re.compile(r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"), ()),
+    # no check of what follows: a key id glued to another (AKIA…AKIA…) is redacted on the next pass
+    (re.compile(r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}"), ()),
     (
         re.compile(
             r"secret_?access_?key[\"']?[ \t]*[:=][ \t]*[\"']?"

@@ -106,6 +106,17 @@ class Workspace:
                 return True
         return False
 
+    def state_dir(self) -> Path | None:
+        """Where loopkit keeps caches it can always rebuild: inside .git, never in the work tree."""
+        git_dir = _git_dir(self.repo_root) if self.repo_root else None
+        if git_dir is None:
+            return None
+        state = git_dir / "loopkit"
+        with contextlib.suppress(OSError):
+            state.mkdir(exist_ok=True)
+            return state
+        return None
+
     # -- locking --------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, timeout: float | None = None) -> Iterator[None]:

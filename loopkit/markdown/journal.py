@@ -107,6 +107,8 @@ def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
         skip_fence = skip_fence and token.type == "html_block"
         index += 1
 
+    if not entries and any(t.type != "inline" and t.tag != "h1" for t in tokens if t.nesting >= 0):
+        warnings.append(ParseWarning(1, "no entry headings (`## <timestamp> — <title>`)"))
     if file_name is not None and (phase is None or role is None):
         match = _FILE_NAME.match(Path(file_name).name)
         if match:

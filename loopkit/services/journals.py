@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -10,12 +13,12 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
-from loopkit.markdown.journal import parse_journal, unescape
+from loopkit.markdown.journal import parse_journal
 from loopkit.markdown.tokens import fence_unclosed, parse
 from loopkit.model import Journal, JournalEntry
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
-from loopkit.workspace import read_exact, read_text
+from loopkit.workspace import read_exact, read_text, write_atomic
 
 
 def journal_path(ctx: Context, phase: str, role: str) -> Path:
@@ -39,9 +42,12 @@ def append_entry(
 ) -> tuple[Path, str, int]:
     """The journal text with `block` appended, checked to read back as one more entry.
 
-    Only the journal's last entry is parsed, so appends stay O(1) in the journal's size. A code
-    fence left open there would swallow the new entry: loopkit closes it first, which changes
-    nothing in how the old text reads. Returns the path, the new text and the new entry's line.
+    Only the end of the journal is parsed, from an anchor: the start of the last entry loopkit
+    appended (or found by one full parse), remembered in .git with a hash of everything before
+    it. Appends by loopkit or by hand after the anchor keep it valid, so appends stay O(1) in the
+    journal's size while reading exactly as a full parse would. A code fence left open at the end
+    would swallow the new entry: loopkit closes it first, which changes nothing in how the old
+    text reads. Returns the path, the new text and the new entry's line.
     """
     path = journal_path(ctx, phase, role)
     old = base_text if base_text is not None else read_exact(path)
@@ -50,7 +56,7 @@ def append_entry(
         old = (old or "") + render(
             "journal.md.j2", workspace=ctx.workspace.root, kind=kind, phase=phase, role=role
         )
-    start = _last_entry_start(old)
+    start = _anchor(ctx, path, old)
     tail = old[start:]
     closing = _open_fence(tail)
     base = old
@@ -61,15 +67,66 @@ def append_entry(
     if closing is not None and not old.endswith("\n"):
         new = new.rstrip("\r\n")
     before = [_key(e) for e in parse_journal(tail).entries]
-    after = [_key(e) for e in parse_journal(new[start:]).entries]
+    after_entries = parse_journal(new[start:]).entries
     expected = [_key(e) for e in parse_journal(block).entries]
-    if after != before + expected or len(expected) != 1:
+    if [_key(e) for e in after_entries] != before + expected or len(expected) != 1:
         raise BadInput(
             f"refusing to write {path.name}: the new entry would not read back as one entry "
             "(does the body hold an entry-like heading, or leave a code fence open?)"
         )
-    window_line = parse_journal(new[start:]).entries[-1].line
-    return path, new, window_line + old.count("\n", 0, start)
+    heading = block.split("\n", 1)[0]
+    entry_start = new.rfind(heading)
+    _remember(ctx, path, new, entry_start)
+    return path, new, after_entries[-1].line + old.count("\n", 0, start)
+
+
+SMALL = 65536
+
+
+def _anchor_file(ctx: Context, path: Path) -> Path | None:
+    state = ctx.workspace.state_dir()
+    if state is None:
+        return None
+    return state / f"journal-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.json"
+
+
+def _anchor(ctx: Context, path: Path, text: str) -> int:
+    """Where parsing may start so that the end of the journal reads as in a full parse."""
+    if len(text) <= SMALL:
+        return 0
+    anchor = _anchor_file(ctx, path)
+    if anchor is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(anchor.read_text("utf-8"))
+            offset = int(data["offset"])
+            at_heading = 0 < offset <= len(text) and text.startswith("#", offset) and text[offset - 1] == "\n"
+            if at_heading and _digest(text[:offset]) == data["sha1"]:
+                return offset
+    return _last_top_heading(text)
+
+
+def _last_top_heading(text: str) -> int:
+    """One full parse: the offset of the last top-level heading (0 when there is none)."""
+    line = 0
+    for token in parse(text):
+        if token.type == "heading_open" and token.level == 0 and token.map is not None:
+            line = token.map[0]
+    offset = 0
+    for _ in range(line):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+def _remember(ctx: Context, path: Path, text: str, offset: int) -> None:
+    anchor = _anchor_file(ctx, path)
+    if anchor is None or offset <= 0 or len(text) <= SMALL:
+        return
+    with contextlib.suppress(OSError):
+        write_atomic(anchor, json.dumps({"offset": offset, "sha1": _digest(text[:offset])}))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _key(entry: JournalEntry) -> tuple[Any, ...]:
@@ -80,32 +137,6 @@ def _key(entry: JournalEntry) -> tuple[Any, ...]:
         entry.title,
         tuple(replace(e, line=0) for e in entry.evidence),
     )
-
-
-_ENTRY_HEADING = re.compile(r"#{2,3} +\[?\d{4}-\d{2}-\d{2}")
-WINDOW = 65536
-
-
-def _last_entry_start(text: str) -> int:
-    """Where to start reading so that the end of the journal parses as it does in the whole file.
-
-    A timestamped entry heading at least WINDOW characters before the end: starting inside a code
-    fence would need that fence to span more than the window across entries. A `## ` line inside
-    a fence (a body quoting Markdown) is never taken for a start unless it carries a timestamp.
-    """
-    limit = len(text) - WINDOW
-    end = len(text)
-    found = 0
-    while end > 0:
-        at = text.rfind("\n#", 0, end)
-        if at < 0:
-            return 0
-        if _ENTRY_HEADING.match(text, at + 1):
-            found = at + 1
-            if at <= limit:
-                return found
-        end = at
-    return 0 if limit > 0 else found
 
 
 def _open_fence(tail: str) -> str | None:
@@ -123,7 +154,8 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
     if not oneline(title):
         raise UsageError("--title must not be empty")
     redact = ctx.redactor.redact
-    clean_title = heading_safe(redact(oneline(title)))
+    plain_title = redact(oneline(title))
+    clean_title = heading_safe(plain_title)
     clean_body = redact(body or "").strip("\n")
     if "\x00" in clean_body:
         raise BadInput("the body holds NUL bytes; loopkit writes text only")
@@ -142,7 +174,7 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
             {path: text},
             action="journal",
             phase=phase,
-            subject={"title": clean_title},
+            subject={"title": plain_title},
             body=clean_body,
         )
     return {
@@ -150,7 +182,7 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
         "phase": phase,
         "role": role,
         "at": timefmt.iso(ctx.now.replace(second=0)),
-        "title": unescape(clean_title),
+        "title": plain_title,
         "line": line,
         "commit": sha,
     }
