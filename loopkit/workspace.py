@@ -45,6 +45,13 @@ class Workspace:
         assert self.repo_root is not None
         return path.relative_to(self.repo_root).as_posix()
 
+    def shown(self, path: Path) -> str:
+        """A workspace file as messages and --json name it: relative to the workspace folder."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
     # -- file names ---------------------------------------------------------------------------
     def status_file(self, phase: str) -> Path:
         return self.root / self.config.status.format(phase=phase)

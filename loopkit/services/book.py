@@ -43,7 +43,7 @@ class Book:
     @property
     def status_name(self) -> str:
         ws = self.ctx.workspace
-        return ws.repo_path(self.status_path) if ws.repo_root else self.status_path.name
+        return ws.shown(self.status_path)
 
     @cached_property
     def origins(self) -> list[Origin | None]:

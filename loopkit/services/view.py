@@ -74,7 +74,7 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
             if issue.code == "stale-verdict":
                 add("stale-verdict", issue.message, milestone=issue.milestone, file=name)
     journal = ws.journal_file(book.phase, "builder")
-    journal_name = ws.repo_path(journal) if journal and ws.repo_root else (journal.name if journal else None)
+    journal_name = ws.shown(journal) if journal else None
     for m in book.spec.milestones if book.spec and book.doc.done_line is None else ():
         if book.views[m.id].state == "passed":
             continue
@@ -102,7 +102,7 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
         path = ws.journal_file(book.phase, role)
         if path is None or not path.is_file():
             continue
-        shown = ws.repo_path(path) if ws.repo_root else path.name
+        shown = ws.shown(path)
         parsed = parse_journal(read_text(path), file_name=path.name)
         for warning in parsed.warnings:
             add("parse-warning", warning.message, file=shown, line=warning.line)
