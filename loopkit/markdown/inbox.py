@@ -56,34 +56,42 @@ def _decode(content: str, line: int) -> Message | None:
 
 
 def parse_inbox(text: str, *, role: str, mtime: str | None = None) -> list[Placed]:
-    """Messages in file order. Text outside loopkit's message blocks becomes one `unknown` message."""
+    """Messages in file order. Text outside loopkit's message blocks becomes one `unknown` message.
+
+    A message block is the heading right above its comment, the comment, and the `> ` lines of its
+    quoted body; a line typed after the quote belongs to no message, even where CommonMark would
+    continue the quote lazily, so nothing typed by hand is ever taken for part of a message.
+    """
     lines = split_lines(text)
     tokens = parse(text)
     placed: list[Placed] = []
     owned: set[int] = set()
     for index, token in enumerate(tokens):
-        if token.type != "html_block" or token.map is None or not token.content.startswith(COMMENT_PREFIX):
+        if token.type != "html_block" or token.level != 0 or token.map is None:
             continue
-        start, end = token.map[0], token.map[0] + 1
+        if not token.content.startswith(COMMENT_PREFIX):
+            continue
+        start = token.map[0]
         message = _decode(token.content.split("\n", 1)[0], start + 1)
         if message is None:
             continue
-        if index >= 3 and tokens[index - 3].type == "heading_open" and tokens[index - 3].map:
-            heading = tokens[index - 3].map
-            if heading is not None and heading[1] == start:
-                start = heading[0]
-        after = index + 1
-        if after < len(tokens) and tokens[after].type == "blockquote_open" and tokens[after].map:
-            quote = tokens[after].map
-            if quote is not None and quote[0] in (end, end + 1):
-                end = quote[1]
+        heading = tokens[index - 3].map if index >= 3 and tokens[index - 3].type == "heading_open" else None
+        first = heading[0] if heading is not None and heading[1] == start else start
+        end = start + 1
         while end < len(lines) and not lines[end].strip():
             end += 1
-        owned.update(range(start, end))
-        placed.append(Placed(message, ((start, end),)))
+        if end < len(lines) and lines[end].startswith(">"):
+            while end < len(lines) and lines[end].startswith(">"):
+                end += 1
+            while end < len(lines) and not lines[end].strip():
+                end += 1
+        else:
+            end = start + 1
+        owned.update(range(first, end))
+        placed.append(Placed(message, ((first, end),)))
     loose = [i for i, raw in enumerate(lines) if i not in owned and raw.strip() and not _is_title(raw, i)]
     if loose:
-        body = "".join(lines[i] for i in range(loose[0], loose[-1] + 1) if i not in owned).strip("\n")
+        body = "".join(lines[i] for i in range(loose[0], loose[-1] + 1) if i not in owned).strip("\r\n")
         digest = hashlib.sha1(body.encode("utf-8", "replace")).hexdigest()[:12]
         unknown = Message(
             id=f"hand-{digest}",

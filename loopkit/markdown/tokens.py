@@ -7,6 +7,7 @@ parsing costs what markdown-it's block phase costs, and titles keep the bytes pe
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,19 @@ def parser() -> MarkdownIt:
     return md
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+LONE_CR_MARK = "\u240d"  # ␍
+
+
 def parse(text: str) -> list[Token]:
+    """Tokens whose line numbers are git's: a line ends at `\n` only.
+
+    CommonMark also ends a line at a lone `\r` (pasted progress output: `10%\r50%`), which would
+    shift every later line number away from what git blame and loopkit's edits count. A lone CR
+    is shown as ␍ instead; CRLF is untouched.
+    """
+    if "\r" in text:
+        text = _LONE_CR.sub(LONE_CR_MARK, text)
     return parser().parse(text)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
+from loopkit.markdown.evidence import escape
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
 from loopkit.model import ROLES, Message
 from loopkit.render import oneline, render
@@ -59,7 +60,11 @@ def render_message(ctx: Context, message: Message) -> str:
 
 def quote(body: str) -> list[str]:
     """The body as a block quote: whatever it holds (an open fence, a heading) ends with the quote."""
-    return [("> " + line).rstrip() for line in (body.split("\n") if body else ["(no body)"])]
+    lines = body.replace("\r\n", "\n").split("\n") if body else ["(no body)"]
+    return [("> " + _CONTROL.sub(lambda m: escape(m.group()), line)).rstrip() for line in lines]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
 
 
 def build_message(
