@@ -7,13 +7,13 @@ read). `check` compares the two, so a hand edit to either one is reported, never
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
+from loopkit.markdown import comment
 from loopkit.model import FreeEvidence, ProbeRecord
 
-COMMENT_PREFIX = "<!-- loopkit:probe "
+COMMENT_PREFIX = comment.prefix("probe")
 _MARKS = {"PASS": "✓", "FAIL": "✗", "ERROR": "✗"}
 _CODE_HTTP = re.compile(r"\bHTTP(?:/[0-9.]+)?\s+(\d{3})\b")
 _CODE_BARE = re.compile(r"^\s*((?:[1-5]\d\d|000))(?![\w/.:-])")
@@ -125,21 +125,11 @@ def fence_for(lines: list[str]) -> str:
 
 
 def encode_comment(record: ProbeRecord) -> str:
-    payload = json.dumps(record.stored(), ensure_ascii=True, separators=(",", ":"))
-    # `--` may not appear inside an HTML comment; JSON lets us spell the second dash \u002d.
-    payload = payload.replace("--", "-\\u002d")
-    return f"{COMMENT_PREFIX}{payload} -->"
+    return comment.encode("probe", record.stored())
 
 
 def decode_comment(text: str) -> dict[str, Any] | None:
-    body = text.strip()
-    if not body.startswith(COMMENT_PREFIX) or not body.endswith("-->"):
-        return None
-    try:
-        data = json.loads(body[len(COMMENT_PREFIX) : -3])
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+    return comment.decode("probe", text)
 
 
 _FIELDS = {

@@ -4,14 +4,14 @@ single message from `unknown`, so that it blocks DONE until someone consumes it.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
+from loopkit.markdown import comment
 from loopkit.markdown.edit import split_lines
 from loopkit.markdown.tokens import parse
 from loopkit.model import Message
 
-COMMENT_PREFIX = "<!-- loopkit:message "
+COMMENT_PREFIX = comment.prefix("message")
 
 
 @dataclass(frozen=True)
@@ -23,24 +23,13 @@ class Placed:
 
 
 def encode(message: Message) -> str:
-    payload = json.dumps(
-        {k: v for k, v in message.to_json().items() if v is not None},
-        ensure_ascii=True,
-        separators=(",", ":"),
-    )
-    return COMMENT_PREFIX + payload.replace("--", "-\\u002d") + " -->"
+    return comment.encode("message", {k: v for k, v in message.to_json().items() if v is not None})
 
 
 def _decode(content: str, line: int) -> Message | None:
-    body = content.strip()
-    if not body.startswith(COMMENT_PREFIX) or not body.endswith("-->"):
-        return None
-    try:
-        data = json.loads(body[len(COMMENT_PREFIX) : -3])
-    except ValueError:
-        return None
+    data = comment.decode("message", content)
     strings = ("id", "to", "from", "subject", "body")
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in strings):
+    if data is None or not all(isinstance(data.get(k), str) for k in strings):
         return None
     phase, at = data.get("phase"), data.get("at")
     return Message(

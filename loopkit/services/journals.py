@@ -37,9 +37,7 @@ def require_phase(ctx: Context, phase: str) -> None:
         )
 
 
-def append_entry(
-    ctx: Context, *, phase: str, role: str, block: str, base_text: str | None = None
-) -> tuple[Path, str, int]:
+def append_entry(ctx: Context, *, phase: str, role: str, block: str) -> tuple[Path, str, int]:
     """The journal text with `block` appended, checked to read back as one more entry.
 
     Only the end of the journal is parsed, from an anchor: the start of the last entry loopkit
@@ -50,7 +48,7 @@ def append_entry(
     text reads. Returns the path, the new text and the new entry's line.
     """
     path = journal_path(ctx, phase, role)
-    old = base_text if base_text is not None else read_exact(path)
+    old = read_exact(path)
     if old is None or not old.strip():
         kind = "JOURNAL" if role == "builder" else "REVIEW"
         old = (old or "") + render(
