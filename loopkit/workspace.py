@@ -206,6 +206,13 @@ def read_exact(path: Path) -> str | None:
 
 def write_atomic(path: Path, text: str) -> None:
     """Temp file, fsync, rename: a reader sees the old file or the new one, never half of it."""
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
