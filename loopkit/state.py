@@ -9,7 +9,8 @@ from typing import Any
 
 from loopkit.model import Config, Message, Origin, PhaseSpec, ProbeRecord, StatusDoc, StatusRecord
 
-# changed(old, new) -> paths that differ, or None when a commit is unknown
+# changed(old, new) -> paths that differ (outside the workspace, where the caller prunes it),
+# or None when a commit is unknown
 Changed = Callable[[str, str], "list[str] | None"]
 
 
@@ -200,8 +201,9 @@ def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
 class GitFacts:
     head: str | None
     dirty_outside: list[str]
-    changed: Changed
+    changed: Changed  # paths outside the workspace that differ
     inside: Callable[[str], bool]
+    changed_all: Changed | None = None  # every path that differs, for a milestone's `paths`
 
 
 def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts) -> list[Issue]:
@@ -243,7 +245,7 @@ def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: G
         milestone = spec.milestone(genuine.record.milestone or "")
         if milestone is None or not milestone.paths or genuine is newest or genuine.record.ref is None:
             continue
-        changed = _resolve(facts, genuine.record.ref)
+        changed = (facts.changed_all or facts.changed)(genuine.record.ref, facts.head)
         hits = [p for p in changed or [] if _matches(p, milestone.paths)]
         if changed is None or hits:
             issues.append(

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from loopkit.config import load_config, load_phase
@@ -33,7 +34,7 @@ class Workspace:
     repo_root: Path | None
     config: Config
 
-    @property
+    @cached_property
     def rel(self) -> str:
         """The workspace folder relative to the repository root, POSIX style; '' at the root."""
         if self.repo_root is None or self.root == self.repo_root:

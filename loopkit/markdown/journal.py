@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopkit.markdown import evidence as ev
-from loopkit.markdown.tokens import fence_unclosed, has_binary, parse
+from loopkit.markdown.tokens import fence_unclosed, has_binary, line_count, parse
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
 from loopkit.timefmt import parse_heading
 
@@ -21,6 +21,7 @@ _TITLE_PHASE = re.compile(r"\bphase\s+`?([a-z0-9][a-z0-9._-]{0,63})`?", re.IGNOR
 _TITLE_ROLE = re.compile(r"\((builder|adversary|orchestrator)\)", re.IGNORECASE)
 _FILE_NAME = re.compile(r"^(JOURNAL|REVIEW)-([a-z0-9][a-z0-9._-]{0,63})\.md$")
 HUGE_LINE = 100_000
+_HUGE = re.compile(f"[^\\n]{{{HUGE_LINE}}}")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -44,6 +45,7 @@ class _Entry:
 def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
     """Any text in, entries and warnings out; never raises on content."""
     tokens = parse(text)
+    total = line_count(text)
     warnings: list[ParseWarning] = []
     mismatches: list[ParseWarning] = []
     entries: list[_Entry] = []
@@ -53,10 +55,13 @@ def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
     if binary is not None:
         warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
     if len(text) > HUGE_LINE:
-        longest = max(text.split("\n"), key=len)
-        if len(longest) > HUGE_LINE:
-            at = text.count("\n", 0, text.find(longest)) + 1
-            warnings.append(ParseWarning(at, f"line of {len(longest):,} characters"))
+        long_line = _HUGE.search(text)
+        if long_line is not None:
+            start = text.rfind("\n", 0, long_line.start()) + 1
+            end = text.find("\n", start)
+            length = (len(text) if end < 0 else end) - start
+            at = text.count("\n", 0, start) + 1
+            warnings.append(ParseWarning(at, f"line of {length:,} characters"))
 
     def add(found: list[Evidence], line: int) -> None:
         if entries:
@@ -100,7 +105,7 @@ def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
             else:
                 first = start + 1 if token.type == "fence" else start
                 add(list(ev.from_code(token.content, first)), start)
-                if fence_unclosed(token, text):
+                if token.type == "fence" and fence_unclosed(token, text, total):
                     warnings.append(ParseWarning(start, "code fence is never closed"))
         elif token.type == "inline" and "→" in token.content:
             add(list(ev.from_prose(token.content, start)), start)

@@ -94,7 +94,7 @@ def parse_status(text: str) -> StatusDoc:
             field_match = _FIELD.search(token.content)
             if field_match:
                 title = field_match[1].strip()
-        elif fence_unclosed(token, text):
+        elif fence_unclosed(token, text, total):
             warnings.append(ParseWarning(line, "code fence is never closed"))
     if current is not None:
         current.end = total

@@ -54,9 +54,15 @@ def line_count(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") or not text else 1)
 
 
-def fence_unclosed(token: Token, text: str) -> bool:
-    """A fence that runs to the end of the text because nothing closed it."""
-    if token.type != "fence" or token.map is None or token.map[1] < line_count(text):
+def fence_unclosed(token: Token, text: str, total: int | None = None) -> bool:
+    """A fence that runs to the end of the text because nothing closed it.
+
+    Pass `total` (line_count(text)) when asking about many tokens: only a fence reaching the last
+    line can be unclosed, and that integer test keeps a whole parse linear.
+    """
+    if token.type != "fence" or token.map is None:
+        return False
+    if token.map[1] < (line_count(text) if total is None else total):
         return False
     if token.map[1] - token.map[0] < 2:
         return True

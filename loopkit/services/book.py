@@ -35,6 +35,7 @@ class Book:
     status_text: str
     doc: StatusDoc
     mismatched: dict[tuple[str, str], int] = field(default_factory=dict)
+    _evidence: dict[str, EvidenceView] = field(default_factory=dict)
 
     @property
     def opened(self) -> bool:
@@ -69,7 +70,8 @@ class Book:
         return GitFacts(
             head=repo.head,
             dirty_outside=[p for p in repo.dirty if not ws.is_inside(p)],
-            changed=repo.changed,
+            changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside),
+            changed_all=repo.changed,
             inside=ws.is_inside,
         )
 
@@ -92,6 +94,11 @@ class Book:
         return found
 
     def evidence(self, milestone: str) -> EvidenceView:
+        if milestone not in self._evidence:
+            self._evidence[milestone] = self._evidence_of(milestone)
+        return self._evidence[milestone]
+
+    def _evidence_of(self, milestone: str) -> EvidenceView:
         spec_m = self.spec.milestone(milestone) if self.spec else None
         required = [p.id for p in spec_m.probes] if spec_m else []
         latest = {p: r for (m, p), r in self.latest.items() if m == milestone}

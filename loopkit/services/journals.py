@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,9 @@ def _remember(ctx: Context, path: Path, text: str, offset: int) -> None:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+    """A checksum of the text before the anchor: a change anywhere above it means re-reading."""
+    data = text.encode("utf-8", "surrogatepass")
+    return f"{len(data)}:{zlib.crc32(data):08x}"
 
 
 def _key(entry: JournalEntry) -> tuple[Any, ...]:
