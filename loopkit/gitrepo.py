@@ -31,7 +31,7 @@ class Repo:
             raise GitError(f"not a git repository: {root}") from None
         self.root = root
         self._git = self._repo.git
-        self._diff_cache: dict[tuple[str, str, object], list[str] | None] = {}
+        self._diff_cache: dict[tuple[str, str, object, str | None], list[str] | None] = {}
         self._adders: dict[str, dict[str, Origin]] = {}
         self._order: dict[str, dict[str, int]] = {}
 
@@ -91,20 +91,25 @@ class Repo:
     def exists(self, sha: str) -> bool:
         return self._commit(sha) is not None
 
-    def changed(self, old: str, new: str, *, prune: Callable[[str], bool] | None = None) -> list[str] | None:
+    def changed(
+        self, old: str, new: str, *, prune: Callable[[str], bool] | None = None, keep: str | None = None
+    ) -> list[str] | None:
         """Paths that differ between two commits; None when either is unknown (rewritten history).
 
         Compares trees, descending only into subtrees whose ids differ; a subtree for which
         `prune(path)` holds (the workspace folder, for staleness) is neither read nor reported.
+        With `keep` (the workspace's path), the answer only needs to be "what differs outside it":
+        a differing folder that does not hold the workspace is reported as `folder/` unread and
+        the walk stops at the first difference, so staleness costs two or three tree reads.
         """
-        key = (old, new, prune)
+        key = (old, new, prune, keep)
         if key not in self._diff_cache:
             a, b = self._commit(old), self._commit(new)
             if a is None or b is None:
                 self._diff_cache[key] = None
             else:
                 found: list[str] = []
-                _diff_trees(a.tree, b.tree, "", found, prune)
+                _diff_trees(a.tree, b.tree, "", found, prune, keep)
                 self._diff_cache[key] = sorted(found)
         return self._diff_cache[key]
 
@@ -377,11 +382,13 @@ def _count(group: str | None) -> int:
     return 1 if group is None else int(group)
 
 
-def _diff_trees(a: Any, b: Any, prefix: str, out: list[str], prune: Callable[[str], bool] | None) -> None:
+def _diff_trees(
+    a: Any, b: Any, prefix: str, out: list[str], prune: Callable[[str], bool] | None, keep: str | None
+) -> None:
     """Paths under two trees whose entries differ, descending only where tree ids differ."""
     left = {entry.name: entry for entry in a} if a is not None else {}
     right = {entry.name: entry for entry in b} if b is not None else {}
-    for name in left.keys() | right.keys():
+    for name in sorted(left.keys() | right.keys()):
         x, y = left.get(name), right.get(name)
         if x is not None and y is not None and x.binsha == y.binsha and x.mode == y.mode:
             continue
@@ -390,7 +397,15 @@ def _diff_trees(a: Any, b: Any, prefix: str, out: list[str], prune: Callable[[st
             continue
         x_tree = x if x is not None and x.type == "tree" else None
         y_tree = y if y is not None and y.type == "tree" else None
+        if keep is not None:
+            if (x_tree is not None or y_tree is not None) and keep.startswith(path + "/"):
+                _diff_trees(x_tree, y_tree, path + "/", out, prune, keep)
+                if out:
+                    return
+                continue
+            out.append(path + "/" if x_tree is not None or y_tree is not None else path)
+            return
         if x_tree is not None or y_tree is not None:
-            _diff_trees(x_tree, y_tree, path + "/", out, prune)
+            _diff_trees(x_tree, y_tree, path + "/", out, prune, keep)
         if (x is not None and x.type != "tree") or (y is not None and y.type != "tree"):
             out.append(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,11 +169,14 @@ def last_heading_time(tail: str) -> str | None:
     return None
 
 
-def probe_records_from_end(path: Path, *, with_lines: bool = False) -> Iterator[tuple[ProbeRecord, bool]]:
+def probe_records_from_end(
+    path: Path, *, with_lines: bool = False, wanted: Callable[[str, str], bool] | None = None
+) -> Iterator[tuple[ProbeRecord, bool]]:
     """loopkit's probe records, newest first, each with whether its display block was hand-edited.
 
     It seeks from the end of the file, so finding the latest record of each probe costs what lies
-    after it, not the size of the journal. Each candidate is confirmed by parsing its own entry.
+    after it, not the size of the journal. Each candidate is confirmed by parsing its own entry;
+    candidates whose (milestone, probe) `wanted` rejects are skipped unparsed.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
@@ -195,11 +198,25 @@ def probe_records_from_end(path: Path, *, with_lines: bool = False) -> Iterator[
                         return
                 begin = hit + 1
                 end = max(hit, 0)
+                if wanted is not None and not _wanted(data, begin, wanted):
+                    if hit < 0:
+                        return
+                    continue
                 found = _confirm(data, begin, size, with_lines)
                 if found is not None:
                     yield found
                 if hit < 0:
                     return
+
+
+def _wanted(data: mmap.mmap, begin: int, wanted: Callable[[str, str], bool]) -> bool:
+    stop = data.find(b"\n", begin)
+    line = data[begin : len(data) if stop < 0 else stop].decode("utf-8", errors="replace")
+    decoded = ev.decode_comment(line)
+    if decoded is None:
+        return False
+    milestone, probe = decoded.get("milestone"), decoded.get("probe")
+    return isinstance(milestone, str) and isinstance(probe, str) and wanted(milestone, probe)
 
 
 def _confirm(data: mmap.mmap, begin: int, size: int, with_lines: bool) -> tuple[ProbeRecord, bool] | None:

@@ -70,7 +70,7 @@ class Book:
         return GitFacts(
             head=repo.head,
             dirty_outside=[p for p in repo.dirty if not ws.is_inside(p)],
-            changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside),
+            changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
             changed_all=repo.changed,
             inside=ws.is_inside,
         )
@@ -83,7 +83,9 @@ class Book:
         path = self.ctx.workspace.journal_file(self.phase, "builder")
         if not wanted or path is None:
             return found
-        for record, edited in probe_records_from_end(path):
+        for record, edited in probe_records_from_end(
+            path, wanted=lambda m, p: (m, p) in wanted and (m, p) not in found
+        ):
             key = (record.milestone, record.probe)
             if key in wanted and key not in found:
                 found[key] = record
