@@ -3,6 +3,7 @@ evidence in the role's journal, and the latest record of each required probe rea
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
 
 OBSERVED_LIMIT = 2000
+_NEEDS_QUOTES = re.compile(r"[\s'\"\\$`;&|<>()*?\[\]#~!]")
+
+
+def command_line(argv: list[str]) -> str:
+    """The argv as one line a person can paste into a shell, quoting only where the shell needs it:
+    `curl -s -w %{http_code} http://…` reads as typed, `sh -c 'a; b'` keeps its boundaries."""
+    return " ".join(shlex.quote(a) if not a or _NEEDS_QUOTES.search(a) else a for a in argv)
 
 
 def _record(
@@ -58,7 +66,7 @@ def _record(
         milestone=milestone,
         probe=spec.id,
         title=oneline(spec.title),
-        command=shlex.join(argv) if argv is not None else spec.run,
+        command=command_line(argv) if argv is not None else spec.run,
         observe=spec.observe,
         observed=observed,
         exit=outcome.exit,
@@ -168,7 +176,7 @@ def probe_exec(
     spec = ProbeSpec(
         id=probe,
         title=title or probe,
-        run=shlex.join(argv),
+        run=command_line(argv),
         observe=kind,
         expect=tuple(expect),
         expect_not=tuple(expect_not),
