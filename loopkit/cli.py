@@ -43,7 +43,7 @@ Workspace = Annotated[
 ]
 Role = Annotated[
     str | None,
-    typer.Option("--role", help="builder | adversary | orchestrator (else LOOPKIT_ROLE)."),
+    typer.Option("--role", metavar="ROLE", help="builder | adversary | orchestrator (else LOOPKIT_ROLE)."),
 ]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the files but do not commit them.")]
 Phase = Annotated[str, typer.Option("--phase", help="The phase.")]
@@ -51,9 +51,25 @@ OptPhase = Annotated[str | None, typer.Option("--phase", help="Only this phase."
 Milestone = Annotated[str, typer.Option("--milestone", help="The milestone id (M1, M2, …).")]
 
 
+# --role, --workspace and --json may also come before the command: `loopkit --role builder claim …`
+_GLOBAL: dict[str, Any] = {}
+
+
+@app.callback()
+def _global_options(
+    workspace: Workspace = None,
+    role: Role = None,
+    as_json: Json = False,
+) -> None:
+    """Keeps the books of builder / adversary / orchestrator loops in git."""
+    _GLOBAL.update(workspace=workspace, role=role, json=as_json)
+
+
 def _context(workspace: str | None = None, role: str | None = None, no_commit: bool = False) -> Any:
     from loopkit.services.context import Context
 
+    workspace = workspace or _GLOBAL.get("workspace")
+    role = role or _GLOBAL.get("role")
     return Context(
         cwd=Path.cwd(),
         environ=dict(os.environ),
@@ -91,6 +107,7 @@ def _run(
     code: Callable[[dict[str, Any]], int] | None = None,
 ) -> None:
     """Run one service call under the error contract."""
+    as_json = as_json or bool(_GLOBAL.get("json"))
     try:
         data = call()
     except LoopkitError as exc:
@@ -158,12 +175,13 @@ def init(
         str | None,
         typer.Argument(metavar="[DIR]", help="Where to create the workspace (default: here)."),
     ] = None,
+    role: Role = None,
     as_json: Json = False,
 ) -> None:
     """Write loopkit.toml (every default spelled out) and phases/; never overwrites."""
     from loopkit.services.phases import init as service
 
-    ctx = _context()
+    ctx = _context(None, role)
 
     def human(d: dict[str, Any]) -> str:
         lines = [f"wrote {p}" for p in d["written"]]
@@ -658,13 +676,14 @@ def demo(
             help="Where to build the demo repository (default: a new temporary folder).",
         ),
     ] = None,
+    role: Role = None,
     as_json: Json = False,
 ) -> None:
     """A complete loop on a fresh repository against a local HTTP server."""
     from loopkit.services.demo import demo as service
 
     def step(text: str) -> None:
-        if not as_json:
+        if not (as_json or _GLOBAL.get("json")):
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
@@ -673,7 +692,7 @@ def demo(
         return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
 
     def call() -> dict[str, Any]:
-        _checked(_context())
+        _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
         return service(folder, step=step)
 
     _run(call, as_json=as_json, human=human)
