@@ -96,7 +96,7 @@ def _check_patterns(config: Config, where: str) -> None:
         parts = Path(pattern).parts
         if not pattern or Path(pattern).is_absolute() or ".." in parts:
             raise BadInput(f"{where}: files.{key} must be a relative path inside the workspace")
-        if key != "archive" and "{phase}" not in pattern and key != "inbox":
+        if key not in ("archive", "inbox") and "{phase}" not in pattern:
             raise BadInput(f"{where}: files.{key} must contain {{phase}}")
     if "{ROLE}" not in config.inbox and "{role}" not in config.inbox:
         raise BadInput(f"{where}: files.inbox must contain {{ROLE}}")

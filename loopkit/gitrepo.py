@@ -88,9 +88,6 @@ class Repo:
             return None
         return commit
 
-    def exists(self, sha: str) -> bool:
-        return self._commit(sha) is not None
-
     def changed(
         self, old: str, new: str, *, prune: Callable[[str], bool] | None = None, keep: str | None = None
     ) -> list[str] | None:

@@ -222,7 +222,7 @@ def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: G
     if claim is None:
         issues.append(Issue("stale-verdict", f"{mid}: the PASS names no claim commit", mid))
     else:
-        changed = _resolve(facts, claim)
+        changed = facts.changed(claim, facts.head)
         if changed is None:
             issues.append(
                 Issue(
@@ -261,11 +261,6 @@ def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: G
             Issue("dirty", f"uncommitted changes outside the workspace: {_few(facts.dirty_outside)}")
         )
     return issues
-
-
-def _resolve(facts: GitFacts, claim: str) -> list[str] | None:
-    assert facts.head is not None
-    return facts.changed(claim, facts.head)
 
 
 def _few(paths: Sequence[str]) -> str:

@@ -230,7 +230,8 @@ def _confirm(data: mmap.mmap, begin: int, size: int, with_lines: bool) -> tuple[
     for index, token in enumerate(tokens):
         if token.type == "html_block" and token.map and token.map[0] == comment_line:
             decoded = ev.decode_comment(token.content.split("\n", 1)[0])
-            record = ev.record_from(decoded, base + comment_line + 1) if decoded else None
+            line = base + comment_line + 1 if with_lines else 0  # 0: not counted (costs a pass)
+            record = ev.record_from(decoded, line) if decoded else None
             if record is None:
                 return None
             nxt = tokens[index + 1] if index + 1 < len(tokens) else None

@@ -36,6 +36,7 @@ class Book:
     doc: StatusDoc
     mismatched: dict[tuple[str, str], int] = field(default_factory=dict)
     _evidence: dict[str, EvidenceView] = field(default_factory=dict)
+    with_lines: bool = False  # count records' line numbers (evidence --json shows them)
 
     @property
     def opened(self) -> bool:
@@ -84,7 +85,7 @@ class Book:
         if not wanted or path is None:
             return found
         for record, edited in probe_records_from_end(
-            path, wanted=lambda m, p: (m, p) in wanted and (m, p) not in found
+            path, with_lines=self.with_lines, wanted=lambda m, p: (m, p) in wanted and (m, p) not in found
         ):
             key = (record.milestone, record.probe)
             if key in wanted and key not in found:

@@ -11,7 +11,6 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import evidence as ev
-from loopkit.markdown.journal import probe_records_from_end
 from loopkit.model import ProbeRecord, ProbeSpec
 from loopkit.render import oneline, render
 from loopkit.services.book import load
@@ -209,25 +208,16 @@ def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | N
 
 def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, Any]:
     book = load(ctx, phase)
+    book.with_lines = True
     spec_ids = [m.id for m in book.spec.milestones] if book.spec else []
     if milestone is not None:
         names.ident(milestone)
         if milestone not in spec_ids:
             raise BadInput(f"{milestone} is not a milestone of phase {phase}")
         spec_ids = [milestone]
-    path = ctx.workspace.journal_file(phase, "builder")
-    lines: dict[tuple[str, str], int] = {}
-    if path is not None:
-        wanted = {(m, p) for (m, p) in book.latest}
-        for record, _ in probe_records_from_end(path, with_lines=True):
-            key = (record.milestone, record.probe)
-            if key in wanted and key not in lines:
-                lines[key] = record.line
-            if len(lines) == len(wanted):
-                break
     milestones = []
     for mid in spec_ids:
         view = book.evidence(mid)
-        latest = {p: {**r.to_json(), "line": lines.get((mid, p), r.line)} for p, r in view.latest.items()}
+        latest = {p: r.to_json() for p, r in view.latest.items()}
         milestones.append({"id": mid, **view.to_json(), "latest": latest})
     return {"phase": phase, "milestones": milestones}
