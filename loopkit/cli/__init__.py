@@ -738,3 +738,7 @@ def _click_failure(exc: Exception) -> None:
     text = " ".join(str(message()).split())
     sys.stderr.write(f"loopkit: error: {text}{where}\n")
     sys.exit(exit_code)
+
+
+# Command groups that live in their own modules register themselves on `app` when imported.
+# (Each is imported here, after everything they use from this module is defined.)
