@@ -7,7 +7,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopkit.model import Config, Message, Origin, PhaseSpec, ProbeRecord, StatusDoc, StatusRecord
+from loopkit.model import (
+    Config,
+    Message,
+    Origin,
+    PhaseSpec,
+    ProbeRecord,
+    ProbeSpec,
+    StatusDoc,
+    StatusRecord,
+)
 
 # changed(old, new) -> paths that differ (outside the workspace, where the caller prunes it),
 # or None when a commit is unknown
@@ -81,14 +90,17 @@ class MilestoneView:
 
 
 def is_genuine(record: StatusRecord, origin: Origin | None, config: Config) -> bool:
-    """Provenance: written by `loopkit claim`/`loopkit verdict` as the right role, and committed."""
+    """Provenance: written by `loopkit claim`/`loopkit verdict` as the right role, and committed.
+
+    The author and the trailers decide; the committer does not (a rebase by hand changes it).
+    """
     if origin is None:
         return False
     role = "adversary" if record.is_verdict else "builder"
     identity = config.identities[role]
     action = "verdict" if record.is_verdict else "claim"
     trailers = origin.trailers
-    if origin.author.email != identity.email or origin.committer.email != identity.email:
+    if origin.author.email != identity.email:
         return False
     if trailers.get("Loopkit-Action") != action or trailers.get("Loopkit-Milestone") != record.milestone:
         return False
@@ -121,6 +133,42 @@ def milestone_views(
             else:
                 view.claims.append(item)
     return views
+
+
+def is_genuine_evidence(record: ProbeRecord, origin: Origin | None, config: Config) -> bool:
+    """A probe record counts only in loopkit's own evidence commit for the role that ran it.
+
+    The builder's journal holds the builder's evidence: the commit that added the record's line
+    (git blame) is authored by the builder and names this milestone and probe in its trailers.
+    A record typed, pasted, quoted or left uncommitted counts as none.
+    """
+    if origin is None:
+        return False
+    trailers = origin.trailers
+    return (
+        origin.author.email == config.identities["builder"].email
+        and trailers.get("Loopkit-Action") == "evidence"
+        and trailers.get("Loopkit-Milestone") == record.milestone
+        and trailers.get("Loopkit-Probe") == record.probe
+        and trailers.get("Loopkit-Role", "builder") == "builder"
+    )
+
+
+def matches_spec(record: ProbeRecord, spec: ProbeSpec) -> bool:
+    """A spec-defined probe id counts only with the spec's own command, observation and expectation."""
+    import shlex
+
+    try:
+        same_command = record.command == spec.run or shlex.split(record.command) == shlex.split(spec.run)
+    except ValueError:
+        same_command = False
+    return (
+        same_command
+        and record.observe == spec.observe
+        and tuple(record.expect) == tuple(spec.expect)
+        and tuple(record.expect_not) == tuple(spec.expect_not)
+        and record.expect_exit == spec.expect_exit
+    )
 
 
 def evidence_is_stale(

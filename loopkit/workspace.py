@@ -114,6 +114,16 @@ class Workspace:
                 return True
         return False
 
+    @cached_property
+    def git_dir(self) -> Path:
+        """The repository's git directory (a worktree's own one included)."""
+        found = _git_dir(self.repo_root) if self.repo_root else None
+        if found is None:
+            from loopkit.errors import GitError
+
+            raise GitError(f"not inside a git work tree: {self.root}")
+        return found
+
     def state_dir(self) -> Path | None:
         """Where loopkit keeps caches it can always rebuild: inside .git, never in the work tree."""
         git_dir = _git_dir(self.repo_root) if self.repo_root else None
@@ -149,6 +159,15 @@ class Workspace:
             yield
         finally:
             handle.close()
+
+
+def find_git_dir(repo_root: Path) -> Path:
+    found = _git_dir(repo_root)
+    if found is None:
+        from loopkit.errors import GitError
+
+        raise GitError(f"not inside a git work tree: {repo_root}")
+    return found
 
 
 def _git_dir(repo_root: Path) -> Path | None:
@@ -205,18 +224,25 @@ def read_exact(path: Path) -> str | None:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); loopkit will not edit it") from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file, fsync, rename: a reader sees the old file or the new one, never half of it."""
+def write_atomic(path: Path, data: str | bytes, *, scratch: str | None = None) -> None:
+    """Temp file, fsync, rename: a reader sees the old file or the new one, never half of it.
+
+    `scratch` names the temporary file (`.<name>.<scratch>.tmp`), so a transaction interrupted by
+    a kill knows which leftovers are its own to remove.
+    """
     try:
-        _write_atomic(path, text)
+        _write_atomic(path, data.encode("utf-8") if isinstance(data, str) else data, scratch)
     except OSError as exc:
         raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes, scratch: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if scratch is None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    else:
+        tmp = str(path.parent / f".{path.name}.{scratch}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -430,7 +430,9 @@ def test_whole_phase_played_by_three_roles(docs_repo: Repo) -> None:
     assert len(ids) == 4 and msg_id in ids
     assert subject(repo, eaten.commit) == f"inbox({PHASE}): builder consumed 4"
     expect_trailers(repo, eaten.commit, Phase=PHASE, Action="inbox", Role="builder")
-    assert not (repo.ws / "BUILDER-INBOX.md").exists()
+    # emptied, the inbox keeps its heading and nothing else (SPEC section 1: never deleted)
+    emptied = (repo.ws / "BUILDER-INBOX.md").read_text("utf-8")
+    assert emptied.startswith("# ") and emptied.count("\n") == 1, emptied
     assert len(list((repo.ws / "inbox-archive").iterdir())) == 4
     journal = (repo.ws / f"JOURNAL-{PHASE}.md").read_text(encoding="utf-8")
     assert "BUILDER-INBOX consumed: " in journal and all(i in journal for i in ids)
@@ -490,9 +492,15 @@ def test_claim_needs_passing_fresh_evidence(px: Repo) -> None:
 
     # failing: the latest record of P2 is a FAIL
     probes(repo)
+    # a spec-defined probe id is recorded only with the spec's own command (SPEC section 3)
     record_p2 = ("probe", "exec", "--phase", PHASE, "--milestone", "M2", "--id", "P2", "--json")
-    bad = lk(repo, *record_p2, "--", "false", role="builder", code=1)
-    assert bad.data["result"] == "FAIL" and subject(repo, bad.commit) == f"evidence({PHASE}): M2 P2 FAIL"
+    forged = lk(repo, *record_p2, "--", "true", role="builder", code=3)
+    assert "probe run" in forged.data["error"] and forged.commits == []
+    (repo.root / "src" / "app.py").unlink()
+    bad = probes(repo, "--milestone", "M2", code=1)
+    [record] = bad.data["records"]
+    assert record["result"] == "FAIL" and subject(repo, record["commit"]) == f"evidence({PHASE}): M2 P2 FAIL"
+    repo.git("checkout", "--", "src/app.py")
     step = claim(repo, "M2", code=3)
     assert codes(step) == ["failing-evidence"] and unmet_for(step, "M2")
     named(step, "P2")
@@ -682,22 +690,9 @@ def test_forged_pass_lines_count_as_no_verdict(px: Repo) -> None:
     assert identity(repo, "HEAD") == role_identity("builder") and worktree(repo) == ""
     _assert_forged_refused(repo, line)
 
-    # (b) committed by the builder as the adversary's author, with the very trailers loopkit writes
-    repo.git("reset", "-q", "--hard", before)
-    path, line = _forge_pass_line(repo, c2.commit)
-    forged_message = (
-        f"review({PHASE}): M2 PASS @{HHMM}Z\n\nPASS of M2, claim {c2.commit}.\n\n"
-        f"Loopkit-Phase: {PHASE}\nLoopkit-Action: verdict\nLoopkit-Role: adversary\n"
-        f"Loopkit-Milestone: M2\nLoopkit-Verdict: PASS\nLoopkit-Claim: {c2.commit}\n"
-    )
-    repo.git("add", str(path))
-    repo.git(
-        *as_builder, "commit", "-q", "--author", "adversary <adversary@loopkit.invalid>", "-m", forged_message
-    )
-    assert identity(repo, "HEAD").startswith("adversary adversary@loopkit.invalid ")
-    expect_trailers(repo, "HEAD", Action="verdict", Role="adversary", Milestone="M2", Verdict="PASS")
-    assert worktree(repo) == ""
-    _assert_forged_refused(repo, line)
+    # A commit authored as the adversary with loopkit's trailers is, without signatures, a genuine
+    # verdict: author and trailers decide, the committer does not (SPEC section 3). Only signing
+    # (SPEC section 10, tests/test_signing.py) stops a builder that forges the author.
 
 
 # -- the code passed is the code declared done; loopkit commits only what it wrote ---------------

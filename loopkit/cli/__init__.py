@@ -89,7 +89,7 @@ def _emit(
         payload = {"schema_version": 1, **{k: v for k, v in data.items() if k != "schema_version"}}
         if ctx is not None:
             payload = ctx.redactor.redact_obj(payload)
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
     elif human is not None:
         text = human(data)
         if ctx is not None:
@@ -120,11 +120,15 @@ def _run(
     except Exception as exc:
         if os.environ.get("LOOPKIT_DEBUG"):
             raise
-        sys.stderr.write(
-            f"loopkit: internal error ({type(exc).__name__}): this is a bug; please report it "
-            "with the command you ran (LOOPKIT_DEBUG=1 shows the traceback)\n"
+        line = (
+            f"internal error ({type(exc).__name__}): this is a bug; please report it "
+            "with the command you ran (LOOPKIT_DEBUG=1 shows the traceback)"
         )
+        if as_json:
+            _emit({"schema_version": 1, "ok": False, "exit": 70, "error": line}, True, None, None)
+        sys.stderr.write(f"loopkit: {line}\n")
         raise typer.Exit(70) from None
+    _warnings(ctx)
     _emit(data, as_json, human, ctx)
     exit_code = code(data) if code else 0
     if exit_code:
@@ -136,20 +140,28 @@ def _fail(exc: LoopkitError, as_json: bool, ctx: Any) -> None:
     if ctx is not None:
         with contextlib.suppress(LoopkitError):
             message = ctx.redactor.redact(message)
+    _warnings(ctx)
     if as_json:
-        if isinstance(exc, Refused):
-            unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
-            if not unmet:
-                unmet = [{"code": "refused", "milestone": None, "message": message}]
-            payload: dict[str, Any] = {"ok": False, "unmet": unmet}
-        else:
-            payload = {"ok": False, "error": message, "exit": exc.exit_code}
-        _emit(payload, True, None, None)
+        _emit(error_document(exc, message), True, None, None)
     sys.stderr.write(f"loopkit: error: {message}\n")
     if isinstance(exc, Refused) and not as_json:
         for detail in exc.details:
             sys.stderr.write(f"  - {getattr(detail, 'code', '')}: {getattr(detail, 'message', detail)}\n")
     raise typer.Exit(exc.exit_code)
+
+
+def error_document(exc: LoopkitError, message: str) -> dict[str, Any]:
+    """SPEC section 4: one document for every failure, `unmet` added where a gate lists them."""
+    payload: dict[str, Any] = {"schema_version": 1, "ok": False, "exit": exc.exit_code, "error": message}
+    if isinstance(exc, Refused):
+        unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
+        payload["unmet"] = unmet or [{"code": "refused", "milestone": None, "message": message}]
+    return payload
+
+
+def _warnings(ctx: Any) -> None:
+    for line in getattr(ctx, "warnings", ()) or ():
+        sys.stderr.write(f"loopkit: warning: {line}\n")
 
 
 # -- text for people ------------------------------------------------------------------------------
@@ -700,27 +712,33 @@ def demo(
 
 def main() -> None:
     """The entry point. Click's own usage errors become one `loopkit: error:` line and exit 2."""
+    as_json = "--json" in sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else "--json" in sys.argv[1:]
     try:
         code = app(standalone_mode=False)
     except LoopkitError as exc:  # raised outside a command's own error contract
+        if as_json:
+            _emit(error_document(exc, exc.message), True, None, None)
         sys.stderr.write(f"loopkit: error: {exc.message}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("loopkit: interrupted\n")
         sys.exit(130)
     except Exception as exc:
-        _click_failure(exc)
+        _click_failure(exc, as_json)
         if os.environ.get("LOOPKIT_DEBUG"):
             raise
-        sys.stderr.write(
-            f"loopkit: internal error ({type(exc).__name__}): this is a bug; please report it "
-            "(LOOPKIT_DEBUG=1 shows the traceback)\n"
+        line = (
+            f"internal error ({type(exc).__name__}): this is a bug; please report it "
+            "(LOOPKIT_DEBUG=1 shows the traceback)"
         )
+        if as_json:
+            _emit({"schema_version": 1, "ok": False, "exit": 70, "error": line}, True, None, None)
+        sys.stderr.write(f"loopkit: {line}\n")
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _click_failure(exc: Exception) -> None:
+def _click_failure(exc: Exception, as_json: bool) -> None:
     """Click's exceptions (typer vendors click in some versions, so they are matched by shape)."""
     name = type(exc).__name__
     if name == "Abort":
@@ -735,8 +753,10 @@ def _click_failure(exc: Exception) -> None:
         sys.exit(exit_code)
     context = getattr(exc, "ctx", None)
     where = f" (see `{context.command_path} --help`)" if context is not None else ""
-    text = " ".join(str(message()).split())
-    sys.stderr.write(f"loopkit: error: {text}{where}\n")
+    text = " ".join(str(message()).split()) + where
+    if as_json:
+        _emit({"schema_version": 1, "ok": False, "exit": exit_code, "error": text}, True, None, None)
+    sys.stderr.write(f"loopkit: error: {text}\n")
     sys.exit(exit_code)
 
 

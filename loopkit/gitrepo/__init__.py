@@ -3,68 +3,49 @@ explicit identity and trailers, blame, and trailers. Every git failure becomes G
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
+from loopkit.gitrepo import history, runner
+from loopkit.gitrepo.committer import current_head
 from loopkit.model import Identity, Origin
 
 ZERO = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_IDENTITY_VARS = ("NAME", "EMAIL")
 
 
 class Repo:
     def __init__(self, root: Path) -> None:
-        try:
-            import git
-        except ImportError as exc:  # pragma: no cover - a dependency
-            raise GitError(f"GitPython is not usable: {exc}") from None
-        try:
-            self._repo = git.Repo(root)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise GitError(f"not a git repository: {root}") from None
         self.root = root
-        self._git = self._repo.git
+        code, _, _ = runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)
+        if code != 0:
+            raise GitError(f"not a git repository: {root}")
         self._diff_cache: dict[tuple[str, str, object, str | None], list[str] | None] = {}
-        self._adders: dict[str, dict[str, Origin]] = {}
         self._order: dict[str, dict[str, int]] = {}
+        self._origins: dict[str, Origin] = {}
+
+    @cached_property
+    def _repo(self) -> Any:
+        """GitPython's Repo, for tree walks only (its set-up costs more than most questions)."""
+        import git
+
+        try:
+            return git.Repo(self.root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(f"not a git repository: {self.root}") from None
 
     # -- running git ----------------------------------------------------------------------------
     def run(self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> str:
-        import git
-
-        options: dict[str, Any] = {"with_extended_output": False, "strip_newline_in_stdout": False}
-        if env is not None:
-            options["env"] = dict(env)
-        if stdin is not None:
-            with tempfile.TemporaryFile() as handle:
-                handle.write(stdin.encode("utf-8"))
-                handle.seek(0)
-                options["istream"] = handle
-                try:
-                    return str(self._git.execute(["git", *args], **options))
-                except git.GitCommandError as exc:
-                    raise GitError(_explain(args, exc)) from None
-        try:
-            return str(self._git.execute(["git", *args], **options))
-        except git.GitCommandError as exc:
-            raise GitError(_explain(args, exc)) from None
+        return runner.run(self.root, *args, env=env, stdin=stdin)
 
     # -- reading --------------------------------------------------------------------------------
-    # Reads go through GitPython's object database (one long-lived `git cat-file` process), not a
-    # git process per question: `status` over hundreds of phases must not fork hundreds of times.
     @cached_property
     def head(self) -> str | None:
-        try:
-            return str(self._repo.head.commit.hexsha)
-        except ValueError:
-            return None  # no commit yet
+        return current_head(self.root)
 
     @cached_property
     def dirty(self) -> list[str]:
@@ -111,21 +92,34 @@ class Repo:
         return self._diff_cache[key]
 
     def origins(self, paths: list[str]) -> dict[str, list[Origin | None]]:
-        """For each file, the commit that added each line of the working file (None: uncommitted).
-
-        One `git log -p` over all the files gives, for each line text, the newest commit that added
-        it: what git blame answers for a file whose working copy is committed. A file with
-        uncommitted changes is blamed on its own, so a typed line never borrows a commit.
-        """
-        self.prefetch(paths)
+        """For each file, the commit that added each line of the working file (None: uncommitted),
+        exactly as git blame answers, with identities from the commit objects."""
+        blames = history.blame_many(self.root, dict.fromkeys(dict.fromkeys(paths)))
+        self._learn(s for found in blames.values() for s in found.values() if s)
         result: dict[str, list[Origin | None]] = {}
         for path in paths:
-            adders = self._adders.get(path)
-            if adders is None:
-                result[path] = self.blame(path)
-            else:
-                result[path] = [adders.get(line) for line in _lines(self.root / path)]
+            found = blames.get(path, {})
+            count = len(_lines(self.root / path))
+            result[path] = [self._origin(found.get(n)) for n in range(1, count + 1)]
         return result
+
+    def line_origins(self, path: str, lines: list[int]) -> dict[int, Origin | None]:
+        """git blame of just these lines (1-based) of the working file."""
+        found = history.blame(self.root, path, lines=lines)
+        self._learn(s for s in found.values() if s)
+        return {n: self._origin(found.get(n)) for n in lines}
+
+    def commit_origins(self, shas: Iterable[str]) -> dict[str, Origin]:
+        self._learn(shas)
+        return {s: self._origins[s] for s in shas if s in self._origins}
+
+    def _learn(self, shas: Iterable[str]) -> None:
+        todo = {s for s in shas if s not in self._origins}
+        if todo:
+            self._origins.update(history.origins(self.root, todo))
+
+    def _origin(self, sha: str | None) -> Origin | None:
+        return self._origins.get(sha) if sha else None
 
     def order(self, path: str) -> dict[str, int]:
         """The commits that touched this file (and any read with it), oldest = 0: history order."""
@@ -133,167 +127,47 @@ class Repo:
         return self._order.get(path, {})
 
     def prefetch(self, paths: list[str]) -> None:
-        """Read the history of many files in one git process (status reads every phase at once)."""
+        """History order of many files in one git process (status reads every phase at once)."""
         todo = [p for p in dict.fromkeys(paths) if p not in self._order]
         if not todo:
             return
-        if self.head is None:
-            for path in todo:
-                self._order[path] = {}
-            return
-        out = self.run(
-            "-c", "core.quotePath=false", "log", "--topo-order", "--no-renames", "--no-color",
-            "--no-ext-diff", "-p", "-U0",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
-            "HEAD", "--", *todo,
-        )  # fmt: skip
-        shas: list[str] = []
-        adders: dict[str, dict[str, Origin]] = {path: {} for path in todo}
-        for chunk in out.split("\x1e")[1:]:
-            origin, diff = _parse_log_chunk(chunk)
-            shas.append(origin.sha)
-            for path, line in _added_lines(diff):
-                if path in adders:
-                    adders[path].setdefault(line, origin)
+        shas = (
+            self.run("log", "--topo-order", "--format=%H", "HEAD", "--", *todo).split() if self.head else []
+        )
         order = {sha: index for index, sha in enumerate(reversed(shas))}
         for path in todo:
             self._order[path] = order
-            if self._committed_as_is(path):
-                self._adders[path] = adders[path]
 
-    def _committed_as_is(self, path: str) -> bool:
-        import hashlib
+    def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
+        """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
+        import secrets
 
-        try:
-            data = (self.root / path).read_bytes()
-            entry = self._repo.head.commit.tree[path]
-        except (OSError, KeyError):
-            return False
-        digest = hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
-        return bool(entry.binsha == digest)
+        from loopkit.gitrepo import committer
+        from loopkit.workspace import find_git_dir
 
-    def blame(self, path: str) -> list[Origin | None]:
-        """git blame of the working file: the commit of each line, None for uncommitted lines."""
-        if self.head is None:
-            return [None] * len(_lines(self.root / path))
-        try:
-            out = self.run("blame", "--line-porcelain", "--", path)
-        except GitError:
-            return [None] * len(_lines(self.root / path))  # not tracked yet: nothing is committed
-        pending: list[tuple[str, dict[str, str]]] = []
-        header: dict[str, str] = {}
-        sha = ""
-        for line in out.split("\n"):
-            if line.startswith("\t"):
-                pending.append((sha, header))
-                header = {}
-            elif not header and _SHA.match(line[:40] or "x") and " " in line:
-                sha = line[:40]
-                header = {"sha": sha}
-            elif header and " " in line:
-                key, _, value = line.partition(" ")
-                header[key] = value
-        trailers = self.trailers({s for s, _ in pending if s != ZERO})
-        origins: list[Origin | None] = []
-        for sha, info in pending:
-            if sha == ZERO:
-                origins.append(None)
-                continue
-            origins.append(
-                Origin(
-                    sha=sha,
-                    author=Identity(info.get("author", ""), info.get("author-mail", "").strip("<>")),
-                    committer=Identity(info.get("committer", ""), info.get("committer-mail", "").strip("<>")),
-                    trailers=trailers.get(sha, {}),
-                )
-            )
-        return origins
-
-    def trailers(self, shas: Iterable[str]) -> dict[str, dict[str, str]]:
-        wanted = sorted(set(shas))
-        if not wanted:
-            return {}
-        out = self.run(
-            "show", "-s", "--no-walk=unsorted", "--format=%H%x1f%(trailers:only,unfold)%x1e", *wanted
+        git_dir = find_git_dir(self.root)
+        scratch = secrets.token_hex(6)
+        built = committer.build(
+            self.root,
+            git_dir,
+            paths=paths,
+            parent=self.head,
+            message=message,
+            identity=identity,
+            when=None,
+            scratch=scratch,
         )
-        found: dict[str, dict[str, str]] = {}
-        for chunk in out.split("\x1e"):
-            sha, _, block = chunk.strip("\n").partition("\x1f")
-            if sha:
-                found[sha.strip()] = _trailer_pairs(block)
-        return found
+        if built is None:
+            return None
+        committer.publish(self.root, git_dir, built, subject=message.split("\n", 1)[0], scratch=scratch)
+        self.__dict__.pop("head", None)
+        self.__dict__.pop("dirty", None)
+        return built.sha
 
     def log_oneline(self, limit: int = 50) -> str:
         if self.head is None:
             return ""
         return self.run("log", "--oneline", f"-{limit}")
-
-    # -- writing --------------------------------------------------------------------------------
-    def commit_paths(
-        self,
-        paths: list[str],
-        *,
-        message: str,
-        identity: Identity,
-        when: str | None = None,
-    ) -> str | None:
-        """Commit these paths, as they are in the work tree, on top of HEAD, and nothing else.
-
-        A temporary index built from HEAD keeps whatever a person has staged or changed elsewhere
-        out of the commit (`git commit --only` semantics); the identity is both author and committer
-        whatever GIT_AUTHOR_*/GIT_COMMITTER_* say. Returns the new commit, or None if nothing changed.
-        """
-        git_dir = Path(self.run("rev-parse", "--absolute-git-dir").strip())
-        parent = self.head
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}
-        for who in ("AUTHOR", "COMMITTER"):
-            env[f"GIT_{who}_NAME"] = identity.name
-            env[f"GIT_{who}_EMAIL"] = identity.email
-            if when:
-                env[f"GIT_{who}_DATE"] = when
-        fd, index_path = tempfile.mkstemp(prefix="loopkit-index-", dir=git_dir)
-        os.close(fd)
-        os.unlink(index_path)
-        temp_env = {**env, "GIT_INDEX_FILE": index_path}
-        try:
-            if parent:
-                self.run("read-tree", parent, env=temp_env)
-            else:
-                self.run("read-tree", "--empty", env=temp_env)
-            present = [p for p in paths if (self.root / p).is_file()]
-            blobs = (
-                self.run(
-                    # fast zlib: a 10 MB journal is re-stored on every append
-                    "-c",
-                    "core.looseCompression=1",
-                    "hash-object",
-                    "-w",
-                    "--stdin-paths",
-                    stdin="\n".join(present) + "\n",
-                ).split()
-                if present
-                else []
-            )
-            lines = [f"100644 {blob}\t{path}" for path, blob in zip(present, blobs, strict=True)]
-            lines += [f"0 {ZERO}\t{path}" for path in paths if path not in present]
-            self.run("update-index", "--index-info", env=temp_env, stdin="\n".join(lines) + "\n")
-            tree = self.run("write-tree", env=temp_env).strip()
-        finally:
-            if os.path.exists(index_path):
-                os.unlink(index_path)
-        if parent and tree == self.run("rev-parse", f"{parent}^{{tree}}").strip():
-            return None
-        args = ["commit-tree", tree, "-F", "-"]
-        if parent:
-            args[2:2] = ["-p", parent]
-        sha = self.run(*args, env=env, stdin=message).strip()
-        subject = message.split("\n", 1)[0]
-        self.run("update-ref", "-m", f"loopkit: {subject}", "HEAD", sha, parent or ZERO)
-        # the person's index gets exactly the committed entries of these paths, nothing re-hashed
-        self.run("update-index", "--index-info", stdin="\n".join(lines) + "\n")
-        self.__dict__.pop("head", None)
-        self.__dict__.pop("dirty", None)
-        return sha
 
 
 def _explain(args: tuple[str, ...] | list[str], exc: Any) -> str:
@@ -322,61 +196,6 @@ def _lines(path: Path) -> list[str]:
         return []
     lines = data.split("\n")
     return lines[:-1] if data.endswith("\n") else lines
-
-
-def _trailer_pairs(block: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for line in block.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() not in pairs:
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def _parse_log_chunk(chunk: str) -> tuple[Origin, str]:
-    fields = chunk.split("\x1f", 6)
-    sha, an, ae, cn, ce, trailers = (fields + [""] * 7)[:6]
-    diff = fields[6] if len(fields) > 6 else ""
-    origin = Origin(
-        sha=sha.strip(),
-        author=Identity(an, ae),
-        committer=Identity(cn, ce),
-        trailers=_trailer_pairs(trailers),
-    )
-    return origin, diff
-
-
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
-
-
-def _added_lines(diff: str) -> Iterator[tuple[str, str]]:
-    """(path, line) for every line a `git log -p -U0` diff adds, hunk by hunk by the hunk's counts."""
-    path = ""
-    lines = diff.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if line.startswith("+++ "):
-            target = line[4:]
-            path = target[2:] if target.startswith("b/") else ""
-            continue
-        match = _HUNK.match(line)
-        if match is None:
-            continue
-        remaining = _count(match.group(1)) + _count(match.group(2))
-        while remaining and index < len(lines):
-            entry = lines[index]
-            index += 1
-            if entry.startswith("\\"):
-                continue  # "\ No newline at end of file" is not a line of the hunk
-            remaining -= 1
-            if entry.startswith("+") and path:
-                yield path, entry[1:]
-
-
-def _count(group: str | None) -> int:
-    return 1 if group is None else int(group)
 
 
 def _diff_trees(

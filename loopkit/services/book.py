@@ -21,6 +21,8 @@ from loopkit.state import (
     MilestoneView,
     done_gate,
     evidence_view,
+    is_genuine_evidence,
+    matches_spec,
     milestone_views,
 )
 from loopkit.workspace import read_text
@@ -78,23 +80,49 @@ class Book:
 
     @cached_property
     def latest(self) -> dict[tuple[str, str], ProbeRecord]:
-        """The newest builder record of each probe the spec requires (read from the journal's end)."""
-        wanted = {(m.id, p.id) for m in (self.spec.milestones if self.spec else ()) for p in m.probes}
+        """The newest *genuine* builder record of each probe the spec requires.
+
+        Read from the journal's end; each candidate's line is blamed, and a record that loopkit's
+        own evidence commit did not add (typed, pasted, uncommitted), or that was not made with
+        the spec's command and expectation, counts as none: the search goes on to older records.
+        """
+        spec = self.spec
+        wanted = {(m.id, p.id): p for m in (spec.milestones if spec else ()) for p in m.probes}
         found: dict[tuple[str, str], ProbeRecord] = {}
         path = self.ctx.workspace.journal_file(self.phase, "builder")
-        if not wanted or path is None:
+        if not wanted or path is None or not path.is_file():
             return found
-        for record, edited in probe_records_from_end(
-            path, with_lines=self.with_lines, wanted=lambda m, p: (m, p) in wanted and (m, p) not in found
-        ):
-            key = (record.milestone, record.probe)
-            if key in wanted and key not in found:
-                found[key] = record
-                if edited:
-                    self.mismatched[key] = record.line
-                if len(found) == len(wanted):
+        pending = set(wanted)
+        queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
+        stream = probe_records_from_end(path, with_lines=True, wanted=lambda m, p: (m, p) in pending)
+        exhausted = False
+        config = self.ctx.workspace.config
+        while pending:
+            # one candidate per pending probe, newest first, then one blame for all of them
+            while not exhausted and any(not queued[k] for k in pending):
+                item = next(stream, None)
+                if item is None:
+                    exhausted = True
                     break
+                key = (item[0].milestone, item[0].probe)
+                if key in pending and matches_spec(item[0], wanted[key]):
+                    queued[key].append(item)
+            heads = {k: queued[k].pop(0) for k in pending if queued[k]}
+            if not heads:
+                break
+            origins = self._record_origins(path, [r.line for r, _ in heads.values()])
+            for key, (record, edited) in heads.items():
+                if is_genuine_evidence(record, origins.get(record.line), config):
+                    found[key] = record
+                    pending.discard(key)
+                    if edited:
+                        self.mismatched[key] = record.line
         return found
+
+    def _record_origins(self, path: Path, lines: list[int]) -> dict[int, Origin | None]:
+        if not lines or self.ctx.workspace.repo_root is None:
+            return {}
+        return self.ctx.repo.line_origins(self.ctx.workspace.repo_path(path), lines)
 
     def evidence(self, milestone: str) -> EvidenceView:
         if milestone not in self._evidence:

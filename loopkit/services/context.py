@@ -17,7 +17,7 @@ from loopkit.errors import GitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
 from loopkit.render import oneline, render
-from loopkit.workspace import Workspace, discover, write_atomic
+from loopkit.workspace import Workspace, discover
 
 if False:  # pragma: no cover - typing only, without importing GitPython at start-up
     from loopkit.gitrepo import Repo
@@ -32,6 +32,7 @@ class Context:
     no_commit: bool = False
     _repo: Any = field(default=None, repr=False)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list, repr=False)
 
     # -- who and when ---------------------------------------------------------------------------
     @cached_property
@@ -62,7 +63,14 @@ class Context:
     # -- where ----------------------------------------------------------------------------------
     @cached_property
     def workspace(self) -> Workspace:
-        return discover(start=self.cwd, override=self.workspace_dir, environ=self.environ)
+        ws = discover(start=self.cwd, override=self.workspace_dir, environ=self.environ)
+        self.__dict__["workspace"] = ws
+        from loopkit import txn
+
+        if txn.pending(self):  # a killed command left a transaction: finish or undo it first
+            with ws.lock():
+                txn.recover(self)
+        return ws
 
     @property
     def repo(self) -> Repo:
@@ -82,56 +90,19 @@ class Context:
             patterns = self.workspace.config.redact_patterns
         return Redactor(environ=self.environ, extra_patterns=patterns)
 
-    # -- writing --------------------------------------------------------------------------------
-    def commit(
-        self,
-        writes: Mapping[Path, str | None],
-        *,
-        action: str,
-        phase: str | None,
-        subject: Mapping[str, Any],
-        body: str = "",
-        trailers: Sequence[tuple[str, str]] = (),
-    ) -> str | None:
-        """Write every file (None deletes it), then commit exactly those paths as the role.
+    # -- the transaction's needs ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Forget what was read: a transaction re-reads everything inside the lock."""
+        self._repo = None
+        self.cache.clear()
 
-        If the commit fails, every file is put back as it was: nothing half-written.
-        """
-        ws = self.workspace
-        role = self.need_role(doing=action)
-        message = self.commit_message(
-            action=action, phase=phase, subject=subject, body=body, trailers=trailers
-        )
-        repo = None if self.no_commit else self.repo
-        before: dict[Path, bytes | None] = {}
-        for path in writes:
-            try:
-                before[path] = path.read_bytes()
-            except FileNotFoundError:
-                before[path] = None
-        try:
-            for path, text in writes.items():
-                if text is None:
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
-                else:
-                    write_atomic(path, text)
-            if repo is None:
-                return None
-            return repo.commit_paths(
-                [ws.repo_path(p) for p in writes],
-                message=message,
-                identity=ws.config.identities[role],
-                when=self.git_date,
-            )
-        except BaseException:
-            for path, data in before.items():
-                with contextlib.suppress(OSError):
-                    if data is None:
-                        path.unlink(missing_ok=True)
-                    else:
-                        write_atomic(path, data.decode("utf-8"))
-            raise
+    def warn(self, line: str) -> None:
+        """A line for stderr (the CLI prints them after the command; --json output stays one document)."""
+        self.warnings.append(line)
+
+    def sign_args(self) -> list[str]:
+        """git options that sign the role's commits; none while no role signs (SPEC section 10)."""
+        return []
 
     def commit_message(
         self,

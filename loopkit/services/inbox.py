@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt
+from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.evidence import escape
@@ -17,6 +17,7 @@ from loopkit.model import ROLES, Message
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry
+from loopkit.txn import Plan
 from loopkit.workspace import read_exact, read_text
 
 
@@ -114,18 +115,22 @@ def send(
     if phase is not None:
         names.phase(phase)
     sender = ctx.need_role(doing="send a message")
-    with ctx.workspace.lock():
+
+    def plan() -> Plan:
         message = build_message(ctx, sender=sender, to=to, phase=phase, subject=subject, body=body or "")
         path, text = append_message(ctx, message)
-        sha = ctx.commit(
+        return Plan(
             {path: text},
             action="send",
             phase=phase,
             subject={"sender": sender, "to": to, "subject": message.subject},
             body=message.body,
             trailers=[("Loopkit-Message", message.id)],
+            result={"id": message.id, **message.to_json()},
         )
-    return {"id": message.id, **message.to_json(), "commit": sha}
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> dict[str, Any]:
@@ -143,8 +148,11 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
         raise UsageError("name the messages to consume, or pass --all (not both)")
     ctx.need_role(to, doing=f"consume the {to} inbox")
     ws = ctx.workspace
-    with ws.lock():
-        placed = _read_inbox(ctx, to)
+
+    def plan() -> Plan:
+        inbox_path = ws.inbox_file(to)
+        text = read_exact(inbox_path) or ""
+        placed = parse_inbox(text, role=to) if text else []
         if phase is not None:
             placed = [p for p in placed if p.message.phase == phase]
         if not every:
@@ -154,14 +162,16 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
                 raise BadInput(f"no such message in the {to} inbox: {', '.join(unknown)}")
             placed = [p for p in placed if p.message.id in ids]
         if not placed:
-            return {"consumed": [], "commit": None}
-        inbox_path = ws.inbox_file(to)
-        remaining = remove(read_text(inbox_path), [r for p in placed for r in p.ranges])
+            return Plan({}, action="consume", phase=None, subject={}, result={"consumed": []})
+        # an emptied inbox keeps its heading: a deleted one would let git's rename detection pair
+        # it with a new archive file in a merge, and lose messages (SPEC section 1)
         writes: dict[Path, str | None] = {}
-        writes[inbox_path] = remaining if parse_inbox(remaining, role=to) else None
         taken: set[Path] = set()
         for p in placed:
             writes[_archive_path(ctx, p.message, taken)] = _archive_text(ctx, p.message)
+        remaining = remove(text, [r for p in placed for r in p.ranges])
+        newline = edit.newline_of(text)
+        writes[inbox_path] = remaining.rstrip("\r\n") + newline  # no blank lines left at its end
         phases = sorted({p.message.phase for p in placed if p.message.phase})
         label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
         for name in phases:
@@ -181,19 +191,20 @@ def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | 
                 title=label,
                 body=body.strip("\n"),
             )
-            path, text, _ = append_entry(ctx, phase=name, role=to, block=block)
-            writes[path] = text
-        for content in writes.values():
-            ctx.redactor.check(content or "")
-        sha = ctx.commit(
+            path, journal_text, _ = append_entry(ctx, phase=name, role=to, block=block)
+            writes[path] = journal_text
+        return Plan(
             writes,
             action="consume",
             phase=",".join(phases) or None,
             subject={"role": to, "count": len(placed)},
             body=label,
             trailers=[("Loopkit-Message", p.message.id) for p in placed],
+            result={"consumed": [p.message.to_json() for p in placed]},
         )
-    return {"consumed": [p.message.to_json() for p in placed], "commit": sha}
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def _archive_path(ctx: Context, message: Message, taken: set[Path]) -> Path:

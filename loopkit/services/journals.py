@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt
+from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.journal import parse_journal
@@ -19,6 +19,7 @@ from loopkit.markdown.tokens import fence_unclosed, parse
 from loopkit.model import Journal, JournalEntry
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
+from loopkit.txn import Plan
 from loopkit.workspace import read_exact, read_text, write_atomic
 
 
@@ -169,24 +170,27 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
         body=clean_body,
     )
     ctx.redactor.check(block)
-    with ctx.workspace.lock():
+
+    def plan() -> Plan:
         path, text, line = append_entry(ctx, phase=phase, role=role, block=block)
-        sha = ctx.commit(
+        return Plan(
             {path: text},
             action="journal",
             phase=phase,
             subject={"title": plain_title},
             body=clean_body,
+            result={
+                "file": path.name,
+                "phase": phase,
+                "role": role,
+                "at": timefmt.iso(ctx.now.replace(second=0)),
+                "title": plain_title,
+                "line": line,
+            },
         )
-    return {
-        "file": path.name,
-        "phase": phase,
-        "role": role,
-        "at": timefmt.iso(ctx.now.replace(second=0)),
-        "title": plain_title,
-        "line": line,
-        "commit": sha,
-    }
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def heading_safe(title: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt
+from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.status import parse_status
@@ -16,6 +16,7 @@ from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message
 from loopkit.state import Issue, claim_gate
+from loopkit.txn import Plan
 from loopkit.workspace import read_exact
 
 
@@ -84,7 +85,8 @@ def _verify(old: StatusDoc, new: StatusDoc, milestone: str, line: str, path: Pat
 
 def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict[str, Any]:
     role = ctx.need_role("builder", doing="claim a milestone")
-    with ctx.workspace.lock():
+
+    def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
         if book.doc.done_line is not None:
             raise Refused(
@@ -126,7 +128,7 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
             body=body,
         )
         inbox_path, inbox_text = append_message(ctx, message)
-        sha = ctx.commit(
+        return Plan(
             {book.status_path: status, inbox_path: inbox_text},
             action="claim",
             phase=phase,
@@ -137,16 +139,18 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
                 ("Loopkit-Claim", head),
                 ("Loopkit-Message", message.id),
             ],
+            result={
+                "phase": phase,
+                "milestone": milestone,
+                "head": head,
+                "at": at,
+                "message": message.id,
+                "passing": evidence.passing,
+            },
         )
-    return {
-        "phase": phase,
-        "milestone": milestone,
-        "head": head,
-        "at": at,
-        "commit": sha,
-        "message": message.id,
-        "passing": evidence.passing,
-    }
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str | None) -> dict[str, Any]:
@@ -154,7 +158,8 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
     if result not in ("PASS", "FAIL"):
         raise UsageError(f"verdict {result!r}: use PASS or FAIL")
     role = ctx.need_role("adversary", doing="record a verdict")
-    with ctx.workspace.lock():
+
+    def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
         view = book.views[milestone]
         claim_record = view.claim
@@ -188,7 +193,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
         if claim_sha:
             trailers.append(("Loopkit-Claim", claim_sha))
         trailers.append(("Loopkit-Message", message.id))
-        sha = ctx.commit(
+        return Plan(
             {book.status_path: status, inbox_path: inbox_text},
             action="verdict",
             phase=phase,
@@ -200,16 +205,18 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
             },
             body=body,
             trailers=trailers,
+            result={
+                "phase": phase,
+                "milestone": milestone,
+                "result": result,
+                "claim_commit": claim_sha,
+                "at": at,
+                "message": message.id,
+            },
         )
-    return {
-        "phase": phase,
-        "milestone": milestone,
-        "result": result,
-        "claim_commit": claim_sha,
-        "at": at,
-        "commit": sha,
-        "message": message.id,
-    }
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def gate(ctx: Context, *, phase: str) -> list[Issue]:
@@ -218,7 +225,8 @@ def gate(ctx: Context, *, phase: str) -> list[Issue]:
 
 def done(ctx: Context, *, phase: str, summary: str | None) -> dict[str, Any]:
     role = ctx.need_role("builder", doing="declare a phase done")
-    with ctx.workspace.lock():
+
+    def plan() -> Plan:
         book = load(ctx, phase)
         if not book.opened:
             raise BadInput(f"phase {phase} is not open: run `loopkit phase new {phase}`")
@@ -251,24 +259,23 @@ def done(ctx: Context, *, phase: str, summary: str | None) -> dict[str, Any]:
         ]:
             raise BadInput(f"refusing to write {book.status_path.name}: ## DONE would not read back")
         lines = []
-        newest_claim = None
         for mid in ids:
             latest = book.views[mid].verdict
             assert latest is not None
             r = latest.record
-            newest_claim = r.ref or newest_claim
             lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
-        body = "\n".join(lines)
-        trailers = [("Loopkit-Milestone", "+".join(ids)), ("Loopkit-Verdict", "PASS")]
-        sha = ctx.commit(
+        return Plan(
             {book.status_path: new},
             action="done",
             phase=phase,
             subject={"milestones": ids, "summary": clean_summary},
-            body=body,
-            trailers=trailers,
+            body="\n".join(lines),
+            trailers=[("Loopkit-Milestone", "+".join(ids)), ("Loopkit-Verdict", "PASS")],
+            result={"phase": phase, "milestones": ids, "at": at, "verdicts": lines},
         )
-    return {"phase": phase, "milestones": ids, "at": at, "commit": sha, "verdicts": lines}
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 __all__ = ["claim", "done", "gate", "replace", "verdict"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loopkit import names
+from loopkit import names, txn
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
 from loopkit.render import render
 from loopkit.services.context import Context
+from loopkit.txn import Plan
 from loopkit.workspace import CONFIG_NAME, PHASES_DIR, find_repo_root, read_exact, write_atomic
 
 
@@ -32,12 +33,13 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
     names.phase(phase)
     ws = ctx.workspace
     ctx.need_role(*ws.config.open_phase, doing="open a phase")
-    with ws.lock():
+
+    def plan() -> Plan:
         spec = ws.spec(phase)
         status_path = ws.status_file(phase)
         if status_path.exists():
             raise BadInput(f"phase {phase} is already open: {status_path.name} exists")
-        title = title or (spec.title if spec else None) or phase
+        chosen = title or (spec.title if spec else None) or phase
         milestones = [
             {
                 "id": m.id,
@@ -51,7 +53,7 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
             "status.md.j2",
             workspace=ws.root,
             phase=phase,
-            title=redact(title),
+            title=redact(chosen),
             plan=redact(spec.plan) if spec and spec.plan else None,
             milestones=milestones,
         )
@@ -66,15 +68,20 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
             raise BadInput(
                 f"STATUS for {phase} would not read back its milestones; check the titles in the spec"
             )
-        for text in writes.values():
-            ctx.redactor.check(text or "")
-        sha = ctx.commit(writes, action="open", phase=phase, subject={"title": title})
-    return {
-        "phase": phase,
-        "title": title,
-        "files": [ws.repo_path(p) if ws.repo_root else str(p) for p in writes],
-        "commit": sha,
-    }
+        return Plan(
+            writes,
+            action="open",
+            phase=phase,
+            subject={"title": redact(chosen)},
+            result={
+                "phase": phase,
+                "title": redact(chosen),
+                "files": [ws.repo_path(p) if ws.repo_root else str(p) for p in writes],
+            },
+        )
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
 
 
 def phase_list(ctx: Context) -> dict[str, Any]:

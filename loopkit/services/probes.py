@@ -8,14 +8,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt
-from loopkit.errors import BadInput, UsageError
+from loopkit import names, timefmt, txn
+from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
 from loopkit.model import ProbeRecord, ProbeSpec
 from loopkit.render import oneline, render
 from loopkit.services.book import load
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
+from loopkit.state import Issue
+from loopkit.txn import Plan
 
 OBSERVED_LIMIT = 2000
 _NEEDS_QUOTES = re.compile(r"[\s'\"\\$`;&|<>()*?\[\]#~!]")
@@ -127,10 +129,12 @@ def _write(ctx: Context, record: ProbeRecord, role: str) -> tuple[ProbeRecord, s
     """Append the record's entry to the role's journal and commit it as its own evidence commit."""
     from dataclasses import replace
 
-    with ctx.workspace.lock():
-        path, text, line = append_entry(ctx, phase=record.phase, role=role, block=evidence_block(ctx, record))
+    block = evidence_block(ctx, record)
+
+    def plan() -> Plan:
+        path, text, line = append_entry(ctx, phase=record.phase, role=role, block=block)
         written = replace(record, line=line + 2)  # the heading, a blank line, then the record
-        sha = ctx.commit(
+        return Plan(
             {path: text},
             action="evidence",
             phase=record.phase,
@@ -141,8 +145,11 @@ def _write(ctx: Context, record: ProbeRecord, role: str) -> tuple[ProbeRecord, s
                 ("Loopkit-Probe", record.probe),
                 ("Loopkit-Result", record.result),
             ],
+            result={"record": written},
         )
-    return written, sha
+
+    outcome = txn.run(ctx, plan)
+    return outcome.plan.result["record"], outcome.commit
 
 
 def probe_exec(
@@ -172,6 +179,8 @@ def probe_exec(
     runner.validate_observe(kind)
     role = ctx.need_role(doing="record evidence")
     journal_path(ctx, phase, role)
+    _spec_bound(ctx, phase=phase, milestone=milestone, probe=probe, argv=argv, kind=kind,
+                expect=expect, expect_not=expect_not, expect_exit=expect_exit)  # fmt: skip
     spec = ProbeSpec(
         id=probe,
         title=title or probe,
@@ -185,6 +194,58 @@ def probe_exec(
     record = _record(ctx, phase=phase, milestone=milestone, spec=spec, argv=argv)
     written, sha = _write(ctx, record, role)
     return {**written.to_json(), "commit": sha}
+
+
+def _spec_bound(
+    ctx: Context,
+    *,
+    phase: str,
+    milestone: str,
+    probe: str,
+    argv: list[str],
+    kind: str,
+    expect: list[str],
+    expect_not: list[str],
+    expect_exit: int | None,
+) -> None:
+    """A probe id the milestone's spec defines is recorded only with the spec's own command,
+    observation and expectation (SPEC section 3); ids the spec does not define are free."""
+    spec = ctx.workspace.spec(phase)
+    if spec is None:
+        return
+    chosen = spec.milestone(milestone)
+    if chosen is None:
+        known = ", ".join(m.id for m in spec.milestones) or "none"
+        raise BadInput(f"{milestone} is not a milestone of phase {phase} (spec has: {known})")
+    defined = next((p for p in chosen.probes if p.id == probe), None)
+    if defined is None:
+        return
+    try:
+        spec_argv: list[str] | None = shlex.split(defined.run)
+    except ValueError:
+        spec_argv = None
+    needs_shell = spec_argv is None or any(_SHELL_ONLY.search(a) for a in spec_argv)
+    same = (
+        not needs_shell
+        and spec_argv == argv
+        and kind == defined.observe
+        and tuple(expect) == defined.expect
+        and tuple(expect_not) == defined.expect_not
+        and expect_exit == defined.expect_exit
+    )
+    if not same:
+        command = f"loopkit probe run --phase {phase} --milestone {milestone} --probe {probe}"
+        raise Refused(
+            f"{milestone} {probe} is defined by phases/{phase}.toml; record it with its own command, "
+            f"observation and expectation: run `{command}`",
+            details=[
+                Issue("spec-probe", f"{probe} must be recorded as the spec defines it: {command}", milestone)
+            ],
+        )
+
+
+# a `run` that needs the shell (pipes, redirections, expansions) goes through `probe run` only
+_SHELL_ONLY = re.compile(r"[|&;<>()$`*?\[\]~]|^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | None) -> dict[str, Any]:

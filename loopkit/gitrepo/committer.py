@@ -1,0 +1,184 @@
+"""Commits of exactly the written paths, like Backlog.md: a temporary index built from HEAD,
+`write-tree`, `commit-tree`, then `update-ref HEAD new old` as a compare-and-swap.
+
+Everything that can fail happens before the ref moves: the blobs, the tree, the commit, the
+person's new index (prepared under git's own `index.lock`, so a running `git` makes us fail
+cleanly instead of after the fact). Once the ref has moved nothing is undone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopkit.errors import GitError
+from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
+from loopkit.model import Identity
+
+
+class HeadMoved(GitError):
+    """HEAD is no longer the parent the commit was built on: re-read and commit on top."""
+
+
+@dataclass(frozen=True)
+class Built:
+    sha: str
+    parent: str | None
+    index_lines: str  # `update-index --index-info` lines for the written paths
+
+
+def identity_env(identity: Identity, when: str | None) -> dict[str, str]:
+    """The role is author and committer whatever GIT_AUTHOR_*/GIT_COMMITTER_* say."""
+    env = {k: v for k, v in git_env().items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}
+    for who in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{who}_NAME"] = identity.name
+        env[f"GIT_{who}_EMAIL"] = identity.email
+        if when:
+            env[f"GIT_{who}_DATE"] = when
+    return env
+
+
+def build(
+    root: Path,
+    git_dir: Path,
+    *,
+    paths: Sequence[str],
+    parent: str | None,
+    message: str,
+    identity: Identity,
+    when: str | None,
+    scratch: str,
+    allow_empty: bool = False,
+    sign: Sequence[str] = (),
+) -> Built | None:
+    """A commit of these work-tree paths on top of `parent`; None when it would change nothing.
+
+    `sign` holds the `-c key=value` options and `-S` flag of SSH signing, when the role signs.
+    """
+    index_path = git_dir / f"loopkit-index-{scratch}"
+    env = {**identity_env(identity, when), "GIT_INDEX_FILE": str(index_path)}
+    present = [p for p in paths if (root / p).is_file()]
+    try:
+        run(root, "read-tree", parent or "--empty", env=env)
+        blobs = (
+            run(
+                root,
+                # fast zlib: a 10 MB journal is re-stored on every append
+                "-c",
+                "core.looseCompression=1",
+                "hash-object",
+                "-w",
+                "--no-filters",
+                "--stdin-paths",
+                stdin="\n".join(present) + "\n",
+            ).split()
+            if present
+            else []
+        )
+        lines = [f"100644 {blob}\t{path}" for path, blob in zip(present, blobs, strict=True)]
+        lines += [f"0 {ZERO}\t{path}" for path in paths if path not in present]
+        index_lines = "\n".join(lines) + "\n"
+        run(root, "update-index", "--index-info", env=env, stdin=index_lines)
+        tree = run(root, "write-tree", env=env).strip()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index_path.unlink()
+    if parent and not allow_empty and tree == run(root, "rev-parse", f"{parent}^{{tree}}").strip():
+        return None
+    config = [a for a in sign if a != "-S"]
+    args = [*config, "commit-tree", tree, *(["-S"] if "-S" in sign else []), "-F", "-"]
+    if parent:
+        args[len(config) + 2 : len(config) + 2] = ["-p", parent]
+    env.pop("GIT_INDEX_FILE")
+    sha = run(root, *args, env=env, stdin=message).strip()
+    return Built(sha, parent, index_lines)
+
+
+INDEX_LOCK_MARK = b"loopkit transaction "
+
+
+def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: str) -> str | None:
+    """Prepare the person's index, then move HEAD from the parent to the commit (compare-and-swap).
+
+    Returns a warning when the index could not be refreshed after the ref moved, else None.
+    Raises HeadMoved (nothing changed) when HEAD is no longer the parent.
+    """
+    lock = git_dir / "index.lock"
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise GitError(
+            f"{lock} exists: another git process is running (remove it if none is); nothing was written"
+        ) from None
+    except OSError as exc:
+        raise GitError(f"cannot create {lock}: {exc.strerror}") from None
+    prepared = git_dir / f"loopkit-index-{scratch}-new"
+    try:
+        os.write(fd, INDEX_LOCK_MARK + scratch.encode() + b"\n")
+        os.close(fd)
+        index = git_dir / "index"
+        env = git_env({"GIT_INDEX_FILE": str(prepared)})
+        if index.is_file():
+            prepared.write_bytes(index.read_bytes())
+        else:
+            run(root, "read-tree", built.parent or "--empty", env=env)
+        run(root, "update-index", "--index-info", env=env, stdin=built.index_lines)
+        code, _, err = run_bytes(
+            root,
+            ["update-ref", "-m", f"loopkit: {subject}", "HEAD", built.sha, built.parent or ZERO],
+            check=False,
+        )
+        if code != 0:
+            now = current_head(root)
+            if now != built.parent:
+                raise HeadMoved(f"HEAD moved from {(built.parent or 'nothing')[:12]} to {(now or '')[:12]}")
+            raise GitError("git update-ref failed: " + err.decode("utf-8", "replace").strip()[:200])
+        # the ref has moved: from here on nothing is undone
+        try:
+            os.replace(prepared, index)
+        except OSError as exc:
+            return f"the index was not refreshed ({exc.strerror}): run `git reset -q -- <the files named>`"
+        return None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            prepared.unlink()
+        release_index_lock(git_dir, scratch)
+
+
+def release_index_lock(git_dir: Path, scratch: str) -> None:
+    """Remove git's index.lock only when it is the one this transaction made."""
+    lock = git_dir / "index.lock"
+    with contextlib.suppress(OSError):
+        if lock.read_bytes() == INDEX_LOCK_MARK + scratch.encode() + b"\n":
+            lock.unlink()
+
+
+def current_head(root: Path) -> str | None:
+    code, out, _ = run_bytes(root, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
+    return out.decode().strip() if code == 0 else None
+
+
+def refresh_index(root: Path, index_lines: str) -> None:
+    """Give the person's index the committed entries (recovery after an interrupted publish)."""
+    run(root, "update-index", "--index-info", stdin=index_lines)
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool:
+    code, _, _ = run_bytes(root, ["merge-base", "--is-ancestor", older, newer], check=False)
+    return code == 0
+
+
+__all__ = [
+    "Built",
+    "HeadMoved",
+    "build",
+    "current_head",
+    "identity_env",
+    "is_ancestor",
+    "publish",
+    "refresh_index",
+    "release_index_lock",
+]

@@ -1,0 +1,97 @@
+"""Who wrote what: git blame for the commit of each line, and each commit's identities and trailers
+read from the commit object itself (never through a `.mailmap`, which anyone can add to a clone)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from loopkit.gitrepo.runner import ZERO, run, run_bytes
+from loopkit.model import Identity, Origin
+
+_HEADER = re.compile(rb"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
+
+
+def blame(root: Path, path: str, *, lines: Sequence[int] | None = None) -> dict[int, str | None]:
+    """The commit that added each line of the working file (1-based), None for an uncommitted one.
+
+    `lines` limits the question to those lines (blame costs the history of what it is asked).
+    A file git does not know has no committed line.
+    """
+    args = ["blame", "--porcelain"]
+    if lines is not None:
+        if not lines:
+            return {}
+        for start, end in _ranges(lines):
+            args += ["-L", f"{start},{end}"]
+    code, out, _ = run_bytes(root, [*args, "--", path], check=False)
+    if code != 0:
+        return dict.fromkeys(lines) if lines is not None else {}
+    found: dict[int, str | None] = {}
+    for raw in out.split(b"\n"):
+        if raw.startswith(b"\t") or not raw:
+            continue
+        match = _HEADER.match(raw)
+        if match is not None:
+            sha = match[1].decode()
+            found[int(match[2])] = None if sha == ZERO else sha
+    return found
+
+
+def _ranges(lines: Sequence[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for n in sorted(set(lines)):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+def blame_many(root: Path, asks: dict[str, Sequence[int] | None]) -> dict[str, dict[int, str | None]]:
+    """Several files' blames at once (status reads every phase): git processes side by side."""
+    if len(asks) <= 1:
+        return {path: blame(root, path, lines=lines) for path, lines in asks.items()}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {path: pool.submit(blame, root, path, lines=lines) for path, lines in asks.items()}
+        return {path: future.result() for path, future in futures.items()}
+
+
+def origins(root: Path, shas: Iterable[str]) -> dict[str, Origin]:
+    """Author, committer and trailers of each commit, from the commit objects (no mailmap)."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return {}
+    out = run(
+        root,
+        "show",
+        "-s",
+        "--no-use-mailmap",
+        "--no-walk=unsorted",
+        "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e",
+        *wanted,
+    )
+    found: dict[str, Origin] = {}
+    for chunk in out.split("\x1e"):
+        fields = chunk.strip("\n").split("\x1f")
+        if len(fields) < 6 or not fields[0].strip():
+            continue
+        sha, an, ae, cn, ce, block = fields[:6]
+        found[sha.strip()] = Origin(
+            sha=sha.strip(),
+            author=Identity(an, ae),
+            committer=Identity(cn, ce),
+            trailers=trailer_pairs(block),
+        )
+    return found
+
+
+def trailer_pairs(block: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in pairs:
+            pairs[key.strip()] = value.strip()
+    return pairs

@@ -1,0 +1,289 @@
+"""One write transaction: lock, re-read, plan, redact-check, write, commit, honest rollback.
+
+Every command that writes hands a *planner* to `run`: a function that reads the books (inside
+the lock) and returns the plan of writes. The transaction
+
+1. takes the workspace lock and first finishes or undoes any transaction a killed process left;
+2. calls the planner, checks every text it will write (and the commit message) for secrets;
+3. writes an intent record (`.git/loopkit/txn.json`: each file's bytes before, or the length to
+   truncate an append back to, and a digest of the bytes after), then writes the files atomically;
+4. builds the commit on the HEAD it reads now and moves HEAD by compare-and-swap; when HEAD moved
+   meanwhile (a person's commit, a probe that ran for minutes) it puts the files back exactly and
+   plans again on top of the new HEAD;
+5. once HEAD has moved nothing is undone; the intent record goes.
+
+A kill at any point leaves either the old books (the next command restores the bytes the intent
+record names) or the new ones (the next command sees HEAD at the planned commit and keeps them).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopkit.errors import GitError
+from loopkit.workspace import write_atomic
+
+if TYPE_CHECKING:
+    from loopkit.services.context import Context
+
+RETRIES = 8
+INTENT = "txn.json"
+
+
+@dataclass
+class Plan:
+    """What one command writes, the commit it makes, and the document it returns."""
+
+    writes: dict[Path, str | None]
+    action: str
+    phase: str | None
+    subject: Mapping[str, Any]
+    body: str = ""
+    trailers: Sequence[tuple[str, str]] = ()
+    result: dict[str, Any] = field(default_factory=dict)
+    allow_empty: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    commit: str | None
+
+
+def run(ctx: Context, planner: Callable[[], Plan]) -> Outcome:
+    ws = ctx.workspace
+    with ws.lock():
+        recover(ctx)
+        for _ in range(RETRIES):
+            ctx.refresh()
+            plan = planner()
+            if not plan.writes:
+                return Outcome(plan, None)
+            encoded = _encode(plan.writes)
+            for text in plan.writes.values():
+                ctx.redactor.check(text or "")
+            if ctx.no_commit:
+                _write_all(ctx, encoded, commit=False)
+                return Outcome(plan, None)
+            message = ctx.commit_message(
+                action=plan.action,
+                phase=plan.phase,
+                subject=plan.subject,
+                body=plan.body,
+                trailers=plan.trailers,
+            )
+            sha = _write_all(ctx, encoded, commit=True, plan=plan, message=message)
+            if sha is not _MOVED:
+                return Outcome(plan, sha if isinstance(sha, str) else None)
+    raise GitError(f"HEAD kept moving while loopkit committed ({RETRIES} tries); nothing was written")
+
+
+_MOVED = object()
+
+
+def _encode(writes: Mapping[Path, str | None]) -> dict[Path, bytes | None]:
+    return {path: None if text is None else text.encode("utf-8") for path, text in writes.items()}
+
+
+def _write_all(
+    ctx: Context,
+    writes: Mapping[Path, bytes | None],
+    *,
+    commit: bool,
+    plan: Plan | None = None,
+    message: str = "",
+) -> object:
+    from loopkit.gitrepo import committer
+
+    ws = ctx.workspace
+    scratch = secrets.token_hex(6)
+    intent_path = _intent_path(ctx)
+    before = {path: _read(path) for path in writes}
+    root = ws.repo_root
+    parent = committer.current_head(root) if commit and root is not None else None
+    intent: dict[str, Any] = {
+        "scratch": scratch,
+        "pid": os.getpid(),
+        "action": plan.action if plan else "write",
+        "parent": parent,
+        "files": {str(path): _undo_of(before[path], after) for path, after in writes.items()},
+    }
+    _save(intent_path, intent)
+    built = None
+    try:
+        for path, data in writes.items():
+            if data is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                write_atomic(path, data, scratch=scratch)
+        if not commit or root is None or plan is None:
+            _drop(intent_path)
+            return None
+        git_dir = ws.git_dir
+        built = committer.build(
+            root,
+            git_dir,
+            paths=[ws.repo_path(p) for p in writes],
+            parent=parent,
+            message=message,
+            identity=ws.config.identities[ctx.need_role(doing=plan.action)],
+            when=ctx.git_date,
+            scratch=scratch,
+            allow_empty=plan.allow_empty,
+            sign=ctx.sign_args(),
+        )
+        if built is None:
+            _drop(intent_path)
+            return None
+        intent["commit"] = built.sha
+        intent["index"] = built.index_lines
+        _save(intent_path, intent)
+        subject = message.split("\n", 1)[0]
+        warning = committer.publish(root, git_dir, built, subject=subject, scratch=scratch)
+        if warning:
+            ctx.warn(warning)
+    except committer.HeadMoved:
+        _restore(before)
+        _drop(intent_path)
+        return _MOVED
+    except BaseException:
+        if built is not None and root is not None and committer.current_head(root) == built.sha:
+            _drop(intent_path)  # the ref moved: the command happened, whatever came after
+            raise
+        _restore(before)
+        _drop(intent_path)
+        raise
+    _drop(intent_path)
+    return built.sha
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _undo_of(before: bytes | None, after: bytes | None) -> dict[str, Any]:
+    """How to put a file back: absent, truncated to its old length (an append), or its bytes."""
+    undo: dict[str, Any] = {"after": _digest(after)}
+    if before is None:
+        undo["absent"] = True
+    elif after is not None and after.startswith(before):
+        undo["truncate"] = len(before)
+        undo["before"] = _digest(before)
+    else:
+        undo["bytes"] = base64.b64encode(before).decode("ascii")
+    return undo
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _restore(before: Mapping[Path, bytes | None]) -> None:
+    """Exact bytes back, every file tried even when one fails."""
+    failure: BaseException | None = None
+    for path, data in before.items():
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic(path, data)
+        except BaseException as exc:  # keep going: a half rollback is worse than a late error
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
+def _intent_path(ctx: Context) -> Path:
+    return ctx.workspace.git_dir / "loopkit" / INTENT
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(data).encode("utf-8"), scratch="intent")
+
+
+def _drop(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def pending(ctx: Context) -> bool:
+    """Whether a killed command left a transaction (a stat: cheap enough for every command)."""
+    ws = ctx.workspace
+    return ws.repo_root is not None and _intent_path(ctx).exists()
+
+
+def recover(ctx: Context) -> None:
+    """Finish (HEAD reached the planned commit) or undo (it did not) a killed transaction.
+
+    The caller holds the workspace lock.
+    """
+    from loopkit.gitrepo import committer
+
+    ws = ctx.workspace
+    if ws.repo_root is None:
+        return
+    path = _intent_path(ctx)
+    try:
+        intent = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        ctx.warn(f"an unreadable transaction record {path} was removed")
+        _drop(path)
+        return
+    root, git_dir = ws.repo_root, ws.git_dir
+    scratch = str(intent.get("scratch", ""))
+    commit = intent.get("commit")
+    head = committer.current_head(root)
+    finished = (
+        bool(commit) and head is not None and (head == commit or committer.is_ancestor(root, commit, head))
+    )
+    files: dict[str, Any] = intent.get("files") or {}
+    if finished:
+        with contextlib.suppress(GitError):
+            committer.refresh_index(root, str(intent.get("index", "")))
+    else:
+        for name, undo in files.items():
+            _undo(Path(name), undo)
+    for name in files:
+        target = Path(name)
+        with contextlib.suppress(OSError):
+            (target.parent / f".{target.name}.{scratch}.tmp").unlink()
+    for leftover in (f"loopkit-index-{scratch}", f"loopkit-index-{scratch}-new"):
+        with contextlib.suppress(OSError):
+            (git_dir / leftover).unlink()
+    committer.release_index_lock(git_dir, scratch)
+    _drop(path)
+    what = intent.get("action", "command")
+    ctx.warn(
+        f"an interrupted `{what}` was {'finished' if finished else 'undone'} "
+        f"({'its commit is in history' if finished else 'its files are back as they were'})"
+    )
+
+
+def _undo(path: Path, undo: Mapping[str, Any]) -> None:
+    current = _read(path)
+    if _digest(current) != undo.get("after"):
+        return  # not what the killed command wrote: the old bytes, or someone's edit since
+    if undo.get("absent"):
+        path.unlink(missing_ok=True)
+    elif "truncate" in undo and current is not None:
+        old = current[: int(undo["truncate"])]
+        if _digest(old) == undo.get("before"):
+            write_atomic(path, old)
+    elif "bytes" in undo:
+        write_atomic(path, base64.b64decode(undo["bytes"]))
