@@ -1,93 +1,202 @@
-"""loopkit.toml and phases/<phase>.toml → model. Validation errors name the file and the key."""
+"""loopkit.toml and phases/<phase>.toml → model, read strictly (SPEC section 3).
+
+An unknown key, a wrong type or a bad value is an error, and every error of a file is listed at
+once, each named by its place: `phases/pxgate.toml: M1 P3: unknown key "expects"`. A mistyped
+key must never silently become a default (an `expects` that turns into an exit-code check).
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loopkit import names
 from loopkit.errors import BadInput
-from loopkit.model import ROLES, Config, Identity, Milestone, PhaseSpec, ProbeSpec
+from loopkit.model import ROLES, Config, Identity, Limits, Milestone, PhaseSpec, ProbeSpec
 
 
-def _load(path: Path) -> dict[str, Any]:
+class _Errors:
+    """Collects every problem of one file; `raise_if_any` makes them one line."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.items: list[str] = []
+
+    def add(self, place: str, message: str) -> None:
+        self.items.append(f"{place}: {message}" if place else message)
+
+    def keys(self, table: dict[str, Any], allowed: tuple[str, ...], place: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.add(place, f"unknown key {_quote(key)}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise BadInput(f"{self.where}: " + "; ".join(self.items))
+
+
+def _quote(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_toml(data: bytes, where: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise BadInput(f"{path}: not UTF-8 text") from None
+        raise BadInput(f"{where}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: invalid TOML: {exc}") from None
+        raise BadInput(f"{where}: invalid TOML: {exc}") from None
 
 
-def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
-    value = table.get(key, default)
-    if value is not None and not isinstance(value, kind):
-        raise BadInput(f"{where}.{key} must be a {kind.__name__}")
+def _load(path: Path, where: str) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {where}: {exc.strerror}") from None
+    return parse_toml(data, where)
+
+
+def _take(
+    table: dict[str, Any],
+    key: str,
+    check: Callable[[Any], bool],
+    kind: str,
+    errors: _Errors,
+    place: str,
+    default: Any,
+) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if not check(value):
+        errors.add(place, f"{key} must be {kind}")
+        return default
     return value
 
 
-def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-        raise BadInput(f"{where}.{key} must be a list of strings")
-    return tuple(str(v) for v in value)
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+_TOP = ("files", "roles", "probe", "redact", "rules", "git", "lock", "report", "limits")
 
 
 def load_config(path: Path) -> Config:
-    data = _load(path)
-    where = path.name
+    return config_from(_load(path, path.name), path.name)
+
+
+def config_from(data: dict[str, Any], where: str) -> Config:
+    errors = _Errors(where)
+    errors.keys(data, _TOP, "")
     defaults = Config()
-    files = _get(data, "files", dict, where, {})
+    tables = {name: _take(data, name, _is_table, "a table", errors, "", {}) for name in _TOP}
+
+    files = tables["files"]
+    errors.keys(files, ("status", "journal", "inbox", "archive"), "files")
     journal = files.get("journal", defaults.journals)
     if isinstance(journal, str):
         journal = {"builder": journal}
     if not isinstance(journal, dict) or not all(isinstance(v, str) for v in journal.values()):
-        raise BadInput(f"{where}: files.journal must be a table of role = pattern")
+        errors.add("files", "journal must be a table of role = pattern")
+        journal = defaults.journals
+    for role in journal:
+        if role not in ROLES:
+            errors.add("files.journal", f"unknown role {_quote(role)}")
+
     identities = dict(defaults.identities)
-    roles = _get(data, "roles", dict, where, {})
-    for role, table in roles.items():
+    for role, table in tables["roles"].items():
         if role not in ROLES or not isinstance(table, dict):
-            raise BadInput(f"{where}: roles.{role} is not one of {', '.join(ROLES)}")
+            errors.add("roles", f"{_quote(role)} is not one of {', '.join(ROLES)}")
+            continue
+        errors.keys(table, ("name", "email"), f"roles.{role}")
         base = identities[role]
-        name = _get(table, "name", str, f"{where}: roles.{role}", base.name)
-        email = _get(table, "email", str, f"{where}: roles.{role}", base.email)
-        identities[role] = Identity(name, email)
-    probe = _get(data, "probe", dict, where, {})
-    timeout = probe.get("timeout", defaults.probe_timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise BadInput(f"{where}: probe.timeout must be a positive number of seconds")
-    redact = _get(data, "redact", dict, where, {})
-    patterns = _strings(redact, "patterns", f"{where}: redact")
+        identities[role] = Identity(
+            _take(table, "name", _is_str, "a string", errors, f"roles.{role}", base.name),
+            _take(table, "email", _is_str, "a string", errors, f"roles.{role}", base.email),
+        )
+
+    probe = tables["probe"]
+    errors.keys(probe, ("timeout",), "probe")
+    timeout = _take(probe, "timeout", _is_number, "a positive number of seconds", errors, "probe", 30.0)
+
+    redact = tables["redact"]
+    errors.keys(redact, ("patterns",), "redact")
+    patterns = tuple(_take(redact, "patterns", _is_strings, "a list of strings", errors, "redact", []))
     for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise BadInput(f"{where}: redact.patterns: bad regular expression {pattern!r}: {exc}") from None
-    rules = _get(data, "rules", dict, where, {})
-    open_phase = (
-        _strings(rules, "open_phase", f"{where}: rules") if "open_phase" in rules else defaults.open_phase
+            errors.add("redact.patterns", f"bad regular expression {pattern!r}: {exc}")
+
+    rules = tables["rules"]
+    errors.keys(rules, ("open_phase", "signed"), "rules")
+    open_phase = tuple(
+        _take(rules, "open_phase", _is_strings, "a list of roles", errors, "rules", list(defaults.open_phase))
     )
+    signed = tuple(_take(rules, "signed", _is_strings, "a list of roles", errors, "rules", []))
+    for key, roles in (("open_phase", open_phase), ("signed", signed)):
+        for role in roles:
+            if role not in ROLES:
+                errors.add(f"rules.{key}", f"unknown role {_quote(role)}")
+
+    git = tables["git"]
+    errors.keys(git, ("remote", "sync"), "git")
+    lock = tables["lock"]
+    errors.keys(lock, ("timeout",), "lock")
+    report = tables["report"]
+    errors.keys(report, ("commit_url",), "report")
+    limits = tables["limits"]
+    errors.keys(limits, ("body", "note", "subject", "title"), "limits")
+    sizes = {
+        key: _take(limits, key, _is_int, "a whole number of bytes", errors, "limits", getattr(Limits(), key))
+        for key in ("body", "note", "subject", "title")
+    }
+
     config = Config(
-        status=_get(files, "status", str, f"{where}: files", defaults.status),
+        status=_take(files, "status", _is_str, "a string", errors, "files", defaults.status),
         journals={k: v for k, v in journal.items() if k in ROLES},
-        inbox=_get(files, "inbox", str, f"{where}: files", defaults.inbox),
-        archive=_get(files, "archive", str, f"{where}: files", defaults.archive),
+        inbox=_take(files, "inbox", _is_str, "a string", errors, "files", defaults.inbox),
+        archive=_take(files, "archive", _is_str, "a string", errors, "files", defaults.archive),
         identities=identities,
         probe_timeout=float(timeout),
         redact_patterns=patterns,
         open_phase=open_phase,
+        signed=signed,
+        git_remote=_take(git, "remote", _is_str, "a string", errors, "git", defaults.git_remote),
+        git_sync=_take(git, "sync", _is_bool, "true or false", errors, "git", defaults.git_sync),
+        lock_timeout=_take(lock, "timeout", _is_number, "a positive number of seconds", errors, "lock", None),
+        commit_url=_take(report, "commit_url", _is_str, "a string", errors, "report", None),
+        limits=Limits(**sizes),
     )
-    _check_patterns(config, where)
+    _check_patterns(config, errors)
+    errors.raise_if_any()
     return config
 
 
-def _check_patterns(config: Config, where: str) -> None:
+def _check_patterns(config: Config, errors: _Errors) -> None:
     for key, pattern in [
         ("status", config.status),
         ("inbox", config.inbox),
@@ -95,87 +204,114 @@ def _check_patterns(config: Config, where: str) -> None:
     ] + [(f"journal.{r}", p) for r, p in config.journals.items()]:
         parts = Path(pattern).parts
         if not pattern or Path(pattern).is_absolute() or ".." in parts:
-            raise BadInput(f"{where}: files.{key} must be a relative path inside the workspace")
-        if key not in ("archive", "inbox") and "{phase}" not in pattern:
-            raise BadInput(f"{where}: files.{key} must contain {{phase}}")
+            errors.add("files", f"{key} must be a relative path inside the workspace")
+        elif key not in ("archive", "inbox") and "{phase}" not in pattern:
+            errors.add("files", f"{key} must contain {{phase}}")
     if "{ROLE}" not in config.inbox and "{role}" not in config.inbox:
-        raise BadInput(f"{where}: files.inbox must contain {{ROLE}}")
+        errors.add("files", "inbox must contain {ROLE}")
+
+
+_PHASE_KEYS = ("phase", "title", "plan", "milestones")
+_MILESTONE_KEYS = ("id", "title", "paths", "probes")
+_PROBE_KEYS = ("id", "title", "run", "observe", "expect", "expect_not", "expect_exit", "timeout")
 
 
 def load_phase(path: Path, *, expected: str | None = None) -> PhaseSpec:
-    data = _load(path)
-    where = str(path.name)
-    phase = data.get("phase", expected or path.stem)
+    where = f"phases/{path.name}" if path.parent.name == "phases" else path.name
+    return phase_from(_load(path, where), where, expected=expected or path.stem)
+
+
+def phase_from(data: dict[str, Any], where: str, *, expected: str) -> PhaseSpec:
+    errors = _Errors(where)
+    errors.keys(data, _PHASE_KEYS, "")
+    phase = data.get("phase", expected)
     if not isinstance(phase, str) or not names.is_phase(phase):
-        raise BadInput(f"{where}: phase {phase!r} is not a valid phase name")
-    if expected is not None and phase != expected:
-        raise BadInput(f"{where}: phase = {phase!r} does not match the file name")
-    title = _get(data, "title", str, where, phase)
-    plan = _get(data, "plan", str, where)
+        errors.add("", f"phase {phase!r} is not a valid phase name")
+        phase = expected
+    elif phase != expected:
+        errors.add("", f"phase = {phase!r} does not match the file name")
+    title = _take(data, "title", _is_str, "a string", errors, "", phase)
+    plan = _take(data, "plan", _is_str, "a string", errors, "", None)
     raw_milestones = data.get("milestones", [])
     if not isinstance(raw_milestones, list):
-        raise BadInput(f"{where}: milestones must be an array of tables ([[milestones]])")
+        errors.add("", "milestones must be an array of tables ([[milestones]])")
+        raw_milestones = []
     milestones: list[Milestone] = []
     for index, raw in enumerate(raw_milestones):
-        at = f"{where}: milestones[{index}]"
+        place = f"milestones[{index}]"
         if not isinstance(raw, dict):
-            raise BadInput(f"{at} must be a table")
+            errors.add(place, "must be a table")
+            continue
         mid = raw.get("id")
         if not isinstance(mid, str) or not names.is_id(mid):
-            raise BadInput(f"{at}.id {mid!r} is not a valid milestone id")
+            errors.add(place, f"id {mid!r} is not a valid milestone id")
+            continue
+        place = mid
+        errors.keys(raw, _MILESTONE_KEYS, place)
         if any(m.id == mid for m in milestones):
-            raise BadInput(f"{at}.id {mid!r} appears twice")
-        probes = tuple(_probe(p, f"{at}.probes[{i}]") for i, p in enumerate(_list(raw, "probes", at)))
+            errors.add(place, "appears twice")
+        raw_probes = raw.get("probes", [])
+        if not isinstance(raw_probes, list):
+            errors.add(place, "probes must be an array of tables ([[milestones.probes]])")
+            raw_probes = []
+        probes = [p for i, r in enumerate(raw_probes) if (p := _probe(r, f"{place} probes[{i}]", errors))]
         ids = [p.id for p in probes]
-        if len(set(ids)) != len(ids):
-            raise BadInput(f"{at}: probe ids repeat")
+        for pid in sorted({p for p in ids if ids.count(p) > 1}):
+            errors.add(place, f"probe id {pid} appears twice")
         milestones.append(
             Milestone(
                 id=mid,
-                title=_get(raw, "title", str, at, mid),
-                paths=_strings(raw, "paths", at),
-                probes=probes,
+                title=_take(raw, "title", _is_str, "a string", errors, place, mid),
+                paths=tuple(_take(raw, "paths", _is_strings, "a list of strings", errors, place, [])),
+                probes=tuple(probes),
             )
         )
+    errors.raise_if_any()
     return PhaseSpec(phase=phase, title=title, plan=plan, milestones=tuple(milestones))
 
 
-def _list(table: dict[str, Any], key: str, where: str) -> list[Any]:
-    value = table.get(key, [])
-    if not isinstance(value, list):
-        raise BadInput(f"{where}.{key} must be an array of tables")
-    return value
+def _expectations(raw: dict[str, Any], key: str, errors: _Errors, place: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        errors.add(place, f"{key} must be a list of strings")
+        return ()
+    return tuple(str(v) for v in value)
 
 
-def _probe(raw: Any, where: str) -> ProbeSpec:
+def _probe(raw: Any, place: str, errors: _Errors) -> ProbeSpec | None:
     if not isinstance(raw, dict):
-        raise BadInput(f"{where} must be a table")
+        errors.add(place, "must be a table")
+        return None
     pid = raw.get("id")
     if not isinstance(pid, str) or not names.is_id(pid):
-        raise BadInput(f"{where}.id {pid!r} is not a valid probe id")
+        errors.add(place, f"id {pid!r} is not a valid probe id")
+        return None
+    place = f"{place.split(' ')[0]} {pid}"
+    errors.keys(raw, _PROBE_KEYS, place)
     run = raw.get("run")
     if not isinstance(run, str) or not run.strip():
-        raise BadInput(f"{where}.run must be a command string")
-    expect = _strings(raw, "expect", where)
-    expect_not = _strings(raw, "expect_not", where)
-    observe = _get(raw, "observe", str, where) or ("stdout" if expect or expect_not else "exit")
+        errors.add(place, "run must be a command string")
+        run = ""
+    expect = _expectations(raw, "expect", errors, place)
+    expect_not = _expectations(raw, "expect_not", errors, place)
+    observe = _take(raw, "observe", _is_str, "a string", errors, place, None) or (
+        "stdout" if expect or expect_not else "exit"
+    )
     from loopkit.probe import validate_observe
 
     try:
         validate_observe(observe)
     except BadInput as exc:
-        raise BadInput(f"{where}.observe: {exc.message}") from None
-    expect_exit = raw.get("expect_exit")
-    if expect_exit is not None and (isinstance(expect_exit, bool) or not isinstance(expect_exit, int)):
-        raise BadInput(f"{where}.expect_exit must be an integer")
-    timeout = raw.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        raise BadInput(f"{where}.timeout must be a positive number")
+        errors.add(place, f"observe: {exc.message}")
+    expect_exit = _take(raw, "expect_exit", _is_int, "an integer", errors, place, None)
+    timeout = _take(raw, "timeout", _is_number, "a positive number of seconds", errors, place, None)
     return ProbeSpec(
         id=pid,
-        title=_get(raw, "title", str, where, pid),
+        title=_take(raw, "title", _is_str, "a string", errors, place, pid),
         run=run,
         observe=observe,
         expect=expect,

@@ -224,6 +224,16 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Sizes (bytes of UTF-8) past which loopkit refuses text, far above anything written by hand."""
+
+    body: int = 1 << 20
+    note: int = 4096
+    subject: int = 1024
+    title: int = 1024
+
+
+@dataclass(frozen=True)
 class Config:
     status: str = "STATUS-{phase}.md"
     journals: dict[str, str] = field(
@@ -237,3 +247,9 @@ class Config:
     probe_timeout: float = 30.0
     redact_patterns: tuple[str, ...] = ()
     open_phase: tuple[str, ...] = ("orchestrator",)
+    signed: tuple[str, ...] = ()
+    git_remote: str = "origin"
+    git_sync: bool = False
+    lock_timeout: float | None = None
+    commit_url: str | None = None
+    limits: Limits = field(default_factory=Limits)

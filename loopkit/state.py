@@ -135,22 +135,88 @@ def milestone_views(
     return views
 
 
-def is_genuine_evidence(record: ProbeRecord, origin: Origin | None, config: Config) -> bool:
+_RECORD_ACTION = {
+    "CLAIM": ("claim", "builder"),
+    "PASS": ("verdict", "adversary"),
+    "FAIL": ("verdict", "adversary"),
+}
+
+
+def removed_records(
+    written: Sequence[tuple[Origin, str]], doc: StatusDoc, phase: str, config: Config
+) -> list[str]:
+    """Genuine records that history says loopkit wrote and the file no longer holds.
+
+    STATUS records are append-only: deleting a FAIL (by an edit or a revert) must not bring an
+    older PASS back, so a removed genuine record still counts as history and blocks the gate.
+    """
+    from loopkit.markdown.status import RECORD
+
+    present = {r.text for r in doc.records}
+    if doc.done is not None:
+        present.add(doc.done.text)
+    missing: list[str] = []
+    for origin, raw in written:
+        line = raw.rstrip("\r")
+        if not line.startswith("- "):
+            continue
+        match = RECORD.match(line[2:])
+        if match is None or line[2:] in present or line[2:] in missing:
+            continue
+        action, role = _RECORD_ACTION.get(match["kind"], ("done", "builder"))
+        trailers = origin.trailers
+        genuine = (
+            trailers.get("Loopkit-Phase") == phase
+            and trailers.get("Loopkit-Action") == action
+            and origin.author.email == config.identities[role].email
+            and (action == "done" or trailers.get("Loopkit-Milestone") == match["milestone"])
+        )
+        if genuine:
+            missing.append(line[2:])
+    return missing
+
+
+def trusted_spec(commits: Sequence[Origin], phase: str, config: Config) -> Origin | None:
+    """The newest commit that opened the phase or updated its spec, by a role that may open phases
+    (`phase new` and `phase update` write `Loopkit-Spec`, the spec's blob id)."""
+    allowed = {config.identities[r].email for r in config.open_phase if r in config.identities}
+    for origin in commits:
+        trailers = origin.trailers
+        if (
+            trailers.get("Loopkit-Phase") == phase
+            and trailers.get("Loopkit-Action") in ("open", "spec")
+            and trailers.get("Loopkit-Spec")
+            and origin.author.email in allowed
+        ):
+            return origin
+    return None
+
+
+def blob_id(data: bytes) -> str:
+    """git's id of a blob holding these bytes."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def is_genuine_evidence(
+    record: ProbeRecord, origin: Origin | None, config: Config, role: str = "builder"
+) -> bool:
     """A probe record counts only in loopkit's own evidence commit for the role that ran it.
 
-    The builder's journal holds the builder's evidence: the commit that added the record's line
-    (git blame) is authored by the builder and names this milestone and probe in its trailers.
-    A record typed, pasted, quoted or left uncommitted counts as none.
+    The commit that added the record's line (git blame) is authored by the role whose journal
+    holds it and names this milestone and probe in its trailers. A record typed, pasted, quoted
+    or left uncommitted counts as none.
     """
     if origin is None:
         return False
     trailers = origin.trailers
     return (
-        origin.author.email == config.identities["builder"].email
+        origin.author.email == config.identities[role].email
         and trailers.get("Loopkit-Action") == "evidence"
         and trailers.get("Loopkit-Milestone") == record.milestone
         and trailers.get("Loopkit-Probe") == record.probe
-        and trailers.get("Loopkit-Role", "builder") == "builder"
+        and trailers.get("Loopkit-Role", role) == role
     )
 
 

@@ -227,6 +227,31 @@ def phase_new(
     )
 
 
+@phase_app.command("update")
+def phase_update(
+    phase: Annotated[str, typer.Argument(help="The phase name.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why the spec changed (in the subject).")] = None,
+    workspace: Workspace = None,
+    role: Role = None,
+    no_commit: NoCommit = False,
+    as_json: Json = False,
+) -> None:
+    """Orchestrator: commit phases/<phase>.toml as it now stands; gates use it from then on."""
+    from loopkit.services.phases import phase_update as service
+
+    ctx = _context(workspace, role, no_commit)
+    _run(
+        lambda: service(ctx, phase, note),
+        as_json=as_json,
+        human=lambda d: (
+            f"spec of {d['phase']} committed [{d['commit'][:10]}]"
+            if d.get("commit")
+            else f"spec of {d['phase']} unchanged: the orchestrator's version already"
+        ),
+        ctx=ctx,
+    )
+
+
 @phase_app.command("list")
 def phase_list(workspace: Workspace = None, role: Role = None, as_json: Json = False) -> None:
     """Phases found: specs and STATUS files."""

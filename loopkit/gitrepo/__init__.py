@@ -27,6 +27,7 @@ class Repo:
         self._diff_cache: dict[tuple[str, str, object, str | None], list[str] | None] = {}
         self._order: dict[str, dict[str, int]] = {}
         self._origins: dict[str, Origin] = {}
+        self._records: dict[str, list[tuple[Origin, str]]] = {}
 
     @cached_property
     def _repo(self) -> Any:
@@ -120,6 +121,70 @@ class Repo:
 
     def _origin(self, sha: str | None) -> Origin | None:
         return self._origins.get(sha) if sha else None
+
+    @cached_property
+    def spec_commits(self) -> list[Origin]:
+        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process."""
+        if self.head is None:
+            return []
+        out = self.run(
+            "log",
+            "--no-use-mailmap",
+            "-E",
+            "--grep=^Loopkit-Spec: ",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+            "HEAD",
+        )
+        found = []
+        for chunk in out.split("\x1e")[1:]:
+            fields = chunk.split("\x1f")
+            if len(fields) >= 6:
+                sha, an, ae, cn, ce, block = fields[:6]
+                found.append(
+                    Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
+                )
+        return found
+
+    def record_lines(self, paths: list[str]) -> dict[str, list[tuple[Origin, str]]]:
+        """For each STATUS file, the lines that loopkit's claim, verdict and DONE commits added, with
+        the commit that added them: the records history says were written (one git process)."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self._records]
+        if todo and self.head is not None:
+            out = self.run(
+                "-c",
+                "core.quotePath=false",
+                "log",
+                "--no-use-mailmap",
+                "--no-renames",
+                "--no-color",
+                "--no-ext-diff",
+                "-p",
+                "-U0",
+                "-E",
+                "--grep=^Loopkit-Action: (claim|verdict|done)$",
+                "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+                "HEAD",
+                "--",
+                *todo,
+            )
+            found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
+            for chunk in out.split("\x1e")[1:]:
+                fields = chunk.split("\x1f", 6)
+                if len(fields) < 7:
+                    continue
+                sha, an, ae, cn, ce, block, diff = fields
+                origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
+                for path, line in history.added_lines(diff):
+                    if path in found:
+                        found[path].append((origin, line))
+            self._records.update(found)
+        for path in todo:
+            self._records.setdefault(path, [])
+        return {p: self._records[p] for p in paths}
+
+    def blob(self, sha: str) -> bytes | None:
+        code, out, _ = runner.run_bytes(self.root, ["cat-file", "blob", sha], check=False)
+        return out if code == 0 else None
 
     def order(self, path: str) -> dict[str, int]:
         """The commits that touched this file (and any read with it), oldest = 0: history order."""

@@ -95,3 +95,34 @@ def trailer_pairs(block: str) -> dict[str, str]:
         if sep and key.strip() not in pairs:
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def added_lines(diff: str) -> list[tuple[str, str]]:
+    """(path, line) for every line a `git log -p -U0` diff adds, hunk by hunk by the hunk's counts."""
+    found: list[tuple[str, str]] = []
+    path = ""
+    lines = diff.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if line.startswith("+++ "):
+            target = line[4:]
+            path = target[2:] if target.startswith("b/") else ""
+            continue
+        match = _HUNK.match(line)
+        if match is None:
+            continue
+        remaining = sum(1 if g is None else int(g) for g in match.groups())
+        while remaining and index < len(lines):
+            entry = lines[index]
+            index += 1
+            if entry.startswith("\\"):
+                continue  # "\ No newline at end of file" is not a line of the hunk
+            remaining -= 1
+            if entry.startswith("+") and path:
+                found.append((path, entry[1:]))
+    return found

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from loopkit import names
+from loopkit.config import parse_toml, phase_from
 from loopkit.errors import BadInput
 from loopkit.markdown.journal import probe_records_from_end
 from loopkit.markdown.status import parse_status
@@ -19,11 +20,14 @@ from loopkit.state import (
     GitFacts,
     Issue,
     MilestoneView,
+    blob_id,
     done_gate,
     evidence_view,
     is_genuine_evidence,
     matches_spec,
     milestone_views,
+    removed_records,
+    trusted_spec,
 )
 from loopkit.workspace import read_text
 
@@ -39,6 +43,7 @@ class Book:
     mismatched: dict[tuple[str, str], int] = field(default_factory=dict)
     _evidence: dict[str, EvidenceView] = field(default_factory=dict)
     with_lines: bool = False  # count records' line numbers (evidence --json shows them)
+    spec_state: SpecState | None = None
 
     @property
     def opened(self) -> bool:
@@ -145,24 +150,128 @@ class Book:
     def builder_inbox(self) -> list[Message]:
         return [p.message for p in read_inbox(self.ctx, "builder")]
 
+    @cached_property
+    def removed(self) -> list[str]:
+        """Genuine STATUS records that were removed since (SPEC: `removed-record`)."""
+        if not self.opened or self.ctx.workspace.repo_root is None:
+            return []
+        path = self.ctx.workspace.repo_path(self.status_path)
+        written = self.ctx.repo.record_lines([path])[path]
+        return removed_records(written, self.doc, self.phase, self.ctx.workspace.config)
+
+    def removed_issues(self) -> list[Issue]:
+        return [
+            Issue(
+                "removed-record",
+                f"{self.status_name} no longer holds a record loopkit wrote: {text[:120]}; "
+                "records are append-only (restore the line, e.g. `git revert` the removal)",
+            )
+            for text in self.removed
+        ]
+
+    def spec_unmet(self) -> list[Issue]:
+        """A gate needs the orchestrator's spec: without one, nothing the builder wrote counts."""
+        if self.spec_state is not None and not self.spec_state.trusted and self.spec is not None:
+            return [
+                Issue(
+                    "untrusted-spec",
+                    f"phases/{self.phase}.toml was never committed by the orchestrator: "
+                    f"`loopkit phase update {self.phase}` (as the orchestrator) commits it",
+                )
+            ]
+        return []
+
     def done_gate(self) -> list[Issue]:
-        return done_gate(
-            spec=self.spec,
-            doc=self.doc,
-            views=self.views,
-            facts=self.facts,
-            builder_inbox=self.builder_inbox,
-            phase=self.phase,
-            status_file=self.status_name,
+        return (
+            self.spec_unmet()
+            + self.removed_issues()
+            + done_gate(
+                spec=self.spec,
+                doc=self.doc,
+                views=self.views,
+                facts=self.facts,
+                builder_inbox=self.builder_inbox,
+                phase=self.phase,
+                status_file=self.status_name,
+            )
         )
+
+
+@dataclass(frozen=True)
+class SpecState:
+    """The spec gates use (the version an orchestrator committed), and what is wrong with specs."""
+
+    spec: PhaseSpec | None
+    trusted: bool
+    problems: tuple[Issue, ...] = ()
+
+
+def read_spec(ctx: Context, phase: str) -> SpecState:
+    """SPEC section 3: the spec a gate uses is the one the orchestrator opened or updated.
+
+    A spec changed since by anyone else, committed or not, is reported (`untrusted-spec`) and the
+    gates go on using the version named by the latest `Loopkit-Spec` commit; a broken one is
+    reported (`bad-spec`) without hiding the rest of the workspace.
+    """
+    ws = ctx.workspace
+    path = ws.spec_file(phase)
+    shown = f"phases/{path.name}"
+    problems: list[Issue] = []
+    try:
+        working_bytes: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        working_bytes = None
+    except OSError as exc:
+        raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
+    working: PhaseSpec | None = None
+    if working_bytes is not None:
+        try:
+            working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
+        except BadInput as exc:
+            problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
+    opened = ws.status_file(phase).is_file()
+    origin = trusted_spec(ctx.repo.spec_commits, phase, ws.config) if ws.repo_root else None
+    if origin is None:
+        if opened and working_bytes is not None:
+            problems.append(
+                Issue(
+                    "untrusted-spec",
+                    f"{shown} was never committed by the orchestrator; claims are refused until "
+                    f"`loopkit phase update {phase}` (as the orchestrator) commits it",
+                    phase=phase,
+                    file=shown,
+                )
+            )
+        return SpecState(working, False, tuple(problems))
+    blob = origin.trailers["Loopkit-Spec"]
+    if working_bytes is not None and blob_id(working_bytes) == blob:
+        return SpecState(working, True, tuple(problems))
+    trusted: PhaseSpec | None = None
+    data = ctx.repo.blob(blob)
+    if data is not None:
+        try:
+            trusted = phase_from(parse_toml(data, shown), shown, expected=phase)
+        except BadInput as exc:
+            problems.append(Issue("bad-spec", f"the committed spec: {exc.message}", phase=phase, file=shown))
+    state = "deleted" if working_bytes is None else "changed"
+    problems.append(
+        Issue(
+            "untrusted-spec",
+            f"{shown} was {state} since the orchestrator committed it ({origin.sha[:12]}); gates use "
+            f"that version until `loopkit phase update {phase}` commits the change",
+            phase=phase,
+            file=shown,
+        )
+    )
+    return SpecState(trusted, True, tuple(problems))
 
 
 def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
     names.phase(phase)
     ws = ctx.workspace
-    spec = ws.spec(phase)
     status_path = ws.status_file(phase)
-    if must_exist and spec is None and not status_path.is_file():
+    if must_exist and not ws.spec_file(phase).is_file() and not status_path.is_file():
         raise BadInput(f"no phase {phase}: neither {status_path.name} nor phases/{phase}.toml exists")
+    spec = read_spec(ctx, phase)
     text = read_text(status_path)
-    return Book(ctx, phase, spec, status_path, text, parse_status(text))
+    return Book(ctx, phase, spec.spec, status_path, text, parse_status(text), spec_state=spec)

@@ -97,7 +97,7 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
         if head is None:
             raise Refused("the repository has no commit to claim")
         evidence = book.evidence(milestone)
-        unmet = claim_gate(milestone, evidence)
+        unmet = book.spec_unmet() + claim_gate(milestone, evidence)
         if unmet:
             raise Refused(
                 f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",

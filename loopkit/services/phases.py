@@ -8,8 +8,10 @@ from typing import Any
 from loopkit import names, txn
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
+from loopkit.model import PhaseSpec
 from loopkit.render import render
 from loopkit.services.context import Context
+from loopkit.state import blob_id
 from loopkit.txn import Plan
 from loopkit.workspace import CONFIG_NAME, PHASES_DIR, find_repo_root, read_exact, write_atomic
 
@@ -43,8 +45,8 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
         milestones = [
             {
                 "id": m.id,
-                "title": m.title,
-                "probes": [{"id": p.id, "title": p.title} for p in m.probes],
+                "title": ctx.redactor.redact(m.title),
+                "probes": [{"id": p.id, "title": ctx.redactor.redact(p.title)} for p in m.probes],
             }
             for m in (spec.milestones if spec else ())
         ]
@@ -68,11 +70,18 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
             raise BadInput(
                 f"STATUS for {phase} would not read back its milestones; check the titles in the spec"
             )
+        trailers = []
+        spec_text = read_exact(ws.spec_file(phase))
+        if spec_text is not None:
+            # the spec the gates use is the one the orchestrator opened: committed with the phase
+            writes[ws.spec_file(phase)] = spec_text
+            trailers.append(("Loopkit-Spec", blob_id(spec_text.encode("utf-8"))))
         return Plan(
             writes,
             action="open",
             phase=phase,
             subject={"title": redact(chosen)},
+            trailers=trailers,
             result={
                 "phase": phase,
                 "title": redact(chosen),
@@ -82,6 +91,74 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
+    """The orchestrator commits the phase spec as it now stands: gates use it from then on."""
+    from loopkit.services.book import read_spec
+
+    names.phase(phase)
+    ws = ctx.workspace
+    ctx.need_role(*ws.config.open_phase, doing="update a phase spec")
+    clean_note = ctx.redactor.redact(" ".join((note or "").split()))
+
+    def plan() -> Plan:
+        path = ws.spec_file(phase)
+        text = read_exact(path)
+        if text is None:
+            raise BadInput(f"phases/{phase}.toml does not exist: nothing to commit")
+        spec = ws.spec(phase)  # strict: a broken spec is exit 4, never committed
+        assert spec is not None
+        blob = blob_id(text.encode("utf-8"))
+        state = read_spec(ctx, phase)
+        result = {"phase": phase, "spec": ws.repo_path(path), "blob": blob}
+        if state.trusted and not any(p.code == "untrusted-spec" for p in state.problems):
+            return Plan({}, action="spec", phase=phase, subject={}, result=result)
+        writes: dict[Path, str | None] = {path: text}
+        status_path = ws.status_file(phase)
+        status = read_exact(status_path)
+        if status is not None:
+            writes[status_path] = _with_new_sections(ctx, status, spec)
+        return Plan(
+            writes,
+            action="spec",
+            phase=phase,
+            subject={"note": clean_note},
+            body=f"The spec of {phase} as it now stands ({len(spec.milestones)} milestone(s)).",
+            trailers=[("Loopkit-Spec", blob)],
+            result=result,
+            allow_empty=True,
+        )
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def _with_new_sections(ctx: Context, status: str, spec: PhaseSpec) -> str:
+    """STATUS with a section for each milestone the spec gained, before any ## DONE."""
+    from loopkit.markdown import edit
+
+    doc = parse_status(status)
+    have = {s.id for s in doc.sections}
+    added = [m for m in spec.milestones if m.id not in have]
+    if not added or doc.done_line is not None:
+        return status
+    block = render(
+        "status-sections.md.j2",
+        workspace=ctx.workspace.root,
+        milestones=[
+            {
+                "id": m.id,
+                "title": ctx.redactor.redact(m.title),
+                "probes": [{"id": p.id, "title": ctx.redactor.redact(p.title)} for p in m.probes],
+            }
+            for m in added
+        ],
+    )
+    new = edit.append(status, block)
+    if [s.id for s in parse_status(new).sections] != [*[s.id for s in doc.sections], *[m.id for m in added]]:
+        raise BadInput("the new milestone sections would not read back; check the titles in the spec")
+    return new
 
 
 def phase_list(ctx: Context) -> dict[str, Any]:

@@ -210,7 +210,9 @@ def _spec_bound(
 ) -> None:
     """A probe id the milestone's spec defines is recorded only with the spec's own command,
     observation and expectation (SPEC section 3); ids the spec does not define are free."""
-    spec = ctx.workspace.spec(phase)
+    from loopkit.services.book import read_spec
+
+    spec = read_spec(ctx, phase).spec
     if spec is None:
         return
     chosen = spec.milestone(milestone)

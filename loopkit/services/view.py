@@ -10,7 +10,7 @@ from loopkit.model import ROLES
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
-from loopkit.state import Issue, phase_state
+from loopkit.state import Issue, is_genuine_evidence, phase_state
 from loopkit.workspace import read_tail, read_text
 
 
@@ -41,6 +41,10 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
     ) -> None:
         found.append(Issue(code, message, milestone, file, line, book.phase))
 
+    for issue in book.spec_state.problems if book.spec_state else ():
+        add(issue.code, issue.message, file=issue.file)
+    for issue in book.removed_issues():
+        add(issue.code, issue.message, file=name)
     for warning in book.doc.warnings:
         add("parse-warning", warning.message, file=name, line=warning.line)
     spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
@@ -108,7 +112,25 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
             add("parse-warning", warning.message, file=shown, line=warning.line)
         for mismatch in parsed.mismatches:
             add("evidence-mismatch", mismatch.message, file=shown, line=mismatch.line)
-        for record in parsed.probe_records:
+        records = parsed.probe_records
+        lines = [r.line for r in records]
+        origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if records else {}
+        for record in records:
+            if not is_genuine_evidence(record, origins.get(record.line), ws.config, role):
+                origin = origins.get(record.line)
+                how = (
+                    "is not committed"
+                    if origin is None
+                    else f"was added by {origin.sha[:12]} ({origin.author.email}), not by loopkit's "
+                    "evidence commit for it"
+                )
+                add(
+                    "forged-evidence",
+                    f"{record.milestone} {record.probe} record {how}; it counts as no evidence",
+                    milestone=record.milestone,
+                    file=shown,
+                    line=record.line,
+                )
             if record.milestone not in spec_ids and book.spec is not None:
                 add(
                     "unknown-milestone",
@@ -187,6 +209,9 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
         ctx.repo.prefetch(with_records)
+    opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
+    if opened:
+        ctx.repo.record_lines(opened)  # one git process for every phase's record history
     return books
 
 
