@@ -73,6 +73,10 @@ def load_config(path: Path) -> Config:
     open_phase = (
         _strings(rules, "open_phase", f"{where}: rules") if "open_phase" in rules else defaults.open_phase
     )
+    signed = _strings(rules, "signed", f"{where}: rules")
+    for role in signed:
+        if role not in ROLES:
+            raise BadInput(f"{where}: rules.signed: {role!r} is not one of {', '.join(ROLES)}")
     config = Config(
         status=_get(files, "status", str, f"{where}: files", defaults.status),
         journals={k: v for k, v in journal.items() if k in ROLES},
@@ -82,6 +86,7 @@ def load_config(path: Path) -> Config:
         probe_timeout=float(timeout),
         redact_patterns=patterns,
         open_phase=open_phase,
+        signed=tuple(dict.fromkeys(signed)),
     )
     _check_patterns(config, where)
     return config

@@ -237,3 +237,4 @@ class Config:
     probe_timeout: float = 30.0
     redact_patterns: tuple[str, ...] = ()
     open_phase: tuple[str, ...] = ("orchestrator",)
+    signed: tuple[str, ...] = ()  # roles whose records count only in signed commits (SPEC §10)
