@@ -172,9 +172,10 @@ def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None) -> l
     )
     if proc.returncode != 0:
         said = proc.stderr.decode("utf-8", "replace")
-        if "does not have any commits" in said or "unknown revision" in said:
+        if any(words in said for words in ("does not have any commits", "unknown revision", "bad revision")):
             return []  # no commit yet
-        raise GitError(f"git log of {path} failed: {said.strip().splitlines()[-1:] or proc.returncode}")
+        last = said.strip().splitlines()[-1:] or [str(proc.returncode)]
+        raise GitError(f"git log of {path} failed: {last[0]}")
     versions: list[_Version] = []
     for chunk in proc.stdout.decode("utf-8", "replace").split("\x01")[1:]:
         head, _, rest = chunk.partition("\n")
