@@ -26,7 +26,8 @@ class _Errors:
         self.items: list[str] = []
 
     def add(self, place: str, message: str) -> None:
-        self.items.append(f"{place}: {message}" if place else message)
+        where = f"{self.where}: {place}" if place else self.where
+        self.items.append(f"{where}: {message}")
 
     def keys(self, table: dict[str, Any], allowed: tuple[str, ...], place: str) -> None:
         for key in table:
@@ -35,7 +36,7 @@ class _Errors:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise BadInput(f"{self.where}: " + "; ".join(self.items))
+            raise BadInput("; ".join(self.items))
 
 
 def _quote(key: str) -> str:
@@ -156,7 +157,7 @@ def config_from(data: dict[str, Any], where: str) -> Config:
     open_phase = tuple(
         _take(rules, "open_phase", _is_strings, "a list of roles", errors, "rules", list(defaults.open_phase))
     )
-    signed = tuple(_take(rules, "signed", _is_strings, "a list of roles", errors, "rules", []))
+    signed = tuple(dict.fromkeys(_take(rules, "signed", _is_strings, "a list of roles", errors, "rules", [])))
     for key, roles in (("open_phase", open_phase), ("signed", signed)):
         for role in roles:
             if role not in ROLES:

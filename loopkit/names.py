@@ -21,10 +21,20 @@ def is_id(name: str) -> bool:
 def phase(name: str) -> str:
     if not is_phase(name):
         raise BadInput(f"bad phase name {name!r}: use [a-z0-9][a-z0-9._-]{{0,63}}, without '..'")
+    _not_secret(name, "phase name")
     return name
+
+
+def _not_secret(name: str, what: str) -> None:
+    """A name lands in file names, trailers and JSON, where no redaction can reach it afterwards."""
+    from loopkit.redact import looks_secret
+
+    if looks_secret(name):
+        raise BadInput(f"bad {what}: it has the shape of a secret token; choose another name")
 
 
 def ident(name: str, *, what: str = "milestone") -> str:
     if not is_id(name):
         raise BadInput(f"bad {what} id {name!r}: use [A-Za-z0-9][A-Za-z0-9._-]{{0,31}}, without '..'")
+    _not_secret(name, f"{what} id")
     return name

@@ -29,8 +29,9 @@ _PUBLIC_NAME = re.compile(r"GIT_(?:AUTHOR|COMMITTER)_", re.IGNORECASE)
 # Built-in shapes. A pattern with a group named `s` redacts that group only, so the context that
 # tells a reader what was there (`Authorization:`, `https://…@host`) stays readable.
 # Speed matters (this runs on every write): each pattern starts with a literal, which lets `re`
-# skip ahead, and checks what precedes the literal with a lookbehind placed *after* it. The
-# lookbehinds stop a run such as `glpat-glpat-…` from being scanned once per prefix (quadratic).
+# skip ahead. A token glued to the text before it (`keyAKIA…`, `id-glpat-…`) is still a token:
+# nothing is asked of what precedes the literal, and a run such as `glpat-glpat-…` is one greedy
+# match, scanned once.
 # The AWS assignment is ASCII-case-insensitive, a slow scan, so it only runs when a lowercase copy
 # of the text holds its gate.
 _Rule = tuple[re.Pattern[str], tuple[str, ...]]
@@ -41,10 +42,10 @@ _RULES: tuple[_Rule, ...] = (
     (re.compile(r"://(?<=[A-Za-z0-9]://)(?P<s>[^\s/?#\"'<>`]*)@"), ()),
     # a longer token stops where another one starts: back-to-back tokens are two redactions
     (re.compile(r"gh[pousr]_[A-Za-z0-9]{36}(?:(?!gh[pousr]_)[A-Za-z0-9])*"), ()),
-    (re.compile(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}"), ()),
-    (re.compile(r"glpat-(?<![A-Za-z0-9_-]glpat-)[A-Za-z0-9_-]{20,}"), ()),
+    (re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), ()),
+    (re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), ()),
     # no check of what follows: a key id glued to another (AKIA…AKIA…) is redacted on the next pass
-    (re.compile(r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}"), ()),
+    (re.compile(r"A[KS]IA[A-Z0-9]{16}"), ()),
     (
         re.compile(
             r"secret_?access_?key[\"']?[ \t]*[:=][ \t]*[\"']?"
@@ -53,10 +54,10 @@ _RULES: tuple[_Rule, ...] = (
         ),
         ("secret",),
     ),
-    (re.compile(r"xox(?<![A-Za-z0-9-]xox)[abprs]-[A-Za-z0-9-]{10,}"), ()),
+    (re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), ()),
     (re.compile(r"https://hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)"), ()),
     # The signature may be empty (alg "none"); header and payload still identify a session.
-    (re.compile(r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), ()),
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), ()),
 )
 
 # HTTP headers. Right after a quote (`curl -H 'Authorization: Bearer x'`) the value ends at the
@@ -291,3 +292,8 @@ def _merge(spans: list[Span]) -> Iterator[Span]:
 
 def from_environ(extra_patterns: Sequence[str] = ()) -> Redactor:
     return Redactor(environ=os.environ, extra_patterns=extra_patterns)
+
+
+def looks_secret(text: str) -> bool:
+    """Whether the built-in token shapes find a secret in `text` (no environment involved)."""
+    return any(True for rule, _ in _RULES for _ in rule.finditer(text))

@@ -208,12 +208,15 @@ def test_phase_new_from_spec(repo: Repo) -> None:
     assert (repo.ws / "JOURNAL-px.md").is_file()
     assert repo.git("rev-parse", "HEAD~1").strip() == before
     assert subject(repo) == f"status(px): open phase — {title}"
-    assert head_files(repo) == {"STATUS-px.md", "JOURNAL-px.md"}
+    # SPEC 3: the spec a gate uses is the one the orchestrator opened: committed with the phase
+    assert head_files(repo) == {"STATUS-px.md", "JOURNAL-px.md", "phases/px.toml"}
+    blob = repo.git("rev-parse", "HEAD:phases/px.toml").strip()
+    assert f"Loopkit-Spec: {blob}" in repo.git("log", "-1", "--format=%B")
     who = repo.git("log", "-1", "--format=%an|%ae|%cn|%ce").strip()
     assert who == "Olga Orchestrator|olga@example.org|Olga Orchestrator|olga@example.org"
-    # the spec and loopkit.toml were read, not committed
+    # loopkit.toml was read, not committed
     untracked = repo.git("status", "--porcelain", "--untracked-files=all")
-    assert "?? phases/px.toml" in untracked and "?? loopkit.toml" in untracked
+    assert "?? phases/px.toml" not in untracked and "?? loopkit.toml" in untracked
 
     listed = json_doc(repo.lk("phase", "list", "--json"))
     found = [p for p in listed["phases"] if p["phase"] == "px"]

@@ -97,9 +97,13 @@ def spec_text(milestones: dict[str, list[dict[str, Any]]]) -> str:
 def setup_phase(
     repo: Repo, milestones: dict[str, list[dict[str, Any]]] | None = None, *, open_phase: bool = False
 ) -> None:
-    """Write phases/p.toml, commit the workspace (a clean tree), optionally `phase new`."""
+    """Write phases/p.toml, commit the workspace (a clean tree), optionally `phase new`.
+
+    The default spec defines P0 only, so `probe exec --id P1 -- <any command>` is a free probe:
+    a spec-defined id is recorded only with the spec's own command (SPEC section 3).
+    """
     if milestones is None:
-        milestones = {"M1": [{"id": "P1", "title": "served", "run": "true"}]}
+        milestones = {"M1": [{"id": "P0", "title": "served", "run": "true"}]}
     (repo.ws / "phases" / f"{PHASE}.toml").write_text(spec_text(milestones), encoding="utf-8")
     repo.git("add", "docs")
     repo.git("commit", "-q", "-m", "workspace")
@@ -225,9 +229,11 @@ def test_exec_pass_prints_full_record_commits_and_reads_back(docs_repo: Repo, se
 def test_exec_fail_is_recorded_and_a_hand_edit_cannot_turn_it_into_a_pass(
     docs_repo: Repo, server: str
 ) -> None:
-    setup_phase(docs_repo)
+    argv = curl_code(f"{server}/missing")
+    spec = {"id": "P1", "title": "served", "run": shlex.join(argv), "observe": "stdout", "expect": ["200"]}
+    setup_phase(docs_repo, {"M1": [spec]})
     before = head(docs_repo)
-    result = exec_probe(docs_repo, "--expect", "200", cmd=curl_code(f"{server}/missing"))
+    result = exec_probe(docs_repo, "--expect", "200", cmd=argv)
     assert result.code == 1, result.err
     rec = record_of(result)
     assert (rec["result"], rec["observed"], rec["exit"]) == ("FAIL", "404", 0)

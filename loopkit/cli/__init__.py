@@ -280,17 +280,24 @@ def _checked(ctx: Any) -> Any:
 
 
 def _body(body: str | None, body_file: str | None) -> str | None:
+    from loopkit.errors import BadInput
     from loopkit.services.context import stdin_text
 
     if body is not None and body_file is not None:
         raise UsageError("give --body or --body-file, not both")
     if body_file is not None:
+        if body_file == "-":
+            return stdin_text(strict=True) or ""
         try:
-            return (Path.cwd() / body_file).read_bytes().decode("utf-8", errors="replace")
+            data = (Path.cwd() / body_file).read_bytes()
         except OSError as exc:
-            from loopkit.errors import BadInput
-
             raise BadInput(f"cannot read --body-file {body_file}: {exc.strerror}") from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                f"--body-file {body_file} is not UTF-8 text (byte {exc.start}); nothing was written"
+            ) from None
     if body is not None:
         return body
     return stdin_text()

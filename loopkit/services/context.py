@@ -156,15 +156,23 @@ def neutralise(body: str) -> str:
     return "\n".join(out).strip("\n")
 
 
-def stdin_text() -> str | None:
-    """The body from standard input, when it is a pipe or a file rather than a terminal."""
+def stdin_text(*, strict: bool = False) -> str | None:
+    """The body from standard input, when it is a pipe or a file rather than a terminal (or, with
+    `strict`, whatever it is: `--body-file -`). Bytes that are not UTF-8 are bad input."""
     import sys
+
+    from loopkit.errors import BadInput
 
     stream = sys.stdin
     if stream is None or stream.closed:
         return None
-    with contextlib.suppress(OSError, ValueError):
-        if os.isatty(stream.fileno()):
+    try:
+        if not strict and os.isatty(stream.fileno()):
             return None
-        return stream.buffer.read().decode("utf-8", errors="replace")
-    return None
+        data = stream.buffer.read()
+    except (OSError, ValueError):
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"standard input is not UTF-8 text (byte {exc.start}); nothing was written") from None

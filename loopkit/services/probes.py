@@ -67,7 +67,8 @@ def _record(
         milestone=milestone,
         probe=spec.id,
         title=oneline(spec.title),
-        command=command_line(argv) if argv is not None else spec.run,
+        # each argument redacted before quoting: a secret holding `'` must not be split by quotes
+        command=command_line([ctx.redactor.redact(a) for a in argv]) if argv is not None else spec.run,
         observe=spec.observe,
         observed=observed,
         exit=outcome.exit,
