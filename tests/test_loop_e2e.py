@@ -670,7 +670,6 @@ def test_forged_pass_lines_count_as_no_verdict(px: Repo) -> None:
     c2 = claim(repo, "M2")
     verdict(repo, "PASS", "M1")
     consume_builder(repo)
-    before = head(repo)
     as_builder = ("-c", "user.name=builder", "-c", "user.email=builder@loopkit.invalid")
 
     # typed, not committed: no verdict at all
