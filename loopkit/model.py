@@ -89,12 +89,19 @@ class ProbeRecord:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     line: int = 0
+    code: str | None = None  # the code id at HEAD when it ran (SPEC section 7)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["expect"] = list(self.expect)
         data["expect_not"] = list(self.expect_not)
-        return {"schema_version": 1, "source": "probe", **data}
+        code = data.pop("code")
+        ordered: dict[str, Any] = {}
+        for key, value in data.items():
+            ordered[key] = value
+            if key == "head":
+                ordered["code"] = code  # SPEC's order: head, code, dirty
+        return {"schema_version": 1, "source": "probe", **ordered}
 
     def stored(self) -> dict[str, Any]:
         """What the journal comment keeps: everything but the line, which the file itself tells."""
@@ -152,6 +159,9 @@ class StatusRecord:
     note: str
     line: int
     text: str
+    code: str | None = None  # a claim's code id (SPEC section 7)
+    id: str | None = None  # a claim's id, unique across clones
+    claim_id: str | None = None  # the claim a verdict names
 
     @property
     def is_verdict(self) -> bool:

@@ -65,28 +65,45 @@ class MilestoneView:
 
     @property
     def claim(self) -> Genuine | None:
+        """The latest genuine claim (file order within the section)."""
         return self.claims[-1] if self.claims else None
 
     @property
     def verdict(self) -> Genuine | None:
+        """The latest genuine verdict, whichever claim it names (history)."""
         return self.verdicts[-1] if self.verdicts else None
 
     @property
+    def current(self) -> Genuine | None:
+        """SPEC section 3: the latest verdict that names the latest claim (by the claim's id, or by
+        the commit that recorded it for records without ids). A verdict naming an earlier claim is
+        history, wherever a merge of two clones put its line. Without any claim, the latest verdict."""
+        claim = self.claim
+        if claim is None:
+            return self.verdict
+        named = [v for v in self.verdicts if names_claim(v, claim)]
+        return named[-1] if named else None
+
+    @property
     def verdict_current(self) -> bool:
-        """The latest verdict is newer than the latest claim (file order within the section)."""
-        verdict, claim = self.verdict, self.claim
-        return verdict is not None and (claim is None or verdict.record.line > claim.record.line)
+        return self.current is not None
 
     @property
     def state(self) -> str:
-        if self.verdict_current:
-            assert self.verdict is not None
-            return "passed" if self.verdict.record.kind == "PASS" else "failed"
+        current = self.current
+        if current is not None:
+            return "passed" if current.record.kind == "PASS" else "failed"
         return "claimed" if self.claim is not None else "open"
 
     @property
     def claim_open(self) -> bool:
-        return self.claim is not None and not self.verdict_current
+        return self.claim is not None and self.current is None
+
+
+def names_claim(verdict: Genuine, claim: Genuine) -> bool:
+    if verdict.record.claim_id and claim.record.id:
+        return verdict.record.claim_id == claim.record.id
+    return claim.origin is not None and verdict.record.ref == claim.origin.sha
 
 
 def is_genuine(record: StatusRecord, origin: Origin | None, config: Config) -> bool:
@@ -238,10 +255,21 @@ def matches_spec(record: ProbeRecord, spec: ProbeSpec) -> bool:
 
 
 def evidence_is_stale(
-    record: ProbeRecord, *, head: str | None, changed: Changed, inside: Callable[[str], bool]
+    record: ProbeRecord,
+    *,
+    head: str | None,
+    changed: Changed,
+    inside: Callable[[str], bool],
+    code: str | None = None,
 ) -> bool:
-    """SPEC: stale when recorded on a dirty tree, or when HEAD differs outside the workspace."""
-    if record.dirty or record.head is None or head is None:
+    """SPEC: stale when recorded on a dirty tree, or when the code outside the workspace differs
+    from the code it was recorded at: compared by code id (unchanged by a rebase or a merge that
+    brought only workspace files), by a diff of HEADs for records without one."""
+    if record.dirty or head is None:
+        return True
+    if record.code is not None and code is not None:
+        return record.code != code
+    if record.head is None:
         return True
     if record.head == head:
         return False
@@ -275,6 +303,7 @@ def evidence_view(
     head: str | None,
     changed: Changed,
     inside: Callable[[str], bool],
+    code: str | None = None,
 ) -> EvidenceView:
     passing, failing, missing, stale = [], [], [], []
     for probe in required:
@@ -284,7 +313,7 @@ def evidence_view(
             continue
         if record.result != "PASS":
             failing.append(probe)
-        elif evidence_is_stale(record, head=head, changed=changed, inside=inside):
+        elif evidence_is_stale(record, head=head, changed=changed, inside=inside, code=code):
             stale.append(probe)
         else:
             passing.append(probe)
@@ -318,48 +347,50 @@ class GitFacts:
     changed: Changed  # paths outside the workspace that differ
     inside: Callable[[str], bool]
     changed_all: Changed | None = None  # every path that differs, for a milestone's `paths`
+    code: str | None = None  # the code id of HEAD (SPEC section 7)
+    code_diff: Changed | None = None  # paths that differ between two code trees
 
 
 def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts) -> list[Issue]:
-    """Gate condition 2: the code the adversary passed is the code being declared done."""
+    """Gate condition 2: the code the adversary passed is the code being declared done.
+
+    Codes are compared by id (SPEC section 7); where they differ, the paths that changed come
+    from diffing the two code trees (or, for a claim without a code id, the two commits).
+    """
     issues: list[Issue] = []
     passes = [
-        v.verdict
+        (v.current, v.claim)
         for v in views.values()
-        if v.verdict_current and v.verdict and v.verdict.record.kind == "PASS"
+        if v.current is not None and v.current.record.kind == "PASS" and v.claim is not None
     ]
     if not passes or facts.head is None:
+        if facts.dirty_outside:
+            issues.append(_dirty(facts))
         return issues
-    newest = max(passes, key=lambda g: (g.order, g.record.line))
-    claim = newest.record.ref
-    mid = newest.record.milestone
-    if claim is None:
-        issues.append(Issue("stale-verdict", f"{mid}: the PASS names no claim commit", mid))
-    else:
-        changed = facts.changed(claim, facts.head)
+    newest_pass, newest_claim = max(passes, key=lambda pair: (pair[0].order, pair[0].record.line))
+    mid = newest_pass.record.milestone
+    label = (newest_claim.origin.sha if newest_claim.origin else newest_claim.record.ref or "?")[:12]
+    if newest_claim.record.code is None or newest_claim.record.code != facts.code:
+        changed = _claim_diff(newest_claim, facts, every=False)
         if changed is None:
+            issues.append(
+                Issue("stale-verdict", f"{mid}: the claim {label} it passed is not in history", mid)
+            )
+        elif changed:
             issues.append(
                 Issue(
                     "stale-verdict",
-                    f"{mid}: the claim {claim[:12]} it passed is not in history",
+                    f"{mid}: code changed since the claim {label} that was passed: {_few(changed)}",
                     mid,
                 )
             )
-        else:
-            outside = [p for p in changed if not facts.inside(p)]
-            if outside:
-                issues.append(
-                    Issue(
-                        "stale-verdict",
-                        f"{mid}: code changed since the claim {claim[:12]} that was passed: {_few(outside)}",
-                        mid,
-                    )
-                )
-    for genuine in passes:
-        milestone = spec.milestone(genuine.record.milestone or "")
-        if milestone is None or not milestone.paths or genuine is newest or genuine.record.ref is None:
+    for verdict, claim in passes:
+        milestone = spec.milestone(verdict.record.milestone or "")
+        if milestone is None or not milestone.paths or verdict is newest_pass:
             continue
-        changed = (facts.changed_all or facts.changed)(genuine.record.ref, facts.head)
+        if claim.record.code is not None and claim.record.code == facts.code:
+            continue
+        changed = _claim_diff(claim, facts, every=True)
         hits = [p for p in changed or [] if _matches(p, milestone.paths)]
         if changed is None or hits:
             issues.append(
@@ -371,10 +402,26 @@ def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: G
                 )
             )
     if facts.dirty_outside:
-        issues.append(
-            Issue("dirty", f"uncommitted changes outside the workspace: {_few(facts.dirty_outside)}")
-        )
+        issues.append(_dirty(facts))
     return issues
+
+
+def _dirty(facts: GitFacts) -> Issue:
+    return Issue("dirty", f"uncommitted changes outside the workspace: {_few(facts.dirty_outside)}")
+
+
+def _claim_diff(claim: Genuine, facts: GitFacts, *, every: bool) -> list[str] | None:
+    """Paths outside the workspace that differ between a claim's code and the code now."""
+    if claim.record.code is not None and facts.code is not None and facts.code_diff is not None:
+        found = facts.code_diff(claim.record.code, facts.code)
+        if found is not None:
+            return found
+    if claim.record.ref is None or facts.head is None:
+        return None
+    changed = (facts.changed_all or facts.changed)(claim.record.ref, facts.head)
+    if changed is None:
+        return None
+    return changed if every else [p for p in changed if not facts.inside(p)]
 
 
 def _few(paths: Sequence[str]) -> str:
@@ -415,15 +462,13 @@ def done_gate(
                         m.id,
                     )
                 )
-        verdict = view.verdict
-        if verdict is None:
+        current = view.current
+        if view.verdict is None:
             issues.append(Issue("no-verdict", f"{m.id}: no verdict yet", m.id))
-        elif not view.verdict_current:
-            issues.append(Issue("claim-after-verdict", f"{m.id}: claimed again after its last verdict", m.id))
-        elif verdict.record.kind != "PASS":
-            issues.append(Issue("verdict-fail", f"{m.id}: latest verdict is FAIL", m.id))
-        elif view.claim is not None and view.claim.origin and verdict.record.ref != view.claim.origin.sha:
-            issues.append(Issue("verdict-claim-mismatch", f"{m.id}: the PASS names another claim", m.id))
+        elif current is None:
+            issues.append(Issue("claim-after-verdict", f"{m.id}: its latest claim has no verdict yet", m.id))
+        elif current.record.kind != "PASS":
+            issues.append(Issue("verdict-fail", f"{m.id}: the verdict on its latest claim is FAIL", m.id))
     if spec is not None:
         issues += pass_staleness(views, spec, facts)
     pending = [msg for msg in builder_inbox if msg.phase in (None, phase)]

@@ -28,6 +28,7 @@ class Repo:
         self._order: dict[str, dict[str, int]] = {}
         self._origins: dict[str, Origin] = {}
         self._records: dict[str, list[tuple[Origin, str]]] = {}
+        self._codes: dict[tuple[str, str], str | None] = {}
 
     @cached_property
     def _repo(self) -> Any:
@@ -121,6 +122,23 @@ class Repo:
 
     def _origin(self, sha: str | None) -> Origin | None:
         return self._origins.get(sha) if sha else None
+
+    def code_of(self, commit: str | None, *, rel: str, owned: Callable[[str], bool]) -> str | None:
+        """The code id of a commit (SPEC section 7), remembered for the command's life."""
+        if commit is None:
+            return None
+        key = (commit, rel)
+        if key not in self._codes:
+            from loopkit.gitrepo.code import code_id
+
+            self._codes[key] = code_id(self.root, commit, rel=rel, owned=owned)
+        return self._codes[key]
+
+    def code_changed(self, old: str, new: str) -> list[str] | None:
+        """Paths that differ between two code trees (or commits); None when either is unknown."""
+        from loopkit.gitrepo.code import changed_paths
+
+        return changed_paths(self.root, old, new)
 
     @cached_property
     def spec_commits(self) -> list[Origin]:

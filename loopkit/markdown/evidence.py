@@ -182,6 +182,7 @@ def record_from(data: dict[str, Any], line: int) -> ProbeRecord | None:
             stdout_bytes=int(data.get("stdout_bytes", 0)),
             stderr_bytes=int(data.get("stderr_bytes", 0)),
             line=line,
+            code=data["code"] if isinstance(data.get("code"), str) else None,
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -18,6 +18,8 @@ RECORD = re.compile(
     r" @(?P<at>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?Z)"
     r" by (?P<by>[A-Za-z0-9._-]+)"
     r"(?: · (?:head|claim) (?P<ref>[0-9a-f]{4,64}))?"
+    r"(?: · code (?P<code>[0-9a-f]{40,64}))?"
+    r"(?: · (?P<idkind>id|claim-id) (?P<id>[0-9]{8}T[0-9]{6}Z-[a-z]{1,4}-[0-9a-f]{12}))?"
     r"(?: — (?P<note>.*))?$"
 )
 _SECTION = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*(?:—|–|-|:)\s*(?P<title>.*))?$")
@@ -112,6 +114,9 @@ def _record(match: re.Match[str], line: int, text: str) -> StatusRecord:
         at=at,
         by=match["by"],
         ref=match["ref"],
+        code=match["code"],
+        id=match["id"] if match["idkind"] == "id" else None,
+        claim_id=match["id"] if match["idkind"] == "claim-id" else None,
         note=(match["note"] or "").strip(),
         line=line,
         text=text,

@@ -81,6 +81,8 @@ class Book:
             changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
             changed_all=repo.changed,
             inside=ws.is_inside,
+            code=repo.code_of(repo.head, rel=ws.rel, owned=ws.owns_top_level),
+            code_diff=repo.code_changed,
         )
 
     @cached_property
@@ -144,6 +146,7 @@ class Book:
             head=self.facts.head,
             changed=self.facts.changed,
             inside=self.facts.inside,
+            code=self.facts.code,
         )
 
     @cached_property

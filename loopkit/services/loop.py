@@ -14,7 +14,7 @@ from loopkit.model import StatusDoc
 from loopkit.render import oneline, render
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
-from loopkit.services.inbox import append_message, build_message
+from loopkit.services.inbox import append_message, build_message, new_id
 from loopkit.state import Issue, claim_gate
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact
@@ -43,6 +43,8 @@ def _record_line(
     ref: str | None,
     note: str | None,
     ctx: Context,
+    code: str | None = None,
+    claim_id: str | None = None,
 ) -> str:
     line = render(
         "status-record.md.j2",
@@ -53,6 +55,8 @@ def _record_line(
         by=by,
         ref_kind=ref_kind,
         ref=ref,
+        code=code,
+        claim_id=claim_id,
         note=oneline(ctx.redactor.redact(note or "")),
     )
     return oneline(line) + "\n"
@@ -104,6 +108,8 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
                 details=unmet,
             )
         at = timefmt.iso(ctx.now)
+        code = book.facts.code
+        claim_id = new_id(ctx, role)
         line = _record_line(
             kind="CLAIM",
             milestone=milestone,
@@ -113,6 +119,8 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
             ref=head,
             note=note,
             ctx=ctx,
+            code=code,
+            claim_id=claim_id,
         )
         status = insert_record(book, milestone, line)
         passing = ", ".join(evidence.passing) or "none required"
@@ -137,12 +145,15 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
             trailers=[
                 ("Loopkit-Milestone", milestone),
                 ("Loopkit-Claim", head),
+                ("Loopkit-Claim-Id", claim_id),
                 ("Loopkit-Message", message.id),
             ],
             result={
                 "phase": phase,
                 "milestone": milestone,
+                "id": claim_id,
                 "head": head,
+                "code": code,
                 "at": at,
                 "message": message.id,
                 "passing": evidence.passing,
@@ -170,6 +181,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
                 details=[Issue("no-open-claim", why, milestone)],
             )
         claim_sha = claim_record.origin.sha if claim_record and claim_record.origin else None
+        claim_id = claim_record.record.id if claim_record else None
         at = timefmt.iso(ctx.now)
         line = _record_line(
             kind=result,
@@ -180,6 +192,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
             ref=claim_sha,
             note=note,
             ctx=ctx,
+            claim_id=claim_id,
         )
         status = insert_record(book, milestone, line)
         hhmm = ctx.now.strftime("%H:%M")
@@ -192,6 +205,8 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
         trailers = [("Loopkit-Milestone", milestone), ("Loopkit-Verdict", result)]
         if claim_sha:
             trailers.append(("Loopkit-Claim", claim_sha))
+        if claim_id:
+            trailers.append(("Loopkit-Claim-Id", claim_id))
         trailers.append(("Loopkit-Message", message.id))
         return Plan(
             {book.status_path: status, inbox_path: inbox_text},
@@ -210,6 +225,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
                 "milestone": milestone,
                 "result": result,
                 "claim_commit": claim_sha,
+                "claim_id": claim_id,
                 "at": at,
                 "message": message.id,
             },
@@ -260,7 +276,7 @@ def done(ctx: Context, *, phase: str, summary: str | None) -> dict[str, Any]:
             raise BadInput(f"refusing to write {book.status_path.name}: ## DONE would not read back")
         lines = []
         for mid in ids:
-            latest = book.views[mid].verdict
+            latest = book.views[mid].current
             assert latest is not None
             r = latest.record
             lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))

@@ -41,6 +41,7 @@ def _record(
     repo = ctx.repo
     ws = ctx.workspace
     head = repo.head
+    code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
     dirty = any(not ws.is_inside(p) for p in repo.dirty)
     from loopkit import probe
 
@@ -84,6 +85,7 @@ def _record(
         stderr=outcome.stderr,
         stdout_bytes=outcome.stdout_bytes,
         stderr_bytes=outcome.stderr_bytes,
+        code=code,
     )
     return _redacted(ctx, record)
 

@@ -147,7 +147,7 @@ def phase_view(book: Book) -> dict[str, Any]:
     milestones = []
     for view in book.views.values():
         claim = view.claim
-        verdict = view.verdict
+        verdict = view.current or view.verdict
         evidence = book.evidence(view.id)
         milestones.append(
             {
@@ -161,6 +161,8 @@ def phase_view(book: Book) -> dict[str, Any]:
                     "by": claim.record.by,
                     "commit": claim.origin.sha if claim.origin else None,
                     "head": claim.record.ref,
+                    "code": claim.record.code,
+                    "id": claim.record.id,
                 },
                 "verdict": None
                 if verdict is None
@@ -169,6 +171,7 @@ def phase_view(book: Book) -> dict[str, Any]:
                     "by": verdict.record.by,
                     "result": verdict.record.kind,
                     "claim_commit": verdict.record.ref,
+                    "claim_id": verdict.record.claim_id,
                     "note": verdict.record.note,
                 },
                 "evidence": evidence.to_json(),
