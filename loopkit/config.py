@@ -73,6 +73,15 @@ def load_config(path: Path) -> Config:
     open_phase = (
         _strings(rules, "open_phase", f"{where}: rules") if "open_phase" in rules else defaults.open_phase
     )
+    git = _get(data, "git", dict, where, {})
+    git_remote = _get(git, "remote", str, f"{where}: git", defaults.git_remote)
+    git_sync = _get(git, "sync", bool, f"{where}: git", defaults.git_sync)
+    lock = _get(data, "lock", dict, where, {})
+    lock_timeout = lock.get("timeout", defaults.lock_timeout)
+    if lock_timeout is not None and (
+        isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float) or lock_timeout <= 0
+    ):
+        raise BadInput(f"{where}: lock.timeout must be a positive number of seconds")
     config = Config(
         status=_get(files, "status", str, f"{where}: files", defaults.status),
         journals={k: v for k, v in journal.items() if k in ROLES},
@@ -82,6 +91,9 @@ def load_config(path: Path) -> Config:
         probe_timeout=float(timeout),
         redact_patterns=patterns,
         open_phase=open_phase,
+        git_remote=git_remote,
+        git_sync=git_sync,
+        lock_timeout=float(lock_timeout) if lock_timeout is not None else None,
     )
     _check_patterns(config, where)
     return config

@@ -237,3 +237,6 @@ class Config:
     probe_timeout: float = 30.0
     redact_patterns: tuple[str, ...] = ()
     open_phase: tuple[str, ...] = ("orchestrator",)
+    git_remote: str = "origin"  # [git] remote: the shared remote (SPEC section 7)
+    git_sync: bool = False  # [git] sync: every command behaves as with --sync
+    lock_timeout: float | None = None  # [lock] timeout in seconds; None: the built-in default
