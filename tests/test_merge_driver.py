@@ -46,8 +46,15 @@ def status_append(text: str, n: int, milestone: str) -> str:
 
 
 def message(n: int) -> str:
-    m = Message(id=f"20260613T1344{n:02d}Z-buil-{n:012x}", to="adversary", sender="builder",
-                phase="p", at="2026-06-13T13:44:00Z", subject=f"subject {n}", body=f"body {n}\nline two")
+    m = Message(
+        id=f"20260613T1344{n:02d}Z-buil-{n:012x}",
+        to="adversary",
+        sender="builder",
+        phase="p",
+        at="2026-06-13T13:44:00Z",
+        subject=f"subject {n}",
+        body=f"body {n}\nline two",
+    )
     return f"## 2026-06-13T13:44Z — builder → adversary: subject {n}\n{encode(m)}\n\n> body {n}\n> line two\n"
 
 
@@ -174,7 +181,9 @@ def test_one_journal_entry_edited_two_ways_is_a_conflict() -> None:
 
 def test_hand_text_on_one_side_and_a_record_on_the_other_merge() -> None:
     ours = status_append(STATUS_HEAD, 7, "M2")
-    theirs = STATUS_HEAD.replace("Hand-written instructions for M2.", "Hand-written instructions for M2, revised.")
+    theirs = STATUS_HEAD.replace(
+        "Hand-written instructions for M2.", "Hand-written instructions for M2, revised."
+    )
     merged, conflict = merge(STATUS_HEAD.encode(), ours.encode(), theirs.encode(), "status")
     assert not conflict
     doc = parse_status(merged.decode())
@@ -297,10 +306,14 @@ def test_same_hand_written_line_edited_in_two_clones_is_a_real_conflict(
     _, a, b = clones
     for clone, words in ((a, "this way"), (b, "that way")):
         path = clone / "STATUS-p.md"
-        path.write_text(path.read_text("utf-8").replace("**Title:** P", f"**Title:** P, {words}"), encoding="utf-8")
+        path.write_text(
+            path.read_text("utf-8").replace("**Title:** P", f"**Title:** P, {words}"), encoding="utf-8"
+        )
         git(clone, "commit", "-q", "-am", f"title {words}")
     git(a, "push", "-q", "origin", "main")
-    proc = subprocess.run(["git", "pull", "-q", "--no-rebase", "origin", "main"], cwd=b, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "pull", "-q", "--no-rebase", "origin", "main"], cwd=b, capture_output=True, text=True
+    )
     assert proc.returncode != 0
     status = (b / "STATUS-p.md").read_text("utf-8")
     assert "<<<<<<< ours\n**Title:** P, that way\n=======\n**Title:** P, this way\n>>>>>>> theirs\n" in status

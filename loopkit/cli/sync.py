@@ -15,7 +15,12 @@ def _progress(text: str) -> None:
 
 
 def _sync_text(d: dict[str, Any]) -> str:
-    how = {"none": "nothing to integrate", "fast-forward": "fast-forwarded", "rebase": "rebased", "merge": "merged"}
+    how = {
+        "none": "nothing to integrate",
+        "fast-forward": "fast-forwarded",
+        "rebase": "rebased",
+        "merge": "merged",
+    }
     head = (d["head"] or "")[:10]
     return (
         f"{d['remote']}/{d['branch']}: {d['fetched']} commit(s) in, {d['pushed']} out; "
@@ -26,7 +31,8 @@ def _sync_text(d: dict[str, Any]) -> str:
 @app.command()
 def sync(
     remote: Annotated[
-        str | None, typer.Option("--remote", metavar="R", help="The remote (default: upstream, else [git] remote).")
+        str | None,
+        typer.Option("--remote", metavar="R", help="The remote (default: upstream, else [git] remote)."),
     ] = None,
     workspace: Workspace = None,
     role: Role = None,
@@ -60,7 +66,9 @@ def merge_driver(
 
     def human(d: dict[str, Any]) -> str:
         if d["conflict"]:
-            sys.stderr.write(f"loopkit: conflict in {d['path']}: the same hand-written lines changed on both sides\n")
+            sys.stderr.write(
+                f"loopkit: conflict in {d['path']}: the same hand-written lines changed on both sides\n"
+            )
         return ""
 
     _run(call, human=human, code=lambda d: 1 if d["conflict"] else 0, sync=False)

@@ -72,14 +72,17 @@ class Remote:
             "strip_newline_in_stdout": False,
             "env": {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", **(env or {})},
         }
+        runner = self._repo.git
         if cwd is not None:
-            options["cwd"] = str(cwd)
+            import git
+
+            runner = git.cmd.Git(str(cwd))
         with tempfile.TemporaryFile() as handle:
             if stdin is not None:
                 handle.write(stdin.encode("utf-8"))
                 handle.seek(0)
                 options["istream"] = handle
-            status, out, err = self._repo.git.execute(["git", *args], **options)
+            status, out, err = runner.execute(["git", *args], **options)
         result = Result(int(status or 0), str(out), str(err))
         if check and result.status:
             detail = next((line for line in result.err.splitlines() if line.strip()), f"exit {status}")
@@ -225,7 +228,9 @@ class Remote:
         assert head is not None
         with self._worktree(head) as tree:
             env = _identity_env(identity, None)
-            result = self.run("merge", "--no-ff", "--no-verify", "-m", message, other, cwd=tree, env=env, check=False)
+            result = self.run(
+                "merge", "--no-ff", "--no-verify", "-m", message, other, cwd=tree, env=env, check=False
+            )
             if result.status:
                 files = self._unmerged(tree)
                 self.run("merge", "--abort", cwd=tree, check=False)
@@ -276,7 +281,9 @@ class Remote:
                 )
             # Hook for signed records (SPEC §10): a commit that must stay signed is re-signed here
             # (`commit-tree -S`) or, without its key, the caller merges instead of rebasing.
-            parent = self.run("commit-tree", fields["tree"], "-p", parent, "-F", "-", env=env, stdin=message).out.strip()
+            parent = self.run(
+                "commit-tree", fields["tree"], "-p", parent, "-F", "-", env=env, stdin=message
+            ).out.strip()
         return parent
 
     # -- a merge or rebase a person left stopped ------------------------------------------------
