@@ -199,7 +199,7 @@ def _first_ticket(queue: Path, host: str, timeout: float, mine: str) -> tuple[st
             sys.stderr.write(
                 f"loopkit: broke a stale workspace lock (process {pid} on {where or '?'} is gone)\n"
             )
-    return None
+    return None, ahead
 
 
 def _alive(pid: int) -> bool:

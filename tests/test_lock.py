@@ -65,7 +65,7 @@ def test_a_burst_of_16_writers_x_50_is_served_in_order_and_nothing_is_lost(repo:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for w in range(WORKERS)
     ]
     results = []

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import LOOPKIT, git, run_loopkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LOOPKIT, git, run_loopkit
 from loopkit.markdown import edit
 from loopkit.markdown.inbox import encode, parse_inbox, remove
 from loopkit.markdown.journal import parse_journal

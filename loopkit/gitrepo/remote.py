@@ -163,7 +163,15 @@ class Remote:
         if result.status == 0:
             return True
         text = result.out + result.err
-        if any(word in text for word in ("[rejected]", "fetch first", "non-fast-forward", "stale info")):
+        moved = (
+            "[rejected]",
+            "fetch first",
+            "non-fast-forward",
+            "stale info",
+            "cannot lock ref",
+            "but expected",
+        )
+        if any(word in text for word in moved):  # the last two: another push won the race on the remote
             return False
         lines = [line for line in result.err.splitlines() if line.strip() and not line.startswith("To ")]
         raise GitError(scrub(f"cannot push to {remote}: {(lines or ['git push failed'])[0].strip()}"))
@@ -191,6 +199,9 @@ class Remote:
         that would overwrite uncommitted work, or when HEAD is no longer `old`."""
         if self.head() != old:
             raise GitError("HEAD moved while syncing; nothing changed (run sync again)")
+        # loopkit's commits update index entries without stat data: refresh it, or read-tree would
+        # take every file loopkit wrote for a local change (content is compared, nothing is written)
+        self.run("update-index", "-q", "--refresh", check=False)
         result = self.run("read-tree", "-m", "-u", old, new, check=False)
         if result.status:
             files = re.findall(r"^\s+(\S.*)$", result.err, re.MULTILINE)

@@ -137,19 +137,21 @@ def _spans(text: str, kind: str, total: int) -> list[tuple[int, int, str | None,
         from loopkit.markdown.status import parse_status
 
         doc = parse_status(readable)
-        spans = [(r.line - 1, r.line, None, s.id) for s in doc.sections for r in s.records]
+        spans: list[tuple[int, int, str | None, str | None]] = [
+            (r.line - 1, r.line, None, s.id) for s in doc.sections for r in s.records
+        ]
         if doc.done is not None:
             spans.append((doc.done.line - 1, doc.done.line, None, "DONE"))
-        return sorted(spans)
+        return sorted(spans, key=lambda span: span[0])
     from loopkit.markdown.inbox import parse_inbox
 
-    spans = []
+    found: list[tuple[int, int, str | None, str | None]] = []
     for placed in parse_inbox(readable, role="unknown"):
         if placed.message.sender == "unknown" and placed.message.id.startswith("hand-"):
             continue  # typed by hand: text, merged as text
         for start, end in placed.ranges[:1]:
-            spans.append((start, end, "M\0" + placed.message.id, None))
-    return sorted(spans)
+            found.append((start, end, "M\0" + placed.message.id, None))
+    return sorted(found, key=lambda span: span[0])
 
 
 def _keys(seq: Sequence[Item]) -> set[str]:
@@ -286,7 +288,7 @@ def _verified(text: str, kind: str, *, expected: set[str], sides: tuple[list[Ite
         return False
     if kind == "status":
         where = {i.key: i.section for side in sides for i in side if i.key is not None}
-        return all(where.get(i.key) == i.section for i in merged)
+        return all(i.key is not None and where.get(i.key) == i.section for i in merged)
     return True
 
 

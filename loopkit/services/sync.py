@@ -104,7 +104,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     repo = Remote(ws.repo_root, progress=progress)
     if repo.ensure_driver(driver_command()) and progress is not None:
         progress("set merge.loopkit.driver in this clone's git config")
-    with ws.lock(timeout=_lock_timeout(ctx)):
+    with ws.lock():
         _finish_stopped(ctx, repo)
         branch = repo.branch()
         upstream = repo.upstream(branch)
@@ -143,7 +143,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                         repo.move_to(new, head)
                     except Conflict as exc:
                         raise GitError(
-                            f"{exc.message}; nothing changed: resolve it by hand (see docs/across-machines.md)",
+                            f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)",
                         ) from None
             elif theirs is not None and head is None:
                 repo.run("read-tree", "-m", "-u", theirs)
@@ -169,10 +169,6 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     }
 
 
-def _lock_timeout(ctx: Context) -> float | None:
-    return None
-
-
 def _identity(ctx: Context) -> Identity:
     role = ctx.role
     if role is not None:
@@ -195,7 +191,6 @@ def _finish_stopped(ctx: Context, repo: Any) -> None:
     by the same merge by identity. Conflicts in any other file: refuse, change nothing."""
     from loopkit.records.merge import merge
 
-    ws = ctx.workspace
     for _step in range(1000):
         kind = repo.in_progress()
         if kind is None:
@@ -211,7 +206,7 @@ def _finish_stopped(ctx: Context, repo: Any) -> None:
         merged: dict[str, bytes] = {}
         for path, file_kind in kinds.items():
             stages = [repo.stage(path, n) or b"" for n in (1, 2, 3)]
-            data, conflict = merge(*stages, str(file_kind))
+            data, conflict = merge(stages[0], stages[1], stages[2], str(file_kind))
             if conflict:
                 raise GitError(
                     f"a {kind} is stopped on {path}: the same hand-written lines changed on both sides; "
@@ -220,7 +215,7 @@ def _finish_stopped(ctx: Context, repo: Any) -> None:
             merged[path] = data
         for path, data in merged.items():
             repo.resolve(path, data)
-        repo.resume(kind, _identity(ctx) if ws.config else None)
+        repo.resume(kind, _identity(ctx))
     raise GitError("the stopped rebase does not finish; resolve it with git")
 
 
