@@ -60,9 +60,13 @@ def _global_options(
     workspace: Workspace = None,
     role: Role = None,
     as_json: Json = False,
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Sync with the remote before the command and after it commits.")
+    ] = False,
 ) -> None:
     """Keeps the books of builder / adversary / orchestrator loops in git."""
     _GLOBAL.update(workspace=workspace, role=role, json=as_json)
+    _GLOBAL["sync"] = _GLOBAL.get("sync") or sync
 
 
 def _context(workspace: str | None = None, role: str | None = None, no_commit: bool = False) -> Any:
@@ -105,11 +109,17 @@ def _run(
     human: Callable[[dict[str, Any]], str] | None = None,
     ctx: Any = None,
     code: Callable[[dict[str, Any]], int] | None = None,
+    sync: bool = True,
 ) -> None:
-    """Run one service call under the error contract."""
+    """Run one service call under the error contract (and `--sync` around it, SPEC section 7)."""
     as_json = as_json or bool(_GLOBAL.get("json"))
     try:
+        syncing = _syncing(ctx) if sync and ctx is not None else None
+        if syncing is not None:
+            syncing.sync_before(ctx, _progress)
         data = call()
+        if syncing is not None:
+            syncing.sync_after(ctx, _progress)
     except LoopkitError as exc:
         _fail(exc, as_json, ctx)
     except KeyboardInterrupt:
@@ -133,6 +143,18 @@ def _run(
     exit_code = code(data) if code else 0
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _syncing(ctx: Any) -> Any:
+    """The sync service when --sync was given (anywhere in the command line) or [git] sync is on."""
+    from loopkit.services import sync as syncing
+
+    return syncing if syncing.wanted(ctx, bool(_GLOBAL.get("sync"))) else None
+
+
+def _progress(text: str) -> None:
+    sys.stderr.write(f"loopkit: {text}\n")
+    sys.stderr.flush()
 
 
 def _fail(exc: LoopkitError, as_json: bool, ctx: Any) -> None:
@@ -378,7 +400,7 @@ def journal_parse(
     from loopkit.services.journals import journal_parse as service
 
     ctx = _context(None, role)
-    _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text, ctx=ctx)
+    _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text, ctx=ctx, sync=False)
 
 
 @probe_app.command("exec")
@@ -746,7 +768,7 @@ def main() -> None:
     """The entry point. Click's own usage errors become one `loopkit: error:` line and exit 2."""
     as_json = "--json" in sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else "--json" in sys.argv[1:]
     try:
-        code = app(standalone_mode=False)
+        code = app(args=_lift_sync(sys.argv[1:]), standalone_mode=False)
     except LoopkitError as exc:  # raised outside a command's own error contract
         if as_json:
             _emit(error_document(exc, exc.message), True, None, None)
@@ -768,6 +790,27 @@ def main() -> None:
         sys.stderr.write(f"loopkit: {line}\n")
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_NO_SYNC = (("init",), ("demo",), ("journal", "parse"), ("merge-driver",), ("mcp",), ("sync",))
+
+
+def _lift_sync(argv: list[str]) -> list[str]:
+    """`--sync` is accepted after any command (SPEC section 7) without a parameter on each one:
+    it is taken out of the arguments here and handled around the command by `_run`. Commands that
+    never sync refuse it as the unknown option it is for them."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--sync" not in argv[:end]:
+        return argv
+    words = [
+        a
+        for n, a in enumerate(argv[:end])
+        if not a.startswith("-") and (n == 0 or argv[n - 1] not in ("--workspace", "--role"))
+    ]
+    if any(tuple(words[: len(name)]) == name for name in _NO_SYNC):
+        return argv
+    _GLOBAL["sync"] = True
+    return [a for a in argv[:end] if a != "--sync"] + argv[end:]
 
 
 def _click_failure(exc: Exception, as_json: bool) -> None:
@@ -794,3 +837,4 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
 
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
+from loopkit.cli import sync as _sync_commands  # noqa: E402, F401

@@ -27,8 +27,26 @@ def init(ctx: Context, folder: str | None) -> dict[str, Any]:
     if not readme.exists():
         write_atomic(readme, render("phases-readme.md.j2"))
         written.append(readme)
-    warning = None if find_repo_root(root) else f"{root} is not inside a git work tree yet: run `git init`"
+    repo_root = find_repo_root(root)
+    warning = None if repo_root else f"{root} is not inside a git work tree yet: run `git init`"
+    written += _merge_set_up(root, repo_root)
     return {"workspace": str(root), "written": [str(p) for p in written], "warning": warning}
+
+
+def _merge_set_up(root: Path, repo_root: Path | None) -> list[Path]:
+    """SPEC section 7: .gitattributes naming loopkit's files, and this clone's merge.loopkit.driver."""
+    from loopkit.config import load_config
+    from loopkit.services.sync import attributes, install_driver
+
+    if repo_root is not None:
+        install_driver(repo_root)
+    path = root / ".gitattributes"
+    old = read_exact(path)
+    if old is not None and "merge=loopkit" in old:
+        return []
+    text = attributes(load_config(root / CONFIG_NAME))
+    write_atomic(path, text if not old else old + ("" if old.endswith("\n") else "\n") + text)
+    return [path]
 
 
 def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:

@@ -1,0 +1,385 @@
+"""Remotes: fetch, integrate (fast-forward, rebase, merge) and push, through GitPython.
+
+Nothing here touches the person's work tree, index or HEAD until the new history is complete:
+a rebase runs in a temporary worktree of the same repository, and only a finished result moves
+HEAD, with `read-tree -m -u` (what `git checkout` does: staged and unstaged work on other paths is
+carried over; work it would overwrite makes it refuse before writing anything) and a
+compare-and-swap `update-ref`. A conflict, or any failure, leaves the clone as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopkit.errors import GitError
+from loopkit.model import Identity
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """A URL's userinfo is never printed: `https://user:pass@host` → `https://host`."""
+    return _USERINFO.sub(r"\1", text)
+
+
+class Conflict(GitError):
+    """The histories conflict in these files; nothing was changed."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+class Remote:
+    def __init__(self, root: Path, *, progress: Callable[[str], None] | None = None) -> None:
+        import git
+
+        try:
+            self._repo = git.Repo(root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(f"not a git repository: {root}") from None
+        self.root = root
+        self.progress = progress
+
+    # -- running git ----------------------------------------------------------------------------
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        check: bool = True,
+    ) -> Result:
+        options: dict[str, Any] = {
+            "with_extended_output": True,
+            "with_exceptions": False,
+            "strip_newline_in_stdout": False,
+            "env": {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", **(env or {})},
+        }
+        runner = self._repo.git
+        if cwd is not None:
+            import git
+
+            runner = git.cmd.Git(str(cwd))
+        with tempfile.TemporaryFile() as handle:
+            if stdin is not None:
+                handle.write(stdin.encode("utf-8"))
+                handle.seek(0)
+                options["istream"] = handle
+            status, out, err = runner.execute(["git", *args], **options)
+        result = Result(int(status or 0), str(out), str(err))
+        if check and result.status:
+            detail = next((line for line in result.err.splitlines() if line.strip()), f"exit {status}")
+            raise GitError(scrub(f"git {args[0]} failed: {detail.strip()}"))
+        return result
+
+    def out(self, *args: str, cwd: Path | None = None) -> str:
+        return self.run(*args, cwd=cwd).out.strip()
+
+    @contextlib.contextmanager
+    def _slow(self, what: str) -> Iterator[None]:
+        """One line on stderr when a remote operation takes more than a moment."""
+        said: list[bool] = []
+
+        def tell() -> None:
+            said.append(True)
+            if self.progress is not None:
+                self.progress(f"{what}…")
+
+        timer = threading.Timer(1.0, tell)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            if said and self.progress is not None:
+                self.progress(f"{what}: done")
+
+    # -- where ----------------------------------------------------------------------------------
+    def branch(self) -> str:
+        result = self.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        if result.status or not result.out.strip():
+            raise GitError("HEAD is detached: check out a branch to sync")
+        return result.out.strip()
+
+    def head(self) -> str | None:
+        result = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+        return result.out.strip() or None
+
+    def config(self, key: str) -> str | None:
+        result = self.run("config", "--get", key, check=False)
+        return result.out.strip() if result.status == 0 else None
+
+    def upstream(self, branch: str) -> tuple[str, str] | None:
+        remote, merge = self.config(f"branch.{branch}.remote"), self.config(f"branch.{branch}.merge")
+        if remote and merge and remote != ".":
+            return remote, merge.removeprefix("refs/heads/")
+        return None
+
+    def has_remote(self, name: str) -> bool:
+        return name in self.out("remote").split()
+
+    def git_path(self, name: str) -> Path:
+        path = Path(self.out("rev-parse", "--git-path", name))
+        return path if path.is_absolute() else self.root / path
+
+    # -- fetch and push -------------------------------------------------------------------------
+    def fetch(self, remote: str, branch: str) -> str | None:
+        """The remote branch's commit after fetching it; None when the remote has no such branch."""
+        tracking = f"refs/remotes/{remote}/{branch}"
+        with self._slow(f"fetching {branch} from {remote}"):
+            result = self.run(
+                "fetch", "--no-tags", "--quiet", remote, f"+refs/heads/{branch}:{tracking}", check=False
+            )
+        if result.status:
+            text = result.err
+            if "couldn't find remote ref" in text or "could not find remote ref" in text.lower():
+                return None
+            detail = next((line for line in text.splitlines() if line.strip()), "")
+            raise GitError(scrub(f"cannot fetch from {remote}: {detail.strip() or 'git fetch failed'}"))
+        return self.out("rev-parse", tracking)
+
+    def push(self, remote: str, branch: str, sha: str) -> bool:
+        """True when pushed; False when rejected because the remote moved (fetch and try again)."""
+        with self._slow(f"pushing {branch} to {remote}"):
+            result = self.run("push", "--porcelain", remote, f"{sha}:refs/heads/{branch}", check=False)
+        if result.status == 0:
+            return True
+        text = result.out + result.err
+        moved = (
+            "[rejected]",
+            "fetch first",
+            "non-fast-forward",
+            "stale info",
+            "cannot lock ref",
+            "but expected",
+        )
+        if any(word in text for word in moved):  # the last two: another push won the race on the remote
+            return False
+        lines = [line for line in result.err.splitlines() if line.strip() and not line.startswith("To ")]
+        raise GitError(scrub(f"cannot push to {remote}: {(lines or ['git push failed'])[0].strip()}"))
+
+    # -- history questions ----------------------------------------------------------------------
+    def is_ancestor(self, a: str, b: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", a, b, check=False).status == 0
+
+    def count(self, spec: str) -> int:
+        return int(self.out("rev-list", "--count", spec) or 0)
+
+    def commits(self, spec: str) -> list[str]:
+        return self.out("rev-list", "--reverse", "--topo-order", spec).split()
+
+    def has_merges(self, spec: str) -> bool:
+        return bool(self.out("rev-list", "--merges", spec))
+
+    def signed(self, spec: str) -> bool:
+        """Whether any of these commits carries a signature (a rebase would drop it)."""
+        return any("\ngpgsig " in self.out("cat-file", "commit", sha) for sha in self.commits(spec))
+
+    # -- integrating ----------------------------------------------------------------------------
+    def move_to(self, new: str, old: str) -> None:
+        """HEAD, index and work tree to `new`, as a checkout would; refuses (changing nothing) when
+        that would overwrite uncommitted work, or when HEAD is no longer `old`."""
+        if self.head() != old:
+            raise GitError("HEAD moved while syncing; nothing changed (run sync again)")
+        # loopkit's commits update index entries without stat data: refresh it, or read-tree would
+        # take every file loopkit wrote for a local change (content is compared, nothing is written)
+        self.run("update-index", "-q", "--refresh", check=False)
+        result = self.run("read-tree", "-m", "-u", old, new, check=False)
+        if result.status:
+            files = re.findall(r"^\s+(\S.*)$", result.err, re.MULTILINE)
+            raise Conflict(
+                "uncommitted changes would be overwritten by the synced history: "
+                + (", ".join(files) or result.err.strip().splitlines()[0]),
+                files,
+            )
+        self.run("update-ref", "-m", "loopkit: sync", "HEAD", new, old)
+
+    def rebase(self, onto: str, *, identity_of: Callable[[str], Identity | None]) -> str:
+        """This branch's commits that `onto` lacks, replayed on `onto`; the new tip.
+
+        Runs git's own rebase (with the merge driver for loopkit's files) in a temporary worktree.
+        Each loopkit commit then gets its role's identity as committer too (git would put the
+        person's): `identity_of(message)` names it. Raises Conflict naming the files.
+        """
+        head = self.head()
+        assert head is not None
+        with self._worktree(head) as tree:
+            result = self.run(
+                "rebase", "--no-autostash", "--no-autosquash", "--no-verify", onto,
+                cwd=tree, env=_fallback_committer(), check=False,
+            )  # fmt: skip
+            if result.status:
+                files = self._unmerged(tree)
+                self.run("rebase", "--abort", cwd=tree, check=False)
+                raise Conflict(_conflict_line(files, result), files)
+            tip = self.out("rev-parse", "HEAD", cwd=tree)
+        return self._recommit(onto, tip, identity_of)
+
+    def merge(self, other: str, *, message: str, identity: Identity) -> str:
+        """A merge commit of HEAD and `other` (for histories a rebase must not rewrite)."""
+        head = self.head()
+        assert head is not None
+        with self._worktree(head) as tree:
+            env = _identity_env(identity, None)
+            result = self.run(
+                "merge", "--no-ff", "--no-verify", "-m", message, other, cwd=tree, env=env, check=False
+            )
+            if result.status:
+                files = self._unmerged(tree)
+                self.run("merge", "--abort", cwd=tree, check=False)
+                raise Conflict(_conflict_line(files, result), files)
+            return self.out("rev-parse", "HEAD", cwd=tree)
+
+    def _unmerged(self, cwd: Path) -> list[str]:
+        out = self.run("diff", "--name-only", "--diff-filter=U", "-z", cwd=cwd, check=False).out
+        return sorted({p for p in out.split("\0") if p})
+
+    @contextlib.contextmanager
+    def _worktree(self, head: str) -> Iterator[Path]:
+        folder = Path(tempfile.mkdtemp(prefix="loopkit-sync-"))
+        tree = folder / "tree"
+        try:
+            self.run("worktree", "add", "--detach", "--quiet", str(tree), head)
+            yield tree
+        finally:
+            self.run("worktree", "remove", "--force", str(tree), check=False)
+            shutil.rmtree(folder, ignore_errors=True)
+            self.run("worktree", "prune", check=False)
+
+    def _recommit(self, onto: str, tip: str, identity_of: Callable[[str], Identity | None]) -> str:
+        """Rebuild onto..tip with the same trees, messages and authors; loopkit's commits are
+        committed as their role (with the author's date, so a replay gives the same ids)."""
+        parent = onto
+        for sha in self.commits(f"{onto}..{tip}"):
+            headers, _, message = self.run("cat-file", "commit", sha).out.partition("\n\n")
+            fields = _headers(headers)
+            author = _ident(fields["author"])
+            role = identity_of(message)
+            committer = (role, author[2]) if role is not None else (None, _ident(fields["committer"])[2])
+            env = {
+                "GIT_AUTHOR_NAME": author[0],
+                "GIT_AUTHOR_EMAIL": author[1],
+                "GIT_AUTHOR_DATE": author[2],
+            }
+            if committer[0] is not None:
+                env.update(_identity_env(committer[0], committer[1], author=False))
+            else:
+                original = _ident(fields["committer"])
+                env.update(
+                    {
+                        "GIT_COMMITTER_NAME": original[0],
+                        "GIT_COMMITTER_EMAIL": original[1],
+                        "GIT_COMMITTER_DATE": original[2],
+                    }
+                )
+            # Hook for signed records (SPEC §10): a commit that must stay signed is re-signed here
+            # (`commit-tree -S`) or, without its key, the caller merges instead of rebasing.
+            parent = self.run(
+                "commit-tree", fields["tree"], "-p", parent, "-F", "-", env=env, stdin=message
+            ).out.strip()
+        return parent
+
+    # -- a merge or rebase a person left stopped ------------------------------------------------
+    def in_progress(self) -> str | None:
+        if self.git_path("rebase-merge").is_dir() or self.git_path("rebase-apply").is_dir():
+            return "rebase"
+        if self.git_path("MERGE_HEAD").is_file():
+            return "merge"
+        if self.git_path("CHERRY_PICK_HEAD").is_file():
+            return "cherry-pick"
+        return None
+
+    def unmerged(self) -> list[str]:
+        return self._unmerged(self.root)
+
+    def stage(self, path: str, number: int) -> bytes | None:
+        import subprocess
+
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", f":{number}:{path}"], cwd=self.root, capture_output=True, check=False
+        )
+        return proc.stdout if proc.returncode == 0 else None
+
+    def resolve(self, path: str, data: bytes) -> None:
+        (self.root / path).write_bytes(data)
+        self.run("add", "--", path)
+
+    def resume(self, kind: str, identity: Identity | None) -> None:
+        env = _identity_env(identity, None) if identity is not None else _fallback_committer()
+        if kind == "rebase":
+            self.run("rebase", "--continue", env=env)
+        elif kind == "merge":
+            self.run("commit", "--no-edit", "--no-verify", env=env)
+        else:
+            self.run("cherry-pick", "--continue", env=env)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def ensure_driver(self, command: str) -> bool:
+        """merge.loopkit.* in this clone's own config; True when it had to be written."""
+        if self.config("merge.loopkit.driver") == command:
+            return False
+        self.run("config", "--local", "merge.loopkit.name", "loopkit: records merged by identity")
+        self.run("config", "--local", "merge.loopkit.driver", command)
+        return True
+
+
+def _headers(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in block.split("\n"):
+        key, _, value = line.partition(" ")
+        if key and not line.startswith(" "):
+            fields.setdefault(key, value)
+    return fields
+
+
+_IDENT = re.compile(r"^(?P<name>.*?) <(?P<email>[^>]*)> (?P<date>\d+ [+-]\d{4})$")
+
+
+def _ident(value: str) -> tuple[str, str, str]:
+    match = _IDENT.match(value.strip())
+    if match is None:
+        raise GitError(f"cannot read a commit identity: {value[:80]!r}")
+    return match["name"], match["email"], "@" + match["date"]
+
+
+def _identity_env(identity: Identity, date: str | None, *, author: bool = True) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for who in ("AUTHOR", "COMMITTER") if author else ("COMMITTER",):
+        env[f"GIT_{who}_NAME"] = identity.name
+        env[f"GIT_{who}_EMAIL"] = identity.email
+        if date:
+            env[f"GIT_{who}_DATE"] = date
+    return env
+
+
+def _fallback_committer() -> dict[str, str]:
+    """git's rebase needs a committer; loopkit sets the real one afterwards for its commits."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("GIT_COMMITTER_")}
+    env.setdefault("GIT_COMMITTER_NAME", "loopkit")
+    env.setdefault("GIT_COMMITTER_EMAIL", "loopkit@loopkit.invalid")
+    return env
+
+
+def _conflict_line(files: list[str], result: Result) -> str:
+    if files:
+        return "conflict in " + ", ".join(files)
+    detail = next((line for line in (result.err + result.out).splitlines() if line.strip()), "")
+    return scrub(f"git could not integrate: {detail.strip()}")

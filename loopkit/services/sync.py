@@ -1,0 +1,266 @@
+"""sync, the merge driver, and `--sync` around other commands (SPEC section 7)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loopkit.errors import GitError, LoopkitError
+from loopkit.model import ROLES, Config, Identity
+from loopkit.services.context import Context
+from loopkit.workspace import CONFIG_NAME
+
+ATTEMPTS = 5
+Progress = Callable[[str], None] | None
+
+
+# -- which files are loopkit's --------------------------------------------------------------------
+def _regex(pattern: str) -> str:
+    out = re.escape(pattern)
+    for token in ("{phase}", "{ROLE}", "{role}"):
+        out = out.replace(re.escape(token), "[^/]+")
+    return out
+
+
+def kind_of(config: Config, rel: str) -> str | None:
+    """The kind of a workspace file (path relative to the workspace folder), None if not loopkit's."""
+    if re.fullmatch(_regex(config.status), rel):
+        return "status"
+    if any(re.fullmatch(_regex(p), rel) for p in config.journals.values()):
+        return "journal"
+    if re.fullmatch(_regex(config.inbox), rel):
+        return "inbox"
+    if rel.startswith(config.archive.rstrip("/") + "/"):
+        return "archive"
+    return None
+
+
+def attributes(config: Config) -> str:
+    """The workspace's .gitattributes: loopkit's files merge by record identity."""
+    patterns = [config.status, *dict.fromkeys(config.journals.values()), config.inbox]
+    globs = [re.sub(r"\{(phase|ROLE|role)\}", "*", p) for p in patterns]
+    globs.append(config.archive.rstrip("/") + "/**")
+    lines = [
+        "# loopkit: its records merge by identity (`loopkit merge-driver`), never line by line;",
+        "# every clone needs merge.loopkit.driver in its own config (`loopkit init` or `loopkit sync`).",
+        *(f"/{glob} merge=loopkit" for glob in dict.fromkeys(globs)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def driver_command() -> str:
+    """How git calls the driver: the console script next to this Python, else `python -m loopkit`."""
+    script = Path(sys.executable).parent / "loopkit"
+    head = shlex.quote(str(script)) if script.is_file() else f"{shlex.quote(sys.executable)} -m loopkit"
+    return f"{head} merge-driver %O %A %B %P"
+
+
+def install_driver(repo_root: Path) -> bool:
+    from loopkit.gitrepo.remote import Remote
+
+    return Remote(repo_root).ensure_driver(driver_command())
+
+
+# -- the merge driver -----------------------------------------------------------------------------
+def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> dict[str, Any]:
+    """Merge BASE, OURS, THEIRS (git's temporary files) into OURS; `conflict` says whether markers
+    were left. Takes no lock: git calls it in the middle of a merge that sync may be running."""
+    from loopkit.records.merge import merge
+
+    kind = _kind_for_path(cwd, path)
+    data = [Path(cwd / name).read_bytes() if (cwd / name).exists() else b"" for name in (base, ours, theirs)]
+    merged, conflict = merge(data[0], data[1], data[2], kind)
+    (cwd / ours).write_bytes(merged)
+    return {"path": path, "kind": kind, "conflict": conflict}
+
+
+def _kind_for_path(cwd: Path, path: str) -> str:
+    from loopkit.config import load_config
+
+    target = (cwd / path).resolve()
+    for folder in target.parents:
+        if (folder / CONFIG_NAME).is_file():
+            try:
+                config = load_config(folder / CONFIG_NAME)
+            except LoopkitError:
+                config = Config()
+            return kind_of(config, target.relative_to(folder).as_posix()) or "text"
+        if (folder / ".git").exists():
+            break
+    return kind_of(Config(), target.name) or "text"
+
+
+# -- sync -----------------------------------------------------------------------------------------
+def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> dict[str, Any]:
+    from loopkit.gitrepo.remote import Conflict, Remote
+
+    ws = ctx.workspace
+    if ws.repo_root is None:
+        raise GitError(f"not inside a git work tree: {ws.root}")
+    repo = Remote(ws.repo_root, progress=progress)
+    if repo.ensure_driver(driver_command()) and progress is not None:
+        progress("set merge.loopkit.driver in this clone's git config")
+    with ws.lock():
+        _finish_stopped(ctx, repo)
+        branch = repo.branch()
+        upstream = repo.upstream(branch)
+        if remote is not None:
+            name, remote_branch = remote, branch
+        elif upstream is not None:
+            name, remote_branch = upstream
+        else:
+            name, remote_branch = ws.config.git_remote, branch
+        if not repo.has_remote(name):
+            raise GitError(f"no remote {name!r} in this clone: add one with `git remote add {name} URL`")
+        fetched = pushed = 0
+        integrated = "none"
+        for _attempt in range(ATTEMPTS):
+            theirs = repo.fetch(name, remote_branch)
+            head = repo.head()
+            if theirs is not None and head is not None and not repo.is_ancestor(theirs, head):
+                fetched += repo.count(f"{head}..{theirs}")
+                if repo.is_ancestor(head, theirs):
+                    repo.move_to(theirs, head)
+                    integrated = "fast-forward"
+                else:
+                    spec = f"{theirs}..{head}"
+                    try:
+                        if repo.has_merges(spec) or repo.signed(spec):
+                            # A rebase would rewrite merges or drop signatures it cannot renew.
+                            new = repo.merge(
+                                theirs,
+                                message=f"Merge {name}/{remote_branch} into {branch} (loopkit sync)",
+                                identity=_identity(ctx),
+                            )
+                            integrated = "merge"
+                        else:
+                            new = repo.rebase(theirs, identity_of=lambda m: _role_identity(ws.config, m))
+                            integrated = "rebase"
+                        repo.move_to(new, head)
+                    except Conflict as exc:
+                        raise GitError(
+                            f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)",
+                        ) from None
+            elif theirs is not None and head is None:
+                repo.run("read-tree", "-m", "-u", theirs)
+                repo.run("update-ref", "HEAD", theirs)
+                fetched += repo.count(theirs)
+                integrated = "fast-forward"
+            head = repo.head()
+            if head is None:
+                break
+            ahead = repo.count(f"{theirs}..{head}" if theirs else head)
+            if ahead == 0 or repo.push(name, remote_branch, head):
+                pushed += ahead
+                break
+        else:
+            raise GitError(f"{name} kept moving: not pushed after {ATTEMPTS} attempts; run sync again")
+    return {
+        "remote": name,
+        "branch": remote_branch,
+        "integrated": integrated,
+        "fetched": fetched,
+        "pushed": pushed,
+        "head": repo.head(),
+    }
+
+
+def _identity(ctx: Context) -> Identity:
+    role = ctx.role
+    if role is not None:
+        return ctx.workspace.config.identities[role]
+    return Identity("loopkit", "loopkit@loopkit.invalid")
+
+
+_ROLE_TRAILER = re.compile(r"^Loopkit-Role:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def _role_identity(config: Config, message: str) -> Identity | None:
+    """The identity a loopkit commit is authored and committed as: its `Loopkit-Role` trailer's."""
+    found = _ROLE_TRAILER.findall(message.rsplit("\n\n", 1)[-1])
+    role = found[-1] if found else None
+    return config.identities.get(role) if role in ROLES else None
+
+
+def _finish_stopped(ctx: Context, repo: Any) -> None:
+    """A plain `git pull`/`git rebase` that stopped on conflicts in loopkit's files only: finish it
+    by the same merge by identity. Conflicts in any other file: refuse, change nothing."""
+    from loopkit.records.merge import merge
+
+    for _step in range(1000):
+        kind = repo.in_progress()
+        if kind is None:
+            return
+        files = repo.unmerged()
+        kinds = {f: _repo_kind(ctx, f) for f in files}
+        others = [f for f, k in kinds.items() if k is None]
+        if others:
+            raise GitError(
+                f"a {kind} is stopped on conflicts outside loopkit's files ({', '.join(others)}): "
+                "resolve them with git, then run sync"
+            )
+        merged: dict[str, bytes] = {}
+        for path, file_kind in kinds.items():
+            stages = [repo.stage(path, n) or b"" for n in (1, 2, 3)]
+            data, conflict = merge(stages[0], stages[1], stages[2], str(file_kind))
+            if conflict:
+                raise GitError(
+                    f"a {kind} is stopped on {path}: the same hand-written lines changed on both sides; "
+                    "resolve it by hand, then run sync"
+                )
+            merged[path] = data
+        for path, data in merged.items():
+            repo.resolve(path, data)
+        repo.resume(kind, _identity(ctx))
+    raise GitError("the stopped rebase does not finish; resolve it with git")
+
+
+def _repo_kind(ctx: Context, repo_path: str) -> str | None:
+    ws = ctx.workspace
+    assert ws.repo_root is not None
+    target = ws.repo_root / repo_path
+    try:
+        rel = target.relative_to(ws.root).as_posix()
+    except ValueError:
+        return None
+    return kind_of(ws.config, rel)
+
+
+# -- --sync around a command ------------------------------------------------------------------------
+def wanted(ctx: Context, flag: bool) -> bool:
+    if flag:
+        return True
+    try:
+        return bool(ctx.workspace.config.git_sync)
+    except LoopkitError:
+        return False
+
+
+def sync_before(ctx: Context, progress: Progress = None) -> None:
+    """Before the command: if this sync fails the command does not run (exit 5)."""
+    try:
+        sync(ctx, progress=progress)
+    except LoopkitError as exc:
+        raise GitError(f"sync before the command failed, so it did not run: {exc.message}") from None
+    ctx.cache["sync:head"] = _head(ctx)
+
+
+def sync_after(ctx: Context, progress: Progress = None) -> None:
+    """After a command that committed: push it. A failure keeps the commit (the next sync pushes it)."""
+    if _head(ctx) == ctx.cache.get("sync:head"):
+        return
+    try:
+        sync(ctx, progress=progress)
+    except LoopkitError as exc:
+        raise GitError(f"committed here, but not synced (the next sync pushes it): {exc.message}") from None
+
+
+def _head(ctx: Context) -> str | None:
+    from loopkit.gitrepo.remote import Remote
+
+    root = ctx.workspace.repo_root
+    return Remote(root).head() if root is not None else None
