@@ -634,11 +634,13 @@ def _status_text(d: dict[str, Any]) -> str:
 def status(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
-    """The orchestrator's view of every phase."""
+    """The orchestrator's view of every phase: what needs someone first (--phase P: the detail)."""
+    from loopkit.cli.text import status_renderer
     from loopkit.services.view import status as service
 
     ctx = _context(workspace, role)
-    _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=_status_text, ctx=ctx)
+    human = status_renderer(phase=phase, stream=sys.stdout)
+    _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=human, ctx=ctx)
 
 
 @app.command()
