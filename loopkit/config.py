@@ -183,3 +183,19 @@ def _probe(raw: Any, where: str) -> ProbeSpec:
         expect_exit=expect_exit,
         timeout=float(timeout) if timeout is not None else None,
     )
+
+
+def load_report_url(path: Path) -> str | None:
+    """`[report] commit_url` of loopkit.toml: an http(s) URL with `{sha}` where the commit id goes.
+
+    Only http and https: the page puts it in an href, where `javascript:` would be a script.
+    """
+    data = _load(path)
+    where = f"{path.name}: report"
+    report = _get(data, "report", dict, path.name, {})
+    url = _get(report, "commit_url", str, where)
+    if url is None:
+        return None
+    if "{sha}" not in url or not re.match(r"https?://[^\s]+$", url):
+        raise BadInput(f"{where}.commit_url must be an http(s) URL containing {{sha}}, not {url!r}")
+    return str(url)

@@ -744,3 +744,4 @@ def _click_failure(exc: Exception) -> None:
 
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
+from loopkit.cli import report as _report  # noqa: E402, F401

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from loopkit import timefmt
+from loopkit.services.view import age
 
 # What needs someone first: a FAIL to fix, a claim to review, a DONE to write, work going on, a
 # phase to open; done phases last.
@@ -87,23 +88,6 @@ def cut(text: str, width: int) -> str:
 
 def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - width_of(text))
-
-
-def age(at: str | None, now: datetime) -> str:
-    """`3h ago` from an ISO time and the clock (LOOPKIT_NOW when set); `-` when there is none."""
-    moment = timefmt.parse_iso(at) if at else None
-    if moment is None:
-        return "-"
-    seconds = int((now - moment).total_seconds())
-    ahead = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        return "now"
-    for size, unit in ((86400 * 7, "w"), (86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size * (2 if unit in ("w", "d") else 1):
-            amount = f"{seconds // size}{unit}"
-            return f"in {amount}" if ahead else f"{amount} ago"
-    return "now"
 
 
 def sort_key(phase: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from loopkit import names
+from loopkit import names, timefmt
 from loopkit.markdown.journal import last_heading_time, parse_journal
 from loopkit.model import ROLES
 from loopkit.services.book import Book, load
@@ -22,6 +23,19 @@ WAITING_ON: dict[str, str | None] = {
     "awaiting-review": "adversary",
     "done": None,
 }
+
+
+def age(at: str | None, now: datetime) -> str:
+    """`3h ago` from an ISO time and the clock (LOOPKIT_NOW when set); `-` when there is none."""
+    moment = timefmt.parse_iso(at) if at else None
+    if moment is None:
+        return "-"
+    seconds = int((now - moment).total_seconds())
+    ahead, seconds = seconds < 0, abs(seconds)
+    for size, unit, least in ((604800, "w", 2), (86400, "d", 2), (3600, "h", 1), (60, "m", 1)):
+        if seconds >= size * least:
+            return f"in {seconds // size}{unit}" if ahead else f"{seconds // size}{unit} ago"
+    return "now"
 
 
 def _phases(ctx: Context, phase: str | None) -> list[str]:
