@@ -101,9 +101,16 @@ def sort_key(phase: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def marks(milestones: Sequence[Mapping[str, Any]]) -> str:
-    """`M1✓passed M2✗failed M3…claimed`: a sign for the eye and the word for everyone else."""
-    return " ".join(f"{m['id']}{SIGNS.get(m['state'], '?')}{m['state']}" for m in milestones) or "-"
+def marks(milestones: Sequence[Mapping[str, Any]], *, words: bool = True) -> str:
+    """`M1✓passed M2✗failed M3…claimed`: a sign for the eye and the word for everyone else; on a
+    narrow terminal only the signs (`M1✓ M2✗ M3…`), spelled out once in the last line."""
+    if words:
+        return " ".join(f"{m['id']}{SIGNS.get(m['state'], '?')}{m['state']}" for m in milestones) or "-"
+    return " ".join(f"{m['id']}{SIGNS.get(m['state'], '?')}" for m in milestones) or "-"
+
+
+LEGEND = "✓ passed, ✗ failed, … claimed, · open"
+WORDS_FROM = 120  # columns from which milestone marks carry their words
 
 
 def remark(phase: Mapping[str, Any]) -> str:
@@ -159,13 +166,14 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     phases = sorted(data["phases"], key=sort_key)
     if not phases:
         return "no phases"
+    words = width >= WORDS_FROM
     rows = []
     for p in phases:
         rows.append(
             [
                 Cell(safe(p["phase"])),
                 Cell(p["state"], p["state"]),
-                Cell(safe(marks(p["milestones"]))),
+                Cell(safe(marks(p["milestones"], words=words))),
                 Cell(p["waiting_on"] or "-", None if p["waiting_on"] else "dim"),
                 Cell(age(p["last_activity"], now)),
                 Cell(safe(remark(p)), "problem" if p["problems"] else None),
@@ -173,7 +181,7 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
         )
     head = [Cell(h, "head") for h in ("PHASE", "STATE", "MILESTONES", "WAITS ON", "ACTIVE", "NOTE")]
     # Fixed columns as wide as their widest value (phase and milestones capped), the note takes the rest.
-    caps = (24, 17, max(24, width // 3), 12, 8)
+    caps = (min(24, max(12, width // 5)), 17, max(16, width // 3), 12, 8)
     widths: list[int | None] = [
         min(cap, max(width_of(r[i].text) for r in [head, *rows])) for i, cap in enumerate(caps)
     ]
@@ -193,6 +201,8 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     if waits:
         summary += f"; waiting on {waits}"
     lines.append(_line([Cell(summary, "dim")], [None], width, colour))
+    if not words:
+        lines.append(_line([Cell(f"milestones: {LEGEND}", "dim")], [None], width, colour))
     return "\n".join(lines)
 
 
