@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import NOW, run_loopkit
 from fastbooks import build
 
-from loopkit.cli.text import cut, marks, safe, sort_key, status_text, use_colour, width_of
-from loopkit.services.view import WAITING_ON, age
+from loopkit.cli.text import cut, marks, safe, status_text, use_colour, width_of
+from loopkit.services.view import WAITING_ON, age, needs_first
 
 GOLDEN = Path(__file__).parent / "golden" / "status"
 CLOCK = datetime(2026, 6, 13, 13, 44, tzinfo=UTC)
@@ -89,7 +89,7 @@ def test_sort_puts_what_needs_someone_first() -> None:
         phase("g-problem", "in-progress", problems=2),
         phase("h-ready", "ready"),
     ]
-    order = [p["phase"] for p in sorted(phases, key=sort_key)]
+    order = [p["phase"] for p in sorted(phases, key=needs_first)]
     assert order == [
         "g-problem",
         "f-failed",

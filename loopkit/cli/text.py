@@ -16,18 +16,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from loopkit import timefmt
-from loopkit.services.view import age
+from loopkit.services.view import NEEDS_FIRST, age, needs_first
 
-# What needs someone first: a FAIL to fix, a claim to review, a DONE to write, work going on, a
-# phase to open; done phases last.
-STATE_RANK = {
-    "changes-requested": 0,
-    "awaiting-review": 1,
-    "ready": 2,
-    "in-progress": 3,
-    "planned": 4,
-    "done": 5,
-}
 SIGNS = {"passed": "✓", "failed": "✗", "claimed": "…", "open": "·"}
 _STYLE = {
     "changes-requested": "1;31",
@@ -88,17 +78,6 @@ def cut(text: str, width: int) -> str:
 
 def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - width_of(text))
-
-
-def sort_key(phase: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Done last; a phase with a problem first; then by state; the longest waiting first."""
-    return (
-        phase["state"] == "done",
-        not phase["problems"],
-        STATE_RANK.get(phase["state"], 9),
-        phase["last_activity"] or "",
-        phase["phase"],
-    )
 
 
 def marks(milestones: Sequence[Mapping[str, Any]], *, words: bool = True) -> str:
@@ -163,7 +142,7 @@ def _line(cells: Sequence[Cell], widths: Sequence[int | None], width: int, colou
 
 def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colour: bool = False) -> str:
     """One line per phase, what needs someone first, then a line of totals."""
-    phases = sorted(data["phases"], key=sort_key)
+    phases = sorted(data["phases"], key=needs_first)
     if not phases:
         return "no phases"
     words = width >= WORDS_FROM
@@ -191,7 +170,7 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     counts: dict[str, int] = {}
     for p in phases:
         counts[p["state"]] = counts.get(p["state"], 0) + 1
-    totals = ", ".join(f"{counts[s]} {s}" for s in STATE_RANK if s in counts)
+    totals = ", ".join(f"{counts[s]} {s}" for s in NEEDS_FIRST if s in counts)
     waiting: dict[str, int] = {}
     for p in phases:
         if p["waiting_on"]:

@@ -17,11 +17,10 @@ from loopkit import timefmt
 from loopkit.config import load_report_url
 from loopkit.render import render_html
 from loopkit.services.context import Context
-from loopkit.services.view import WAITING_ON, age, status
+from loopkit.services.view import NEEDS_FIRST, age, needs_first, status
 from loopkit.workspace import CONFIG_NAME, write_atomic
 
 DEFAULT_OUT = "loopkit-report.html"
-STATES = tuple(WAITING_ON)  # planned … done, the order SPEC lists them in
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
@@ -49,8 +48,9 @@ def render_page(
             return None
         return commit_url.replace("{sha}", quote(sha, safe=""))
 
-    phases = [_phase(p, index) for index, p in enumerate(data["phases"])]
-    counts = {s: sum(1 for p in phases if p["state"] == s) for s in STATES}
+    ordered = sorted(data["phases"], key=needs_first)
+    phases = [_phase(p, index) for index, p in enumerate(ordered)]
+    counts = {s: sum(1 for p in phases if p["state"] == s) for s in NEEDS_FIRST}
     return render_html(
         "html/report.html.j2",
         cache_from=cache_from,

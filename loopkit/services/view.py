@@ -25,6 +25,22 @@ WAITING_ON: dict[str, str | None] = {
 }
 
 
+# What needs someone first: a FAIL to fix, a claim to review, a DONE to write, work going on, a
+# phase to open; done phases last. `status` (human) and `report` list phases in this order.
+NEEDS_FIRST = ("changes-requested", "awaiting-review", "ready", "in-progress", "planned", "done")
+
+
+def needs_first(phase: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key: done last; a phase with a problem first; then by state; the longest waiting first."""
+    return (
+        phase["state"] == "done",
+        not phase["problems"],
+        NEEDS_FIRST.index(phase["state"]) if phase["state"] in NEEDS_FIRST else len(NEEDS_FIRST),
+        phase["last_activity"] or "",
+        phase["phase"],
+    )
+
+
 def age(at: str | None, now: datetime) -> str:
     """`3h ago` from an ISO time and the clock (LOOPKIT_NOW when set); `-` when there is none."""
     moment = timefmt.parse_iso(at) if at else None
