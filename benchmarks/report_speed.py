@@ -44,7 +44,7 @@ def main() -> None:
     full = 3 if args.quick else 20
     n = args.n or (3 if args.quick else 7)
     tmp = Path(tempfile.mkdtemp(prefix="loopkit-report-bench-"))
-    env = harness.isolate(tmp)
+    harness.isolate(tmp)
     try:
         root = tmp / "books"
         harness.log(f"building {phases} phases ({full} through the whole loop) in {root}")
@@ -73,7 +73,6 @@ def main() -> None:
             f"{'met' if size < GOAL_BYTES else 'NOT met'}"
         )
         print(f"status --json on the same workspace: median {statistics.median(status.runs):.2f} s")
-        del env
     finally:
         if args.keep:
             harness.log(f"kept {tmp}")
