@@ -193,6 +193,10 @@ def config_from(data: dict[str, Any], where: str) -> Config:
         limits=Limits(**sizes),
     )
     _check_patterns(config, errors)
+    url = config.commit_url
+    if url is not None and ("{sha}" not in url or not re.match(r"https?://[^\s]+$", url)):
+        # the report puts it in an href, where `javascript:` would be a script
+        errors.add("report", f"commit_url must be an http(s) URL containing {{sha}}, not {url!r}")
     errors.raise_if_any()
     return config
 
@@ -320,3 +324,8 @@ def _probe(raw: Any, place: str, errors: _Errors) -> ProbeSpec | None:
         expect_exit=expect_exit,
         timeout=float(timeout) if timeout is not None else None,
     )
+
+
+def load_report_url(path: Path) -> str | None:
+    """`[report] commit_url` of loopkit.toml (checked by `config_from`)."""
+    return load_config(path).commit_url

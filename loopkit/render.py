@@ -44,7 +44,7 @@ def _cache_dir(workspace: Path | None) -> Path | None:
 
 
 @cache
-def _environment(override: Path | None, cache_dir: Path | None = None) -> Environment:
+def _environment(override: Path | None, cache_dir: Path | None = None, *, html: bool = False) -> Environment:
     from jinja2 import ChoiceLoader, Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
 
     loaders = [FileSystemLoader(str(override))] if override is not None and override.is_dir() else []
@@ -53,7 +53,7 @@ def _environment(override: Path | None, cache_dir: Path | None = None) -> Enviro
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=FileSystemBytecodeCache(str(cache_dir)) if cache_dir is not None else None,
@@ -68,5 +68,23 @@ def render(name: str, *, workspace: Path | None = None, **context: Any) -> str:
     override = workspace / OVERRIDE_DIR if workspace is not None else None
     try:
         return _environment(override, _cache_dir(workspace)).get_template(name).render(**context)
+    except TemplateError as exc:
+        raise BadInput(f"template {name}: {exc}") from None
+
+
+def render_html(name: str, *, cache_from: Path | None = None, **context: Any) -> str:
+    """An HTML page with autoescaping on: every value is text, never markup.
+
+    Only loopkit's own templates: a workspace's loopkit-templates/ could put a script into a page
+    people open, so HTML templates cannot be overridden from the repository.
+    """
+    from jinja2 import TemplateError
+
+    cache_dir = _cache_dir(cache_from)
+    if cache_dir is not None:  # compiled with autoescape: never shared with the text templates' cache
+        cache_dir = cache_dir / "html"
+        cache_dir.mkdir(exist_ok=True)
+    try:
+        return _environment(None, cache_dir, html=True).get_template(name).render(**context)
     except TemplateError as exc:
         raise BadInput(f"template {name}: {exc}") from None

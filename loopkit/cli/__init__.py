@@ -700,11 +700,13 @@ def _status_text(d: dict[str, Any]) -> str:
 def status(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
-    """The orchestrator's view of every phase."""
+    """The orchestrator's view of every phase: what needs someone first (--phase P: the detail)."""
+    from loopkit.cli.text import status_renderer
     from loopkit.services.view import status as service
 
     ctx = _context(workspace, role)
-    _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=_status_text, ctx=ctx)
+    human = status_renderer(phase=phase, stream=sys.stdout)
+    _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=human, ctx=ctx)
 
 
 @app.command()
@@ -837,4 +839,5 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
 
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
+from loopkit.cli import report as _report  # noqa: E402, F401
 from loopkit.cli import sync as _sync_commands  # noqa: E402, F401

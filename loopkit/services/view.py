@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from loopkit import names
+from loopkit import names, timefmt
 from loopkit.markdown.journal import last_heading_time, parse_journal
 from loopkit.model import ROLES
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
-from loopkit.state import Issue, is_genuine_evidence, phase_state
+from loopkit.state import Genuine, Issue, is_genuine_evidence, phase_state
 from loopkit.workspace import read_tail, read_text
+
+# SPEC section 4: the role whose move it is, from the phase's state.
+WAITING_ON: dict[str, str | None] = {
+    "planned": "orchestrator",
+    "in-progress": "builder",
+    "changes-requested": "builder",
+    "ready": "builder",
+    "awaiting-review": "adversary",
+    "done": None,
+}
+
+
+# What needs someone first: a FAIL to fix, a claim to review, a DONE to write, work going on, a
+# phase to open; done phases last. `status` (human) and `report` list phases in this order.
+NEEDS_FIRST = ("changes-requested", "awaiting-review", "ready", "in-progress", "planned", "done")
+
+
+def needs_first(phase: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key: done last; a phase with a problem first; then by state; the longest waiting first."""
+    return (
+        phase["state"] == "done",
+        not phase["problems"],
+        NEEDS_FIRST.index(phase["state"]) if phase["state"] in NEEDS_FIRST else len(NEEDS_FIRST),
+        phase["last_activity"] or "",
+        phase["phase"],
+    )
+
+
+def age(at: str | None, now: datetime) -> str:
+    """`3h ago` from an ISO time and the clock (LOOPKIT_NOW when set); `-` when there is none."""
+    moment = timefmt.parse_iso(at) if at else None
+    if moment is None:
+        return "-"
+    seconds = int((now - moment).total_seconds())
+    ahead, seconds = seconds < 0, abs(seconds)
+    for size, unit, least in ((604800, "w", 2), (86400, "d", 2), (3600, "h", 1), (60, "m", 1)):
+        if seconds >= size * least:
+            return f"in {seconds // size}{unit}" if ahead else f"{seconds // size}{unit} ago"
+    return "now"
 
 
 def _phases(ctx: Context, phase: str | None) -> list[str]:
@@ -142,9 +182,59 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
     return found
 
 
-def phase_view(book: Book) -> dict[str, Any]:
+def _record(item: Genuine, *, genuine: bool) -> dict[str, Any]:
+    """One claim, verdict or forged record of a milestone's timeline (report detail)."""
+    record = item.record
+    return {
+        "kind": record.kind,
+        "at": record.at,
+        "by": record.by,
+        "note": record.note,
+        "ref": record.ref,
+        "commit": item.origin.sha if item.origin else None,
+        "author": item.origin.author.email if item.origin else None,
+        "genuine": genuine,
+        "line": record.line,
+    }
+
+
+def _timeline(book: Book, mid: str) -> list[dict[str, Any]]:
+    """Claims, verdicts and forged records in file order: the section's own history order."""
+    view = book.views[mid]
+    items = [(g, True) for g in (*view.claims, *view.verdicts)] + [(g, False) for g in view.forged]
+    return [_record(g, genuine=ok) for g, ok in sorted(items, key=lambda pair: pair[0].record.line)]
+
+
+def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
+    """The latest record of each probe the milestone requires, with what the evidence view made of it."""
+    evidence = book.evidence(mid)
+    spec_m = book.spec.milestone(mid) if book.spec else None
+    titles = {p.id: p.title for p in spec_m.probes} if spec_m else {}
+    out = []
+    for probe in evidence.required:
+        record = evidence.latest.get(probe)
+        kinds = ("passing", "failing", "missing", "stale")
+        verdict = next((k for k in kinds if probe in getattr(evidence, k)), "missing")
+        out.append(
+            {
+                "probe": probe,
+                "title": record.title if record else titles.get(probe, probe),
+                "state": verdict,
+                "result": record.result if record else None,
+                "observed": record.observed if record else None,
+                "at": record.at if record else None,
+                "head": record.head if record else None,
+                "command": record.command if record else None,
+            }
+        )
+    return sorted(out, key=lambda p: (p["at"] is None, p["at"] or "", p["probe"]))
+
+
+def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
+    """One phase as `status --json` shows it; `detail` adds what `report` shows besides (timelines,
+    the latest evidence, pending messages, problems with their places) from the same reading."""
     ws = book.ctx.workspace
-    milestones = []
+    milestones: list[dict[str, Any]] = []
     for view in book.views.values():
         claim = view.claim
         verdict = view.current or view.verdict
@@ -163,6 +253,7 @@ def phase_view(book: Book) -> dict[str, Any]:
                     "head": claim.record.ref,
                     "code": claim.record.code,
                     "id": claim.record.id,
+                    "note": claim.record.note,
                 },
                 "verdict": None
                 if verdict is None
@@ -177,7 +268,11 @@ def phase_view(book: Book) -> dict[str, Any]:
                 "evidence": evidence.to_json(),
             }
         )
+        if detail:
+            milestones[-1]["timeline"] = _timeline(book, view.id)
+            milestones[-1]["probes"] = _probes(book, view.id)
     counts = {}
+    pending: list[dict[str, Any]] = []
     times = [r.at for r in book.doc.records]
     if book.doc.done is not None:
         times.append(book.doc.done.at)
@@ -185,6 +280,7 @@ def phase_view(book: Book) -> dict[str, Any]:
         messages = [p.message for p in read_inbox(book.ctx, role) if p.message.phase in (None, book.phase)]
         counts[role] = len(messages)
         times += [m.at for m in messages if m.at]
+        pending += [m.to_json() for m in messages]
     for role in ws.config.journals:
         path = ws.journal_file(book.phase, role)
         if path is not None:
@@ -194,16 +290,25 @@ def phase_view(book: Book) -> dict[str, Any]:
     done = book.doc.done_line is not None
     ready = not done and book.opened and not book.done_gate()
     title = (book.spec.title if book.spec else None) or book.doc.title or book.phase
-    return {
+    state = phase_state(opened=book.opened, done=done, ready=ready, views=book.views)
+    found = problems(book, full=False)
+    data: dict[str, Any] = {
         "phase": book.phase,
         "title": title,
-        "state": phase_state(opened=book.opened, done=done, ready=ready, views=book.views),
+        "state": state,
         "done": done,
         "milestones": milestones,
         "inbox": counts,
+        "waiting_on": WAITING_ON[state],
         "last_activity": max(times) if times else None,
-        "problems": [p.to_json() for p in problems(book, full=False)],
+        "problems": [p.to_json() for p in found],
     }
+    if detail:
+        data["problems"] = [p.to_json(problem=True) for p in found]
+        data["messages"] = sorted(pending, key=lambda m: (m["at"] or "", m["id"]))
+        data["status_file"] = book.status_name
+        data["plan"] = book.spec.plan if book.spec else None
+    return data
 
 
 def _books(ctx: Context, phase: str | None) -> list[Book]:
@@ -218,9 +323,12 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
     return books
 
 
-def status(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
     ws = ctx.workspace
-    return {"workspace": ws.rel or ".", "phases": [phase_view(book) for book in _books(ctx, phase)]}
+    return {
+        "workspace": ws.rel or ".",
+        "phases": [phase_view(book, detail=detail) for book in _books(ctx, phase)],
+    }
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""`loopkit report`: the HTML page for people (SPEC section 9). Registers itself on `app`."""
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from loopkit.cli import _GLOBAL, Json, OptPhase, Role, Workspace, _checked, _context, _run, app
+from loopkit.errors import UsageError
+
+
+@app.command()
+def report(
+    phase: OptPhase = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Where to write the page (default loopkit-report.html; - for stdout).",
+        ),
+    ] = None,
+    workspace: Workspace = None,
+    role: Role = None,
+    as_json: Json = False,
+) -> None:
+    """One self-contained HTML page of every phase: summary first, then each phase's timelines."""
+    from loopkit.services.report import report as service
+
+    ctx = _context(workspace, role)
+
+    def call() -> dict[str, Any]:
+        if out == "-" and (as_json or _GLOBAL.get("json")):
+            raise UsageError("--out - writes the page to stdout, where --json would go: give a FILE")
+        data = service(_checked(ctx), phase=phase, out=out)
+        if out == "-":
+            sys.stdout.write(data.pop("html"))
+        return data
+
+    def human(d: dict[str, Any]) -> str:
+        if d["out"] == "-":
+            return ""
+        sys.stderr.write(f"wrote {d['out']} ({d['phases']} phases, {d['bytes'] / 1000:.0f} kB)\n")
+        return ""
+
+    _run(call, as_json=as_json, human=human, ctx=ctx)
