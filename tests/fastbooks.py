@@ -23,6 +23,7 @@ from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.services.inbox import quote
 from loopkit.services.probes import render_evidence
+from loopkit.state import blob_id
 
 NOW = datetime(2026, 6, 13, 13, 44)
 # Each phase plays one of these, in turn: together they reach every state and the common problems.
@@ -173,6 +174,8 @@ class Books:
             by=by,
             ref_kind=ref_kind,
             ref=ref,
+            code=None,
+            claim_id=None,
             note=note,
         )
         return oneline(line) + "\n"
@@ -374,7 +377,8 @@ def build(root: Path, phases: int) -> Path:
             action="open",
             phase=p.name,
             subject={"title": p.title},
-            trailers=[],
+            # the spec the gates use is the one the orchestrator opened (SPEC section 3)
+            trailers=[("Loopkit-Spec", blob_id(spec_toml(p).encode("utf-8")))],
         )
         if p.scenario == "stale":
             books.evidence(p, "M1", "P1", p.milestones[0][2][0][1], at=p.start)
