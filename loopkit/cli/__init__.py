@@ -742,3 +742,4 @@ def _click_failure(exc: Exception) -> None:
 
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
+from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)
