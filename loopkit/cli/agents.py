@@ -32,6 +32,11 @@ MCP_MISSING = (
 @app.command("mcp")
 def mcp_command(workspace: Workspace = None, role: Role = None) -> None:
     """Serve the commands as MCP tools on stdio (for agent hosts). Needs: pip install 'loopkit[mcp]'."""
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:  # cheap: finds the SDK without importing it
+        sys.stderr.write(f"loopkit: error: {MCP_MISSING}\n")
+        raise typer.Exit(2)
     ctx = _context(workspace, role)
     try:
         _checked(ctx)  # an unknown role is exit 2 before anything is served
