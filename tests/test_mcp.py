@@ -19,8 +19,8 @@ from conftest import LOOPKIT, Repo
 
 pytest.importorskip("mcp")
 
-from mcp import ClientSession  # noqa: E402
-from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 SPEC_TOOLS = {
     "status", "check", "next", "phase_list", "phase_new", "journal_add", "journal_show",
