@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class ToolDef:
 
 
 def _tools() -> list[ToolDef]:
+    # imported on the first tools/list or tools/call, not at start: `initialize` is answered first
     from loopkit.services import inbox, journals, loop, phases, probes, view
     from loopkit.services.next import next_actions
 
@@ -435,10 +436,10 @@ class Loopkit:
     environ: dict[str, str]
     role: str | None
     workspace: str | None
-    tools: dict[str, ToolDef] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.tools = {t.name: t for t in _tools()}
+    @cached_property
+    def tools(self) -> dict[str, ToolDef]:
+        return {t.name: t for t in _tools()}
 
     @property
     def phase_default(self) -> str | None:
@@ -506,19 +507,20 @@ def _instructions(role: str | None) -> str:
 
 
 def build_server(app: Loopkit) -> Server[Any]:
-    phase_default = app.phase_default is not None
-    listed = [
-        types.Tool(
-            name=t.name,
-            description=t.description,
-            input_schema=t.schema(phase_default=phase_default),
-            annotations=types.ToolAnnotations(read_only_hint=t.read_only, open_world_hint=False),
-        )
-        for t in app.tools.values()
-    ]
+    def listed() -> list[types.Tool]:
+        phase_default = app.phase_default is not None
+        return [
+            types.Tool(
+                name=t.name,
+                description=t.description,
+                input_schema=t.schema(phase_default=phase_default),
+                annotations=types.ToolAnnotations(read_only_hint=t.read_only, open_world_hint=False),
+            )
+            for t in app.tools.values()
+        ]
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=listed)
+        return types.ListToolsResult(tools=await anyio.to_thread.run_sync(listed))
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         # the services block (git, probes, waiting): run them off the event loop, so the server
