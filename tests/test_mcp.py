@@ -302,6 +302,9 @@ def test_tools_never_read_the_protocol_stdin(px: Repo) -> None:
             )
             assert cat["result"] == "PASS" and cat["stdout"] == ""
             assert (await builder.ok("phase_list"))["phases"][0]["phase"] == PHASE
+            parsed = await builder.ok("journal_parse", file="JOURNAL-px.md")
+            assert parsed["file"] == "JOURNAL-px.md"
+            assert any(e["title"] == "no body" for e in parsed["entries"])
 
     anyio.run(run)
     journal = (px.ws / "JOURNAL-px.md").read_text("utf-8")
