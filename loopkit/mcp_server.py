@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ Call = Callable[[Context, Args], dict[str, Any]]
 
 WAIT_TIMEOUT = 50.0  # agent hosts time a tool call out after about 60 s
 WAIT_INTERVAL = 1.0  # a check is one stat of the inbox file
+# Set when the client has gone: a wait still sleeping in its worker thread ends at once, instead
+# of holding the process (worker threads are joined at exit) until its timeout.
+CLOSING = threading.Event()
 
 
 # -- argument schemas -----------------------------------------------------------------------------
@@ -367,6 +371,8 @@ def _wait(ctx: Context, a: Args) -> dict[str, Any]:
         timeout=float(a.get("timeout", WAIT_TIMEOUT)),
         interval=DEFAULT_SYNC_INTERVAL if sync else WAIT_INTERVAL,
         sync=sync,
+        sleep=CLOSING.wait,
+        stop=CLOSING.is_set,
     )
 
 
@@ -524,9 +530,12 @@ def build_server(app: Loopkit) -> Server[Any]:
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         # the services block (git, probes, waiting): run them off the event loop, so the server
-        # still answers pings and other calls meanwhile
+        # still answers pings and other calls meanwhile;
+        # a cancelled wait may be abandoned (it writes nothing); a writing tool always finishes
+        # its transaction, so a cancel never leaves half a record behind
         doc, is_error = await anyio.to_thread.run_sync(
-            partial(app.call, params.name, dict(params.arguments or {}))
+            partial(app.call, params.name, dict(params.arguments or {})),
+            abandon_on_cancel=params.name == "inbox_wait",
         )
         text = json.dumps(doc, ensure_ascii=False, indent=2)
         return types.CallToolResult(
@@ -553,4 +562,7 @@ def serve(*, cwd: Path, role: str | None, workspace: str | None) -> None:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    finally:
+        CLOSING.set()

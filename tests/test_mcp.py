@@ -322,3 +322,36 @@ def test_phase_defaults_to_loopkit_phase(px: Repo) -> None:
             assert not result.is_error and result.structured_content["phase"] == PHASE  # type: ignore[index]
 
     anyio.run(run)
+
+
+def test_a_client_gone_mid_wait_does_not_hold_the_server(repo: Repo) -> None:
+    """stdin closes while inbox_wait sleeps: the server exits at once, not at the wait's timeout."""
+    assert LOOPKIT is not None
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}, "LOOPKIT_ROLE": "builder"}
+    proc = subprocess.Popen(
+        [LOOPKIT, "mcp"], cwd=repo.ws, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+
+    def send(message: dict[str, Any]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write((json.dumps({"jsonrpc": "2.0", **message}) + "\n").encode())
+        proc.stdin.flush()
+
+    client = {"name": "test", "version": "0"}
+    send(
+        {
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client},
+        }
+    )
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    send({"method": "notifications/initialized"})
+    send({"id": 2, "method": "tools/call", "params": {"name": "inbox_wait", "arguments": {"timeout": 60}}})
+    time.sleep(2)
+    closed = time.monotonic()
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert time.monotonic() - closed < 10

@@ -62,11 +62,13 @@ def wait(
     interval: float | None = None,
     sync: bool = False,
     fetch: Callable[[Context], Any] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """`{"messages": [...], "timed_out": false}` as soon as one is pending, or after `timeout`
-    seconds `{"messages": [], "timed_out": true}`. Checks at once, then every `interval`."""
+    seconds `{"messages": [], "timed_out": true}`. Checks at once, then every `interval`.
+    `stop()` true after a sleep ends the wait early, as a timeout (a server shutting down)."""
     role = to or ctx.role
     if role is None:
         raise UsageError("inbox wait needs --to ROLE, or a role of your own (--role or LOOPKIT_ROLE)")
@@ -97,3 +99,5 @@ def wait(
         if left <= 0:
             return {"messages": [], "timed_out": True}
         sleep(min(interval, left))
+        if stop is not None and stop():
+            return {"messages": [], "timed_out": True}
