@@ -794,7 +794,15 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-_NO_SYNC = (("init",), ("demo",), ("journal", "parse"), ("merge-driver",), ("mcp",), ("sync",))
+_NO_SYNC = (
+    ("init",),
+    ("demo",),
+    ("journal", "parse"),
+    ("merge-driver",),
+    ("mcp",),
+    ("sync",),
+    ("inbox", "wait"),
+)
 
 
 def _lift_sync(argv: list[str]) -> list[str]:
@@ -841,3 +849,4 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
 # (Each is imported here, after everything they use from this module is defined.)
 from loopkit.cli import report as _report  # noqa: E402, F401
 from loopkit.cli import sync as _sync_commands  # noqa: E402, F401
+from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)

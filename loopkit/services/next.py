@@ -1,0 +1,256 @@
+"""next: what the current role should do next, phase by phase, each action with its exact command.
+
+Nothing here decides a rule of its own: states come from `view.phase_view` (what `status` says),
+evidence and the DONE gate from the phase's `Book` (what `claim`, `gate` and `done` check). This
+module only maps those answers to a move for one role, so `next` cannot disagree with the gate.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from loopkit import names
+from loopkit.errors import BadInput
+from loopkit.services.book import Book, load
+from loopkit.services.context import Context
+from loopkit.services.inbox import list_messages
+from loopkit.services.view import phase_view
+from loopkit.state import MilestoneView
+
+# SPEC section 4: whose move it is, by phase state.
+# TODO(state.py): status should carry `waiting_on` itself; then read it from phase_view.
+WAITING_ON = {
+    "planned": "orchestrator",
+    "in-progress": "builder",
+    "changes-requested": "builder",
+    "ready": "builder",
+    "awaiting-review": "adversary",
+    "done": None,
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    phase: str | None
+    milestone: str | None
+    action: str
+    why: str
+    argv: tuple[str, ...] | None = None  # the loopkit command, without `loopkit`
+    tool: str | None = None  # the same move as an MCP tool call
+    arguments: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "milestone": self.milestone,
+            "action": self.action,
+            "command": None if self.argv is None else shlex.join(("loopkit", *self.argv)),
+            "why": self.why,
+            "tool": None if self.tool is None else {"name": self.tool, "arguments": self.arguments or {}},
+        }
+
+
+def next_actions(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+    role = ctx.need_role(doing="say what to do next")
+    actions = _consume_actions(ctx, role, phase)
+    for name, book in _books(ctx, phase):
+        if isinstance(book, BadInput):
+            if role == "orchestrator":
+                actions.append(Action(name, None, "fix", book.message))
+            continue
+        state = phase_view(book)["state"]
+        if state == "done":
+            if phase is not None:  # asked about it; else finished phases would bury the live ones
+                actions.append(Action(name, None, "nothing", f"phase {name} is DONE"))
+            continue
+        actions += _for_role(role, book, state)
+    if not actions:
+        actions.append(Action(phase, None, "nothing", f"no phase needs the {role}"))
+    return {"role": role, "actions": [a.to_json() for a in actions]}
+
+
+def _books(ctx: Context, phase: str | None) -> list[tuple[str, Book | BadInput]]:
+    """Each phase's book (a spec that does not load is its error), with every STATUS file's
+    history read in one git call, as `status` does."""
+    if phase is not None:
+        names.phase(phase)
+        return [(phase, load(ctx, phase))]  # exit 4 for a phase that does not exist
+    found: list[tuple[str, Book | BadInput]] = []
+    for name in ctx.workspace.phases():
+        try:
+            found.append((name, load(ctx, name)))
+        except BadInput as exc:
+            found.append((name, exc))
+    paths = [
+        ctx.workspace.repo_path(b.status_path)
+        for _, b in found
+        if isinstance(b, Book) and b.doc.records and b.opened
+    ]
+    if paths:
+        ctx.repo.prefetch(paths)
+    return found
+
+
+def _consume_actions(ctx: Context, role: str, phase: str | None) -> list[Action]:
+    """Pending messages come first: one action per phase they name (or none), oldest first."""
+    messages = list_messages(ctx, to=role, phase=None)["messages"]
+    if phase is not None:
+        messages = [m for m in messages if m["phase"] in (None, phase)]
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for message in messages:
+        groups.setdefault(message["phase"], []).append(message)
+    out = []
+    for group_phase, group in groups.items():
+        ids = [m["id"] for m in group]
+        subjects = "; ".join(f"{m['from']}: {m['subject']}" for m in group[:3])
+        more = f" and {len(group) - 3} more" if len(group) > 3 else ""
+        out.append(
+            Action(
+                group_phase,
+                None,
+                "consume",
+                f"{len(group)} pending message(s) — {subjects}{more}",
+                ("inbox", "consume", "--to", role, *ids),
+                "inbox_consume",
+                {"to": role, "ids": ids},
+            )
+        )
+    return out
+
+
+def _for_role(role: str, book: Book, state: str) -> list[Action]:
+    phase = book.phase
+    if state == "planned":
+        if role == "orchestrator" and book.spec is not None:
+            return [
+                Action(
+                    phase,
+                    None,
+                    "open",
+                    f"phases/{phase}.toml has no STATUS yet",
+                    ("phase", "new", phase),
+                    "phase_new",
+                    {"phase": phase},
+                )
+            ]
+        return [Action(phase, None, "wait", f"phase {phase} is not open yet: the orchestrator opens it")]
+    if role == "builder":
+        return _builder(book, state)
+    if role == "adversary":
+        reviews = [_review(book, view) for view in book.views.values() if view.claim_open]
+        if reviews:
+            return reviews
+    return [_waiting(book, state, role)]
+
+
+def _waiting(book: Book, state: str, role: str) -> Action:
+    who = WAITING_ON.get(state)
+    if who == role:  # e.g. the adversary with no open claim while the builder's STATUS is odd
+        return Action(book.phase, None, "nothing", f"phase {book.phase} is {state}")
+    why = f"phase {book.phase} is {state}" + (f": waiting on the {who}" if who else "")
+    return Action(book.phase, None, "wait", why)
+
+
+def _review(book: Book, view: MilestoneView) -> Action:
+    claim = view.claim
+    assert claim is not None
+    commit = claim.origin.sha[:12] if claim.origin else "?"
+    head = (claim.record.ref or "?")[:12]
+    why = (
+        f"{view.id} claimed by {claim.record.by} at {claim.record.at} (commit {commit}, head {head}): "
+        "run your own break-it probes; this command records PASS if they hold, else record FAIL with a note"
+    )
+    return Action(
+        book.phase,
+        view.id,
+        "review",
+        why,
+        ("verdict", "--phase", book.phase, "--milestone", view.id, "PASS"),
+        "verdict",
+        {"phase": book.phase, "milestone": view.id, "result": "PASS"},
+    )
+
+
+def _builder(book: Book, state: str) -> list[Action]:
+    phase = book.phase
+    views = book.views
+    spec_ids = [m.id for m in book.spec.milestones] if book.spec else list(views)
+    all_passed = bool(spec_ids) and all(views[m].state == "passed" for m in spec_ids)
+    unmet = book.done_gate() if all_passed else []
+    # a PASS goes stale (gate condition 2) only for the newest PASS or through `paths`; while
+    # other milestones are still open the newest PASS moves, so only act on it at the end
+    redo = {u.milestone for u in unmet if u.code == "stale-verdict" and u.milestone}
+    out: list[Action] = []
+    for mid in spec_ids:
+        view = views[mid]
+        if view.claim_open:
+            out.append(Action(phase, mid, "wait", f"{mid} is claimed: waiting on the adversary's verdict"))
+        elif view.state == "passed" and mid not in redo:
+            continue
+        elif view.state == "failed" and not _changed_since_claim(book, view):
+            assert view.verdict is not None
+            note = view.verdict.record.note or "FAIL (no note)"
+            out.append(Action(phase, mid, "fix", f"{mid} FAIL by {view.verdict.record.by}: {note}"))
+        else:
+            out.append(_probe_or_claim(book, mid, stale_pass=mid in redo))
+    if all_passed:
+        rest = [u for u in unmet if u.code not in ("stale-verdict", "inbox-pending")]
+        for issue in rest:
+            out.append(Action(phase, issue.milestone, "fix", f"{issue.code}: {issue.message}"))
+        if not redo and not rest:
+            pending = any(u.code == "inbox-pending" for u in unmet)
+            why = "every milestone has a current PASS: the DONE gate holds"
+            if pending:
+                why += " once the builder inbox is consumed"
+            out.append(Action(phase, None, "done", why, ("done", "--phase", phase), "done", {"phase": phase}))
+    return out
+
+
+def _changed_since_claim(book: Book, view: MilestoneView) -> bool:
+    """Has committed code outside the workspace moved since the claim that failed?"""
+    claim = view.claim
+    head = book.facts.head
+    if claim is None or claim.record.ref is None or head is None:
+        return True
+    if claim.record.ref == head:
+        return False
+    changed = book.facts.changed(claim.record.ref, head)
+    return changed is None or any(not book.facts.inside(p) for p in changed)
+
+
+def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
+    phase = book.phase
+    evidence = book.evidence(mid)
+    reasons = [f"{p}: no evidence yet" for p in evidence.missing]
+    for p in evidence.failing:
+        record = evidence.latest[p]
+        reasons.append(f"{p}: latest record {record.result} (observed {record.observed!r})")
+    for p in evidence.stale:
+        why = "recorded with uncommitted changes" if evidence.latest[p].dirty else "code changed since"
+        reasons.append(f"{p}: stale ({why})")
+    if reasons:
+        return Action(
+            phase,
+            mid,
+            "probe",
+            "; ".join(reasons),
+            ("probe", "run", "--phase", phase, "--milestone", mid),
+            "probe_run",
+            {"phase": phase, "milestone": mid},
+        )
+    why = f"{mid}: every required probe passes on committed code"
+    if stale_pass:
+        why = f"{mid}: its PASS is stale (code changed since); claim it again"
+    elif book.views[mid].state == "failed":
+        why = f"{mid}: changed since the FAIL and every required probe passes; claim it again"
+    return Action(
+        phase,
+        mid,
+        "claim",
+        why,
+        ("claim", "--phase", phase, "--milestone", mid),
+        "claim",
+        {"phase": phase, "milestone": mid},
+    )
