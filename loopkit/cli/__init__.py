@@ -847,6 +847,6 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
 
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
+from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)
 from loopkit.cli import report as _report  # noqa: E402, F401
 from loopkit.cli import sync as _sync_commands  # noqa: E402, F401
-from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)
