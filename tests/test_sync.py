@@ -110,10 +110,11 @@ def records(clone: Path) -> Counter[str]:
     return found
 
 
-def views(clone: Path) -> tuple[Any, Any]:
+def views(clone: Path) -> tuple[Any, Any, Any]:
     status = json.loads(lk(clone, "status", "--json", role="orchestrator", sync=False).out)
     check = json.loads(lk(clone, "check", "--json", role="orchestrator", sync=False).out)
-    return status, check
+    gate = json.loads(lk(clone, "gate", "--phase", "px", "--json", role="orchestrator", sync=False).out)
+    return status, check, gate
 
 
 # -- the command itself -----------------------------------------------------------------------------
@@ -319,18 +320,30 @@ def assert_converged(clones: dict[str, Path]) -> None:
     assert len(heads) == 1
     seen = [views(clone) for clone in clones.values()]
     assert all(view == seen[0] for view in seen)
-    status, check = seen[0]
+    status, check, gate = seen[0]
     milestone = status["phases"][0]["milestones"][0]
-    assert milestone["claim"] is not None
-    # TODO(lead, claim/verdict provenance across rebases): once a verdict binds to its claim by id
-    # and provenance ignores the committer, also assert milestone["state"] == "passed" and that
-    # check --json has no forged-* problem; until then a rebased claim may read as forged.
-    assert not [p for p in check["problems"] if p["code"] == "forged-evidence" and "rebase" in p["message"]]
+    # provenance survived the rebases: author and trailers decide, the verdict names its claim by id
+    assert milestone["state"] == "passed", status
+    assert milestone["verdict"]["claim_id"] == milestone["claim"]["id"]
+    assert not [p for p in check["problems"] if p["code"].startswith("forged-")], check
+    assert gate["ok"] is True, gate
+
+
+def finish(clones: dict[str, Path]) -> None:
+    """The builder declares DONE; every clone syncs and reads the same done phase."""
+    ok(lk(clones["builder"], "done", "--phase", "px", "--summary", "across machines", role="builder"))
+    for clone, role in ((clones["adversary"], "adversary"), (clones["orchestrator"], "orchestrator")):
+        ok(lk(clone, "sync", role=role, sync=False))
+    seen = [views(clone) for clone in clones.values()]
+    assert all(view == seen[0] for view in seen)
+    status, check, _ = seen[0]
+    assert status["phases"][0]["state"] == "done" and check["ok"] is True, (status, check)
 
 
 def test_three_clones_play_a_phase_with_concurrent_steps_and_converge(three: dict[str, Path]) -> None:
     play(three)
     assert_converged(three)
+    finish(three)
 
 
 def _free_port() -> int:
@@ -359,6 +372,7 @@ def test_the_same_phase_over_a_git_daemon(tmp_path: Path) -> None:
             assert git(clone, "remote", "get-url", "origin").startswith("git://")
         play(clones)
         assert_converged(clones)
+        finish(clones)
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
