@@ -60,7 +60,7 @@ def test_heading_variants(heading: str, at: str, date_only: bool, title: str) ->
 
 
 def test_malformed_inputs_warn_not_raise() -> None:
-    text = "no headings at all\n```\nunclosed → 200 ✓\n"
+    text = "no headings at all\n```\ncurl -s localhost → 200 ✓\n"
     journal = parse_journal(text)
     assert any("never closed" in w.message for w in journal.warnings)
     assert any("before the first entry" in w.message for w in journal.warnings)

@@ -69,3 +69,18 @@ def fence_unclosed(token: Token, text: str, total: int | None = None) -> bool:
     last = text.rstrip("\r\n").rsplit("\n", 1)[-1].strip()
     char = token.markup[0]
     return not (last and set(last) == {char} and len(last) >= len(token.markup))
+
+
+# `---`, up to 200 lines that read as YAML (`key: value`, indented, `- item`, `# comment`), `---`
+_FRONT_MATTER = re.compile(
+    r"\A---[ \t]*\r?\n(?:(?:[ \t#-][^\n]*|[\w.-]+[ \t]*:[^\n]*|[ \t\r]*)\n){0,200}?(?:---|\.\.\.)[ \t]*\r?(?:\n|\Z)"
+)
+FRONT_MATTER_LINES = 203  # the most lines front matter may span, fences included
+
+
+def front_matter_lines(text: str) -> int:
+    """How many lines of YAML front matter (`---` … `---` at the very top) the text starts with."""
+    if not text.startswith("---"):
+        return 0
+    match = _FRONT_MATTER.match(text)
+    return 0 if match is None else match.group().count("\n") + (0 if match.group().endswith("\n") else 1)
