@@ -226,10 +226,11 @@ class _Scan:
         heading = _NEXT_HEADING.search(self.raw, start)
         x = self.size if heading is None else int(heading.start()) + 1
         x_end = self.size if heading is None else self._line_at(x)[1]
-        region = self.raw[self.sync : x_end]
+        base, base_line = self.sync, self.sync_line
+        region = self.raw[base:x_end]
         tokens = parse(region.decode("utf-8", errors="replace"))
-        offsets = _line_offsets(region, self.sync)
-        first = line - self.sync_line  # the hard line, in region lines
+        offsets = _line_offsets(region, base)
+        first = line - base_line  # the hard line, in region lines
         x_line = bisect_right(offsets, x) - 1 if heading is not None else None
         covering: Token | None = None
         for token in tokens:
@@ -238,13 +239,13 @@ class _Scan:
             begin, end = token.map
             if begin >= first and (x_line is None or begin < x_line):
                 if is_record_token(token):
-                    self.out.candidates.append((offsets[begin], self.sync_line + begin))
-                self._start(offsets[begin], self.sync_line + begin)
+                    self.out.candidates.append((offsets[begin], base_line + begin))
+                self._start(offsets[begin], base_line + begin)
             if x_line is not None and begin <= x_line < end:
                 covering = token
         if x_line is None:
             return None
-        x_number = self.sync_line + x_line
+        x_number = base_line + x_line
         after = x_end, x_number + 1
         if covering is None:
             return None  # the region ended before the heading-shaped line: the file ends there
