@@ -263,12 +263,13 @@ def _masked(line: str) -> str:
 
 
 def _prose_line(line: str, number: int) -> FreeEvidence | None:
-    masked = _masked(line)
-    arrow = _ARROW.search(masked)
+    arrow = _ARROW.search(line)
+    if arrow is not None and "`" in line:
+        arrow = _ARROW.search(_masked(line))
     if arrow is not None:
         head, tail = line[: arrow.start()], line[arrow.end() :]
         return _arrow_evidence(head, tail, number)
-    bracket = _SPAN_RESULT.search(line)
+    bracket = _SPAN_RESULT.search(line) if "`" in line else None
     if bracket is not None and _RESULT_WORD.match(bracket["result"]) and is_command(bracket["code"]):
         return free(bracket["code"].strip(), bracket["result"], number)
     return None
