@@ -46,6 +46,7 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$")
 _PROGRAM_PATH = re.compile(r"^(?:\.{1,2}/|~/|/(?:[\w.+-]+/)*s?bin/|(?:[\w.+-]+/)*(?:s?bin|scripts?|tools)/)[\w.+-]+$")
 _HTTP_METHOD = re.compile(r"^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)\s+(?:/|https?://)\S*")
 _URL = re.compile(r"^https?://\S+$")
+_HTTP_FIRST = frozenset("GHPDOh")  # the first letters of the methods, and of http(s)://
 _DIAGRAM = re.compile(r"[\u2500-\u257f]|^\s*(?:\||\+--|`--|\\--)")
 _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 _ARROW = re.compile(r"→| -> ")
@@ -57,7 +58,6 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _COMMAND_LABELS = ("command", "cmd", "ran", "run")
-_PROSE_HINT = re.compile(r"→| -> |`\s*\(|(?i:command|cmd|ran|run|output|result|exit|observed)\s*(?:\*\*|__)?\s*:")
 
 
 def code_of(observed: str) -> str | None:
@@ -88,7 +88,7 @@ def free(
     mark: Literal["pass", "fail"] | None = None,
 ) -> FreeEvidence:
     observed = observed.strip()
-    kind: EvidenceKind = "result" if command is None else "http" if is_http(command) else "shell"
+    kind: EvidenceKind = "result" if command is None else "http" if command[:1] in _HTTP_FIRST and is_http(command) else "shell"
     return FreeEvidence(
         command=command,
         observed=observed,
@@ -110,14 +110,12 @@ def is_command(text: str) -> bool:
     text = text.strip()
     if text.startswith("$ "):
         text = text[2:].lstrip()
-    if not text or _DIAGRAM.search(text):
-        return False
-    if is_http(text):
-        return True
-    for word in text.split():
+    for word in text.split(None, 8)[:8]:
         if word in _WRAPPERS or _ENV.match(word):
             continue
-        return word in KNOWN_COMMANDS or bool(_PROGRAM_PATH.match(word))
+        if word in KNOWN_COMMANDS or _PROGRAM_PATH.match(word) or is_http(text):
+            return not _DIAGRAM.search(text)
+        return False
     return False
 
 
@@ -127,8 +125,9 @@ def _strip_prompt(line: str) -> str:
 
 def _observation(text: str) -> bool:
     """Something seen: not empty, and not only code spans (a rename or a state: `→ \\`done\\``)."""
-    rest = _CODE_SPAN.sub("", text).strip(" \t.,;:()[]")
-    return bool(rest)
+    if "`" in text:
+        text = _CODE_SPAN.sub("", text)
+    return bool(text.strip(" \t.,;:()[]"))
 
 
 # -- code blocks --------------------------------------------------------------------------------
@@ -216,20 +215,23 @@ class ProseReader:
         self.pending = None
 
     def feed(self, content: str, first_line: int) -> list[FreeEvidence]:
-        if not _PROSE_HINT.search(content):
+        # plain substring tests first: most paragraphs hold no arrow, code span or label at all
+        if "→" not in content and "->" not in content and "`" not in content and ":" not in content:
             self.pending = None
             return []
         found: list[FreeEvidence] = []
         for offset, line in enumerate(content.split("\n")):
             number = first_line + offset
-            label = _LABEL.match(line)
-            if label is not None:
-                self._label(label["label"].lower(), label["value"], number, found)
-                continue
+            if ":" in line:
+                label = _LABEL.match(line)
+                if label is not None:
+                    self._label(label["label"].lower(), label["value"], number, found)
+                    continue
             self.pending = None
-            one = _prose_line(line, number)
-            if one is not None:
-                found.append(one)
+            if "→" in line or "->" in line or ("`" in line and "(" in line):
+                one = _prose_line(line, number)
+                if one is not None:
+                    found.append(one)
         return found
 
     def _label(self, label: str, value: str, number: int, found: list[FreeEvidence]) -> None:

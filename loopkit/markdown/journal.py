@@ -87,29 +87,45 @@ class _Reader:
         self._file_warnings()
         skip_fence = False
         index = 0
-        while index < len(tokens):
+        count = len(tokens)
+        prose = self.prose.feed
+        add = self.add
+        while index < count:
             token = tokens[index]
+            kind = token.type
+            if kind == "inline":
+                line = token.map[0] + 1 if token.map else 0
+                add(prose(token.content, line), line)
+                skip_fence = False
+                index += 1
+                continue
+            if kind.endswith("_close"):
+                skip_fence = False
+                index += 1
+                continue
             start = token.map[0] + 1 if token.map else 0
-            if token.type == "heading_open":
+            if kind == "heading_open":
                 self._heading(tokens, index, start)
                 index += 3
                 continue
-            if token.level == 0 and token.nesting >= 0 and self.entries:
+            if token.level == 0 and self.entries:
                 self.entries[-1].bare = False
                 self.entries[-1].untitled = False
-            if token.type == "html_block" and token.content.startswith(ev.COMMENT_PREFIX):
-                skip_fence = self._record(tokens, index, start)
-            elif token.type in ("fence", "code_block"):
+            if kind == "html_block":
+                skip_fence = token.content.startswith(ev.COMMENT_PREFIX) and self._record(tokens, index, start)
+                index += 1
+                continue
+            if kind == "fence" or kind == "code_block":
                 if skip_fence:
                     skip_fence = False
                 else:
-                    first = start + 1 if token.type == "fence" else start
-                    self.add(list(ev.from_code(token.content, first)), start)
-                    if token.type == "fence" and fence_unclosed(token, text, total):
+                    first = start + 1 if kind == "fence" else start
+                    add(list(ev.from_code(token.content, first)), start)
+                    if kind == "fence" and fence_unclosed(token, text, total):
                         self.warnings.append(ParseWarning(start, "code fence is never closed"))
-            elif token.type == "inline":
-                self.add(list(self.prose.feed(token.content, start)), start)
-            skip_fence = skip_fence and token.type == "html_block"
+                index += 1
+                continue
+            skip_fence = False
             index += 1
         return self._finish(tokens, file_name)
 
