@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loopkit.markdown.journal import parse_journal, probe_records_from_end  # noqa: E402
-from loopkit.model import ProbeRecord  # noqa: E402
+from loopkit.markdown.journal import parse_journal, probe_records_from_end
+from loopkit.model import ProbeRecord
 
 TARGET = 1.2
 
@@ -77,7 +77,7 @@ def _hand_entry(rng: random.Random, n: int) -> str:
     parts = [f"## {day}T{n % 24:02d}:{n % 60:02d}Z — Builder poll {n} (M{n % 4 + 1} monitoring)\n"]
     parts.append(
         "**Orientation:**\n"
-        f"- Read the plan for step {n}; the cache rework touches `src/cache/evict.rs` and `src/cache/mod.rs`.\n"
+        f"- Read the plan for step {n}; the rework touches `src/cache/evict.rs` and `src/cache/mod.rs`.\n"
         f"- Pre-check: `https://lantern.example.test/api/v{n % 3}` → HTTP/2 200 (served directly)\n"
         "- `https://lantern.example.test/ping` → 404 (not enabled here)\n"
         f"- updated `tasks.json` (C{n % 9}-code → `in_progress`) and renamed `notes.md` → `NOTES.md`\n"
@@ -90,7 +90,7 @@ def _hand_entry(rng: random.Random, n: int) -> str:
         "```\n"
         "# scale the worker to zero to simulate a cold start\n"
         "docker service scale lantern_worker=0\n"
-        f"curl -sk -o /dev/null -w \"%{{http_code}}\" --max-time 5 https://lantern.example.test/{n}\n"
+        f'curl -sk -o /dev/null -w "%{{http_code}}" --max-time 5 https://lantern.example.test/{n}\n'
         "→ HTTP 503 ← FAILS (would wait until the timeout)\n"
         "# restore\n"
         "docker service scale lantern_worker=1 → 1/1 ✓\n"
@@ -132,7 +132,9 @@ def _median(fn: object, runs: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mb", type=float, default=4.0, help="journal size in MB (default 4)")
     parser.add_argument("-n", type=int, default=5, help="runs per timing; the median is printed (default 5)")
     args = parser.parse_args()
@@ -157,7 +159,8 @@ def main() -> None:
     print(f"loopkit parse_journal         median of {args.n}: {ours:.3f} s")
     print(f"markdown-it-py MarkdownIt.parse median of {args.n}: {theirs:.3f} s")
     print(f"reader from the end (all records) median of {args.n}: {reverse:.3f} s")
-    print(f"ratio markdown-it / loopkit: {ratio:.2f}x (target >= {TARGET}x: {'met' if ratio >= TARGET else 'NOT met'})")
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"ratio markdown-it / loopkit: {ratio:.2f}x (target >= {TARGET}x: {verdict})")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def test_prose_arrow_shapes_are_not_evidence(shape: str) -> None:
         ("- `./run.sh --fast` → ok", "./run.sh --fast", "shell"),
         ("- `sudo systemctl restart app` → active", "sudo systemctl restart app", "shell"),
         ("- `FOO=1 make test` (pass)", "FOO=1 make test", "shell"),
-        ("```\n# body:\n→ {\"ok\": true}\n```", None, "result"),
+        ('```\n# body:\n→ {"ok": true}\n```', None, "result"),
     ],
 )
 def test_command_shaped_left_sides_are_evidence(text: str, command: str | None, kind: str) -> None:
@@ -171,7 +171,9 @@ def _line(words: list[str]) -> str:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["", "- ", "> ", "    ", "fence"]), st.lists(_WORDS, min_size=1, max_size=8)),
+        st.tuples(
+            st.sampled_from(["", "- ", "> ", "    ", "fence"]), st.lists(_WORDS, min_size=1, max_size=8)
+        ),
         max_size=12,
     )
 )
@@ -185,7 +187,9 @@ def test_no_command_shaped_left_side_no_evidence(lines: list[tuple[str, list[str
             body.append("```\n" + _line(words) + "\n```")
         else:
             body.append(prefix + _line(words))
-    journal = parse_journal("# JOURNAL — phase px (Builder)\n\n## 2026-06-13T13:24Z — x\n\n" + "\n\n".join(body))
+    journal = parse_journal(
+        "# JOURNAL — phase px (Builder)\n\n## 2026-06-13T13:24Z — x\n\n" + "\n\n".join(body)
+    )
     assert [e for entry in journal.entries for e in entry.evidence] == []
 
 

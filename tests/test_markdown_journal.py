@@ -214,7 +214,10 @@ def test_block_tokens_equal_a_plain_markdown_it(lines: list[str], crlf: bool) ->
 @settings(max_examples=400, deadline=None)
 @given(
     st.text(max_size=40)
-    | st.from_regex(r"\s*\[?\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC)?\]?\s*[—:-]?.{0,10}", fullmatch=True)
+    | st.from_regex(
+        r"\s*\[?\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC)?\]?\s*[—:-]?.{0,10}",
+        fullmatch=True,
+    )
 )
 def test_heading_times_read_as_timefmt_reads_them(text: str) -> None:
     from loopkit.markdown.stamps import parse_heading

@@ -41,7 +41,17 @@ def _json(value: Any) -> None:
     json.dumps(value, allow_nan=False)
 
 
-WEIRD_NUMBERS = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "1" * 400, "-" + "9" * 400, "1.5e308", "0"]
+WEIRD_NUMBERS = [
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1" * 400,
+    "-" + "9" * 400,
+    "1.5e308",
+    "0",
+]
 _RECORD = (
     '{"schema_version":1,"source":"probe","phase":"px","milestone":"M1","probe":"P1","title":"t",'
     '"command":"c","observe":"stdout","observed":"200","exit":%s,"expect":["200"],"expect_not":[],'
@@ -92,7 +102,39 @@ _LINES = [
     "\t\ttabbed",
     "\x00\ufffd\r",
 ]
-_CHUNKS = ["`", "``", "→", " -> ", "~", " ", "\t", "<", ">", "#", "- ", "\r", "\x00", "é", "\ufffd", "a", "1", ":", "(", ")", "✓", "✗", "$ ", "*", "[", "]", "|", "\\", "{", "}", '"']
+_CHUNKS = [
+    "`",
+    "``",
+    "→",
+    " -> ",
+    "~",
+    " ",
+    "\t",
+    "<",
+    ">",
+    "#",
+    "- ",
+    "\r",
+    "\x00",
+    "é",
+    "\ufffd",
+    "a",
+    "1",
+    ":",
+    "(",
+    ")",
+    "✓",
+    "✗",
+    "$ ",
+    "*",
+    "[",
+    "]",
+    "|",
+    "\\",
+    "{",
+    "}",
+    '"',
+]
 _WEIRD = [
     "<!-- loopkit:probe " + _RECORD % (a, b, c) + " -->"
     for a, b, c in [("1e400", "0", "0"), ("0", "NaN", "0"), ("0", "Infinity", "0"), ("0", "0", "1" * 400), ("0", "-1e400", "0"), ("0", "0.25", "3")]

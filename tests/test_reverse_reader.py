@@ -18,11 +18,15 @@ from loopkit.model import ProbeRecord
 from loopkit.services.probes import render_evidence
 
 SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
 
-def _record(milestone: str = "M1", probe: str = "P1", result: str = "PASS", observed: str = "200") -> ProbeRecord:
+def _record(
+    milestone: str = "M1", probe: str = "P1", result: str = "PASS", observed: str = "200"
+) -> ProbeRecord:
     return ProbeRecord(
         phase="px",
         milestone=milestone,
@@ -89,7 +93,12 @@ def test_a_pass_quoted_in_a_fence_is_not_a_record(tmp_path: Path, fence: str) ->
 
 
 def test_a_pass_in_a_fence_opened_far_above_is_not_a_record(tmp_path: Path) -> None:
-    text = HEAD + FAIL + "\n```\nan unclosed fence\n" + "\n".join(f"## 2026-06-13T14:{i:02d}Z — x" for i in range(30))
+    text = (
+        HEAD
+        + FAIL
+        + "\n```\nan unclosed fence\n"
+        + "\n".join(f"## 2026-06-13T14:{i:02d}Z — x" for i in range(30))
+    )
     text += "\n" + PASS
     _assert_same(tmp_path, text)
     assert [r.result for r, _ in _fast(tmp_path / "JOURNAL-px.md")] == ["FAIL"]
@@ -145,7 +154,20 @@ records = st.builds(
 def blocks(draw: st.DrawFn) -> str:
     kind = draw(
         st.sampled_from(
-            ["entry", "record", "record", "fence", "unclosed", "quote", "list", "html", "para", "dup", "edit", "deep"]
+            [
+                "entry",
+                "record",
+                "record",
+                "fence",
+                "unclosed",
+                "quote",
+                "list",
+                "html",
+                "para",
+                "dup",
+                "edit",
+                "deep",
+            ]
             + ["lines"] * 4
         )
     )
@@ -168,7 +190,9 @@ def blocks(draw: st.DrawFn) -> str:
     if kind == "list":
         return "- item\n  " + block.replace("\n", "\n  ") + "\n"
     if kind == "html":
-        return draw(st.sampled_from(["<div>\n", "<!--\n", "-->\n", "<pre>\n", "</pre>\n", "<span>\n", "text <b>\n"]))
+        return draw(
+            st.sampled_from(["<div>\n", "<!--\n", "-->\n", "<pre>\n", "</pre>\n", "<span>\n", "text <b>\n"])
+        )
     if kind == "deep":
         return draw(st.sampled_from(["- " * 11 + "x\n", ">" * 22 + " x\n", "  - " * 5 + "y\n"]))
     if kind == "lines":

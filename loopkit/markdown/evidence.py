@@ -1,4 +1,5 @@
-"""Evidence in Markdown: free-form lines people type, and the block loopkit writes for a probe.
+"""Evidence in Markdown: the block loopkit writes for a probe (free-form lines people type are read
+in freeform.py; its functions are importable from here too).
 
 The probe block is two things: an HTML comment holding the exact record as JSON (what loopkit
 reads back), and a fenced block showing the command and `→ observed mark RESULT` (what people
@@ -12,10 +13,12 @@ import re
 from typing import Any
 
 from loopkit.markdown import comment
-from loopkit.markdown.freeform import code_of, free, from_code, from_prose, mark_of
+from loopkit.markdown.freeform import code_of as code_of  # free-form evidence lives in freeform.py
+from loopkit.markdown.freeform import free as free
+from loopkit.markdown.freeform import from_code as from_code
+from loopkit.markdown.freeform import from_prose as from_prose
+from loopkit.markdown.freeform import mark_of as mark_of
 from loopkit.model import ProbeRecord
-
-__all__ = ["code_of", "free", "from_code", "from_prose", "mark_of"]  # free-form evidence lives there
 
 COMMENT_PREFIX = comment.prefix("probe")
 _MARKS = {"PASS": "✓", "FAIL": "✗", "ERROR": "✗"}

@@ -27,23 +27,26 @@ _RESULT_WORD = re.compile(
 )
 _PASS_WORDS = ("pass", "ok", "success", "green", "clean")
 
-# Programs agents run, as the first word of a command (after `sudo`, `env`, `VAR=value`, …).
+# Programs agents run, as the first word of a command (after `sudo`, `env`, `VAR=value`, …); words
+# that are commands and common English too (`file`, `test`, `date`, `tree`) are left out for precision.
 KNOWN_COMMANDS = frozenset(
     """
     ab ansible apt apt-get awk aws az bash black brew bun bundle bundler cargo cat cd chmod chown
-    clang cmake composer cp curl cut date deno df dig diff dmesg docker docker-compose dotnet du echo
-    env eslint file find flake8 free gcc gem gh git go gradle grep gunicorn gzip head helm host http
-    httpie https id ip isort java javac jest journalctl jq kill kubectl less ln loopkit ls lsof make
-    mix mkdir mocha mv mvn mypy mysql nc netstat nginx nix nix-build nix-shell nixos-rebuild node
-    nohup npm npx nslookup openssl php pip pip3 pipx pnpm podman poetry printf prettier ps psql
-    pylint pyright pytest python python3 rake redis-cli rg rm rspec rsync ruby ruff rustc rustup scp
-    sed service sh sqlite3 ss ssh stat swift systemctl tail tar tee terraform test time timeout top
-    touch tox tree tsc uname unzip uv uvicorn vitest wc wget which xargs xcodebuild yarn yq zip zsh
-    """.split()
+    clang cmake composer cp curl cut deno df dig diff dmesg docker docker-compose dotnet du echo env
+    eslint find flake8 gcc gem gh git go gradle grep gunicorn gzip head helm http httpie https ip
+    isort java javac jest journalctl jq kill kubectl ln loopkit ls lsof make mix mkdir mocha mv mvn
+    mypy mysql nc netstat nginx nix nix-build nix-shell nixos-rebuild node nohup npm npx nslookup
+    openssl php pip pip3 pipx pnpm podman poetry printf prettier ps psql pylint pyright pytest
+    python python3 rake redis-cli rg rm rspec rsync ruby ruff rustc rustup scp sed service sh
+    sqlite3 ss ssh stat swift systemctl tail tar tee terraform timeout touch tox tsc uname unzip uv
+    uvicorn vitest wc wget which xargs xcodebuild yarn yq zip zsh
+    """.split()  # noqa: SIM905 - a word list reads better as words
 )
 _WRAPPERS = frozenset({"sudo", "env", "time", "nohup", "command", "exec", "doas"})
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$")
-_PROGRAM_PATH = re.compile(r"^(?:\.{1,2}/|~/|/(?:[\w.+-]+/)*s?bin/|(?:[\w.+-]+/)*(?:s?bin|scripts?|tools)/)[\w.+-]+$")
+_PROGRAM_PATH = re.compile(
+    r"^(?:\.{1,2}/|~/|/(?:[\w.+-]+/)*s?bin/|(?:[\w.+-]+/)*(?:s?bin|scripts?|tools)/)[\w.+-]+$"
+)
 _HTTP_METHOD = re.compile(r"^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)\s+(?:/|https?://)\S*")
 _URL = re.compile(r"^https?://\S+$")
 _HTTP_FIRST = frozenset("GHPDOh")  # the first letters of the methods, and of http(s)://
@@ -53,7 +56,8 @@ _ARROW = re.compile(r"→| -> ")
 _SPAN_RESULT = re.compile(r"(`+)(?P<code>[^`\n]+?)(?<!`)\1(?!`)\s*\((?P<result>[^()\n]*)\)")
 _BULLET = re.compile(r"^\s*(?:[-*+]\s+|\d{1,9}[.)]\s+)?(?P<mark>[✅❌✓✔✗✘]\uFE0F?\s*)?")
 _LABEL = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(?P<label>command|cmd|ran|run|key output|output|result|exit(?: code| status)?|observed)"
+    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?"
+    r"(?P<label>command|cmd|ran|run|key output|output|result|exit(?: code| status)?|observed)"
     r"(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*$",
     re.IGNORECASE,
 )
@@ -88,7 +92,13 @@ def free(
     mark: Literal["pass", "fail"] | None = None,
 ) -> FreeEvidence:
     observed = observed.strip()
-    kind: EvidenceKind = "result" if command is None else "http" if command[:1] in _HTTP_FIRST and is_http(command) else "shell"
+    kind: EvidenceKind = (
+        "result"
+        if command is None
+        else "http"
+        if command[:1] in _HTTP_FIRST and is_http(command)
+        else "shell"
+    )
     return FreeEvidence(
         command=command,
         observed=observed,
@@ -246,8 +256,13 @@ class ProseReader:
         observed = _CODE_SPAN.sub(lambda m: m.group(2), value).strip()
         if label.startswith("exit") and observed.isdigit():
             found.append(
-                free(self.pending.command, f"exit {observed}", self.pending.line, code=observed,
-                     mark="pass" if observed == "0" else "fail")
+                free(
+                    self.pending.command,
+                    f"exit {observed}",
+                    self.pending.line,
+                    code=observed,
+                    mark="pass" if observed == "0" else "fail",
+                )
             )
         else:
             found.append(free(self.pending.command, observed, self.pending.line))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +69,7 @@ class _Reader:
         self.day: str | None = None  # the date a time-only heading takes
         self.prose = ProseReader()
 
-    def add(self, found: list[Evidence], line: int) -> None:
+    def add(self, found: Sequence[Evidence], line: int) -> None:
         if self.entries:
             self.entries[-1].evidence.extend(found)
         elif found:
@@ -112,7 +112,9 @@ class _Reader:
                 self.entries[-1].bare = False
                 self.entries[-1].untitled = False
             if kind == "html_block":
-                skip_fence = token.content.startswith(ev.COMMENT_PREFIX) and self._record(tokens, index, start)
+                skip_fence = token.content.startswith(ev.COMMENT_PREFIX) and self._record(
+                    tokens, index, start
+                )
                 index += 1
                 continue
             if kind == "fence" or kind == "code_block":

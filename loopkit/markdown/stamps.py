@@ -37,6 +37,7 @@ def parse_heading(text: str) -> tuple[str, bool, str] | None:
         return None
     return iso(moment), match["h"] is None, match["title"].strip()
 
+
 _SEP = r"(?:\s*(?:—|–|-|:|→)\s*|\s+|$)"
 _ZONE = r"(?:\s*(?:Z|UTC|GMT|\+00:?00))?"
 # `2026-05-04 ~01:10 UTC — title`, `2026-05-04 12:XX — title`: a date with an approximate time

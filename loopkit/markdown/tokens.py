@@ -194,7 +194,9 @@ def fence_unclosed(token: Token, text: str, total: int | None = None) -> bool:
 
 # `---`, up to 200 lines that read as YAML (`key: value`, indented, `- item`, `# comment`), `---`
 _FRONT_MATTER = re.compile(
-    r"\A---[ \t]*\r?\n(?:(?:[ \t#-][^\n]*|[\w.-]+[ \t]*:[^\n]*|[ \t\r]*)\n){0,200}?(?:---|\.\.\.)[ \t]*\r?(?:\n|\Z)"
+    r"\A---[ \t]*\r?\n"
+    r"(?:(?:[ \t#-][^\n]*|[\w.-]+[ \t]*:[^\n]*|[ \t\r]*)\n){0,200}?"
+    r"(?:---|\.\.\.)[ \t]*\r?(?:\n|\Z)"
 )
 FRONT_MATTER_LINES = 203  # the most lines front matter may span, fences included
 

@@ -189,7 +189,9 @@ class _Scan:
         if not self.out.starts or self.out.starts[-1] < offset:
             self.out.starts.append(offset)
 
-    def _html(self, text: str, body: str, indent: int, start: int, line: int, after: int) -> tuple[int, int] | None:
+    def _html(
+        self, text: str, body: str, indent: int, start: int, line: int, after: int
+    ) -> tuple[int, int] | None:
         kind = next((i for i, seq in enumerate(_html_sequences()) if seq[0].search(body)), None)
         if kind is None:
             return after, line + 1
