@@ -232,3 +232,12 @@ def test_front_matter_is_metadata() -> None:
     journal = parse_journal(text)
     assert [(e.title, e.line) for e in journal.entries] == [("first", 5)]
     assert journal.warnings == ()
+
+
+def test_last_heading_time_reads_the_styles_too() -> None:
+    from loopkit.markdown.journal import last_heading_time
+
+    assert last_heading_time("## 2026-05-04\n\n### 18:08 UTC — a\n\ntext\n") == "2026-05-04T18:08:00Z"
+    assert last_heading_time("## Build #5 — 2026-03-01 18:01 UTC — B\n") == "2026-03-01T18:01:00Z"
+    assert last_heading_time("#### 2026-02-10T18:27:13.106Z — w\n") == "2026-02-10T18:27:13Z"
+    assert last_heading_time("no headings\n") is None

@@ -15,7 +15,6 @@ from loopkit.markdown.freeform import ProseReader
 from loopkit.markdown.tokens import fence_unclosed, front_matter_lines, has_binary, line_count, parse
 from loopkit.markdown.toplevel import Undecided, is_record_token, scan
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
-from loopkit.timefmt import parse_heading
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
@@ -255,19 +254,23 @@ def _mismatch(record: ProbeRecord) -> str:
 def last_heading_time(tail: str) -> str | None:
     """The newest entry time in a journal's tail (status must not parse whole journals).
 
-    Scans back for the last timestamped heading line and parses only from there to the end.
+    Scans back for the last heading line that carries a time and parses only that line; a time of
+    day alone (`### 18:08 UTC`) takes the date of the nearest dated heading above it.
     """
     end = len(tail)
+    clock: stamps.Stamp | None = None
     while end > 0:
         at = tail.rfind("\n#", 0, end)
         start = at + 1
         window = tail[start:]
-        if window.startswith(("## ", "### ")):
+        if window.startswith(("## ", "### ", "#### ")):
             tokens = parse(window[: window.find("\n") + 1 or None])
             if tokens and tokens[0].type == "heading_open":
-                stamp = parse_heading(tokens[1].content)
-                if stamp is not None:
-                    return stamp[0]
+                stamp = stamps.read(tokens[1].content)
+                if stamp is not None and stamp.at is not None:
+                    return clock.on(stamp.at).at if clock is not None else stamp.at
+                if stamp is not None and clock is None:
+                    clock = stamp
         if at < 0:
             return None
         end = at
