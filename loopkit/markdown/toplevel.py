@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from loopkit.markdown.tokens import FRONT_MATTER_LINES, front_matter_lines, parse
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 # A line that may matter: a fence-shaped or `<` line indented up to 3 spaces, a column-0 `#`, or a
 # line whose container prefix could nest deep enough to reach markdown-it's limit (tabs count 4).
-_SHAPES = rb"(?: {0,3}(?:`{3}|~{3}|<)|#|[ \t>*+\-0-9.)]{4})"
+_SHAPES = rb"(?: {0,3}(?:`{3}|~{3}|<)|#|[ >*+\-0-9.)]{16}|[ >*+\-0-9.)]{0,15}\t)"
 _FIRST = re.compile(_SHAPES)
 _NEXT = re.compile(rb"\n" + _SHAPES)
 _HEADING = re.compile(rb"#{1,6}(?=[ \t]|\r?\n|\Z)")
@@ -77,6 +78,17 @@ def _line_text(raw: bytes, at_end: bool) -> str:
     if raw.endswith(b"\r") and not at_end:
         raw = raw[:-1]
     return raw.decode("utf-8", errors="replace").replace("\r", "\u240d").replace("\x00", "\ufffd")
+
+
+@lru_cache(maxsize=64)
+def _closer(char: str, run: int) -> re.Pattern[bytes]:
+    """The closing line of a fence opened by `run` times `char`, as markdown-it reads one."""
+    return re.compile(
+        rb"(?:\n|\A) {0,3}"
+        + re.escape(char.encode() * run)
+        + re.escape(char.encode())
+        + rb"*[ \t]*(?:\r?\n|\Z)"
+    )
 
 
 def _fence_open(body: str) -> tuple[str, int] | None:
@@ -148,6 +160,16 @@ class _Scan:
         offset, line = self._front_matter()
         self.sync, self.sync_line = offset, line
         while True:
+            if self.fence is not None:
+                # inside a top-level fence only its closing line matters: jump to it
+                closer = _closer(*self.fence).search(self.raw, offset - 1 if offset else 0)
+                if closer is None:
+                    return self.out
+                start = int(closer.start()) + (self.raw[closer.start() : closer.start() + 1] == b"\n")
+                line += self._lines(offset, start)
+                self.fence = None
+                offset, line = self._line_at(start)[1], line + 1
+                continue
             start = self._next_interesting(offset)
             if start < 0:
                 return self.out
