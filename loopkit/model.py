@@ -8,6 +8,7 @@ from typing import Any, Literal
 ROLES = ("builder", "adversary", "orchestrator")
 Role = Literal["builder", "adversary", "orchestrator"]
 Result = Literal["PASS", "FAIL", "ERROR"]
+EvidenceKind = Literal["shell", "http", "result"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class FreeEvidence:
     code: str | None
     mark: Literal["pass", "fail"] | None
     line: int
+    # what was recognised: a shell command and its output, an HTTP request and its answer, or a
+    # result seen with no command in front of it
+    kind: EvidenceKind = "shell"
 
     def to_json(self) -> dict[str, Any]:
         return {"source": "free-form", **asdict(self)}
@@ -120,11 +124,14 @@ class JournalEntry:
     title: str
     line: int
     evidence: tuple[Evidence, ...] = ()
+    # the time was written as approximate (`~01:10 UTC`, `12:XX`): `at` is its best reading
+    approx: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "date_only": self.date_only,
+            "approx": self.approx,
             "title": self.title,
             "line": self.line,
             "evidence": [e.to_json() for e in self.evidence],

@@ -60,7 +60,7 @@ def test_heading_variants(heading: str, at: str, date_only: bool, title: str) ->
 
 
 def test_malformed_inputs_warn_not_raise() -> None:
-    text = "no headings at all\n```\nunclosed → 200 ✓\n"
+    text = "no headings at all\n```\ncurl -s localhost → 200 ✓\n"
     journal = parse_journal(text)
     assert any("never closed" in w.message for w in journal.warnings)
     assert any("before the first entry" in w.message for w in journal.warnings)
@@ -188,3 +188,39 @@ def test_records_from_the_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ]
     full = parse_journal(path.read_text(encoding="utf-8")).probe_records
     assert [r.line for r, _ in found] == [r.line for r in reversed(full)]
+
+
+# -- the faster block loop gives markdown-it's own tokens ---------------------------------------
+_BLOCK_LINES = [
+    "## 2026-06-13 — x", "# t", "#x", "```", "~~~", "   ```", "    code", "\tcode", "- item", "* item",
+    "+ item", "1. one", "2) two", "  - nested", "> q", ">", "---", "***", "___", "===", "- - -", "text",
+    "[ref]: /url", "<div>", "<!-- c -->", "<!--", "-->", "", "  ", "| a | b |", "a\rb", "\x00",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_BLOCK_LINES) | st.text(max_size=12), max_size=30), st.booleans())
+def test_block_tokens_equal_a_plain_markdown_it(lines: list[str], crlf: bool) -> None:
+    from markdown_it import MarkdownIt
+
+    from loopkit.markdown.tokens import parse
+
+    text = ("\r\n" if crlf else "\n").join(lines)
+    plain = MarkdownIt("commonmark")
+    plain.disable(["inline", "text_join"])
+    assert parse(text) == plain.parse(text.replace("\r\n", "\n").replace("\r", "\u240d"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(max_size=40)
+    | st.from_regex(
+        r"\s*\[?\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC)?\]?\s*[—:-]?.{0,10}",
+        fullmatch=True,
+    )
+)
+def test_heading_times_read_as_timefmt_reads_them(text: str) -> None:
+    from loopkit.markdown.stamps import parse_heading
+    from loopkit.timefmt import parse_heading as reference
+
+    assert parse_heading(text) == reference(text)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopkit.markdown import evidence as ev
-from loopkit.markdown.tokens import fence_unclosed, has_binary, line_count, parse
+from loopkit.markdown import stamps
+from loopkit.markdown.freeform import ProseReader
+from loopkit.markdown.tokens import fence_unclosed, front_matter_lines, has_binary, line_count, parse
+from loopkit.markdown.toplevel import Undecided, is_record_token, scan
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
-from loopkit.timefmt import parse_heading
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
@@ -21,8 +23,10 @@ _TITLE_PHASE = re.compile(r"\bphase\s+`?([a-z0-9][a-z0-9._-]{0,63})`?", re.IGNOR
 _TITLE_ROLE = re.compile(r"\((builder|adversary|orchestrator)\)", re.IGNORECASE)
 _FILE_NAME = re.compile(r"^(JOURNAL|REVIEW)-([a-z0-9][a-z0-9._-]{0,63})\.md$")
 HUGE_LINE = 100_000
-_HUGE = re.compile(f"[^\\n]{{{HUGE_LINE}}}")
+# anchored at line starts, so a line just under the limit costs one pass, not one per character
+_HUGE = re.compile(f"^[^\\n]{{{HUGE_LINE}}}", re.MULTILINE)
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ENTRY_LEVELS = ("h2", "h3", "h4")
 
 
 def unescape(text: str) -> str:
@@ -36,93 +40,190 @@ class _Entry:
     date_only: bool
     title: str
     line: int
+    approx: bool = False
     evidence: list[Evidence] = field(default_factory=list)
+    untitled: bool = False  # a title-less timestamp heading: the heading right below names it
+    bare: bool = True  # nothing but its heading so far
 
     def freeze(self) -> JournalEntry:
-        return JournalEntry(self.at, self.date_only, self.title, self.line, tuple(self.evidence))
+        return JournalEntry(
+            self.at, self.date_only, self.title, self.line, tuple(self.evidence), approx=self.approx
+        )
 
 
 def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
     """Any text in, entries and warnings out; never raises on content."""
-    tokens = parse(text)
-    total = line_count(text)
-    warnings: list[ParseWarning] = []
-    mismatches: list[ParseWarning] = []
-    entries: list[_Entry] = []
-    preamble: list[Evidence] = []
-    phase = role = None
-    binary = has_binary(text)
-    if binary is not None:
-        warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
-    if len(text) > HUGE_LINE:
-        long_line = _HUGE.search(text)
-        if long_line is not None:
-            start = text.rfind("\n", 0, long_line.start()) + 1
-            end = text.find("\n", start)
-            length = (len(text) if end < 0 else end) - start
-            at = text.count("\n", 0, start) + 1
-            warnings.append(ParseWarning(at, f"line of {length:,} characters"))
+    return _Reader(text).read(file_name)
 
-    def add(found: list[Evidence], line: int) -> None:
-        if entries:
-            entries[-1].evidence.extend(found)
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.warnings: list[ParseWarning] = []
+        self.mismatches: list[ParseWarning] = []
+        self.entries: list[_Entry] = []
+        self.preamble: list[Evidence] = []
+        self.phase: str | None = None
+        self.role: str | None = None
+        self.day: str | None = None  # the date a time-only heading takes
+        self.prose = ProseReader()
+
+    def add(self, found: Sequence[Evidence], line: int) -> None:
+        if self.entries:
+            self.entries[-1].evidence.extend(found)
         elif found:
-            preamble.extend(found)
-            warnings.append(ParseWarning(line, "evidence before the first entry heading"))
+            self.preamble.extend(found)
+            self.warnings.append(ParseWarning(line, "evidence before the first entry heading"))
 
-    skip_fence = False
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        start = token.map[0] + 1 if token.map else 0
-        if token.type == "heading_open":
-            content = tokens[index + 1].content
-            if token.tag == "h1" and not entries and phase is None:
-                phase, role = _title_line(content)
-            elif token.tag in ("h2", "h3"):
-                stamp = parse_heading(content)
-                if stamp is not None:
-                    entries.append(_Entry(stamp[0], stamp[1], unescape(stamp[2]), start))
-                elif token.tag == "h2" and token.level == 0:
-                    warnings.append(ParseWarning(start, f"heading without a timestamp: {content[:80]!r}"))
-                    entries.append(_Entry(None, False, content, start))
-            index += 3
-            continue
-        if token.type == "html_block" and token.content.startswith(ev.COMMENT_PREFIX):
-            record = _probe(token, start, warnings)
-            if record is not None:
-                add([record], start)
-                nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-                if nxt is not None and nxt.type == "fence":
-                    skip_fence = True
-                    if nxt.content.split("\n")[:2] != ev.display_lines(record):
-                        mismatches.append(ParseWarning(start, _mismatch(record)))
-                else:
-                    mismatches.append(ParseWarning(start, _mismatch(record)))
-        elif token.type in ("fence", "code_block"):
-            if skip_fence:
+    def read(self, file_name: str | None) -> Journal:
+        text = self.text
+        skip = front_matter_lines(text)
+        if skip:
+            # YAML front matter is metadata: blank it out, so that line numbers stay the file's
+            text = "\n" * skip + text.split("\n", skip)[-1]
+        tokens = parse(text)
+        total = line_count(text)
+        self._file_warnings()
+        skip_fence = False
+        index = 0
+        count = len(tokens)
+        prose = self.prose.feed
+        add = self.add
+        while index < count:
+            token = tokens[index]
+            kind = token.type
+            if kind == "inline":
+                line = token.map[0] + 1 if token.map else 0
+                add(prose(token.content, line), line)
                 skip_fence = False
-            else:
-                first = start + 1 if token.type == "fence" else start
-                add(list(ev.from_code(token.content, first)), start)
-                if token.type == "fence" and fence_unclosed(token, text, total):
-                    warnings.append(ParseWarning(start, "code fence is never closed"))
-        elif token.type == "inline" and "→" in token.content:
-            add(list(ev.from_prose(token.content, start)), start)
-        skip_fence = skip_fence and token.type == "html_block"
-        index += 1
+                index += 1
+                continue
+            if kind.endswith("_close"):
+                skip_fence = False
+                index += 1
+                continue
+            start = token.map[0] + 1 if token.map else 0
+            if kind == "heading_open":
+                self._heading(tokens, index, start)
+                index += 3
+                continue
+            if token.level == 0 and self.entries:
+                self.entries[-1].bare = False
+                self.entries[-1].untitled = False
+            if kind == "html_block":
+                skip_fence = token.content.startswith(ev.COMMENT_PREFIX) and self._record(
+                    tokens, index, start
+                )
+                index += 1
+                continue
+            if kind == "fence" or kind == "code_block":
+                if skip_fence:
+                    skip_fence = False
+                else:
+                    first = start + 1 if kind == "fence" else start
+                    add(list(ev.from_code(token.content, first)), start)
+                    if kind == "fence" and fence_unclosed(token, text, total):
+                        self.warnings.append(ParseWarning(start, "code fence is never closed"))
+                index += 1
+                continue
+            skip_fence = False
+            index += 1
+        return self._finish(tokens, file_name)
 
-    if not entries and any(t.type != "inline" and t.tag != "h1" for t in tokens if t.nesting >= 0):
-        warnings.append(ParseWarning(1, "no entry headings (`## <timestamp> — <title>`)"))
-    if file_name is not None and (phase is None or role is None):
-        match = _FILE_NAME.match(Path(file_name).name)
-        if match:
-            phase = phase or match[2]
-            role = role or ("builder" if match[1] == "JOURNAL" else "adversary")
-    frozen = [e.freeze() for e in entries]
-    if preamble:
-        frozen.insert(0, JournalEntry(None, False, "", 1, tuple(preamble)))
-    return Journal(phase, role, tuple(frozen), tuple(warnings), tuple(mismatches))
+    def _file_warnings(self) -> None:
+        text = self.text
+        binary = has_binary(text)
+        if binary is not None:
+            self.warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
+        if len(text) > HUGE_LINE:
+            long_line = _HUGE.search(text)
+            if long_line is not None:
+                start = long_line.start()
+                end = text.find("\n", start)
+                length = (len(text) if end < 0 else end) - start
+                at = text.count("\n", 0, start) + 1
+                self.warnings.append(ParseWarning(at, f"line of {length:,} characters"))
+
+    def _heading(self, tokens: list[Token], index: int, start: int) -> None:
+        token = tokens[index]
+        content = tokens[index + 1].content
+        self.prose.reset()
+        if token.markup not in ("#", "##", "###", "####", "#####", "######"):
+            return  # a setext heading (text over `---`) is part of the entry's text, not an entry
+        if token.tag == "h1" and not self.entries and self.phase is None:
+            self.phase, self.role = _title_line(content)
+            return
+        if token.tag not in _ENTRY_LEVELS:
+            return
+        stamp = stamps.read(content)
+        last = self.entries[-1] if self.entries else None
+        if stamp is None and last is not None and last.untitled:
+            last.title, last.untitled = unescape(content.strip()), False
+            return
+        if stamp is None:
+            stamp = self._label_stamp(tokens, index + 3, content)
+        if stamp is None:
+            if token.tag == "h2" and token.level == 0:
+                self.warnings.append(ParseWarning(start, f"heading without a timestamp: {content[:80]!r}"))
+                self.entries.append(_Entry(None, False, content, start))
+            return
+        if stamp.clock is not None:
+            if self.day is None:
+                self.warnings.append(ParseWarning(start, f"a time with no date above it: {content[:80]!r}"))
+                self.entries.append(_Entry(None, False, unescape(stamp.title), start, stamp.approx))
+                return
+            if last is not None and last.bare and last.date_only and not last.title:
+                self.entries.pop()  # `## 2026-05-04` over `### 18:08 UTC — …`: a day, not an entry
+            stamp = stamp.on(self.day)
+        if stamp.at is not None:
+            self.day = stamp.at
+        entry = _Entry(stamp.at, stamp.date_only, unescape(stamp.title), start, stamp.approx)
+        entry.untitled = not stamp.title
+        self.entries.append(entry)
+
+    def _label_stamp(self, tokens: list[Token], index: int, content: str) -> stamps.Stamp | None:
+        """An undated heading with `**Timestamp**: …` (or `Date:`) as the first line under it."""
+        if index < len(tokens) and tokens[index].type == "bullet_list_open":
+            index += 2  # `- **Timestamp**: …` as the first item of a list
+        if index + 1 >= len(tokens) or tokens[index].type != "paragraph_open":
+            return None
+        first = tokens[index + 1].content.split("\n", 1)[0]
+        found = stamps.from_label(first)
+        if found is None:
+            return None
+        return stamps.Stamp(found.at, found.date_only, found.approx, content.strip())
+
+    def _record(self, tokens: list[Token], index: int, start: int) -> bool:
+        """A probe comment: True when the fence after it is its display block (not evidence)."""
+        token = tokens[index]
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        shown = nxt is not None and nxt.type == "fence"  # a record's display, quoted or not
+        if not is_record_token(token):
+            if token.level == 0:
+                self.warnings.append(ParseWarning(start, "loopkit:probe comment that does not hold a record"))
+            return shown
+        record = _record_of(token, start)
+        if record is None:
+            self.warnings.append(ParseWarning(start, "loopkit:probe comment that does not hold a record"))
+            return shown
+        self.add([record], start)
+        if _edited(record, nxt):
+            self.mismatches.append(ParseWarning(start, _mismatch(record)))
+        return shown
+
+    def _finish(self, tokens: list[Token], file_name: str | None) -> Journal:
+        if not self.entries and any(t.type != "inline" and t.tag != "h1" for t in tokens if t.nesting >= 0):
+            self.warnings.append(ParseWarning(1, "no entry headings (`## <timestamp> — <title>`)"))
+        phase, role = self.phase, self.role
+        if file_name is not None and (phase is None or role is None):
+            match = _FILE_NAME.match(Path(file_name).name)
+            if match:
+                phase = phase or match[2]
+                role = role or ("builder" if match[1] == "JOURNAL" else "adversary")
+        frozen = [e.freeze() for e in self.entries]
+        if self.preamble:
+            frozen.insert(0, JournalEntry(None, False, "", 1, tuple(self.preamble)))
+        return Journal(phase, role, tuple(frozen), tuple(self.warnings), tuple(self.mismatches))
 
 
 def _title_line(content: str) -> tuple[str | None, str | None]:
@@ -131,12 +232,15 @@ def _title_line(content: str) -> tuple[str | None, str | None]:
     return (phase[1].lower() if phase else None, role[1].lower() if role else None)
 
 
-def _probe(token: Token, line: int, warnings: list[ParseWarning]) -> ProbeRecord | None:
+def _record_of(token: Token, line: int) -> ProbeRecord | None:
+    """The record a one-line top-level probe comment holds (the same test for both readers)."""
     data = ev.decode_comment(token.content)
-    record = ev.record_from(data, line) if data is not None else None
-    if record is None:
-        warnings.append(ParseWarning(line, "loopkit:probe comment that does not hold a record"))
-    return record
+    return ev.record_from(data, line) if data is not None else None
+
+
+def _edited(record: ProbeRecord, nxt: Token | None) -> bool:
+    """Whether the block after a record fails to show what the record holds."""
+    return nxt is None or nxt.type != "fence" or nxt.content.split("\n")[:2] != ev.display_lines(record)
 
 
 def _mismatch(record: ProbeRecord) -> str:
@@ -150,19 +254,23 @@ def _mismatch(record: ProbeRecord) -> str:
 def last_heading_time(tail: str) -> str | None:
     """The newest entry time in a journal's tail (status must not parse whole journals).
 
-    Scans back for the last timestamped heading line and parses only from there to the end.
+    Scans back for the last heading line that carries a time and parses only that line; a time of
+    day alone (`### 18:08 UTC`) takes the date of the nearest dated heading above it.
     """
     end = len(tail)
+    clock: stamps.Stamp | None = None
     while end > 0:
         at = tail.rfind("\n#", 0, end)
         start = at + 1
         window = tail[start:]
-        if window.startswith(("## ", "### ")):
+        if window.startswith(("## ", "### ", "#### ")):
             tokens = parse(window[: window.find("\n") + 1 or None])
             if tokens and tokens[0].type == "heading_open":
-                stamp = parse_heading(tokens[1].content)
-                if stamp is not None:
-                    return stamp[0]
+                stamp = stamps.read(tokens[1].content)
+                if stamp is not None and stamp.at is not None:
+                    return clock.on(stamp.at).at if clock is not None else stamp.at
+                if stamp is not None and clock is None:
+                    clock = stamp
         if at < 0:
             return None
         end = at
@@ -174,9 +282,10 @@ def probe_records_from_end(
 ) -> Iterator[tuple[ProbeRecord, bool]]:
     """loopkit's probe records, newest first, each with whether its display block was hand-edited.
 
-    It seeks from the end of the file, so finding the latest record of each probe costs what lies
-    after it, not the size of the journal. Each candidate is confirmed by parsing its own entry;
-    candidates whose (milestone, probe) `wanted` rejects are skipped unparsed.
+    Exactly the records a full parse finds, in reverse: one scan over the bytes tells which probe
+    comment lines are top-level blocks (not inside a fence or a quote, however far above it was
+    opened), then only the entry of each record asked for is parsed. Candidates whose
+    (milestone, probe) `wanted` rejects are skipped unparsed.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
@@ -187,26 +296,28 @@ def probe_records_from_end(
         if size == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            marker = ("\n" + ev.COMMENT_PREFIX).encode()
-            end = size
-            while True:
-                hit = data.rfind(marker, 0, end)
-                if hit < 0:
-                    if data[: len(marker) - 1] == marker[1:]:
-                        hit = -1
-                    else:
-                        return
-                begin = hit + 1
-                end = max(hit, 0)
-                if wanted is not None and not _wanted(data, begin, wanted):
-                    if hit < 0:
-                        return
+            try:
+                found = scan(data)
+            except Undecided:
+                yield from _slow(data, with_lines=with_lines, wanted=wanted)
+                return
+            for offset, line in reversed(found.candidates):
+                if wanted is not None and not _wanted(data, offset, wanted):
                     continue
-                found = _confirm(data, begin, size, with_lines)
-                if found is not None:
-                    yield found
-                if hit < 0:
-                    return
+                confirmed = _confirm(data, offset, found.window_end(offset), line + 1 if with_lines else 0)
+                if confirmed is not None:
+                    yield confirmed
+
+
+def _slow(
+    data: mmap.mmap, *, with_lines: bool, wanted: Callable[[str, str], bool] | None
+) -> Iterator[tuple[ProbeRecord, bool]]:
+    """The full parse, for the rare file the scan cannot read alone."""
+    journal = parse_journal(data[:].decode("utf-8", errors="replace"))
+    edited = {w.line for w in journal.mismatches}
+    for record in reversed(journal.probe_records):
+        if wanted is None or wanted(record.milestone, record.probe):
+            yield (record if with_lines else replace(record, line=0)), record.line in edited
 
 
 def _wanted(data: mmap.mmap, begin: int, wanted: Callable[[str, str], bool]) -> bool:
@@ -219,24 +330,14 @@ def _wanted(data: mmap.mmap, begin: int, wanted: Callable[[str, str], bool]) -> 
     return isinstance(milestone, str) and isinstance(probe, str) and wanted(milestone, probe)
 
 
-def _confirm(data: mmap.mmap, begin: int, size: int, with_lines: bool) -> tuple[ProbeRecord, bool] | None:
-    entry_start = data.rfind(b"\n## ", 0, begin) + 1
-    entry_end = data.find(b"\n## ", begin)
-    entry_end = size if entry_end < 0 else entry_end + 1
-    window = data[entry_start:entry_end].decode("utf-8", errors="replace")
-    base = data[:entry_start].count(b"\n") if with_lines else 0
-    comment_line = window.count("\n", 0, begin - entry_start)
-    tokens = parse(window)
-    for index, token in enumerate(tokens):
-        if token.type == "html_block" and token.map and token.map[0] == comment_line:
-            decoded = ev.decode_comment(token.content.split("\n", 1)[0])
-            line = base + comment_line + 1 if with_lines else 0  # 0: not counted (costs a pass)
-            record = ev.record_from(decoded, line) if decoded else None
-            if record is None:
-                return None
-            nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-            edited = (
-                nxt is None or nxt.type != "fence" or nxt.content.split("\n")[:2] != ev.display_lines(record)
-            )
-            return record, edited
-    return None
+def _confirm(data: mmap.mmap, begin: int, end: int, line: int) -> tuple[ProbeRecord, bool] | None:
+    """The record at `begin` read as the full parse reads it, from `begin` to the next known
+    top-level block start (both ends are block starts, so the tokens between are the full
+    parse's)."""
+    tokens = parse(data[begin:end].decode("utf-8", errors="replace"))
+    if not tokens or not is_record_token(tokens[0]):
+        return None
+    record = _record_of(tokens[0], line)
+    if record is None:
+        return None
+    return record, _edited(record, tokens[1] if len(tokens) > 1 else None)
