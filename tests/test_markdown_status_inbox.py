@@ -144,11 +144,24 @@ def fake_book(path: Path) -> Any:
     return SimpleNamespace(status_path=path)
 
 
+def ids_of(kind: str, note: str) -> tuple[str | None, str | None]:
+    """A code id and a claim id for a record (claims carry both, verdicts the claim id, DONE none)."""
+    import hashlib
+
+    digest = hashlib.sha1(note.encode("utf-8", "surrogatepass")).hexdigest()
+    claim_id = f"20260613T134400Z-buil-{digest[:12]}"
+    if kind == "CLAIM":
+        return digest, claim_id
+    return (None, claim_id) if kind in ("PASS", "FAIL") else (None, None)
+
+
 def record_line(kind: str, milestone: str | None, at: str, by: str, ref: str | None, note: str) -> str:
     ref_kind = None if ref is None else ("head" if kind == "CLAIM" else "claim")
+    code, claim_id = ids_of(kind, note)
     return _record_line(
-        kind=kind, milestone=milestone, at=at, by=by, ref_kind=ref_kind, ref=ref, note=note, ctx=CTX
-    )
+        kind=kind, milestone=milestone, at=at, by=by, ref_kind=ref_kind, ref=ref, note=note, ctx=CTX,
+        code=code, claim_id=claim_id,
+    )  # fmt: skip
 
 
 def inserted(old: str, new: str) -> str:
@@ -170,7 +183,7 @@ def inserted(old: str, new: str) -> str:
 def test_status_records_read_back(
     base: str, records: list[tuple[str, str, int, str, str | None, str]]
 ) -> None:
-    expected: dict[str, list[tuple[str, str | None, str, str, str | None, str]]] = {"M1": [], "M2": []}
+    expected: dict[str, list[tuple[Any, ...]]] = {"M1": [], "M2": []}
     text = base
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "STATUS-px.md"
@@ -189,9 +202,14 @@ def test_status_records_read_back(
             assert added.strip() == line.strip(), repr(added)
             assert new.endswith("\n") == text.endswith("\n")
             text = new
-            expected[milestone].append((kind, milestone, at, by, ref, oneline(note)))
+            code, claim_id = ids_of(kind, note)
+            ids = (code, claim_id if kind == "CLAIM" else None, claim_id if kind != "CLAIM" else None)
+            expected[milestone].append((kind, milestone, at, by, ref, oneline(note), *ids))
     doc = parse_status(text)
-    got = {s.id: [(r.kind, r.milestone, r.at, r.by, r.ref, r.note) for r in s.records] for s in doc.sections}
+    got = {
+        s.id: [(r.kind, r.milestone, r.at, r.by, r.ref, r.note, r.code, r.id, r.claim_id) for r in s.records]
+        for s in doc.sections
+    }
     assert got == expected
     lines = split_lines(text)
     for record in doc.records:

@@ -1,0 +1,153 @@
+"""Each shortcut pinned to the slow path it replaces (DESIGN: a fast path is pinned to its slow path).
+
+- provenance: `Repo.origins` (blame porcelain, identities from the commit objects) names, line by
+  line, the commit `git blame -l` names, on generated histories with duplicate lines, deletions,
+  reverts and merges;
+- appends: the journal append that parses from the remembered anchor gives exactly what the same
+  append gives after one full parse (no anchor), whatever was typed after the anchor.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loopkit.errors import BadInput
+from loopkit.gitrepo import Repo as GitRepo
+from loopkit.render import render
+from loopkit.services.context import Context
+from loopkit.services.journals import append_entry
+
+LINES = st.sampled_from(
+    ["alpha", "beta", "alpha", "- **PASS** M1 @2026-06-13T13:44Z by adversary", "", "gamma"]
+)
+STEP = st.one_of(
+    st.tuples(st.just("add"), st.lists(LINES, min_size=1, max_size=3)),
+    st.tuples(st.just("drop"), st.integers(0, 20)),
+    st.tuples(st.just("revert"), st.integers(0, 20)),
+    st.tuples(st.just("branch"), st.lists(LINES, min_size=1, max_size=2)),
+)
+
+
+def _git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(
+        ["git", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    ).stdout
+
+
+def _commit(root: Path, n: int) -> None:
+    who = ("alice", "bob", "carol")[n % 3]
+    env = {"GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": f"{who}@x.invalid"}
+    _git(root, "commit", "-qam", f"step {n}", "--allow-empty", env=env)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(STEP, min_size=1, max_size=8), st.booleans())
+def test_origins_name_the_commit_git_blame_names(steps: list[tuple[str, object]], typed: bool) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _git(root, "init", "-q", "-b", "main")
+        path = root / "STATUS.md"
+        path.write_text("# STATUS\n", "utf-8")
+        _git(root, "add", ".")
+        _commit(root, 0)
+        for n, (kind, arg) in enumerate(steps, start=1):
+            lines = path.read_text("utf-8").split("\n")
+            if kind == "add":
+                path.write_text("\n".join(lines[:-1] + list(arg) + [""]), "utf-8")  # type: ignore[arg-type]
+                _commit(root, n)
+            elif kind == "drop" and len(lines) > 2:
+                del lines[1 + int(arg) % (len(lines) - 2)]  # type: ignore[call-overload]
+                path.write_text("\n".join(lines), "utf-8")
+                _commit(root, n)
+            elif kind == "revert":
+                shas = _git(root, "rev-list", "--no-merges", "HEAD").split()[:-1]  # never the root
+                if not shas:
+                    continue
+                target = shas[int(arg) % len(shas)]  # type: ignore[call-overload]
+                if subprocess.run(
+                    ["git", "revert", "--no-edit", target], cwd=root, capture_output=True
+                ).returncode:
+                    subprocess.run(["git", "revert", "--abort"], cwd=root, capture_output=True)
+                    subprocess.run(["git", "reset", "-q", "--hard"], cwd=root, capture_output=True)
+            elif kind == "branch":
+                _git(root, "checkout", "-q", "-b", f"side{n}")
+                path.write_text(path.read_text("utf-8") + "\n".join(arg) + "\n", "utf-8")  # type: ignore[arg-type]
+                _commit(root, n)
+                _git(root, "checkout", "-q", "main")
+                _git(root, "merge", "-q", "--no-ff", "--no-edit", f"side{n}")
+        if typed:
+            path.write_text(path.read_text("utf-8") + "typed, not committed\nalpha\n", "utf-8")
+        ours = [o.sha if o else None for o in GitRepo(root).origins(["STATUS.md"])["STATUS.md"]]
+        blamed = _git(root, "blame", "--root", "-l", "-s", "--", "STATUS.md").splitlines()
+        theirs = [None if set(line.split()[0]) == {"0"} else line.split()[0] for line in blamed]
+        assert ours == theirs
+        # identities come from the commit objects: a .mailmap in the work tree renames no one
+        (root / ".mailmap").write_text("adversary <adversary@x.invalid> alice <alice@x.invalid>\n", "utf-8")
+        emails = {o.author.email for o in GitRepo(root).origins(["STATUS.md"])["STATUS.md"] if o}
+        assert "adversary@x.invalid" not in emails
+
+
+FILLER = "".join(
+    f"## 2026-06-13T{h:02d}:{m:02d}Z — entry {h}{m}\n\n{'words ' * 60}\n\n"
+    for h in range(24)
+    for m in range(0, 60, 4)
+)
+TAILS = st.lists(
+    st.sampled_from(
+        [
+            "typed by hand\n",
+            "## 2026-06-14T10:00Z — a hand entry\n\nbody\n",
+            "```\nopen fence\n",
+            "```\n",
+            "~~~~\n## 2026-06-14T11:00Z — inside a fence\n~~~~\n",
+            "> quoted\n> ## not a heading\n",
+            "\n",
+            "### 12:00 UTC — time only\n",
+        ]
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(TAILS)
+def test_append_from_the_anchor_equals_append_after_a_full_parse(tail: list[str]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _git(root, "init", "-q", "-b", "main")
+        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
+        (root / "STATUS-px.md").write_text("# STATUS — phase px\n", "utf-8")
+        journal = root / "JOURNAL-px.md"
+        journal.write_text("# JOURNAL — phase px (Builder)\n\n" + FILLER, "utf-8")
+        assert len(journal.read_bytes()) > 65536  # the anchor is used above 64 KiB
+        ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder", "LOOPKIT_NOW": "2026-06-15T09:00:00Z"})
+        first = "## 2026-06-15T09:00Z — first\n\nfrom loopkit\n"
+        _, text, _ = append_entry(ctx, phase="px", role="builder", block=first)  # remembers the anchor
+        journal.write_text(text + "".join(tail), "utf-8")
+        block = "## 2026-06-15T09:01Z — second\n\nfrom loopkit again\n"
+
+        def append() -> tuple[str, int] | str:
+            try:
+                _, new, line = append_entry(ctx, phase="px", role="builder", block=block)
+            except BadInput as exc:
+                return exc.message
+            return new, line
+
+        anchored = append()
+        for anchor in (root / ".git" / "loopkit").glob("journal-*.json"):
+            anchor.unlink()
+        assert anchored == append()
