@@ -376,3 +376,21 @@ def test_a_template_override_from_the_workspace_is_used(px: Repo) -> None:
     )
     ok(px.lk("journal", "add", "--phase", PHASE, "--title", "t", "--body", "b", role="builder"))
     assert "OVERRIDDEN b" in (px.ws / f"JOURNAL-{PHASE}.md").read_text("utf-8")
+
+
+# 11 ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["1e400", "Infinity", "NaN", "1" * 400])
+def test_11_odd_numbers_in_a_record_break_nothing(px: Repo, value: str) -> None:
+    ok(px.lk("probe", "run", "--phase", PHASE, role="builder"))
+    journal = px.ws / f"JOURNAL-{PHASE}.md"
+    text = journal.read_text("utf-8")
+    journal.write_text(text.replace('"duration":', f'"duration":{value},"x":', 1), "utf-8")
+    px.git("commit", "-qam", "odd")
+    for args in (("status", "--json"), ("check", "--json"), ("evidence", "--phase", PHASE, "--json"),
+                 ("journal", "show", "--phase", PHASE, "--json"),
+                 ("claim", "--phase", PHASE, "--milestone", "M1", "--json"),
+                 ("journal", "add", "--phase", PHASE, "--title", "t", "--body", "b", "--json")):  # fmt: skip
+        result = px.lk(*args, role="builder")
+        # the odd record is no record: a parse warning for check, missing evidence for the claim
+        assert result.code == {"check": 1, "claim": 3}.get(args[0], 0), (args, result.err)
+        json.loads(result.out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))

@@ -362,8 +362,8 @@ def test_large_journal_appends_read_back(repo: Repo, tmp_path: Path) -> None:
     )
     assert big.code == 0, big.err
     after = repo.lk("journal", "add", "--phase", "p", "--title", "after big", "--body", "s", role="builder")
-    assert after.code in (0, 4), after.err  # refusing is acceptable; writing something unreadable is not
-    expected = ["big"] + (["after big"] if after.code == 0 else [])
+    assert after.code == 0, after.err  # the quoted heading sits in a closed fence: nothing to refuse
+    expected = ["big", "after big"]
     doc = show(repo, "p")
     assert [e["title"] for e in doc["entries"]] == expected
     assert doc["warnings"] == []
@@ -375,18 +375,18 @@ def test_large_journal_appends_read_back(repo: Repo, tmp_path: Path) -> None:
         )
         handle.write("```sh\n## 2026-06-13 — inside an open fence\n")
     second = repo.lk("journal", "add", "--phase", "p", "--title", "two", "--body", "b", role="builder")
-    assert second.code in (0, 4), second.err
-    expected += ["by hand"] + (["two"] if second.code == 0 else [])
+    assert second.code == 0, second.err  # loopkit closes the open fence first (docs/formats.md)
+    expected += ["by hand", "two"]
     assert [e["title"] for e in show(repo, "p")["entries"]] == expected
 
     # a person edits above everything loopkit remembered (and makes the file shorter)
     text = path.read_text("utf-8")
     path.write_text(text.replace("output line 5 ", "edited ", 1)[:-40_000] + "\n", encoding="utf-8")
     third = repo.lk("journal", "add", "--phase", "p", "--title", "three", "--body", "c", role="builder")
-    assert third.code in (0, 4), third.err
+    assert third.code == 0, third.err  # an edit above the anchor means one full parse, not a refusal
     titles = [e["title"] for e in show(repo, "p")["entries"]]
     assert titles[: len(expected) - 1] == expected[:-1]
-    assert titles[-1] == "three" if third.code == 0 else "three" not in titles
+    assert titles[-1] == "three"
 
 
 def test_journal_with_lone_carriage_returns(repo: Repo) -> None:
