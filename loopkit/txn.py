@@ -253,6 +253,7 @@ def recover(ctx: Context) -> None:
         bool(commit) and head is not None and (head == commit or committer.is_ancestor(root, commit, head))
     )
     files: dict[str, Any] = intent.get("files") or {}
+    committer.release_index_lock(git_dir, scratch)  # ours, if the kill came while we held it
     if finished:
         with contextlib.suppress(GitError):
             committer.refresh_index(root, str(intent.get("index", "")))

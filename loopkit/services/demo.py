@@ -113,6 +113,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
                 "plans/demo.md": render("demo/plan.md.j2"),
                 f"{WORKSPACE}/loopkit.toml": (ws / "loopkit.toml").read_text("utf-8"),
                 f"{WORKSPACE}/phases/README.md": (ws / "phases" / "README.md").read_text("utf-8"),
+                f"{WORKSPACE}/.gitattributes": (ws / ".gitattributes").read_text("utf-8"),
                 f"{WORKSPACE}/phases/demo.toml": spec,
             },
             "chore: the demo service, its probe tool and the demo phase spec",
