@@ -25,7 +25,13 @@ from loopkit.gitrepo import Repo
 TESTS = Path(__file__).parent
 # The suite's status and check tests; under the cache_twin plugin each of their status, check and
 # next runs is repeated with the cache deleted and with it off, and must print the same bytes.
-STATUS_TESTS = ["test_books.py", "test_next.py", "test_loop_e2e.py", "test_evidence_e2e.py", "test_status_text.py"]
+STATUS_TESTS = [
+    "test_books.py",
+    "test_next.py",
+    "test_loop_e2e.py",
+    "test_evidence_e2e.py",
+    "test_status_text.py",
+]
 # the 200-phase goldens take minutes three times over: test_status_golden_three_ways covers 20
 SKIP = "not test_status_golden"
 
