@@ -18,7 +18,7 @@ def bench_probe_exec(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path
     ws = new_repo(repo, when=t0)
     simple_phase(ws, repo, when=t0 + timedelta(minutes=5))
     role = {"LOOPKIT_ROLE": "builder"}
-    base = [LOOPKIT, "probe", "exec", "--phase", "p", "--milestone", "M1", "--id", "P1"]
+    base = [LOOPKIT, "probe", "exec", "--phase", "p", "--milestone", "M1", "--id", "X1"]
     bare_argv = [PY, str(bare)]
     # with its commit first: the --no-commit runs leave the journal changed in the work tree
     committed, bare_t = bench_pair(([*base, "--", "true"], ws, role), (bare_argv, tmp, {}), n)
