@@ -125,7 +125,7 @@ def _write_all(
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
             else:
-                write_atomic(path, data, scratch=scratch)
+                _write(path, before[path], data, scratch=scratch)
         if not commit or root is None or plan is None:
             _drop(intent_path)
             return None
@@ -174,8 +174,65 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
+def _appends(before: bytes | None, after: bytes | None) -> bool:
+    return (
+        bool(before)
+        and after is not None
+        and len(after) > len(before or b"")
+        and after.startswith(before or b"")
+    )
+
+
+def _write(path: Path, before: bytes | None, after: bytes, *, scratch: str) -> None:
+    """An append is written in place (O(the entry), not O(the file)); anything else atomically."""
+    if before is not None and _appends(before, after):
+        with contextlib.suppress(_NotInPlace):
+            _append_in_place(path, before, after[len(before) :])
+            return
+    write_atomic(path, after, scratch=scratch)
+
+
+class _NotInPlace(Exception):
+    """The file is not the one read: write it whole, atomically, as for any edit."""
+
+
+def _append_in_place(path: Path, before: bytes, tail: bytes) -> None:
+    """Append + fsync, after checking the file still ends as read; on any failure, truncate back.
+
+    The intent record (saved first) names the old length and the appended bytes, so a kill in the
+    middle is undone by the next command: the file is cut back to the old length (txn._undo).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError as exc:
+        raise _NotInPlace from exc
+    try:
+        size = os.fstat(fd).st_size
+        edge = min(len(before), 4096)
+        if size != len(before) or os.pread(fd, edge, size - edge) != before[-edge:]:
+            raise _NotInPlace
+        try:
+            written = 0
+            while written < len(tail):
+                written += os.pwrite(fd, tail[written:], size + written)
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise
+    finally:
+        os.close(fd)
+
+
 def _undo_of(before: bytes | None, after: bytes | None) -> dict[str, Any]:
-    """How to put a file back: absent, truncated to its old length (an append), or its bytes."""
+    """How to put a file back: absent, truncated to its old length (an append), or its bytes.
+
+    An append names the old length and the bytes appended (never digests of the whole file: an
+    append stays O(the entry)); the others a digest of the bytes after, to undo only our write."""
+    if before is not None and _appends(before, after):
+        assert after is not None
+        return {"append_at": len(before), "tail": base64.b64encode(after[len(before) :]).decode("ascii")}
     undo: dict[str, Any] = {"after": _digest(after)}
     if before is None:
         undo["absent"] = True
@@ -277,6 +334,9 @@ def recover(ctx: Context) -> None:
 
 
 def _undo(path: Path, undo: Mapping[str, Any]) -> None:
+    if "append_at" in undo:
+        _undo_append(path, int(undo["append_at"]), base64.b64decode(undo["tail"]))
+        return
     current = _read(path)
     if _digest(current) != undo.get("after"):
         return  # not what the killed command wrote: the old bytes, or someone's edit since
@@ -288,3 +348,22 @@ def _undo(path: Path, undo: Mapping[str, Any]) -> None:
             write_atomic(path, old)
     elif "bytes" in undo:
         write_atomic(path, base64.b64decode(undo["bytes"]))
+
+
+def _undo_append(path: Path, at: int, tail: bytes) -> None:
+    """Cut an interrupted append back to the old length: only when what follows the old length is
+    (a beginning of) the bytes we appended, so someone's later edit is never cut."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size < at or size > at + len(tail):
+            return
+        if os.pread(fd, size - at, at) != tail[: size - at]:
+            return
+        os.ftruncate(fd, at)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -4,13 +4,13 @@ explicit identity and trailers, blame, and trailers. Every git failure becomes G
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import history, runner
+from loopkit.gitrepo import cache, history, runner
 from loopkit.gitrepo.committer import current_head
 from loopkit.model import Identity, Origin
 
@@ -29,6 +29,11 @@ class Repo:
         self._origins: dict[str, Origin] = {}
         self._records: dict[str, list[tuple[Origin, str]]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
+        self.cache = cache.Store(root, cache.folder_for(root))
+
+    def save_cache(self) -> None:
+        """Write what this command learnt to the cache (a command that reads a lot calls it)."""
+        self.cache.save()
 
     @cached_property
     def _repo(self) -> Any:
@@ -72,7 +77,13 @@ class Repo:
         return commit
 
     def changed(
-        self, old: str, new: str, *, prune: Callable[[str], bool] | None = None, keep: str | None = None
+        self,
+        old: str,
+        new: str,
+        *,
+        prune: Callable[[str], bool] | None = None,
+        keep: str | None = None,
+        memo: str | None = None,
     ) -> list[str] | None:
         """Paths that differ between two commits; None when either is unknown (rewritten history).
 
@@ -81,22 +92,33 @@ class Repo:
         With `keep` (the workspace's path), the answer only needs to be "what differs outside it":
         a differing folder that does not hold the workspace is reported as `folder/` unread and
         the walk stops at the first difference, so staleness costs two or three tree reads.
+        `memo` names what `prune` stands for (the caller's promise), so the answer can be kept in
+        the cache across commands; without `prune` none is needed.
         """
         key = (old, new, prune, keep)
         if key not in self._diff_cache:
+            lasting = memo if prune is not None else "all"
+            stored = self.cache.kind("diff") if lasting is not None else None
+            disk = cache.key_of(old, new, keep, lasting)
+            if stored is not None and disk in stored:
+                self._diff_cache[key] = stored[disk]
+                return self._diff_cache[key]
             a, b = self._commit(old), self._commit(new)
             if a is None or b is None:
-                self._diff_cache[key] = None
+                self._diff_cache[key] = None  # unknown now, maybe fetched later: never kept
             else:
                 found: list[str] = []
                 _diff_trees(a.tree, b.tree, "", found, prune, keep)
                 self._diff_cache[key] = sorted(found)
+                if stored is not None:
+                    stored[disk] = self._diff_cache[key]
+                    self.cache.changed("diff")
         return self._diff_cache[key]
 
     def origins(self, paths: list[str]) -> dict[str, list[Origin | None]]:
         """For each file, the commit that added each line of the working file (None: uncommitted),
         exactly as git blame answers, with identities from the commit objects."""
-        blames = history.blame_many(self.root, dict.fromkeys(dict.fromkeys(paths)))
+        blames = self._blames(dict.fromkeys(dict.fromkeys(paths)))
         self._learn(s for found in blames.values() for s in found.values() if s)
         result: dict[str, list[Origin | None]] = {}
         for path in paths:
@@ -107,9 +129,76 @@ class Repo:
 
     def line_origins(self, path: str, lines: list[int]) -> dict[int, Origin | None]:
         """git blame of just these lines (1-based) of the working file."""
-        found = history.blame(self.root, path, lines=lines)
+        found = self._blames({path: lines})[path]
         self._learn(s for s in found.values() if s)
         return {n: self._origin(found.get(n)) for n in lines}
+
+    def _blames(self, asks: dict[str, list[int] | None]) -> dict[str, dict[int, str | None]]:
+        """git blame of each file (all lines, or the lines asked), through the cache.
+
+        An entry holds the answers for one (HEAD, path, working blob): whole-file blames and the
+        lines asked one by one, apart. When HEAD moved by commits that did not touch the file, the
+        answers carry over: blame walks back from HEAD and those commits pass every line through.
+        """
+        head = self.head
+        if head is None or self.cache.folder is None:
+            return history.blame_many(self.root, dict(asks))
+        stored = self.cache.kind("blame")
+        results: dict[str, dict[int, str | None]] = {}
+        todo: dict[str, Sequence[int] | None] = {}
+        blobs: dict[str, str | None] = {}
+        for path, lines in asks.items():
+            blob = blobs[path] = self.cache.blob_id(path)
+            entry = stored.get(path)
+            if entry is not None and (blob is None or entry.get("blob") != blob):
+                entry = None
+            if entry is not None and not self._carries(entry, path):
+                entry = None
+            if entry is None:
+                todo[path] = lines
+                continue
+            if lines is None:
+                full = entry.get("full")
+                if full is None:
+                    todo[path] = None
+                else:
+                    results[path] = {int(n): sha for n, sha in full.items()}
+                continue
+            known = entry.get("lines", {})
+            missing = [n for n in lines if str(n) not in known]
+            if missing:
+                todo[path] = missing
+            results[path] = {n: known[str(n)] for n in lines if str(n) in known}
+        fresh = history.blame_many(self.root, todo) if todo else {}
+        for path, found in fresh.items():
+            blob = blobs[path]
+            entry = stored.get(path)
+            if entry is None or entry.get("blob") != blob or entry.get("head") != head:
+                entry = {"head": head, "blob": blob}
+            if todo[path] is None:
+                entry["full"] = {str(n): sha for n, sha in found.items()}
+                results[path] = found
+            else:
+                lines_known = entry.setdefault("lines", {})
+                lines_known.update({str(n): found.get(n) for n in todo[path] or ()})
+                results.setdefault(path, {}).update(found)
+            if blob is not None and found:
+                stored[path] = entry
+                self.cache.changed("blame")
+        return results
+
+    def _carries(self, entry: dict[str, Any], path: str) -> bool:
+        """Whether a blame entry made at another HEAD still holds at this one (see _blames)."""
+        old = str(entry.get("head"))
+        if old == self.head:
+            return True
+        assert self.head is not None
+        chain = self.cache.chain(old, self.head)
+        if chain is None or any(path in touched for _, touched in chain):
+            return False
+        entry["head"] = self.head
+        self.cache.changed("blame")
+        return True
 
     def commit_origins(self, shas: Iterable[str]) -> dict[str, Origin]:
         self._learn(shas)
@@ -117,8 +206,18 @@ class Repo:
 
     def _learn(self, shas: Iterable[str]) -> None:
         todo = {s for s in shas if s not in self._origins}
+        if not todo:
+            return
+        stored = self.cache.kind("origins") if self.cache.folder is not None else {}
+        for sha in [s for s in todo if s in stored]:
+            self._origins[sha] = _origin_from(sha, stored[sha])
+            todo.discard(sha)
         if todo:
-            self._origins.update(history.origins(self.root, todo))
+            found = history.origins(self.root, todo)
+            self._origins.update(found)
+            if self.cache.folder is not None and found:
+                stored.update({sha: _origin_json(o)[1:] for sha, o in found.items()})
+                self.cache.changed("origins")
 
     def _origin(self, sha: str | None) -> Origin | None:
         return self._origins.get(sha) if sha else None
@@ -131,7 +230,16 @@ class Repo:
         if key not in self._codes:
             from loopkit.gitrepo.code import code_id
 
-            self._codes[key] = code_id(self.root, commit, rel=rel, owned=owned)
+            # nested, `owned` is not asked: the id is the commit's and the folder's alone
+            stored = self.cache.kind("code") if rel and self.cache.folder is not None else None
+            disk = f"{commit}:{rel}"
+            if stored is not None and disk in stored:
+                self._codes[key] = stored[disk]
+            else:
+                self._codes[key] = code_id(self.root, commit, rel=rel, owned=owned)
+                if stored is not None and self._codes[key] is not None and len(commit) == 40:
+                    stored[disk] = self._codes[key]
+                    self.cache.changed("code")
         return self._codes[key]
 
     def code_changed(self, old: str, new: str) -> list[str] | None:
@@ -143,15 +251,33 @@ class Repo:
     @cached_property
     def spec_commits(self) -> list[Origin]:
         """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process."""
-        if self.head is None:
+        head = self.head
+        if head is None:
             return []
+        if self.cache.folder is None:
+            return self._spec_commits(head)
+        stored = self.cache.kind("spec")
+        entry = stored.get("HEAD")
+        if entry is not None and entry.get("head") == head:
+            return [_origin_from(o[0], o[1:]) for o in entry["list"]]
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            older = [_origin_from(o[0], o[1:]) for o in entry["list"]]
+            found = self._spec_commits(f"{entry['head']}..{head}") + older
+        else:
+            found = self._spec_commits(head)
+        stored["HEAD"] = {"head": head, "list": [_origin_json(o) for o in found]}
+        self.cache.changed("spec")
+        return found
+
+    def _spec_commits(self, revisions: str) -> list[Origin]:
         out = self.run(
             "log",
             "--no-use-mailmap",
             "-E",
             "--grep=^Loopkit-Spec: ",
             "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
-            "HEAD",
+            revisions,
         )
         found = []
         for chunk in out.split("\x1e")[1:]:
@@ -168,37 +294,65 @@ class Repo:
         the commit that added them: the records history says were written (one git process)."""
         todo = [p for p in dict.fromkeys(paths) if p not in self._records]
         if todo and self.head is not None:
-            out = self.run(
-                "-c",
-                "core.quotePath=false",
-                "log",
-                "--no-use-mailmap",
-                "--no-renames",
-                "--no-color",
-                "--no-ext-diff",
-                "-p",
-                "-U0",
-                "-E",
-                "--grep=^Loopkit-Action: (claim|verdict|done)$",
-                "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
-                "HEAD",
-                "--",
-                *todo,
-            )
-            found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
-            for chunk in out.split("\x1e")[1:]:
-                fields = chunk.split("\x1f", 6)
-                if len(fields) < 7:
-                    continue
-                sha, an, ae, cn, ce, block, diff = fields
-                origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
-                for path, line in history.added_lines(diff):
-                    if path in found:
-                        found[path].append((origin, line))
-            self._records.update(found)
+            self._records.update(self._record_lines_cached(todo, self.head))
         for path in todo:
             self._records.setdefault(path, [])
         return {p: self._records[p] for p in paths}
+
+    def _record_lines_cached(self, todo: list[str], head: str) -> dict[str, list[tuple[Origin, str]]]:
+        """The same answer as one log of HEAD, carried over from the last answer for these paths
+        through a log of the new commits alone when HEAD only moved forward in a line."""
+        if self.cache.folder is None:
+            return self._record_log(todo, head)
+        stored = self.cache.kind("records")
+        key = cache.key_of(sorted(todo))
+        entry = stored.get(key)
+        if entry is not None and entry.get("head") == head:
+            return {p: [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]] for p in todo}
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            found = self._record_log(todo, f"{entry['head']}..{head}")
+            for p in todo:
+                found[p] += [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]]
+        else:
+            found = self._record_log(todo, head)
+        stored.pop(key, None)
+        kept = {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+        stored[key] = {"head": head, "found": kept}
+        for old in list(stored)[:-4]:  # a few sets of paths (status, one phase): bounded
+            del stored[old]
+        self.cache.changed("records")
+        return found
+
+    def _record_log(self, todo: list[str], revisions: str) -> dict[str, list[tuple[Origin, str]]]:
+        out = self.run(
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--no-use-mailmap",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "-p",
+            "-U0",
+            "-E",
+            "--grep=^Loopkit-Action: (claim|verdict|done)$",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            revisions,
+            "--",
+            *todo,
+        )
+        found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
+        for chunk in out.split("\x1e")[1:]:
+            fields = chunk.split("\x1f", 6)
+            if len(fields) < 7:
+                continue
+            sha, an, ae, cn, ce, block, diff = fields
+            origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
+            for path, line in history.added_lines(diff):
+                if path in found:
+                    found[path].append((origin, line))
+        return found
 
     def blob(self, sha: str) -> bytes | None:
         code, out, _ = runner.run_bytes(self.root, ["cat-file", "blob", sha], check=False)
@@ -214,12 +368,40 @@ class Repo:
         todo = [p for p in dict.fromkeys(paths) if p not in self._order]
         if not todo:
             return
-        shas = (
-            self.run("log", "--topo-order", "--format=%H", "HEAD", "--", *todo).split() if self.head else []
-        )
-        order = {sha: index for index, sha in enumerate(reversed(shas))}
+        order = {sha: index for index, sha in enumerate(self._touching(todo))}
         for path in todo:
             self._order[path] = order
+
+    def _touching(self, todo: list[str]) -> list[str]:
+        """The commits that touched any of these paths, oldest first (`git log --topo-order`).
+
+        Through the cache: after a line of new commits, the ones of them that touch the paths
+        come last, as topo order puts them."""
+        head = self.head
+        if head is None:
+            return []
+        if self.cache.folder is None:
+            return self._touching_log(todo, head)
+        stored = self.cache.kind("order")
+        key = cache.key_of(sorted(todo))
+        entry = stored.get(key)
+        if entry is not None and entry.get("head") == head:
+            return list(entry["shas"])
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            wanted = set(todo)
+            shas = list(entry["shas"]) + [sha for sha, touched in reversed(chain) if touched & wanted]
+        else:
+            shas = self._touching_log(todo, head)
+        stored.pop(key, None)
+        stored[key] = {"head": head, "shas": shas}
+        for old in list(stored)[:-4]:
+            del stored[old]
+        self.cache.changed("order")
+        return shas
+
+    def _touching_log(self, todo: list[str], head: str) -> list[str]:
+        return list(reversed(self.run("log", "--topo-order", "--format=%H", head, "--", *todo).split()))
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
         """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
@@ -308,3 +490,19 @@ def _diff_trees(
             _diff_trees(x_tree, y_tree, path + "/", out, prune, keep)
         if (x is not None and x.type != "tree") or (y is not None and y.type != "tree"):
             out.append(path)
+
+
+def _origin_json(origin: Origin) -> list[Any]:
+    return [
+        origin.sha,
+        origin.author.name,
+        origin.author.email,
+        origin.committer.name,
+        origin.committer.email,
+        origin.trailers,
+    ]
+
+
+def _origin_from(sha: str, data: list[Any]) -> Origin:
+    an, ae, cn, ce, trailers = data
+    return Origin(sha, Identity(an, ae), Identity(cn, ce), dict(trailers))

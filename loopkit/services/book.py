@@ -78,7 +78,9 @@ class Book:
         return GitFacts(
             head=repo.head,
             dirty_outside=[p for p in repo.dirty if not ws.is_inside(p)],
-            changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
+            changed=lambda old, new: repo.changed(
+                old, new, prune=ws.is_inside, keep=ws.rel, memo=f"inside:{ws.rel}" if ws.rel else None
+            ),
             changed_all=repo.changed,
             inside=ws.is_inside,
             code=repo.code_of(repo.head, rel=ws.rel, owned=ws.owns_top_level),

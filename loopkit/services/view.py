@@ -325,12 +325,21 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
 
 def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
     ws = ctx.workspace
-    return {
+    result = {
         "workspace": ws.rel or ".",
         "phases": [phase_view(book, detail=detail) for book in _books(ctx, phase)],
     }
+    _save_cache(ctx)
+    return result
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
     found = [issue for book in _books(ctx, phase) for issue in problems(book, full=True)]
+    _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
+
+
+def _save_cache(ctx: Context) -> None:
+    """What status and check learnt from history, kept for the next run (gitrepo/cache.py)."""
+    if ctx.workspace.repo_root is not None:
+        ctx.repo.save_cache()

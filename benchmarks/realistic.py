@@ -1,0 +1,48 @@
+"""Scenario P6: `status --json` on a realistic 200-phase workspace (tests/fastbooks.py: claims,
+verdicts, evidence, inboxes, in every state) vs B0, warm (the cache as the last run left it) and
+cold (.git/loopkit/cache deleted before every run)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import LOOPKIT, PY, Row, bench_pair, compare, log
+
+
+def bench_realistic(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path) -> None:
+    n = cfg["cmd_n"]
+    phases = cfg["realistic_phases"]
+    tests = Path(__file__).resolve().parent.parent / "tests"
+    sys.path.insert(0, str(tests))
+    from fastbooks import build
+
+    ws = build(tmp / "realistic", phases)
+    commits = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=ws, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    log(f"  realistic workspace: {phases} phases, {commits} commits")
+    cache = ws.parent / ".git" / "loopkit" / "cache"
+    argv = [LOOPKIT, "status", "--json"]
+    bare_argv = [PY, str(bare)]
+
+    def cold(cwd: Path) -> None:
+        if cwd == ws:
+            shutil.rmtree(cache, ignore_errors=True)
+
+    warm, bare_w = bench_pair((argv, ws, {}), (bare_argv, tmp, {}), n)
+    rows.append(
+        compare(
+            "P6",
+            f"status --json, realistic {phases} phases ({commits} commits), warm cache / B0",
+            warm,
+            bare_w,
+            "<=",
+            2.0,
+        )
+    )
+    cold_t, bare_c = bench_pair((argv, ws, {}), (bare_argv, tmp, {}), max(3, n // 2), before=cold)
+    rows.append(compare("P6", "  same, cold (cache deleted before each run) / B0", cold_t, bare_c, "<=", 8.0))
