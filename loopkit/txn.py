@@ -304,6 +304,7 @@ def recover(ctx: Context) -> None:
         return
     root, git_dir = ws.repo_root, ws.git_dir
     scratch = str(intent.get("scratch", ""))
+    committer.settle(scratch)  # a git child of the killed command may still be moving HEAD
     commit = intent.get("commit")
     head = committer.current_head(root)
     finished = (

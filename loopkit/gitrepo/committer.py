@@ -129,6 +129,7 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
         code, _, err = run_bytes(
             root,
             ["update-ref", "-m", f"loopkit: {subject}", "HEAD", built.sha, built.parent or ZERO],
+            env=git_env({MARK: scratch}),  # a kill must not leave it moving HEAD unseen: see settle()
             check=False,
         )
         if code != 0:
@@ -146,6 +147,35 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
         with contextlib.suppress(FileNotFoundError):
             prepared.unlink()
         release_index_lock(git_dir, scratch)
+
+
+MARK = "LOOPKIT_TXN"
+
+
+def settle(scratch: str, *, limit: float = 10.0) -> None:
+    """Wait until no git process of a killed transaction is still running.
+
+    Killing loopkit does not kill the `git update-ref` it started: that child can still move HEAD
+    after the next command has looked. Its environment carries the transaction's mark, so the
+    next command waits for it (Linux's /proc; elsewhere the ref lock is all there is to see).
+    """
+    import time
+
+    needle = f"{MARK}={scratch}".encode()
+    deadline = time.monotonic() + limit
+    proc = Path("/proc")
+    while time.monotonic() < deadline:
+        running = False
+        for entry in proc.glob("[0-9]*") if proc.is_dir() else ():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    running = True
+                    break
+            except OSError:
+                continue
+        if not running:
+            return
+        time.sleep(0.02)
 
 
 def release_index_lock(git_dir: Path, scratch: str) -> None:
