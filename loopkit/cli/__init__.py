@@ -13,20 +13,45 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from loopkit.errors import LoopkitError, Refused, UsageError
 
+# `loopkit --help` lists the commands in the order a loop uses them, not in the order of their code
+LOOP_ORDER = (
+    "init", "phase", "journal", "probe", "evidence", "claim", "verdict", "gate", "done", "instruct",
+    "inbox", "status", "check", "next", "report", "sync", "demo", "mcp", "merge-driver",
+)  # fmt: skip
+
+
+class LoopOrder(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: n for n, name in enumerate(LOOP_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), names.index(name)))
+
+
+SETTINGS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
+    cls=LoopOrder,
     help="Keeps the books of builder / adversary / orchestrator loops in git.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=SETTINGS,
 )
-phase_app = typer.Typer(help="Open and list phases.", no_args_is_help=True)
-journal_app = typer.Typer(help="Add to, show and parse journals.", no_args_is_help=True)
-probe_app = typer.Typer(help="Run probes and record their evidence.", no_args_is_help=True)
-inbox_app = typer.Typer(help="Send, list and consume inbox messages.", no_args_is_help=True)
+phase_app = typer.Typer(help="Open, update and list phases.", no_args_is_help=True, context_settings=SETTINGS)
+journal_app = typer.Typer(
+    help="Add to, show and parse journals.", no_args_is_help=True, context_settings=SETTINGS
+)
+probe_app = typer.Typer(
+    help="Run probes and record their evidence.", no_args_is_help=True, context_settings=SETTINGS
+)
+inbox_app = typer.Typer(
+    help="Send, list, consume and wait for inbox messages.", no_args_is_help=True, context_settings=SETTINGS
+)
 app.add_typer(phase_app, name="phase")
 app.add_typer(journal_app, name="journal")
 app.add_typer(probe_app, name="probe")
@@ -46,17 +71,55 @@ Role = Annotated[
     typer.Option("--role", metavar="ROLE", help="builder | adversary | orchestrator (else LOOPKIT_ROLE)."),
 ]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the files but do not commit them.")]
-Phase = Annotated[str, typer.Option("--phase", help="The phase.")]
-OptPhase = Annotated[str | None, typer.Option("--phase", help="Only this phase.")]
-Milestone = Annotated[str, typer.Option("--milestone", help="The milestone id (M1, M2, …).")]
+# claim, verdict and done count only as loopkit's own commits: --no-commit is refused there (exit 2)
+Committed = Annotated[bool, typer.Option("--no-commit", hidden=True)]
+Phase = Annotated[
+    str, typer.Option("--phase", metavar="PHASE", envvar="LOOPKIT_PHASE", help="The phase (else LOOPKIT_PHASE).")
+]
+OptPhase = Annotated[
+    str | None,
+    typer.Option("--phase", metavar="PHASE", envvar="LOOPKIT_PHASE", help="Only this phase (else LOOPKIT_PHASE)."),
+]
+Milestone = Annotated[str, typer.Option("--milestone", metavar="M", help="The milestone id (M1, M2, …).")]
+
+
+def _refuse_no_commit(no_commit: bool, command: str) -> None:
+    if no_commit:
+        raise UsageError(
+            f"{command} --no-commit: a {command} counts only as loopkit's own commit, so it is never "
+            "written without one; leave --no-commit out"
+        )
+
+
+def epilog(example: str, codes: str) -> str:
+    """The end of each command's help: an example, then its exit codes (SPEC section 5)."""
+    lines = [f"  {line}" for line in example.strip("\n").split("\n")]
+    return "\b\nExample:\n" + "\n".join(lines) + f"\n\n\b\nExit codes: {codes}"
+
+
+EXIT_READ = "0 done, 2 usage error, 4 bad input (no workspace, bad name, invalid file)."
+EXIT_WRITE = "0 done, 2 usage error, 3 refused by a role rule, 4 bad input, 5 git failed."
+EXIT_GATE = "0 done, 2 usage error, 3 refused by the gate or a role rule, 4 bad input, 5 git failed."
 
 
 # --role, --workspace and --json may also come before the command: `loopkit --role builder claim …`
 _GLOBAL: dict[str, Any] = {}
 
 
-@app.callback()
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"loopkit {version('loopkit')}\n")
+        raise typer.Exit(0)
+
+
+@app.callback(epilog=epilog("loopkit --role builder claim --phase px --milestone M1", EXIT_GATE))
 def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print loopkit's version and exit."),
+    ] = False,
     workspace: Workspace = None,
     role: Role = None,
     as_json: Json = False,
@@ -73,6 +136,10 @@ def _context(workspace: str | None = None, role: str | None = None, no_commit: b
     from loopkit.services.context import Context
 
     workspace = workspace or _GLOBAL.get("workspace")
+    if role is not None and _GLOBAL.get("role") is not None and role != _GLOBAL["role"]:
+        raise UsageError(
+            f"--role {_GLOBAL['role']} before the command and --role {role} after it disagree: give one"
+        )
     role = role or _GLOBAL.get("role")
     return Context(
         cwd=Path.cwd(),
@@ -188,7 +255,9 @@ def _warnings(ctx: Any) -> None:
 
 # -- text for people ------------------------------------------------------------------------------
 def _record_text(r: dict[str, Any]) -> str:
-    observed = f"observed {r['observed']!r} (exit {r['exit']}, {r['duration']} s)"
+    if r.get("observe") == "exit":
+        return f"{r['milestone']} {r['probe']} {r['result']}: → exit {r['observed']} ({r['duration']} s)"
+    observed = f"→ {r['observed']!r} (exit {r['exit']}, {r['duration']} s)"
     return f"{r['milestone']} {r['probe']} {r['result']}: {observed}"
 
 
@@ -203,7 +272,7 @@ def _committed(what: str) -> Callable[[dict[str, Any]], str]:
 
 
 # -- commands -------------------------------------------------------------------------------------
-@app.command()
+@app.command(epilog=epilog("cd docs && loopkit init", "0 done, 2 usage error, 4 loopkit.toml exists already."))
 def init(
     folder: Annotated[
         str | None,
@@ -226,11 +295,11 @@ def init(
     _run(lambda: service(_checked(ctx), folder), as_json=as_json, human=human)
 
 
-@phase_app.command("new")
+@phase_app.command("new", epilog=epilog("loopkit --role orchestrator phase new px", EXIT_WRITE))
 def phase_new(
-    phase: Annotated[str, typer.Argument(help="The phase name.")],
+    phase: Annotated[str, typer.Argument(metavar="PHASE", help="The phase name.")],
     title: Annotated[
-        str | None, typer.Option("--title", help="The phase title (default: the spec's).")
+        str | None, typer.Option("--title", metavar="TITLE", help="The phase title (default: the spec's).")
     ] = None,
     workspace: Workspace = None,
     role: Role = None,
@@ -249,10 +318,15 @@ def phase_new(
     )
 
 
-@phase_app.command("update")
+@phase_app.command(
+    "update",
+    epilog=epilog('loopkit --role orchestrator phase update px --note "P2 checks the proxy"', EXIT_WRITE),
+)
 def phase_update(
-    phase: Annotated[str, typer.Argument(help="The phase name.")],
-    note: Annotated[str | None, typer.Option("--note", help="Why the spec changed (in the subject).")] = None,
+    phase: Annotated[str, typer.Argument(metavar="PHASE", help="The phase name.")],
+    note: Annotated[
+        str | None, typer.Option("--note", metavar="TEXT", help="Why the spec changed (in the subject).")
+    ] = None,
     workspace: Workspace = None,
     role: Role = None,
     no_commit: NoCommit = False,
@@ -274,7 +348,7 @@ def phase_update(
     )
 
 
-@phase_app.command("list")
+@phase_app.command("list", epilog=epilog("loopkit phase list --json", EXIT_READ))
 def phase_list(workspace: Workspace = None, role: Role = None, as_json: Json = False) -> None:
     """Phases found: specs and STATUS files."""
     from loopkit.services.phases import phase_list as service
@@ -301,7 +375,9 @@ def _checked(ctx: Any) -> Any:
     return ctx
 
 
-def _body(body: str | None, body_file: str | None) -> str | None:
+def _body(body: str | None, body_file: str | None, *, required: bool = False) -> str | None:
+    """--body, else --body-file (`-`: standard input), else standard input when it is not a terminal.
+    `required`: nothing given at all on a terminal is refused rather than written as an empty body."""
     from loopkit.errors import BadInput
     from loopkit.services.context import stdin_text
 
@@ -322,17 +398,35 @@ def _body(body: str | None, body_file: str | None) -> str | None:
             ) from None
     if body is not None:
         return body
-    return stdin_text()
+    text = stdin_text()
+    if text is None and required and _on_terminal():
+        raise BadInput("no body: give --body TEXT or --body-file FILE, or pipe it on standard input")
+    return text
 
 
-Body = Annotated[str | None, typer.Option("--body", help="The text (else --body-file, else standard input).")]
-BodyFile = Annotated[str | None, typer.Option("--body-file", metavar="FILE", help="Read the text from FILE.")]
+def _on_terminal() -> bool:
+    try:
+        return sys.stdin is not None and not sys.stdin.closed and os.isatty(sys.stdin.fileno())
+    except (OSError, ValueError):
+        return False
 
 
-@journal_app.command("add")
+Body = Annotated[
+    str | None,
+    typer.Option("--body", metavar="TEXT", help="The text (else --body-file, else standard input)."),
+]
+BodyFile = Annotated[
+    str | None, typer.Option("--body-file", metavar="FILE", help="Read the text from FILE (- for stdin).")
+]
+
+
+@journal_app.command(
+    "add",
+    epilog=epilog('loopkit --role builder journal add --phase px --title "Proxy up" --body "…"', EXIT_WRITE),
+)
 def journal_add(
     phase: Phase,
-    title: Annotated[str, typer.Option("--title", help="The entry's title.")],
+    title: Annotated[str, typer.Option("--title", metavar="TITLE", help="The entry's title.")],
     body: Body = None,
     body_file: BodyFile = None,
     workspace: Workspace = None,
@@ -345,7 +439,7 @@ def journal_add(
 
     ctx = _context(workspace, role, no_commit)
     _run(
-        lambda: service(_checked(ctx), phase=phase, title=title, body=_body(body, body_file)),
+        lambda: service(_checked(ctx), phase=phase, title=title, body=_body(body, body_file, required=True)),
         as_json=as_json,
         human=_committed("{file}:{line}: {title}"),
         ctx=ctx,
@@ -357,23 +451,32 @@ def _journal_text(d: dict[str, Any]) -> str:
     for entry in d["entries"]:
         out.append(f"{entry['line']:>6}  {entry['at'] or '-':<20}  {entry['title']}")
         for e in entry["evidence"]:
-            mark = (
-                {"pass": "✓", "fail": "✗"}.get(e.get("mark") or "", "")
-                if e["source"] == "free-form"
-                else e["result"]
-            )
-            code = f" [{e['code']}]" if e.get("code") else ""
-            shown = f"{e['command'] or '(no command)'} → {e['observed'][:80]}{code} {mark}".strip()
+            observed = e["observed"][:80]
+            if e["source"] == "free-form":
+                # the observed text already holds what the person wrote (`200 ✓`, `404 ← FAILS`):
+                # add the code and the mark only where it does not show them
+                mark = {"pass": "✓", "fail": "✗"}.get(e.get("mark") or "", "")
+                code = f" [{e['code']}]" if e.get("code") and e["code"] not in observed else ""
+                mark = "" if mark and mark in observed else mark
+            else:
+                mark, code = e["result"], ""
+                if e.get("observe") == "exit":
+                    observed = f"exit {observed}"
+            shown = f"{e['command'] or '(no command)'} → {observed}{code} {mark}".strip()
             out.append(f"{e['line']:>6}    {shown}")
     for w in d["warnings"]:
         out.append(f"warning: line {w['line']}: {w['message']}")
     return "\n".join(out)
 
 
-@journal_app.command("show")
+@journal_app.command(
+    "show", epilog=epilog("loopkit journal show --phase px --of adversary --json", EXIT_READ)
+)
 def journal_show(
     phase: Phase,
-    of: Annotated[str | None, typer.Option("--of", help="Whose journal (default: the builder's).")] = None,
+    of: Annotated[
+        str | None, typer.Option("--of", metavar="ROLE", help="Whose journal (default: the builder's).")
+    ] = None,
     workspace: Workspace = None,
     role: Role = None,
     as_json: Json = False,
@@ -390,9 +493,9 @@ def journal_show(
     )
 
 
-@journal_app.command("parse")
+@journal_app.command("parse", epilog=epilog("loopkit journal parse old/JOURNAL-px.md --json", EXIT_READ))
 def journal_parse(
-    file: Annotated[str, typer.Argument(help="Any journal file, loopkit's or hand-written.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Any journal file, loopkit's or hand-written.")],
     role: Role = None,
     as_json: Json = False,
 ) -> None:
@@ -403,31 +506,43 @@ def journal_parse(
     _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text, ctx=ctx, sync=False)
 
 
-@probe_app.command("exec")
+@probe_app.command(
+    "exec",
+    epilog=epilog(
+        "loopkit --role adversary probe exec --phase px --milestone M1 --id A1 --expect 200 \\\n"
+        "    -- curl -s -o /dev/null -w %{http_code} http://127.0.0.1:8080/health",
+        "0 PASS, 1 FAIL or ERROR, 2 usage error, 3 refused (a spec probe with another command), "
+        "4 bad input, 5 git failed.",
+    ),
+)
 def probe_exec(
     phase: Phase,
     milestone: Milestone,
-    probe_id: Annotated[str, typer.Option("--id", help="The probe id.")],
+    probe_id: Annotated[str, typer.Option("--id", metavar="ID", help="The probe id.")],
     command: Annotated[
         list[str], typer.Argument(metavar="-- CMD [ARG…]", help="The command, run without a shell.")
     ],
-    title: Annotated[str | None, typer.Option("--title", help="What the probe shows.")] = None,
+    title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="What the probe shows.")] = None,
     expect: Annotated[
-        list[str] | None, typer.Option("--expect", help="An allowed observed value (repeatable).")
+        list[str] | None,
+        typer.Option("--expect", metavar="VALUE", help="An allowed observed value (repeatable)."),
     ] = None,
     expect_not: Annotated[
         list[str] | None,
-        typer.Option("--expect-not", help="A forbidden observed value (repeatable)."),
+        typer.Option("--expect-not", metavar="VALUE", help="A forbidden observed value (repeatable)."),
     ] = None,
     expect_exit: Annotated[
-        int | None, typer.Option("--expect-exit", help="The exit status it must have.")
+        int | None, typer.Option("--expect-exit", metavar="N", help="The exit status it must have.")
     ] = None,
     observe: Annotated[
-        str | None, typer.Option("--observe", help="exit | stdout | regex:<pattern with one group>")
+        str | None,
+        typer.Option("--observe", metavar="KIND", help="exit | stdout | regex:<pattern with one group>"),
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds before it is killed (default from loopkit.toml, 30)."),
+        typer.Option(
+            "--timeout", metavar="S", help="Seconds before it is killed (default from loopkit.toml, 30)."
+        ),
     ] = None,
     workspace: Workspace = None,
     role: Role = None,
@@ -459,17 +574,25 @@ def probe_exec(
     )
 
 
-@probe_app.command("run")
+@probe_app.command(
+    "run",
+    epilog=epilog(
+        "loopkit --role builder probe run --phase px --milestone M1",
+        "0 every probe PASS, 1 one FAIL or ERROR, 2 usage error, 4 bad input, 5 git failed.",
+    ),
+)
 def probe_run(
     phase: Phase,
-    milestone: Annotated[str | None, typer.Option("--milestone", help="Only this milestone.")] = None,
-    probe_id: Annotated[str | None, typer.Option("--probe", help="Only this probe.")] = None,
+    milestone: Annotated[
+        str | None, typer.Option("--milestone", metavar="M", help="Only this milestone.")
+    ] = None,
+    probe_id: Annotated[str | None, typer.Option("--probe", metavar="ID", help="Only this probe.")] = None,
     workspace: Workspace = None,
     role: Role = None,
     no_commit: NoCommit = False,
     as_json: Json = False,
 ) -> None:
-    """Run the spec's probes (each `run` through sh -c) and record each."""
+    """Run the spec's probes (each `run` through sh -c) and record them, in one commit."""
     from loopkit.services.probes import probe_run as service
 
     ctx = _context(workspace, role, no_commit)
@@ -482,10 +605,12 @@ def probe_run(
     )
 
 
-@app.command()
+@app.command(epilog=epilog("loopkit evidence --phase px --milestone M1", EXIT_READ))
 def evidence(
     phase: Phase,
-    milestone: Annotated[str | None, typer.Option("--milestone", help="Only this milestone.")] = None,
+    milestone: Annotated[
+        str | None, typer.Option("--milestone", metavar="M", help="Only this milestone.")
+    ] = None,
     workspace: Workspace = None,
     role: Role = None,
     as_json: Json = False,
@@ -498,12 +623,15 @@ def evidence(
     def human(d: dict[str, Any]) -> str:
         out = []
         for m in d["milestones"]:
-            out.append(
-                f"{m['id']}: "
-                + "; ".join(
-                    f"{key} {', '.join(m[key]) or '-'}" for key in ("passing", "failing", "missing", "stale")
-                )
-            )
+            errors = [p for p in m["failing"] if (m["latest"].get(p) or {}).get("result") == "ERROR"]
+            groups = {
+                "passing": m["passing"],
+                "failing": [p for p in m["failing"] if p not in errors],
+                "error": errors,
+                "missing": m["missing"],
+                "stale": m["stale"],
+            }
+            out.append(f"{m['id']}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items()))
         return "\n".join(out)
 
     _run(
@@ -514,32 +642,34 @@ def evidence(
     )
 
 
-Note = Annotated[str | None, typer.Option("--note", help="A one-line note.")]
+Note = Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A one-line note.")]
 
 
-@app.command()
+@app.command(epilog=epilog('loopkit --role builder claim --phase px --milestone M1 --note "health gate"', EXIT_GATE))
 def claim(
     phase: Phase,
     milestone: Milestone,
     note: Note = None,
     workspace: Workspace = None,
     role: Role = None,
-    no_commit: NoCommit = False,
+    no_commit: Committed = False,
     as_json: Json = False,
 ) -> None:
     """Builder: claim a milestone whose evidence holds on committed code."""
     from loopkit.services.loop import claim as service
+    from loopkit.services.loop import claim_words
 
-    ctx = _context(workspace, role, no_commit)
+    _refuse_no_commit(no_commit, "claim")
+    ctx = _context(workspace, role)
     _run(
         lambda: service(_checked(ctx), phase=phase, milestone=milestone, note=note),
         as_json=as_json,
-        human=_committed("claimed {milestone} at {head:.10}"),
+        human=claim_words,
         ctx=ctx,
     )
 
 
-@app.command()
+@app.command(epilog=epilog('loopkit --role adversary verdict FAIL --phase px --milestone M1 --note "404"', EXIT_GATE))
 def verdict(
     result: Annotated[str, typer.Argument(metavar="PASS|FAIL", help="The verdict.")],
     phase: Phase,
@@ -547,13 +677,14 @@ def verdict(
     note: Note = None,
     workspace: Workspace = None,
     role: Role = None,
-    no_commit: NoCommit = False,
+    no_commit: Committed = False,
     as_json: Json = False,
 ) -> None:
     """Adversary: record PASS or FAIL on the latest claim of a milestone."""
     from loopkit.services.loop import verdict as service
 
-    ctx = _context(workspace, role, no_commit)
+    _refuse_no_commit(no_commit, "verdict")
+    ctx = _context(workspace, role)
     _run(
         lambda: service(_checked(ctx), phase=phase, milestone=milestone, result=result, note=note),
         as_json=as_json,
@@ -568,7 +699,9 @@ def _unmet_text(d: dict[str, Any]) -> str:
     return "\n".join(f"unmet: {u['code']}: {u['message']}" for u in d["unmet"])
 
 
-@app.command()
+@app.command(
+    epilog=epilog("loopkit gate --phase px --json", "0 the gate holds, 2 usage error, 3 it does not, 4 bad input.")
+)
 def gate(phase: Phase, workspace: Workspace = None, role: Role = None, as_json: Json = False) -> None:
     """What `done` would check, writing nothing: exit 0 when met, 3 when not."""
     from loopkit.services.loop import gate as service
@@ -582,34 +715,94 @@ def gate(phase: Phase, workspace: Workspace = None, role: Role = None, as_json: 
     _run(call, as_json=as_json, human=_unmet_text, ctx=ctx, code=lambda d: 0 if d["ok"] else 3)
 
 
-@app.command()
+@app.command(
+    epilog=epilog('loopkit --role builder done --phase px --body "M2 verified: deployed at 13:43Z"', EXIT_GATE)
+)
 def done(
     phase: Phase,
     summary: Annotated[
-        str | None, typer.Option("--summary", help="A one-line summary for the DONE commit.")
+        str | None,
+        typer.Option("--summary", metavar="TEXT", help="A one-line summary for the DONE commit's subject."),
     ] = None,
+    body: Annotated[
+        str | None,
+        typer.Option("--body", metavar="TEXT", help="The DONE commit's narrative, before the list of verdicts."),
+    ] = None,
+    body_file: BodyFile = None,
     workspace: Workspace = None,
     role: Role = None,
-    no_commit: NoCommit = False,
+    no_commit: Committed = False,
     as_json: Json = False,
 ) -> None:
     """Builder: the DONE gate, then ## DONE in STATUS and the DONE commit."""
     from loopkit.services.loop import done as service
 
-    ctx = _context(workspace, role, no_commit)
+    _refuse_no_commit(no_commit, "done")
+    ctx = _context(workspace, role)
     _run(
-        lambda: {"ok": True, **service(_checked(ctx), phase=phase, summary=summary)},
+        lambda: {
+            "ok": True,
+            **service(_checked(ctx), phase=phase, summary=summary, body=_given_body(body, body_file)),
+        },
         as_json=as_json,
         human=_committed("{phase}: ## DONE"),
         ctx=ctx,
     )
 
 
-@inbox_app.command("send")
+def _given_body(body: str | None, body_file: str | None) -> str | None:
+    """--body or --body-file only: standard input is never read for these."""
+    return _body(body, body_file) if body is not None or body_file is not None else None
+
+
+@app.command(
+    epilog=epilog(
+        'loopkit --role orchestrator instruct --phase px --milestone M1 --body "Probe the proxy, not the app."',
+        EXIT_WRITE,
+    )
+)
+def instruct(
+    phase: Phase,
+    milestone: Annotated[
+        str | None,
+        typer.Option("--milestone", metavar="M", help="At the end of this milestone's section (else the header)."),
+    ] = None,
+    body: Annotated[str | None, typer.Option("--body", metavar="TEXT", help="The instructions.")] = None,
+    body_file: BodyFile = None,
+    workspace: Workspace = None,
+    role: Role = None,
+    no_commit: NoCommit = False,
+    as_json: Json = False,
+) -> None:
+    """Orchestrator: write instructions for the builder into STATUS, in one commit."""
+    from loopkit.services.loop import instruct as service
+
+    ctx = _context(workspace, role, no_commit)
+    what = f"instructions for {milestone}" if milestone else "instructions"
+    _run(
+        lambda: service(_checked(ctx), phase=phase, milestone=milestone, body=_given_body(body, body_file)),
+        as_json=as_json,
+        human=_committed("{file}: " + what),
+        ctx=ctx,
+    )
+
+
+@inbox_app.command(
+    "send",
+    epilog=epilog(
+        'loopkit --role orchestrator inbox send --to builder --phase px --subject "M2 next" --body "…"',
+        EXIT_WRITE,
+    ),
+)
 def inbox_send(
-    to: Annotated[str, typer.Option("--to", help="builder | adversary | orchestrator")],
-    phase: OptPhase = None,
-    subject: Annotated[str | None, typer.Option("--subject", help="One line.")] = None,
+    to: Annotated[str, typer.Option("--to", metavar="ROLE", help="builder | adversary | orchestrator")],
+    phase: Annotated[
+        str | None,
+        typer.Option(
+            "--phase", metavar="PHASE", envvar="LOOPKIT_PHASE", help="The phase it is about (else LOOPKIT_PHASE)."
+        ),
+    ] = None,
+    subject: Annotated[str | None, typer.Option("--subject", metavar="TEXT", help="One line.")] = None,
     body: Body = None,
     body_file: BodyFile = None,
     workspace: Workspace = None,
@@ -622,7 +815,9 @@ def inbox_send(
 
     ctx = _context(workspace, role, no_commit)
     _run(
-        lambda: service(_checked(ctx), to=to, phase=phase, subject=subject, body=_body(body, body_file)),
+        lambda: service(
+            _checked(ctx), to=to, phase=phase, subject=subject, body=_body(body, body_file, required=True)
+        ),
         as_json=as_json,
         human=lambda d: d["id"],
         ctx=ctx,
@@ -633,9 +828,9 @@ def _message_text(m: dict[str, Any]) -> str:
     return f"{m['id']}  {m['from']} → {m['to']}  [{m['phase'] or '-'}]  {m['subject']}"
 
 
-@inbox_app.command("list")
+@inbox_app.command("list", epilog=epilog("loopkit inbox list --to builder --json", EXIT_READ))
 def inbox_list(
-    to: Annotated[str | None, typer.Option("--to", help="Only this role's inbox.")] = None,
+    to: Annotated[str | None, typer.Option("--to", metavar="ROLE", help="Only this role's inbox.")] = None,
     phase: OptPhase = None,
     workspace: Workspace = None,
     role: Role = None,
@@ -653,9 +848,13 @@ def inbox_list(
     )
 
 
-@inbox_app.command("consume")
+@inbox_app.command(
+    "consume", epilog=epilog("loopkit --role builder inbox consume --all", EXIT_WRITE)
+)
 def inbox_consume(
-    to: Annotated[str, typer.Option("--to", help="Whose inbox.")],
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="ROLE", help="Whose inbox (default: your own role's).")
+    ] = None,
     ids: Annotated[list[str] | None, typer.Argument(metavar="[ID…]", help="The messages to consume.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Consume every pending message.")] = False,
     phase: OptPhase = None,
@@ -664,7 +863,7 @@ def inbox_consume(
     no_commit: NoCommit = False,
     as_json: Json = False,
 ) -> None:
-    """Print and archive messages, note them in the journal, remove the inbox file once empty."""
+    """Print and archive messages, note them in the journal; the emptied inbox keeps its heading."""
     from loopkit.services.inbox import consume as service
 
     ctx = _context(workspace, role, no_commit)
@@ -696,7 +895,7 @@ def _status_text(d: dict[str, Any]) -> str:
     return "\n".join(out) or "no phases"
 
 
-@app.command()
+@app.command(epilog=epilog("loopkit status --phase px", EXIT_READ))
 def status(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
@@ -709,7 +908,9 @@ def status(
     _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=human, ctx=ctx)
 
 
-@app.command()
+@app.command(
+    epilog=epilog("loopkit check --json", "0 no problems, 1 problems found, 2 usage error, 4 bad input.")
+)
 def check(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
@@ -734,13 +935,15 @@ def check(
     )
 
 
-@app.command()
+@app.command(
+    epilog=epilog("loopkit demo --dir /tmp/loopkit-demo", "0 the loop ran, 4 --dir is not empty, 5 git failed.")
+)
 def demo(
     folder: Annotated[
         str | None,
         typer.Option(
             "--dir",
-            metavar="D",
+            metavar="DIR",
             help="Where to build the demo repository (default: a new temporary folder).",
         ),
     ] = None,
@@ -839,6 +1042,9 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
     context = getattr(exc, "ctx", None)
     where = f" (see `{context.command_path} --help`)" if context is not None else ""
     text = " ".join(str(message()).split()) + where
+    if name == "NoSuchOption" and context is not None and context.command_path.endswith("probe exec"):
+        if "--" not in sys.argv[1:]:
+            text = f"put -- before the command: loopkit probe exec … -- CMD [ARG…] ({text})"
     if as_json:
         _emit({"schema_version": 1, "ok": False, "exit": exit_code, "error": text}, True, None, None)
     sys.stderr.write(f"loopkit: error: {text}\n")

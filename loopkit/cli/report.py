@@ -5,11 +5,11 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import _GLOBAL, Json, OptPhase, Role, Workspace, _checked, _context, _run, app
+from loopkit.cli import _GLOBAL, EXIT_READ, Json, OptPhase, Role, Workspace, _checked, _context, _run, app, epilog
 from loopkit.errors import UsageError
 
 
-@app.command()
+@app.command(epilog=epilog("loopkit report --out loopkit-report.html", EXIT_READ))
 def report(
     phase: OptPhase = None,
     out: Annotated[
