@@ -224,6 +224,12 @@ def phase_detail(data: Mapping[str, Any], *, now: datetime, width: int = 80, col
                 note = f" — {v['note']}" if v.get("note") else ""
                 text = f"{v['result']} {age(v['at'], now)} by {v['by']}{note}"
                 rows.append([Cell(" " * 10), Cell(safe(text), "failed" if v["result"] == "FAIL" else None)])
+            stale_pass = m["state"] == "passed" and any(
+                x["code"] == "stale-verdict" and x.get("milestone") == m["id"] for x in p["problems"]
+            )
+            if stale_pass:
+                text = f"stale PASS (its paths changed): run its probes, then claim {m['id']} again"
+                rows.append([Cell(" " * 10), Cell(safe(text), "problem")])
         for problem in p["problems"]:
             rows.append([Cell(f"  problem: {problem['code']}: {safe(problem['message'])}", "problem")])
     if not rows:
