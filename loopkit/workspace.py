@@ -186,7 +186,9 @@ class Workspace:
 
 
 LOCK_TIMEOUT = 120.0  # far above what 16 writers x 50 writes wait when served in order
-GIT_INIT_HINT = "run `git init` there (or at the repository's root above it) and commit, then run loopkit again"
+GIT_INIT_HINT = (
+    "run `git init` there (or at the repository's root above it) and commit, then run loopkit again"
+)
 
 
 def lock_timeout(env: str | None, configured: float | None) -> float:

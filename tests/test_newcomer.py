@@ -351,9 +351,11 @@ def test_instruct_writes_at_the_end_of_a_section_in_one_commit(books: Repo) -> N
     m1, m2 = new.index("## M1"), new.index("## M2")
     assert "Probe the proxy, not the app." in new[m1:m2]
     # only inserted: every old byte is still there, in order
-    assert old.replace(old[m1:old.index("## M2")], "") == new.replace(new[m1:m2], "")
+    assert old.replace(old[m1 : old.index("## M2")], "") == new.replace(new[m1:m2], "")
     assert new[m1:m2].startswith(old[m1 : old.index("## M2")].rstrip("\n"))
-    header = books.lk("instruct", "--phase", PHASE, "--body-file", "-", role="orchestrator", input="For all.\n")
+    header = books.lk(
+        "instruct", "--phase", PHASE, "--body-file", "-", role="orchestrator", input="For all.\n"
+    )
     assert ok(header)
     assert books.git("show", "-s", "--format=%s").strip() == "status(px): instructions"
     text = status.read_text("utf-8")
@@ -361,7 +363,10 @@ def test_instruct_writes_at_the_end_of_a_section_in_one_commit(books: Repo) -> N
     refused(books, "instruct", "--phase", PHASE, "--body", "x", role="builder", code=3)
     # claims still insert and parse after instructions
     claimed(books)
-    assert books.lk("status", "--phase", PHASE, "--json").json["phases"][0]["milestones"][0]["state"] == "claimed"
+    assert (
+        books.lk("status", "--phase", PHASE, "--json").json["phases"][0]["milestones"][0]["state"]
+        == "claimed"
+    )
 
 
 def test_done_body_comes_before_the_verdicts(books: Repo) -> None:

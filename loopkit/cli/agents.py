@@ -7,22 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import (
-    _GLOBAL,
-    Json,
-    EXIT_READ,
-    OptPhase,
-    Role,
-    Workspace,
-    _checked,
-    _context,
-    _lines,
-    _message_text,
-    _run,
-    app,
-    epilog,
-    inbox_app,
-)
+from loopkit.cli import _GLOBAL, _checked, _context, _run, app, inbox_app
+from loopkit.cli.options import EXIT_READ, Json, OptPhase, Role, Workspace, epilog
+from loopkit.cli.text import _lines, _message_text
 from loopkit.errors import LoopkitError
 
 MCP_MISSING = (
@@ -31,7 +18,10 @@ MCP_MISSING = (
 )
 
 
-@app.command("mcp", epilog=epilog("loopkit --role builder mcp", "0 served until stdin closed, 2 no MCP SDK, 4 no workspace."))
+@app.command(
+    "mcp",
+    epilog=epilog("loopkit --role builder mcp", "0 served until stdin closed, 2 no MCP SDK, 4 no workspace."),
+)
 def mcp_command(workspace: Workspace = None, role: Role = None) -> None:
     """Serve the commands as MCP tools on stdio (for agent hosts). Needs: pip install 'loopkit[mcp]'."""
     import importlib.util

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import _GLOBAL, EXIT_READ, Json, OptPhase, Role, Workspace, _checked, _context, _run, app, epilog
+from loopkit.cli import _GLOBAL, _checked, _context, _run, app
+from loopkit.cli.options import EXIT_READ, Json, OptPhase, Role, Workspace, epilog
 from loopkit.errors import UsageError
 
 

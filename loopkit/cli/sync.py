@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import Json, Role, Workspace, _checked, _context, _run, app, epilog
+from loopkit.cli import _checked, _context, _run, app
+from loopkit.cli.options import Json, Role, Workspace, epilog
 
 
 def _progress(text: str) -> None:
@@ -29,7 +30,9 @@ def _sync_text(d: dict[str, Any]) -> str:
 
 
 @app.command(
-    epilog=epilog("loopkit --role builder sync", "0 in sync, 2 usage error, 4 bad input, 5 git failed (a conflict).")
+    epilog=epilog(
+        "loopkit --role builder sync", "0 in sync, 2 usage error, 4 bad input, 5 git failed (a conflict)."
+    )
 )
 def sync(
     remote: Annotated[
@@ -55,7 +58,9 @@ def sync(
 
 @app.command(
     "merge-driver",
-    epilog=epilog("git config merge.loopkit.driver 'loopkit merge-driver %O %A %B %P'", "0 merged, 1 a real conflict."),
+    epilog=epilog(
+        "git config merge.loopkit.driver 'loopkit merge-driver %O %A %B %P'", "0 merged, 1 a real conflict."
+    ),
 )
 def merge_driver(
     base: Annotated[str, typer.Argument(metavar="BASE", help="git's %O: the common ancestor's version.")],

@@ -157,7 +157,8 @@ def _write_all(ctx: Context, records: list[ProbeRecord], role: str) -> tuple[lis
         for record, block in zip(records, blocks, strict=True):
             path, text, line = append_entry(ctx, phase=phase, role=role, block=block, text=text)
             written.append(replace(record, line=line + 2))  # the heading, a blank line, the record
-        assert path is not None and text is not None
+        assert path is not None
+        assert text is not None
         trailers = [
             pair
             for r in records
