@@ -432,7 +432,9 @@ def test_journal_show_prints_each_mark_once_and_exit_as_exit(books: Repo) -> Non
     assert "✓ [200] ✓" not in shown.out and "200 ✓ ✓" not in shown.out
     assert "true → exit 0 PASS" in shown.out
     assert "P2 PASS: P2" not in (books.ws / "JOURNAL-px.md").read_text("utf-8")
-    assert "`P2` P2" not in (books.ws / "STATUS-px.md").read_text("utf-8")
+    status = (books.ws / "STATUS-px.md").read_text("utf-8")
+    assert "`P2` P2" not in status and "* `P2`\n" in status  # no title, and still a line of its own
+    assert "— M1 P2 PASS\n\n<!--" in (books.ws / "JOURNAL-px.md").read_text("utf-8")
     run = books.lk("probe", "run", "--phase", PHASE, "--probe", "P2", role="builder")
     assert "→ exit 0" in run.out
 
