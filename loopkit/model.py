@@ -211,6 +211,10 @@ class Message:
     subject: str
     body: str
     line: int = 0
+    # set on the messages loopkit sends with a claim or a verdict; None on any other (and older) one
+    milestone: str | None = None
+    result: str | None = None
+    claim: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,6 +225,9 @@ class Message:
             "at": self.at,
             "subject": self.subject,
             "body": self.body,
+            "milestone": self.milestone,
+            "result": self.result,
+            "claim": self.claim,
         }
 
 

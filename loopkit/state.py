@@ -228,11 +228,16 @@ def is_genuine_evidence(
     if origin is None:
         return False
     trailers = origin.trailers
+    # one commit may add several records (`probe run`): the i-th Milestone goes with the i-th Probe
+    named = zip(
+        trailers.get("Loopkit-Milestone", "").split("\n"),
+        trailers.get("Loopkit-Probe", "").split("\n"),
+        strict=False,
+    )
     return (
         origin.author.email == config.identities[role].email
         and trailers.get("Loopkit-Action") == "evidence"
-        and trailers.get("Loopkit-Milestone") == record.milestone
-        and trailers.get("Loopkit-Probe") == record.probe
+        and (record.milestone, record.probe) in set(named)
         and trailers.get("Loopkit-Role", role) == role
     )
 
@@ -335,8 +340,11 @@ def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
         )
     for probe in view.stale:
         record = view.latest[probe]
-        why = "recorded with uncommitted changes" if record.dirty else "code changed since it was recorded"
-        issues.append(Issue("stale-evidence", f"{milestone} {probe}: stale ({why}); run it again", milestone))
+        if record.dirty:
+            what = "stale (recorded with uncommitted changes); commit your changes, then run the probe again"
+        else:
+            what = "stale (code changed since it was recorded); run it again"
+        issues.append(Issue("stale-evidence", f"{milestone} {probe}: {what}", milestone))
     return issues
 
 

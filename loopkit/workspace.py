@@ -124,7 +124,7 @@ class Workspace:
         if found is None:
             from loopkit.errors import GitError
 
-            raise GitError(f"not inside a git work tree: {self.root}")
+            raise GitError(f"not inside a git work tree: {self.root}; {GIT_INIT_HINT}")
         return found
 
     def state_dir(self) -> Path | None:
@@ -149,10 +149,13 @@ class Workspace:
         another host's older than the timeout) is removed with one line on stderr.
         """
         if timeout is None:
-            env = os.environ.get("LOOPKIT_LOCK_TIMEOUT")
-            timeout = float(env) if env else self.config.lock_timeout or LOCK_TIMEOUT
+            timeout = lock_timeout(os.environ.get("LOOPKIT_LOCK_TIMEOUT"), self.config.lock_timeout)
         lock_dir = _git_dir(self.repo_root) if self.repo_root else None
-        path = (lock_dir / "loopkit.lock") if lock_dir else (self.root / ".loopkit.lock")
+        if lock_dir is None:  # nothing to commit to: say so before leaving anything behind
+            from loopkit.errors import GitError
+
+            raise GitError(f"not inside a git work tree: {self.root}; {GIT_INIT_HINT}")
+        path = lock_dir / "loopkit.lock"
         queue = path.parent / "loopkit" / "lock"
         queue.mkdir(parents=True, exist_ok=True)
         host = socket.gethostname()
@@ -183,6 +186,22 @@ class Workspace:
 
 
 LOCK_TIMEOUT = 120.0  # far above what 16 writers x 50 writes wait when served in order
+GIT_INIT_HINT = (
+    "run `git init` there (or at the repository's root above it) and commit, then run loopkit again"
+)
+
+
+def lock_timeout(env: str | None, configured: float | None) -> float:
+    """LOOPKIT_LOCK_TIMEOUT (seconds, a positive number), else [lock] timeout, else the default."""
+    if env is None or not env.strip():
+        return configured or LOCK_TIMEOUT
+    try:
+        value = float(env)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise BadInput(f"LOOPKIT_LOCK_TIMEOUT={env!r}: give a positive number of seconds")
+    return value
 
 
 def _first_ticket(queue: Path, host: str, timeout: float, mine: str) -> tuple[str | None, int]:
@@ -256,9 +275,47 @@ def discover(*, start: Path, override: str | None, environ: Mapping[str, str]) -
         here = start.resolve()
         found = next((d for d in (here, *here.parents) if (d / CONFIG_NAME).is_file()), None)
         if found is None:
+            below = find_below(here)
+            if below is not None:
+                rel = below.relative_to(here).as_posix()
+                raise BadInput(
+                    f"no workspace: no {CONFIG_NAME} in {here} or above; "
+                    f"found {rel}/{CONFIG_NAME}: use --workspace {rel} (or LOOPKIT_WORKSPACE)"
+                )
             raise BadInput(f"no workspace: no {CONFIG_NAME} in {here} or above (run `loopkit init`)")
         root = found
     return Workspace(root=root, repo_root=find_repo_root(root), config=load_config(root / CONFIG_NAME))
+
+
+_SKIP = {"node_modules", "__pycache__", "venv", "target", "dist", "build", "site-packages"}
+
+
+def find_below(start: Path, depth: int = 3, budget: int = 2000) -> Path | None:
+    """The nearest folder below `start` holding a loopkit.toml (breadth first, a few levels, hidden
+    and vendored folders skipped, at most `budget` folders looked at): only for a hint."""
+    level = [start]
+    seen = 0
+    for _ in range(depth):
+        nxt: list[Path] = []
+        for folder in level:
+            try:
+                children = sorted(
+                    (e for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name
+                )
+            except OSError:
+                continue
+            for entry in children:
+                if entry.name.startswith(".") or entry.name in _SKIP:
+                    continue
+                seen += 1
+                if seen > budget:
+                    return None
+                path = Path(entry.path)
+                if (path / CONFIG_NAME).is_file():
+                    return path
+                nxt.append(path)
+        level = nxt
+    return None
 
 
 # -- reading and writing ------------------------------------------------------------------------

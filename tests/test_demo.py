@@ -26,7 +26,7 @@ def test_demo_plays_a_whole_loop(tmp_path: Path) -> None:
     subjects = git(target, "log", "--format=%s").splitlines()
     assert subjects[0] == "status(demo): ## DONE — M1+M2 PASS, version endpoint serves a release"
     assert any(s.startswith("review(demo): M1 FAIL @") for s in subjects)
-    assert "evidence(demo): M1 P1-neg PASS" in subjects
+    assert "evidence(demo): 2 probes, 2 PASS" in subjects  # one commit per run (issue 12)
     status = run_loopkit("status", "--json", cwd=target / "loop", env={"LOOPKIT_NOW": ""})
     assert status.code == 0
     phase = json.loads(status.out)["phases"][0]

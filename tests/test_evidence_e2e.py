@@ -447,14 +447,13 @@ def test_probe_run_uses_sh_and_evidence_json_has_spec_shape(docs_repo: Repo, ser
     assert [(r["milestone"], r["probe"]) for r in records] == [("M1", "P1"), ("M1", "P1-neg")]
     assert [(r["observed"], r["result"]) for r in records] == [("200", "PASS"), ("000", "PASS")]
     assert all(r["source"] == "probe" and r["dirty"] is False for r in records)
-    # each records the HEAD it ran at: the second one runs after the first one's evidence commit
-    assert [r["head"] for r in records] == [before, records[0]["commit"]]
+    # each records the HEAD it ran at: the run's probes all run before its one evidence commit
+    assert [r["head"] for r in records] == [before, before]
     assert all(not [k for k in RECORD_KEYS if k not in r] for r in records)
 
     log = docs_repo.git("log", "--format=%s", f"{before}..HEAD").splitlines()
-    assert log == ["evidence(p): M1 P1-neg PASS", "evidence(p): M1 P1 PASS"]  # one commit per probe
-    for rev in ("HEAD", "HEAD~1"):
-        assert docs_repo.git("show", "--name-only", "--format=", rev).split() == [f"docs/{JOURNAL}"]
+    assert log == ["evidence(p): 2 probes, 2 PASS"]  # one commit for the run (issue 12)
+    assert docs_repo.git("show", "--name-only", "--format=", "HEAD").split() == [f"docs/{JOURNAL}"]
 
     fail = exec_probe(docs_repo, "--expect", "200", cmd=curl_code(f"{server}/x"), milestone="M2", probe="P2")
     assert fail.code == 1, fail.err

@@ -1,4 +1,6 @@
-"""The typer app: parse arguments, call one service function, print text or JSON, exit.
+"""The typer app and the one error boundary: parse arguments, call one service function, print text
+or JSON, exit. The commands live one module per group (phase, journal, probe, loop, inbox, view,
+agents, report, sync, demo), the shared options in options.py, the human renderers in text.py.
 
 The only module that imports typer, prints, or exits. Every expected failure is one line on
 stderr and SPEC's exit code; anything else is a bug: one line asking for a report, exit 70.
@@ -13,50 +15,70 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from loopkit.cli.options import EXIT_GATE, Json, Role, Workspace, epilog
 from loopkit.errors import LoopkitError, Refused, UsageError
 
+# `loopkit --help` lists the commands in the order a loop uses them, not in the order of their code
+LOOP_ORDER = (
+    "init", "phase", "journal", "probe", "evidence", "claim", "verdict", "gate", "done", "instruct",
+    "inbox", "status", "check", "next", "report", "sync", "demo", "mcp", "merge-driver",
+)  # fmt: skip
+
+
+class LoopOrder(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: n for n, name in enumerate(LOOP_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), names.index(name)))
+
+
+SETTINGS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
+    cls=LoopOrder,
     help="Keeps the books of builder / adversary / orchestrator loops in git.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=SETTINGS,
 )
-phase_app = typer.Typer(help="Open and list phases.", no_args_is_help=True)
-journal_app = typer.Typer(help="Add to, show and parse journals.", no_args_is_help=True)
-probe_app = typer.Typer(help="Run probes and record their evidence.", no_args_is_help=True)
-inbox_app = typer.Typer(help="Send, list and consume inbox messages.", no_args_is_help=True)
+phase_app = typer.Typer(help="Open, update and list phases.", no_args_is_help=True, context_settings=SETTINGS)
+journal_app = typer.Typer(
+    help="Add to, show and parse journals.", no_args_is_help=True, context_settings=SETTINGS
+)
+probe_app = typer.Typer(
+    help="Run probes and record their evidence.", no_args_is_help=True, context_settings=SETTINGS
+)
+inbox_app = typer.Typer(
+    help="Send, list, consume and wait for inbox messages.", no_args_is_help=True, context_settings=SETTINGS
+)
 app.add_typer(phase_app, name="phase")
 app.add_typer(journal_app, name="journal")
 app.add_typer(probe_app, name="probe")
 app.add_typer(inbox_app, name="inbox")
-
-Json = Annotated[bool, typer.Option("--json", help="Machine output on stdout.")]
-Workspace = Annotated[
-    str | None,
-    typer.Option(
-        "--workspace",
-        metavar="DIR",
-        help="The workspace folder (else LOOPKIT_WORKSPACE, else found upwards).",
-    ),
-]
-Role = Annotated[
-    str | None,
-    typer.Option("--role", metavar="ROLE", help="builder | adversary | orchestrator (else LOOPKIT_ROLE)."),
-]
-NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the files but do not commit them.")]
-Phase = Annotated[str, typer.Option("--phase", help="The phase.")]
-OptPhase = Annotated[str | None, typer.Option("--phase", help="Only this phase.")]
-Milestone = Annotated[str, typer.Option("--milestone", help="The milestone id (M1, M2, …).")]
 
 
 # --role, --workspace and --json may also come before the command: `loopkit --role builder claim …`
 _GLOBAL: dict[str, Any] = {}
 
 
-@app.callback()
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"loopkit {version('loopkit')}\n")
+        raise typer.Exit(0)
+
+
+@app.callback(epilog=epilog("loopkit --role builder claim --phase px --milestone M1", EXIT_GATE))
 def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print loopkit's version and exit."),
+    ] = False,
     workspace: Workspace = None,
     role: Role = None,
     as_json: Json = False,
@@ -73,6 +95,10 @@ def _context(workspace: str | None = None, role: str | None = None, no_commit: b
     from loopkit.services.context import Context
 
     workspace = workspace or _GLOBAL.get("workspace")
+    if role is not None and _GLOBAL.get("role") is not None and role != _GLOBAL["role"]:
+        raise UsageError(
+            f"--role {_GLOBAL['role']} before the command and --role {role} after it disagree: give one"
+        )
     role = role or _GLOBAL.get("role")
     return Context(
         cwd=Path.cwd(),
@@ -186,584 +212,10 @@ def _warnings(ctx: Any) -> None:
         sys.stderr.write(f"loopkit: warning: {line}\n")
 
 
-# -- text for people ------------------------------------------------------------------------------
-def _record_text(r: dict[str, Any]) -> str:
-    observed = f"observed {r['observed']!r} (exit {r['exit']}, {r['duration']} s)"
-    return f"{r['milestone']} {r['probe']} {r['result']}: {observed}"
-
-
-def _lines(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
-    return lambda data: "\n".join(fmt(item) for item in data[key])
-
-
-def _committed(what: str) -> Callable[[dict[str, Any]], str]:
-    return lambda d: (
-        f"{what.format(**d)}" + (f" [{d['commit'][:10]}]" if d.get("commit") else " (not committed)")
-    )
-
-
-# -- commands -------------------------------------------------------------------------------------
-@app.command()
-def init(
-    folder: Annotated[
-        str | None,
-        typer.Argument(metavar="[DIR]", help="Where to create the workspace (default: here)."),
-    ] = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """Write loopkit.toml (every default spelled out) and phases/; never overwrites."""
-    from loopkit.services.phases import init as service
-
-    ctx = _context(None, role)
-
-    def human(d: dict[str, Any]) -> str:
-        lines = [f"wrote {p}" for p in d["written"]]
-        if d.get("warning"):
-            sys.stderr.write(f"loopkit: warning: {d['warning']}\n")
-        return "\n".join(lines)
-
-    _run(lambda: service(_checked(ctx), folder), as_json=as_json, human=human)
-
-
-@phase_app.command("new")
-def phase_new(
-    phase: Annotated[str, typer.Argument(help="The phase name.")],
-    title: Annotated[
-        str | None, typer.Option("--title", help="The phase title (default: the spec's).")
-    ] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Open a phase: STATUS and JOURNAL from templates, from phases/<phase>.toml when present."""
-    from loopkit.services.phases import phase_new as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(ctx, phase, title),
-        as_json=as_json,
-        human=_committed("opened {phase}: {title}"),
-        ctx=ctx,
-    )
-
-
-@phase_app.command("update")
-def phase_update(
-    phase: Annotated[str, typer.Argument(help="The phase name.")],
-    note: Annotated[str | None, typer.Option("--note", help="Why the spec changed (in the subject).")] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Orchestrator: commit phases/<phase>.toml as it now stands; gates use it from then on."""
-    from loopkit.services.phases import phase_update as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(ctx, phase, note),
-        as_json=as_json,
-        human=lambda d: (
-            f"spec of {d['phase']} committed [{d['commit'][:10]}]"
-            if d.get("commit")
-            else f"spec of {d['phase']} unchanged: the orchestrator's version already"
-        ),
-        ctx=ctx,
-    )
-
-
-@phase_app.command("list")
-def phase_list(workspace: Workspace = None, role: Role = None, as_json: Json = False) -> None:
-    """Phases found: specs and STATUS files."""
-    from loopkit.services.phases import phase_list as service
-
-    ctx = _context(workspace, role)
-    _run(
-        lambda: service(_checked(ctx)),
-        as_json=as_json,
-        human=_lines(
-            "phases",
-            lambda p: f"{p['phase']:<24} {_phase_word(p):<8} {p['title']}",
-        ),
-        ctx=ctx,
-    )
-
-
-def _phase_word(p: dict[str, Any]) -> str:
-    return "done" if p["done"] else "open" if p["status"] else "planned"
-
-
 def _checked(ctx: Any) -> Any:
     """Reject an unknown role before anything else, as SPEC asks of every command."""
     _ = ctx.role
     return ctx
-
-
-def _body(body: str | None, body_file: str | None) -> str | None:
-    from loopkit.errors import BadInput
-    from loopkit.services.context import stdin_text
-
-    if body is not None and body_file is not None:
-        raise UsageError("give --body or --body-file, not both")
-    if body_file is not None:
-        if body_file == "-":
-            return stdin_text(strict=True) or ""
-        try:
-            data = (Path.cwd() / body_file).read_bytes()
-        except OSError as exc:
-            raise BadInput(f"cannot read --body-file {body_file}: {exc.strerror}") from None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BadInput(
-                f"--body-file {body_file} is not UTF-8 text (byte {exc.start}); nothing was written"
-            ) from None
-    if body is not None:
-        return body
-    return stdin_text()
-
-
-Body = Annotated[str | None, typer.Option("--body", help="The text (else --body-file, else standard input).")]
-BodyFile = Annotated[str | None, typer.Option("--body-file", metavar="FILE", help="Read the text from FILE.")]
-
-
-@journal_app.command("add")
-def journal_add(
-    phase: Phase,
-    title: Annotated[str, typer.Option("--title", help="The entry's title.")],
-    body: Body = None,
-    body_file: BodyFile = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Append a timestamped entry to your role's journal."""
-    from loopkit.services.journals import journal_add as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(_checked(ctx), phase=phase, title=title, body=_body(body, body_file)),
-        as_json=as_json,
-        human=_committed("{file}:{line}: {title}"),
-        ctx=ctx,
-    )
-
-
-def _journal_text(d: dict[str, Any]) -> str:
-    out = [f"{d['file']}: phase {d['phase']}, {d['role']}, {len(d['entries'])} entries"]
-    for entry in d["entries"]:
-        out.append(f"{entry['line']:>6}  {entry['at'] or '-':<20}  {entry['title']}")
-        for e in entry["evidence"]:
-            mark = (
-                {"pass": "✓", "fail": "✗"}.get(e.get("mark") or "", "")
-                if e["source"] == "free-form"
-                else e["result"]
-            )
-            code = f" [{e['code']}]" if e.get("code") else ""
-            shown = f"{e['command'] or '(no command)'} → {e['observed'][:80]}{code} {mark}".strip()
-            out.append(f"{e['line']:>6}    {shown}")
-    for w in d["warnings"]:
-        out.append(f"warning: line {w['line']}: {w['message']}")
-    return "\n".join(out)
-
-
-@journal_app.command("show")
-def journal_show(
-    phase: Phase,
-    of: Annotated[str | None, typer.Option("--of", help="Whose journal (default: the builder's).")] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """The parsed journal of a role."""
-    from loopkit.services.journals import journal_show as service
-
-    ctx = _context(workspace, role)
-    _run(
-        lambda: service(_checked(ctx), phase=phase, of=of),
-        as_json=as_json,
-        human=_journal_text,
-        ctx=ctx,
-    )
-
-
-@journal_app.command("parse")
-def journal_parse(
-    file: Annotated[str, typer.Argument(help="Any journal file, loopkit's or hand-written.")],
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """Parse any journal file."""
-    from loopkit.services.journals import journal_parse as service
-
-    ctx = _context(None, role)
-    _run(lambda: service(_checked(ctx), file), as_json=as_json, human=_journal_text, ctx=ctx, sync=False)
-
-
-@probe_app.command("exec")
-def probe_exec(
-    phase: Phase,
-    milestone: Milestone,
-    probe_id: Annotated[str, typer.Option("--id", help="The probe id.")],
-    command: Annotated[
-        list[str], typer.Argument(metavar="-- CMD [ARG…]", help="The command, run without a shell.")
-    ],
-    title: Annotated[str | None, typer.Option("--title", help="What the probe shows.")] = None,
-    expect: Annotated[
-        list[str] | None, typer.Option("--expect", help="An allowed observed value (repeatable).")
-    ] = None,
-    expect_not: Annotated[
-        list[str] | None,
-        typer.Option("--expect-not", help="A forbidden observed value (repeatable)."),
-    ] = None,
-    expect_exit: Annotated[
-        int | None, typer.Option("--expect-exit", help="The exit status it must have.")
-    ] = None,
-    observe: Annotated[
-        str | None, typer.Option("--observe", help="exit | stdout | regex:<pattern with one group>")
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Seconds before it is killed (default from loopkit.toml, 30)."),
-    ] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Run one command and record what was observed in your journal."""
-    from loopkit.services.probes import probe_exec as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(
-            _checked(ctx),
-            phase=phase,
-            milestone=milestone,
-            probe=probe_id,
-            argv=command,
-            title=title,
-            expect=expect or [],
-            expect_not=expect_not or [],
-            expect_exit=expect_exit,
-            observe=observe,
-            timeout=timeout,
-        ),
-        as_json=as_json,
-        human=_record_text,
-        ctx=ctx,
-        code=lambda d: 0 if d["result"] == "PASS" else 1,
-    )
-
-
-@probe_app.command("run")
-def probe_run(
-    phase: Phase,
-    milestone: Annotated[str | None, typer.Option("--milestone", help="Only this milestone.")] = None,
-    probe_id: Annotated[str | None, typer.Option("--probe", help="Only this probe.")] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Run the spec's probes (each `run` through sh -c) and record each."""
-    from loopkit.services.probes import probe_run as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(_checked(ctx), phase=phase, milestone=milestone, probe=probe_id),
-        as_json=as_json,
-        human=_lines("records", _record_text),
-        ctx=ctx,
-        code=lambda d: 0 if all(r["result"] == "PASS" for r in d["records"]) else 1,
-    )
-
-
-@app.command()
-def evidence(
-    phase: Phase,
-    milestone: Annotated[str | None, typer.Option("--milestone", help="Only this milestone.")] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """Evidence per milestone: required probes, the latest record of each, missing, stale."""
-    from loopkit.services.probes import evidence as service
-
-    ctx = _context(workspace, role)
-
-    def human(d: dict[str, Any]) -> str:
-        out = []
-        for m in d["milestones"]:
-            out.append(
-                f"{m['id']}: "
-                + "; ".join(
-                    f"{key} {', '.join(m[key]) or '-'}" for key in ("passing", "failing", "missing", "stale")
-                )
-            )
-        return "\n".join(out)
-
-    _run(
-        lambda: service(_checked(ctx), phase=phase, milestone=milestone),
-        as_json=as_json,
-        human=human,
-        ctx=ctx,
-    )
-
-
-Note = Annotated[str | None, typer.Option("--note", help="A one-line note.")]
-
-
-@app.command()
-def claim(
-    phase: Phase,
-    milestone: Milestone,
-    note: Note = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Builder: claim a milestone whose evidence holds on committed code."""
-    from loopkit.services.loop import claim as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(_checked(ctx), phase=phase, milestone=milestone, note=note),
-        as_json=as_json,
-        human=_committed("claimed {milestone} at {head:.10}"),
-        ctx=ctx,
-    )
-
-
-@app.command()
-def verdict(
-    result: Annotated[str, typer.Argument(metavar="PASS|FAIL", help="The verdict.")],
-    phase: Phase,
-    milestone: Milestone,
-    note: Note = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Adversary: record PASS or FAIL on the latest claim of a milestone."""
-    from loopkit.services.loop import verdict as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(_checked(ctx), phase=phase, milestone=milestone, result=result, note=note),
-        as_json=as_json,
-        human=_committed("{milestone} {result}"),
-        ctx=ctx,
-    )
-
-
-def _unmet_text(d: dict[str, Any]) -> str:
-    if d["ok"]:
-        return "gate met: DONE may be written"
-    return "\n".join(f"unmet: {u['code']}: {u['message']}" for u in d["unmet"])
-
-
-@app.command()
-def gate(phase: Phase, workspace: Workspace = None, role: Role = None, as_json: Json = False) -> None:
-    """What `done` would check, writing nothing: exit 0 when met, 3 when not."""
-    from loopkit.services.loop import gate as service
-
-    ctx = _context(workspace, role)
-
-    def call() -> dict[str, Any]:
-        unmet = service(_checked(ctx), phase=phase)
-        return {"ok": not unmet, "unmet": [u.to_json() for u in unmet]}
-
-    _run(call, as_json=as_json, human=_unmet_text, ctx=ctx, code=lambda d: 0 if d["ok"] else 3)
-
-
-@app.command()
-def done(
-    phase: Phase,
-    summary: Annotated[
-        str | None, typer.Option("--summary", help="A one-line summary for the DONE commit.")
-    ] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Builder: the DONE gate, then ## DONE in STATUS and the DONE commit."""
-    from loopkit.services.loop import done as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: {"ok": True, **service(_checked(ctx), phase=phase, summary=summary)},
-        as_json=as_json,
-        human=_committed("{phase}: ## DONE"),
-        ctx=ctx,
-    )
-
-
-@inbox_app.command("send")
-def inbox_send(
-    to: Annotated[str, typer.Option("--to", help="builder | adversary | orchestrator")],
-    phase: OptPhase = None,
-    subject: Annotated[str | None, typer.Option("--subject", help="One line.")] = None,
-    body: Body = None,
-    body_file: BodyFile = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Append a message to <TO>-INBOX.md and print its id."""
-    from loopkit.services.inbox import send as service
-
-    ctx = _context(workspace, role, no_commit)
-    _run(
-        lambda: service(_checked(ctx), to=to, phase=phase, subject=subject, body=_body(body, body_file)),
-        as_json=as_json,
-        human=lambda d: d["id"],
-        ctx=ctx,
-    )
-
-
-def _message_text(m: dict[str, Any]) -> str:
-    return f"{m['id']}  {m['from']} → {m['to']}  [{m['phase'] or '-'}]  {m['subject']}"
-
-
-@inbox_app.command("list")
-def inbox_list(
-    to: Annotated[str | None, typer.Option("--to", help="Only this role's inbox.")] = None,
-    phase: OptPhase = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """Pending messages, oldest first."""
-    from loopkit.services.inbox import list_messages as service
-
-    ctx = _context(workspace, role)
-    _run(
-        lambda: service(_checked(ctx), to=to, phase=phase),
-        as_json=as_json,
-        human=_lines("messages", _message_text),
-        ctx=ctx,
-    )
-
-
-@inbox_app.command("consume")
-def inbox_consume(
-    to: Annotated[str, typer.Option("--to", help="Whose inbox.")],
-    ids: Annotated[list[str] | None, typer.Argument(metavar="[ID…]", help="The messages to consume.")] = None,
-    every: Annotated[bool, typer.Option("--all", help="Consume every pending message.")] = False,
-    phase: OptPhase = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    no_commit: NoCommit = False,
-    as_json: Json = False,
-) -> None:
-    """Print and archive messages, note them in the journal, remove the inbox file once empty."""
-    from loopkit.services.inbox import consume as service
-
-    ctx = _context(workspace, role, no_commit)
-
-    def human(d: dict[str, Any]) -> str:
-        return "\n\n".join(f"{_message_text(m)}\n{m['body']}" for m in d["consumed"]) or "nothing to consume"
-
-    _run(
-        lambda: service(_checked(ctx), to=to, ids=ids or [], every=every, phase=phase),
-        as_json=as_json,
-        human=human,
-        ctx=ctx,
-    )
-
-
-def _status_text(d: dict[str, Any]) -> str:
-    out = []
-    for p in d["phases"]:
-        inbox = " ".join(f"{k}:{v}" for k, v in p["inbox"].items() if v)
-        out.append(f"{p['phase']}  {p['state']}  {p['title']}" + (f"  (inbox {inbox})" if inbox else ""))
-        for m in p["milestones"]:
-            ev = m["evidence"]
-            detail = f"evidence {len(ev['passing'])}/{len(ev['required'])}"
-            if ev["stale"]:
-                detail += f", stale {', '.join(ev['stale'])}"
-            out.append(f"  {m['id']:<8} {m['state']:<8} {detail}  {m['title']}")
-        for problem in p["problems"]:
-            out.append(f"  problem: {problem['code']}: {problem['message']}")
-    return "\n".join(out) or "no phases"
-
-
-@app.command()
-def status(
-    phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
-) -> None:
-    """The orchestrator's view of every phase: what needs someone first (--phase P: the detail)."""
-    from loopkit.cli.text import status_renderer
-    from loopkit.services.view import status as service
-
-    ctx = _context(workspace, role)
-    human = status_renderer(phase=phase, stream=sys.stdout)
-    _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=human, ctx=ctx)
-
-
-@app.command()
-def check(
-    phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
-) -> None:
-    """Every problem loopkit can see; exit 1 when any."""
-    from loopkit.services.view import check as service
-
-    ctx = _context(workspace, role)
-
-    def human(d: dict[str, Any]) -> str:
-        if d["ok"]:
-            return "no problems"
-        return "\n".join(
-            f"{p['file'] or p['phase']}:{p['line'] or ''}: {p['code']}: {p['message']}" for p in d["problems"]
-        )
-
-    _run(
-        lambda: service(_checked(ctx), phase=phase),
-        as_json=as_json,
-        human=human,
-        ctx=ctx,
-        code=lambda d: 0 if d["ok"] else 1,
-    )
-
-
-@app.command()
-def demo(
-    folder: Annotated[
-        str | None,
-        typer.Option(
-            "--dir",
-            metavar="D",
-            help="Where to build the demo repository (default: a new temporary folder).",
-        ),
-    ] = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """A complete loop on a fresh repository against a local HTTP server."""
-    from loopkit.services.demo import demo as service
-
-    def step(text: str) -> None:
-        if not (as_json or _GLOBAL.get("json")):
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-
-    def human(d: dict[str, Any]) -> str:
-        log = "\n".join(d["log"])
-        return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
-
-    def call() -> dict[str, Any]:
-        _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
-        return service(folder, step=step)
-
-    _run(call, as_json=as_json, human=human)
 
 
 def main() -> None:
@@ -839,6 +291,9 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
     context = getattr(exc, "ctx", None)
     where = f" (see `{context.command_path} --help`)" if context is not None else ""
     text = " ".join(str(message()).split()) + where
+    exec_ = context is not None and context.command_path.endswith("probe exec")
+    if name == "NoSuchOption" and exec_ and "--" not in sys.argv[1:]:
+        text = f"put -- before the command: loopkit probe exec … -- CMD [ARG…] ({text})"
     if as_json:
         _emit({"schema_version": 1, "ok": False, "exit": exit_code, "error": text}, True, None, None)
     sys.stderr.write(f"loopkit: error: {text}\n")
@@ -848,5 +303,12 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
 # Command groups that live in their own modules register themselves on `app` when imported.
 # (Each is imported here, after everything they use from this module is defined.)
 from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)
+from loopkit.cli import demo as _demo  # noqa: E402, F401
+from loopkit.cli import inbox as _inbox  # noqa: E402, F401
+from loopkit.cli import journal as _journal  # noqa: E402, F401
+from loopkit.cli import loop as _loop  # noqa: E402, F401  (claim, verdict, gate, done, instruct)
+from loopkit.cli import phase as _phase  # noqa: E402, F401  (init, phase new|update|list)
+from loopkit.cli import probe as _probe  # noqa: E402, F401  (probe exec|run, evidence)
 from loopkit.cli import report as _report  # noqa: E402, F401
 from loopkit.cli import sync as _sync_commands  # noqa: E402, F401
+from loopkit.cli import view as _view  # noqa: E402, F401  (status, check)

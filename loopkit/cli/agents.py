@@ -7,20 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import (
-    _GLOBAL,
-    Json,
-    OptPhase,
-    Role,
-    Workspace,
-    _checked,
-    _context,
-    _lines,
-    _message_text,
-    _run,
-    app,
-    inbox_app,
-)
+from loopkit.cli import _GLOBAL, _checked, _context, _run, app, inbox_app
+from loopkit.cli.options import EXIT_READ, Json, OptPhase, Role, Workspace, epilog
+from loopkit.cli.text import _lines, _message_text
 from loopkit.errors import LoopkitError
 
 MCP_MISSING = (
@@ -29,7 +18,10 @@ MCP_MISSING = (
 )
 
 
-@app.command("mcp")
+@app.command(
+    "mcp",
+    epilog=epilog("loopkit --role builder mcp", "0 served until stdin closed, 2 no MCP SDK, 4 no workspace."),
+)
 def mcp_command(workspace: Workspace = None, role: Role = None) -> None:
     """Serve the commands as MCP tools on stdio (for agent hosts). Needs: pip install 'loopkit[mcp]'."""
     import importlib.util
@@ -68,7 +60,7 @@ def _next_text(d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-@app.command("next")
+@app.command("next", epilog=epilog("loopkit --role builder next --json", EXIT_READ))
 def next_command(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
@@ -79,11 +71,25 @@ def next_command(
     _run(lambda: next_actions(_checked(ctx), phase=phase), as_json=as_json, human=_next_text, ctx=ctx)
 
 
-@inbox_app.command("wait")
+@inbox_app.command(
+    "wait",
+    epilog=epilog(
+        "loopkit --role builder inbox wait --timeout 300",
+        "0 a message is pending, 2 usage error, 4 bad input, 124 nothing within --timeout.",
+    ),
+)
 def inbox_wait(
-    to: Annotated[str | None, typer.Option("--to", help="Whose inbox (default: your own role's).")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="ROLE", help="Whose inbox (default: your own role's).")
+    ] = None,
     phase: Annotated[
-        str | None, typer.Option("--phase", help="Only messages about this phase or about no phase.")
+        str | None,
+        typer.Option(
+            "--phase",
+            metavar="PHASE",
+            envvar="LOOPKIT_PHASE",
+            help="Only messages about this phase or about no phase (else LOOPKIT_PHASE).",
+        ),
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="S", help="Give up after S seconds: exit 124.")

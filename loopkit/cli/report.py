@@ -5,11 +5,12 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import _GLOBAL, Json, OptPhase, Role, Workspace, _checked, _context, _run, app
+from loopkit.cli import _GLOBAL, _checked, _context, _run, app
+from loopkit.cli.options import EXIT_READ, Json, OptPhase, Role, Workspace, epilog
 from loopkit.errors import UsageError
 
 
-@app.command()
+@app.command(epilog=epilog("loopkit report --out loopkit-report.html", EXIT_READ))
 def report(
     phase: OptPhase = None,
     out: Annotated[

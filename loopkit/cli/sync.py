@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import Json, Role, Workspace, _checked, _context, _run, app
+from loopkit.cli import _checked, _context, _run, app
+from loopkit.cli.options import Json, Role, Workspace, epilog
 
 
 def _progress(text: str) -> None:
@@ -28,7 +29,11 @@ def _sync_text(d: dict[str, Any]) -> str:
     )
 
 
-@app.command()
+@app.command(
+    epilog=epilog(
+        "loopkit --role builder sync", "0 in sync, 2 usage error, 4 bad input, 5 git failed (a conflict)."
+    )
+)
 def sync(
     remote: Annotated[
         str | None,
@@ -51,7 +56,12 @@ def sync(
     )
 
 
-@app.command("merge-driver")
+@app.command(
+    "merge-driver",
+    epilog=epilog(
+        "git config merge.loopkit.driver 'loopkit merge-driver %O %A %B %P'", "0 merged, 1 a real conflict."
+    ),
+)
 def merge_driver(
     base: Annotated[str, typer.Argument(metavar="BASE", help="git's %O: the common ancestor's version.")],
     ours: Annotated[str, typer.Argument(metavar="OURS", help="git's %A: this side; the result goes here.")],

@@ -1,5 +1,7 @@
 """Human renderers: the `status` document as text a person (or an orchestrator) reads at a glance.
 
+Also the one-line renderers of the other commands (records, journals, messages, gates).
+
 Pure functions of the document, the clock, the width and whether to colour, so golden files can pin
 them. Every value from the books is made safe for a terminal first (a title holding an escape
 sequence must not move the cursor), and every line is cut to the width on display columns.
@@ -10,13 +12,12 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
 from loopkit import timefmt
-from loopkit.services.view import NEEDS_FIRST, age, needs_first
 
 SIGNS = {"passed": "✓", "failed": "✗", "claimed": "…", "open": "·"}
 _STYLE = {
@@ -142,6 +143,8 @@ def _line(cells: Sequence[Cell], widths: Sequence[int | None], width: int, colou
 
 def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colour: bool = False) -> str:
     """One line per phase, what needs someone first, then a line of totals."""
+    from loopkit.services.view import NEEDS_FIRST, age, needs_first  # lazy: start-up stays light
+
     phases = sorted(data["phases"], key=needs_first)
     if not phases:
         return "no phases"
@@ -187,6 +190,8 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
 
 def phase_detail(data: Mapping[str, Any], *, now: datetime, width: int = 80, colour: bool = False) -> str:
     """`status --phase P`: the phase, each milestone with its evidence, claim and verdict, problems."""
+    from loopkit.services.view import age  # lazy: start-up stays light
+
     rows: list[list[Cell]] = []
     for p in data["phases"]:
         rows.append([Cell(safe(p["phase"]), "head"), Cell(p["state"], p["state"]), Cell(safe(p["title"]))])
@@ -224,6 +229,12 @@ def phase_detail(data: Mapping[str, Any], *, now: datetime, width: int = 80, col
                 note = f" — {v['note']}" if v.get("note") else ""
                 text = f"{v['result']} {age(v['at'], now)} by {v['by']}{note}"
                 rows.append([Cell(" " * 10), Cell(safe(text), "failed" if v["result"] == "FAIL" else None)])
+            stale_pass = m["state"] == "passed" and any(
+                x["code"] == "stale-verdict" and x.get("milestone") == m["id"] for x in p["problems"]
+            )
+            if stale_pass:
+                text = f"stale PASS (its paths changed): run its probes, then claim {m['id']} again"
+                rows.append([Cell(" " * 10), Cell(safe(text), "problem")])
         for problem in p["problems"]:
             rows.append([Cell(f"  problem: {problem['code']}: {safe(problem['message'])}", "problem")])
     if not rows:
@@ -264,3 +275,75 @@ def status_renderer(*, phase: str | None, stream: TextIO) -> Any:
         return status_text(data, now=now, width=width, colour=colour)
 
     return render
+
+
+# -- the other commands' text ---------------------------------------------------------------------
+# -- text for people ------------------------------------------------------------------------------
+def _record_text(r: dict[str, Any]) -> str:
+    if r.get("observe") == "exit":
+        return f"{r['milestone']} {r['probe']} {r['result']}: → exit {r['observed']} ({r['duration']} s)"
+    observed = f"→ {r['observed']!r} (exit {r['exit']}, {r['duration']} s)"
+    return f"{r['milestone']} {r['probe']} {r['result']}: {observed}"
+
+
+def _lines(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+    return lambda data: "\n".join(fmt(item) for item in data[key])
+
+
+def _committed(what: str) -> Callable[[dict[str, Any]], str]:
+    return lambda d: (
+        f"{what.format(**d)}" + (f" [{d['commit'][:10]}]" if d.get("commit") else " (not committed)")
+    )
+
+
+def _phase_word(p: dict[str, Any]) -> str:
+    return "done" if p["done"] else "open" if p["status"] else "planned"
+
+
+def _journal_text(d: dict[str, Any]) -> str:
+    out = [f"{d['file']}: phase {d['phase']}, {d['role']}, {len(d['entries'])} entries"]
+    for entry in d["entries"]:
+        out.append(f"{entry['line']:>6}  {entry['at'] or '-':<20}  {entry['title']}")
+        for e in entry["evidence"]:
+            observed = e["observed"][:80]
+            if e["source"] == "free-form":
+                # the observed text already holds what the person wrote (`200 ✓`, `404 ← FAILS`):
+                # add the code and the mark only where it does not show them
+                mark = {"pass": "✓", "fail": "✗"}.get(e.get("mark") or "", "")
+                code = f" [{e['code']}]" if e.get("code") and e["code"] not in observed else ""
+                mark = "" if mark and mark in observed else mark
+            else:
+                mark, code = e["result"], ""
+                if e.get("observe") == "exit":
+                    observed = f"exit {observed}"
+            shown = f"{e['command'] or '(no command)'} → {observed}{code} {mark}".strip()
+            out.append(f"{e['line']:>6}    {shown}")
+    for w in d["warnings"]:
+        out.append(f"warning: line {w['line']}: {w['message']}")
+    return "\n".join(out)
+
+
+def _unmet_text(d: dict[str, Any]) -> str:
+    if d["ok"]:
+        return "gate met: DONE may be written"
+    return "\n".join(f"unmet: {u['code']}: {u['message']}" for u in d["unmet"])
+
+
+def _message_text(m: dict[str, Any]) -> str:
+    return f"{m['id']}  {m['from']} → {m['to']}  [{m['phase'] or '-'}]  {m['subject']}"
+
+
+def _status_text(d: dict[str, Any]) -> str:
+    out = []
+    for p in d["phases"]:
+        inbox = " ".join(f"{k}:{v}" for k, v in p["inbox"].items() if v)
+        out.append(f"{p['phase']}  {p['state']}  {p['title']}" + (f"  (inbox {inbox})" if inbox else ""))
+        for m in p["milestones"]:
+            ev = m["evidence"]
+            detail = f"evidence {len(ev['passing'])}/{len(ev['required'])}"
+            if ev["stale"]:
+                detail += f", stale {', '.join(ev['stale'])}"
+            out.append(f"  {m['id']:<8} {m['state']:<8} {detail}  {m['title']}")
+        for problem in p["problems"]:
+            out.append(f"  problem: {problem['code']}: {problem['message']}")
+    return "\n".join(out) or "no phases"

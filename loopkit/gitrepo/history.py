@@ -89,11 +89,15 @@ def origins(root: Path, shas: Iterable[str]) -> dict[str, Origin]:
 
 
 def trailer_pairs(block: str) -> dict[str, str]:
+    """Each trailer's value; a key given several times (the records of one `probe run` commit)
+    keeps all its values, in order, one per line: a value is one line, so they cannot run together."""
     pairs: dict[str, str] = {}
     for line in block.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() not in pairs:
-            pairs[key.strip()] = value.strip()
+        if not sep:
+            continue
+        key = key.strip()
+        pairs[key] = f"{pairs[key]}\n{value.strip()}" if key in pairs else value.strip()
     return pairs
 
 

@@ -32,6 +32,7 @@ def _decode(content: str, line: int) -> Message | None:
     if data is None or not all(isinstance(data.get(k), str) for k in strings):
         return None
     phase, at = data.get("phase"), data.get("at")
+    extra = {k: data[k] if isinstance(data.get(k), str) else None for k in ("milestone", "result", "claim")}
     return Message(
         id=data["id"],
         to=data["to"],
@@ -41,6 +42,7 @@ def _decode(content: str, line: int) -> Message | None:
         subject=data["subject"],
         body=data["body"],
         line=line,
+        **extra,
     )
 
 

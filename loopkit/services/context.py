@@ -79,7 +79,9 @@ class Context:
 
             root = self.workspace.repo_root
             if root is None:
-                raise GitError(f"not inside a git work tree: {self.workspace.root}")
+                from loopkit.workspace import GIT_INIT_HINT
+
+                raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
             self._repo = Repo(root)
         return self._repo  # type: ignore[no-any-return]
 
@@ -134,7 +136,9 @@ class Context:
         return text
 
 
-_ACTIONS = {"send": "inbox", "consume": "inbox"}
+# `instruct` is not in SPEC section 6's list: the orchestrator's instructions are part of what the
+# phase asks for, so `spec` (docs/decisions.md)
+_ACTIONS = {"send": "inbox", "consume": "inbox", "instruct": "spec"}
 
 
 def neutralise(body: str) -> str:

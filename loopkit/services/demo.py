@@ -151,7 +151,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         step("builder: committed the version endpoint")
         run_probes("M1")
         c = loop.claim(as_role("builder"), phase="demo", milestone="M1", note="version endpoint")
-        step(f"builder: claimed M1 at {c['head'][:10]}")
+        step(f"builder: {loop.claim_words(c)}")
 
         url = f"http://127.0.0.1:{port}/api/version"
         argv = [sys.executable, "tools/http_code.py", "--body", url]
@@ -191,7 +191,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         step("builder: fixed the version and committed")
         run_probes("M1")
         c = loop.claim(as_role("builder"), phase="demo", milestone="M1", note="release version")
-        step(f"builder: claimed M1 again at {c['head'][:10]}")
+        step(f"builder: {loop.claim_words(c)}, again")
         break_it()
         v = loop.verdict(
             as_role("adversary"), phase="demo", milestone="M1", result="PASS", note="release version served"
@@ -199,8 +199,8 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         step(f"adversary: M1 PASS (claim {v['claim_commit'][:10]})")
 
         run_probes("M2")
-        loop.claim(as_role("builder"), phase="demo", milestone="M2", note=None)
-        step("builder: claimed M2")
+        c = loop.claim(as_role("builder"), phase="demo", milestone="M2", note=None)
+        step(f"builder: {loop.claim_words(c)}")
         v = loop.verdict(
             as_role("adversary"), phase="demo", milestone="M2", result="PASS", note="health answers 200"
         )

@@ -15,6 +15,7 @@ from loopkit.markdown.evidence import escape
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
 from loopkit.model import ROLES, Message
 from loopkit.render import oneline, render
+from loopkit.services import limits
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry
 from loopkit.txn import Plan
@@ -69,8 +70,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
 
 
 def build_message(
-    ctx: Context, *, sender: str, to: str, phase: str | None, subject: str | None, body: str
+    ctx: Context,
+    *,
+    sender: str,
+    to: str,
+    phase: str | None,
+    subject: str | None,
+    body: str,
+    milestone: str | None = None,
+    result: str | None = None,
+    claim: str | None = None,
 ) -> Message:
+    limits.no_nul(body, "the body")
+    limits.no_nul(subject, "the subject")
     redact = ctx.redactor.redact
     body = redact(body.strip("\n"))
     subject = oneline(redact(subject or "")) or oneline(body.split("\n", 1)[0])[:72] or "(no subject)"
@@ -82,6 +94,9 @@ def build_message(
         at=timefmt.iso(ctx.now),
         subject=subject,
         body=body,
+        milestone=milestone,
+        result=result,
+        claim=claim,
     )
 
 
@@ -115,6 +130,9 @@ def send(
     if phase is not None:
         names.phase(phase)
     sender = ctx.need_role(doing="send a message")
+    limits.no_nul(body, "the body")
+    limits.check(ctx, "subject", subject, "--subject")
+    limits.check(ctx, "body", body, "the body")
 
     def plan() -> Plan:
         message = build_message(ctx, sender=sender, to=to, phase=phase, subject=subject, body=body or "")
@@ -138,12 +156,23 @@ def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> dict[st
     found = [p.message for role in roles for p in read_inbox(ctx, role)]
     if phase is not None:
         found = [m for m in found if m.phase == phase]
-    found.sort(key=lambda m: (m.at or "", m.id))
+    # oldest first: by send time, then in the order they were written (a stable sort keeps file
+    # order within one inbox; the ids' random part says nothing about order)
+    found.sort(key=lambda m: m.at or "")
     return {"messages": [m.to_json() for m in found]}
 
 
-def consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | None) -> dict[str, Any]:
-    _role(to)
+def consume(
+    ctx: Context, *, to: str | None, ids: list[str], every: bool, phase: str | None
+) -> dict[str, Any]:
+    if to is None:  # your own inbox
+        to = ctx.role
+        if to is None:
+            raise UsageError("inbox consume needs --to ROLE, or a role of your own (--role or LOOPKIT_ROLE)")
+    return _consume(ctx, to=_role(to), ids=ids, every=every, phase=phase)
+
+
+def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | None) -> dict[str, Any]:
     if every == bool(ids):
         raise UsageError("name the messages to consume, or pass --all (not both)")
     ctx.need_role(to, doing=f"consume the {to} inbox")

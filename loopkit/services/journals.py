@@ -39,7 +39,9 @@ def require_phase(ctx: Context, phase: str) -> None:
         )
 
 
-def append_entry(ctx: Context, *, phase: str, role: str, block: str) -> tuple[Path, str, int]:
+def append_entry(
+    ctx: Context, *, phase: str, role: str, block: str, text: str | None = None
+) -> tuple[Path, str, int]:
     """The journal text with `block` appended, checked to read back as one more entry.
 
     Only the end of the journal is parsed, from an anchor: the start of the last entry loopkit
@@ -47,10 +49,11 @@ def append_entry(ctx: Context, *, phase: str, role: str, block: str) -> tuple[Pa
     it. Appends by loopkit or by hand after the anchor keep it valid, so appends stay O(1) in the
     journal's size while reading exactly as a full parse would. A code fence left open at the end
     would swallow the new entry: loopkit closes it first, which changes nothing in how the old
-    text reads. Returns the path, the new text and the new entry's line.
+    text reads. Returns the path, the new text and the new entry's line. `text` is the journal as
+    a previous append in the same transaction left it (several entries, one commit).
     """
     path = journal_path(ctx, phase, role)
-    old = read_exact(path)
+    old = read_exact(path) if text is None else text
     if old is None or not old.strip():
         kind = "JOURNAL" if role == "builder" else "REVIEW"
         old = (old or "") + render(
@@ -155,6 +158,11 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
     journal_path(ctx, phase, role)
     if not oneline(title):
         raise UsageError("--title must not be empty")
+    from loopkit.services import limits
+
+    limits.check(ctx, "title", title, "--title")
+    limits.no_nul(body, "the body")
+    limits.check(ctx, "body", body, "the body")
     redact = ctx.redactor.redact
     plain_title = redact(oneline(title))
     clean_title = heading_safe(plain_title)
@@ -210,9 +218,8 @@ def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
     if role not in ctx.workspace.config.journals:
         raise UsageError(f"--of {role}: no journal is kept for that role")
     path = journal_path(ctx, phase, role)
-    if not path.exists():
-        raise BadInput(f"{path.name} does not exist yet")
-    journal = parse_journal(read_text(path), file_name=path.name)
+    # a journal nobody has written to yet (the adversary's before any review) is an empty one
+    journal = parse_journal(read_text(path) if path.exists() else "", file_name=path.name)
     return journal_json(path.name, journal, phase=phase, role=role)
 
 

@@ -12,6 +12,7 @@ from loopkit.markdown import edit
 from loopkit.markdown.status import parse_status
 from loopkit.model import StatusDoc
 from loopkit.render import oneline, render
+from loopkit.services import limits
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message, new_id
@@ -89,6 +90,7 @@ def _verify(old: StatusDoc, new: StatusDoc, milestone: str, line: str, path: Pat
 
 def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict[str, Any]:
     role = ctx.need_role("builder", doing="claim a milestone")
+    limits.check(ctx, "note", note, "--note")
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
@@ -107,8 +109,15 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
                 f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",
                 details=unmet,
             )
-        at = timefmt.iso(ctx.now)
         code = book.facts.code
+        latest = book.views[milestone].claim if milestone in book.views else None
+        if latest is not None and book.views[milestone].claim_open and latest.record.code == code:
+            raise Refused(
+                f"claim {milestone} refused: already claimed at this code ({(code or '')[:12]}), "
+                "awaiting the adversary's verdict",
+                details=[Issue("already-claimed", f"{milestone} is already claimed at this code", milestone)],
+            )
+        at = timefmt.iso(ctx.now)
         claim_id = new_id(ctx, role)
         line = _record_line(
             kind="CLAIM",
@@ -134,6 +143,8 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
             phase=phase,
             subject=f"claim {milestone}" + (f" — {oneline(note)}" if note else ""),
             body=body,
+            milestone=milestone,
+            claim=claim_id,
         )
         inbox_path, inbox_text = append_message(ctx, message)
         return Plan(
@@ -164,11 +175,19 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
+def claim_words(result: dict[str, Any]) -> str:
+    """Which id is which: `claimed M1 (code at 52694c1; claim commit 533832a)`."""
+    commit = result.get("commit")
+    made = f"claim commit {commit[:7]}" if commit else "not committed"
+    return f"claimed {result['milestone']} (code at {result['head'][:7]}; {made})"
+
+
 def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str | None) -> dict[str, Any]:
     result = result.upper()
     if result not in ("PASS", "FAIL"):
         raise UsageError(f"verdict {result!r}: use PASS or FAIL")
     role = ctx.need_role("adversary", doing="record a verdict")
+    limits.check(ctx, "note", note, "--note")
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
@@ -200,7 +219,17 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
         body = f"{result} of {milestone}" + (f", claim {claim_sha}" if claim_sha else "") + "."
         if note:
             body += f"\n\n{note}"
-        message = build_message(ctx, sender=role, to="builder", phase=phase, subject=subject, body=body)
+        message = build_message(
+            ctx,
+            sender=role,
+            to="builder",
+            phase=phase,
+            subject=subject,
+            body=body,
+            milestone=milestone,
+            result=result,
+            claim=claim_id,
+        )
         inbox_path, inbox_text = append_message(ctx, message)
         trailers = [("Loopkit-Milestone", milestone), ("Loopkit-Verdict", result)]
         if claim_sha:
@@ -239,8 +268,12 @@ def gate(ctx: Context, *, phase: str) -> list[Issue]:
     return load(ctx, phase).done_gate()
 
 
-def done(ctx: Context, *, phase: str, summary: str | None) -> dict[str, Any]:
+def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = None) -> dict[str, Any]:
     role = ctx.need_role("builder", doing="declare a phase done")
+    limits.check(ctx, "note", summary, "--summary")
+    limits.no_nul(body, "the body")
+    limits.check(ctx, "body", body, "the body")
+    narrative = ctx.redactor.redact((body or "").replace("\r\n", "\n")).strip("\n")
 
     def plan() -> Plan:
         book = load(ctx, phase)
@@ -275,23 +308,101 @@ def done(ctx: Context, *, phase: str, summary: str | None) -> dict[str, Any]:
         ]:
             raise BadInput(f"refusing to write {book.status_path.name}: ## DONE would not read back")
         lines = []
+        verdicts = []
         for mid in ids:
             latest = book.views[mid].current
             assert latest is not None
             r = latest.record
             lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
+            verdicts.append(
+                {
+                    "milestone": mid,
+                    "result": r.kind,
+                    "at": r.at,
+                    "by": r.by,
+                    "claim": r.ref,
+                    "claim_id": r.claim_id,
+                    "note": r.note or None,
+                    "line": lines[-1],
+                }
+            )
         return Plan(
             {book.status_path: new},
             action="done",
             phase=phase,
             subject={"milestones": ids, "summary": clean_summary},
-            body="\n".join(lines),
+            body="\n\n".join(x for x in (narrative, "\n".join(lines)) if x),
             trailers=[("Loopkit-Milestone", "+".join(ids)), ("Loopkit-Verdict", "PASS")],
-            result={"phase": phase, "milestones": ids, "at": at, "verdicts": lines},
+            result={"phase": phase, "milestones": ids, "at": at, "verdicts": verdicts},
         )
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
-__all__ = ["claim", "done", "gate", "replace", "verdict"]
+def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> dict[str, Any]:
+    """Orchestrator: instructions for the builder, inserted at the end of the milestone's STATUS
+    section (or of the header, before the first section); every other byte stays as it was."""
+    role = ctx.need_role("orchestrator", doing="write instructions")
+    if milestone is not None:
+        names.ident(milestone)
+    limits.no_nul(body, "the body")
+    text_in = (body or "").replace("\r\n", "\n").strip("\n")
+    if not text_in.strip():
+        raise BadInput("instructions need a body: give --body TEXT or --body-file FILE")
+    limits.check(ctx, "body", text_in, "the body")
+    clean = ctx.redactor.redact(text_in)
+
+    def plan() -> Plan:
+        book = load(ctx, phase)
+        if not book.opened:
+            raise BadInput(f"phase {phase} is not open: run `loopkit phase new {phase}`")
+        if milestone is not None:
+            _open_book(ctx, phase, milestone)
+        text = read_exact(book.status_path) or ""
+        doc = parse_status(text)
+        at = timefmt.iso(ctx.now)
+        block = render(
+            "status-instructions.md.j2",
+            workspace=ctx.workspace.root,
+            at=at,
+            by=role,
+            milestone=milestone,
+            body=clean,
+        )
+        if milestone is not None:
+            section = doc.section(milestone)
+            assert section is not None
+            last = edit.last_content_line(text, section.line, section.end)
+        else:
+            first = doc.sections[0].line if doc.sections else None
+            if first is None:
+                last = edit.last_content_line(text, 1, text.count("\n") + 1)
+            else:
+                last = edit.last_content_line(text, 1, first - 1)
+        new = edit.insert_after_line(text, last, block, blank_before=True)
+        after = parse_status(new)
+
+        def bare(d: StatusDoc) -> list[tuple[str, list[str]]]:
+            return [(s.id, [r.text for r in s.records]) for s in d.sections]
+
+        if bare(after) != bare(doc) or (after.done_line is None) != (doc.done_line is None):
+            raise BadInput(
+                f"refusing to write {book.status_path.name}: the instructions would change how its "
+                "records read (an unclosed fence? a heading?)"
+            )
+        return Plan(
+            {book.status_path: new},
+            action="instruct",
+            phase=phase,
+            subject={"milestone": milestone},
+            body=clean,
+            trailers=[("Loopkit-Milestone", milestone)] if milestone else [],
+            result={"phase": phase, "milestone": milestone, "at": at, "file": book.status_name},
+        )
+
+    outcome = txn.run(ctx, plan)
+    return {**outcome.plan.result, "commit": outcome.commit}
+
+
+__all__ = ["claim", "claim_words", "done", "gate", "instruct", "replace", "verdict"]

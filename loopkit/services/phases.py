@@ -53,6 +53,9 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
     names.phase(phase)
     ws = ctx.workspace
     ctx.need_role(*ws.config.open_phase, doing="open a phase")
+    from loopkit.services import limits
+
+    limits.check(ctx, "title", title, "--title")
 
     def plan() -> Plan:
         spec = ws.spec(phase)
@@ -118,6 +121,9 @@ def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
     names.phase(phase)
     ws = ctx.workspace
     ctx.need_role(*ws.config.open_phase, doing="update a phase spec")
+    from loopkit.services import limits
+
+    limits.check(ctx, "note", note, "--note")
     clean_note = ctx.redactor.redact(" ".join((note or "").split()))
 
     def plan() -> Plan:

@@ -43,6 +43,12 @@ def _record(
     head = repo.head
     code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
     dirty = any(not ws.is_inside(p) for p in repo.dirty)
+    if dirty and not ctx.cache.get("warned-dirty"):
+        ctx.cache["warned-dirty"] = True
+        ctx.warn(
+            "the work tree has uncommitted changes outside the workspace: this evidence is recorded "
+            "as dirty and no claim can use it; commit your changes, then run the probe again"
+        )
     from loopkit import probe
 
     timeout = spec.timeout or ws.config.probe_timeout
@@ -130,29 +136,64 @@ def evidence_block(ctx: Context, record: ProbeRecord) -> str:
 
 def _write(ctx: Context, record: ProbeRecord, role: str) -> tuple[ProbeRecord, str | None]:
     """Append the record's entry to the role's journal and commit it as its own evidence commit."""
+    written, sha = _write_all(ctx, [record], role)
+    return written[0], sha
+
+
+def _write_all(ctx: Context, records: list[ProbeRecord], role: str) -> tuple[list[ProbeRecord], str | None]:
+    """One journal entry per record, all in one evidence commit (a `probe run` costs one commit).
+
+    The commit names every record it adds: `Loopkit-Milestone`, `Loopkit-Probe` and
+    `Loopkit-Result` once per record, in the records' order, so each counts for the gate."""
     from dataclasses import replace
 
-    block = evidence_block(ctx, record)
+    blocks = [evidence_block(ctx, record) for record in records]
+    phase = records[0].phase
 
     def plan() -> Plan:
-        path, text, line = append_entry(ctx, phase=record.phase, role=role, block=block)
-        written = replace(record, line=line + 2)  # the heading, a blank line, then the record
+        text: str | None = None
+        path: Path | None = None
+        written = []
+        for record, block in zip(records, blocks, strict=True):
+            path, text, line = append_entry(ctx, phase=phase, role=role, block=block, text=text)
+            written.append(replace(record, line=line + 2))  # the heading, a blank line, the record
+        assert path is not None
+        assert text is not None
+        trailers = [
+            pair
+            for r in records
+            for pair in (
+                ("Loopkit-Milestone", r.milestone),
+                ("Loopkit-Probe", r.probe),
+                ("Loopkit-Result", r.result),
+            )
+        ]
+        if len(records) == 1:
+            record = records[0]
+            subject: dict[str, Any] = {
+                "milestone": record.milestone,
+                "probe": record.probe,
+                "result": record.result,
+            }
+            body = f"{record.title}\n\n{record.command}\n→ {record.observed}"
+        else:
+            passing = sum(r.result == "PASS" for r in records)
+            subject = {"count": len(records), "passed": passing}
+            body = "\n\n".join(
+                f"{r.milestone} {r.probe} {r.result}: {r.title}\n{r.command}\n→ {r.observed}" for r in records
+            )
         return Plan(
             {path: text},
             action="evidence",
-            phase=record.phase,
-            subject={"milestone": record.milestone, "probe": record.probe, "result": record.result},
-            body=f"{record.title}\n\n{record.command}\n→ {record.observed}",
-            trailers=[
-                ("Loopkit-Milestone", record.milestone),
-                ("Loopkit-Probe", record.probe),
-                ("Loopkit-Result", record.result),
-            ],
-            result={"record": written},
+            phase=phase,
+            subject=subject,
+            body=body,
+            trailers=trailers,
+            result={"records": written},
         )
 
     outcome = txn.run(ctx, plan)
-    return outcome.plan.result["record"], outcome.commit
+    return outcome.plan.result["records"], outcome.commit
 
 
 def probe_exec(
@@ -265,11 +306,11 @@ def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | N
     pairs = [(m.id, p) for m in chosen for p in m.probes if probe is None or p.id == probe]
     if probe is not None and not pairs:
         raise BadInput(f"no probe {probe} in phase {phase}" + (f" {milestone}" if milestone else ""))
-    out = []
-    for mid, spec in pairs:
-        written, sha = _write(ctx, _record(ctx, phase=phase, milestone=mid, spec=spec, argv=None), role)
-        out.append({**written.to_json(), "commit": sha})
-    return {"records": out}
+    if not pairs:
+        return {"records": []}
+    records = [_record(ctx, phase=phase, milestone=mid, spec=spec, argv=None) for mid, spec in pairs]
+    written, sha = _write_all(ctx, records, role)
+    return {"records": [{**r.to_json(), "commit": sha} for r in written]}
 
 
 def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, Any]:

@@ -301,11 +301,11 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
         "inbox": counts,
         "waiting_on": WAITING_ON[state],
         "last_activity": max(times) if times else None,
-        "problems": [p.to_json() for p in found],
+        "problems": [p.to_json(problem=True) for p in found],  # with file and line, as check's
     }
     if detail:
         data["problems"] = [p.to_json(problem=True) for p in found]
-        data["messages"] = sorted(pending, key=lambda m: (m["at"] or "", m["id"]))
+        data["messages"] = sorted(pending, key=lambda m: m["at"] or "")  # stable: then file order
         data["status_file"] = book.status_name
         data["plan"] = book.spec.plan if book.spec else None
     return data

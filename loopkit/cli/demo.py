@@ -1,0 +1,48 @@
+"""`loopkit demo`: a complete loop on a fresh repository."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from loopkit.cli import _GLOBAL, _checked, _context, _run, app
+from loopkit.cli.options import Json, Role, epilog
+from loopkit.cli.text import _status_text
+
+
+@app.command(
+    epilog=epilog(
+        "loopkit demo --dir /tmp/loopkit-demo", "0 the loop ran, 4 --dir is not empty, 5 git failed."
+    )
+)
+def demo(
+    folder: Annotated[
+        str | None,
+        typer.Option(
+            "--dir",
+            metavar="DIR",
+            help="Where to build the demo repository (default: a new temporary folder).",
+        ),
+    ] = None,
+    role: Role = None,
+    as_json: Json = False,
+) -> None:
+    """A complete loop on a fresh repository against a local HTTP server."""
+    from loopkit.services.demo import demo as service
+
+    def step(text: str) -> None:
+        if not (as_json or _GLOBAL.get("json")):
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    def human(d: dict[str, Any]) -> str:
+        log = "\n".join(d["log"])
+        return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
+
+    def call() -> dict[str, Any]:
+        _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
+        return service(folder, step=step)
+
+    _run(call, as_json=as_json, human=human)
