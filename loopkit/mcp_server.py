@@ -99,9 +99,7 @@ def _tools() -> list[ToolDef]:
     from loopkit.services.next import next_actions
 
     def gate(ctx: Context, a: Args) -> dict[str, Any]:
-        # TODO(services): the CLI builds this document too; loop.gate should return it
-        unmet = loop.gate(ctx, phase=a["phase"])
-        return {"ok": not unmet, "unmet": [u.to_json() for u in unmet]}
+        return loop.gate(ctx, phase=a["phase"])
 
     def done(ctx: Context, a: Args) -> dict[str, Any]:
         return {"ok": True, **loop.done(ctx, phase=a["phase"], summary=a.get("summary"))}

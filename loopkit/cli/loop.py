@@ -90,8 +90,7 @@ def gate(phase: Phase, workspace: Workspace = None, role: Role = None, as_json: 
     ctx = _context(workspace, role)
 
     def call() -> dict[str, Any]:
-        unmet = service(_checked(ctx), phase=phase)
-        return {"ok": not unmet, "unmet": [u.to_json() for u in unmet]}
+        return service(_checked(ctx), phase=phase)
 
     _run(call, as_json=as_json, human=_unmet_text, ctx=ctx, code=lambda d: 0 if d["ok"] else 3)
 

@@ -213,7 +213,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
             subject="write DONE when the gate holds",
             body="",
         )
-        unmet = loop.gate(as_role("builder"), phase="demo")
+        unmet = loop.gate_issues(as_role("builder"), phase="demo")
         step("builder: gate → " + ("; ".join(f"{u.code}" for u in unmet) or "met"))
         got = inbox.consume(as_role("builder"), to="builder", ids=[], every=True, phase=None)
         step(f"builder: consumed {len(got['consumed'])} message(s)")

@@ -264,8 +264,14 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
-def gate(ctx: Context, *, phase: str) -> list[Issue]:
+def gate_issues(ctx: Context, *, phase: str) -> list[Issue]:
     return load(ctx, phase).done_gate()
+
+
+def gate(ctx: Context, *, phase: str) -> dict[str, Any]:
+    """`gate --json`: what `done` would check, every unmet condition listed."""
+    unmet = gate_issues(ctx, phase=phase)
+    return {"ok": not unmet, "unmet": [u.to_json() for u in unmet]}
 
 
 def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = None) -> dict[str, Any]:
