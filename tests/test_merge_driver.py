@@ -351,3 +351,17 @@ def test_merge_driver_command_exit_codes(tmp_path: Path) -> None:
     proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(parse_status(files["ours"].read_text("utf-8")).section("M1").records) == 2  # type: ignore[union-attr]
+
+
+def test_byte_identical_entries_are_each_a_record() -> None:
+    """The same entry written twice in one minute is two records: a merge keeps as many copies as
+    either side holds, never reports a conflict for them, never folds them into one."""
+    entry = "## 2026-06-13T13:44Z — poll\n\nnothing new\n"
+    base = f"# JOURNAL — phase px (Builder)\n\n{entry}\n{entry}"
+    ours = f"{base}\n{entry}"
+    theirs = f"{base}\n## 2026-06-13T13:45Z — other\n\nx\n"
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), "journal")
+        assert not conflict
+        text = merged.decode()
+        assert text.count(entry) == 3 and "— other" in text

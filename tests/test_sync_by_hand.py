@@ -68,15 +68,15 @@ def test_a_phase_played_with_plain_git_pull(tmp_path: Path, how: tuple[str, ...]
 
 
 OPS = [
-    ("builder", ("journal", "add", "--phase", "px", "--title", "b", "--body", "work")),
-    ("adversary", ("journal", "add", "--phase", "px", "--title", "a", "--body", "review")),
+    ("builder", ("journal", "add", "--phase", "px", "--title", "b @N", "--body", "work")),
+    ("adversary", ("journal", "add", "--phase", "px", "--title", "a @N", "--body", "review")),
     ("orchestrator", ("inbox", "send", "--to", "builder", "--phase", "px", "--subject", "o", "--body", "x")),
     ("builder", ("inbox", "send", "--to", "adversary", "--phase", "px", "--subject", "b", "--body", "x")),
     ("adversary", ("inbox", "send", "--to", "orchestrator", "--subject", "a", "--body", "x")),
     ("builder", ("inbox", "consume", "--to", "builder", "--all")),
     ("adversary", ("inbox", "consume", "--to", "adversary", "--all")),
     ("orchestrator", ("inbox", "consume", "--to", "orchestrator", "--all")),
-    ("builder", ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "try", "--", "true")),
+    ("builder", ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "t@N", "--", "true")),
 ]
 
 
@@ -88,8 +88,13 @@ def test_three_clones_converge_after_random_operations_and_syncs(tmp_path: Path)
         ok(lk(clone, "sync", role=role, sync=False))
     rng = random.Random(8)
     sent: set[str] = set()
-    for _ in range(runs):
+    journaled: list[str] = []
+    for n in range(runs):
         role, args = rng.choice(OPS)
+        # every record unique (the clock is fixed), so "exactly once" can be counted
+        args = tuple(a.replace("@N", str(n)) for a in args)
+        if args[:2] == ("journal", "add") or args[:2] == ("probe", "exec"):
+            journaled.append(args[args.index("--title") + 1] if "--title" in args else f"M1 t{n} PASS")
         if args[:2] == ("inbox", "send"):
             sent.add(json.loads(ok(lk(clones[role], *args, "--json", role=role, sync=False)).out)["id"])
         else:
@@ -107,5 +112,7 @@ def test_three_clones_converge_after_random_operations_and_syncs(tmp_path: Path)
     archived = {k.split(":", 1)[1] for k in counts[0] if k.startswith("archived:")}
     assert not pending & archived, "a message is both pending and consumed"
     assert sent <= pending | archived, ("messages lost", sent - pending - archived)
+    headings = [k.split("— ", 1)[1] for k in counts[0] if k.startswith(("JOURNAL-", "REVIEW-")) and "— " in k]
+    assert all(headings.count(title) == 1 for title in journaled), "a journal entry was lost or doubled"
     seen = [views(clone) for clone in clones.values()]
     assert all(view == seen[0] for view in seen)

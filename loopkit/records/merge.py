@@ -102,6 +102,7 @@ def items(text: str, kind: str) -> list[Item]:
     spans = _spans(text, kind, len(lines))
     out: list[Item] = []
     at = 0
+    copies: dict[str, int] = {}
     for start, end, key, section in spans:
         out += [Item(None, line) for line in lines[at:start]]
         # trailing blank lines separate records; they are not part of one
@@ -109,6 +110,12 @@ def items(text: str, kind: str) -> list[Item]:
             end -= 1
         body = "".join(lines[start:end])
         identity = key if key is not None else body.rstrip("\r\n")
+        # two byte-identical records (the same entry written twice in one minute) are two records:
+        # the n-th copy has its own identity, so a union keeps as many as either side holds
+        seen = copies.get(identity, 0)
+        copies[identity] = seen + 1
+        if seen:
+            identity = f"{identity}\0copy {seen}"
         out.append(Item(identity, body, lines[start].rstrip("\r\n"), section))
         at = end
     out += [Item(None, line) for line in lines[at:]]
