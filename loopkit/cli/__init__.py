@@ -744,6 +744,12 @@ def demo(
             help="Where to build the demo repository (default: a new temporary folder).",
         ),
     ] = None,
+    signed: Annotated[
+        bool,
+        typer.Option(
+            "--signed", help="Sign every role's commits: a key per role made with ssh-keygen (docs/signing.md)."
+        ),
+    ] = False,
     role: Role = None,
     as_json: Json = False,
 ) -> None:
@@ -761,7 +767,7 @@ def demo(
 
     def call() -> dict[str, Any]:
         _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
-        return service(folder, step=step)
+        return service(folder, step=step, signed=signed)
 
     _run(call, as_json=as_json, human=human)
 
