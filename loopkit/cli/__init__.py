@@ -747,7 +747,7 @@ def demo(
     signed: Annotated[
         bool,
         typer.Option(
-            "--signed", help="Sign every role's commits: a key per role made with ssh-keygen (docs/signing.md)."
+            "--signed", help="Every role signs its commits, with a key per role made by ssh-keygen."
         ),
     ] = False,
     role: Role = None,
