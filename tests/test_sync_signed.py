@@ -83,7 +83,7 @@ def test_signed_records_survive_rebases_by_sync_and_by_hand(
     world: tuple[dict[str, Path], dict[str, Path]],
 ) -> None:
     clones, keys = world
-    b, a, o = clones["builder"], clones["adversary"], clones["orchestrator"]
+    b, a = clones["builder"], clones["adversary"]
 
     def run(role: str, *args: str, sync: bool = True) -> Result:
         return ok(lk(clones, keys, role, *args, sync=sync))

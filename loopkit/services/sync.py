@@ -7,12 +7,15 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES, Config, Identity
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME
+
+if TYPE_CHECKING:
+    from loopkit.gitrepo.remote import Resign, SignedCommit
 
 ATTEMPTS = 5
 Progress = Callable[[str], None] | None
@@ -175,7 +178,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     }
 
 
-def _resign(ctx: Context, signed: list[Any]) -> Any:
+def _resign(ctx: Context, signed: list[SignedCommit]) -> Resign | None:
     """How a rebase keeps these signed commits signed (SPEC sections 7 and 10): a `Resign` naming
     them, with this clone's key (LOOPKIT_SIGNING_KEY, else its `user.signingkey`), when that key
     made every one of them and can sign now; an empty one when none is signed; None when some

@@ -212,6 +212,7 @@ def _timeline(book: Book, mid: str) -> list[dict[str, Any]]:
     """Claims, verdicts and forged records in file order: the section's own history order."""
     view = book.views[mid]
     items = [(g, True) for g in (*view.claims, *view.verdicts)] + [(g, False) for g in view.forged]
+    items += [(u.item, False) for u in view.unsigned]  # a signed role's record whose signature fails
     return [_record(g, genuine=ok) for g, ok in sorted(items, key=lambda pair: pair[0].record.line)]
 
 
@@ -330,9 +331,18 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
         written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
-        if ctx.workspace.config.signed:
-            # one verification for every record commit loopkit wrote; the books ask the memo
-            signatures(ctx, [origin.sha for lines in written.values() for origin, _ in lines])
+        signed = ctx.workspace.config.signed
+        if signed:
+            # one verification for every record commit of a signed role; the books ask the memo
+            actions = {"verdict"} if "adversary" in signed else set()
+            actions |= {"claim", "done"} if "builder" in signed else set()
+            shas = [
+                origin.sha
+                for lines in written.values()
+                for origin, _ in lines
+                if origin.trailers.get("Loopkit-Action") in actions
+            ]
+            signatures(ctx, shas)
     return books
 
 
