@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import fastbooks  # noqa: E402
 
-from loopkit.gitrepo.signing import SigningKey, commit_tree_sign_args  # noqa: E402
+from loopkit.gitrepo.signing import SigningKey, commit_tree_sign_args, verify  # noqa: E402
 
 LOOPKIT = str(Path(sys.executable).parent / "loopkit")
 ADVERSARY = "adversary@loopkit.invalid"
@@ -224,6 +224,26 @@ def main() -> None:
 
         def cold() -> None:
             cache.unlink(missing_ok=True)
+
+        verdicts = subprocess.run(
+            ["git", "log", "--format=%H", "-E", "--grep=^Loopkit-Action: verdict$", "--author=adversary@"],
+            cwd=ws.parent, env=env, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        allowed = (ws / "allowed_signers").read_text("utf-8")
+        start = time.perf_counter()
+        found = verify(ws.parent, verdicts, allowed, environ=env, cache=False)
+        alone = time.perf_counter() - start
+        assert all(sig.status == "good" for sig in found.values())
+        assert len(found) == len(verdicts)
+        start = time.perf_counter()
+        verify(ws.parent, verdicts, allowed, environ=env)  # fills the cache
+        verify(ws.parent, verdicts, allowed, environ=env)
+        cached = (time.perf_counter() - start) / 2
+        cache.unlink(missing_ok=True)
+        print(
+            f"verify alone, {len(verdicts)} verdict commits: {alone * 1000:.0f} ms cold, "
+            f"{cached * 1000:.0f} ms (fill + read)/2 cached"
+        )
 
         set_signed(ws, "[]")
         off = timed(ws, env, args.runs)

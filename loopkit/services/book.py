@@ -361,8 +361,9 @@ def trusted(ctx: Context) -> TrustedSigners:
 
 def signatures(ctx: Context, shas: list[str]) -> dict[str, Signature] | None:
     """What the pinned verifier says of these commits, with every answer of this command kept:
-    `prefetch_signatures` asks for a whole workspace's commits in one git process, and a later
-    question about commits already asked costs nothing. None while no role signs."""
+    `status` and `check` ask first for every record commit of the workspace in one git process
+    (view._books), and a later question about commits already asked costs nothing. None while no
+    role signs."""
     ws = ctx.workspace
     if not ws.config.signed or ws.repo_root is None:
         return None
