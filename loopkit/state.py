@@ -17,6 +17,7 @@ from loopkit.model import (
     StatusDoc,
     StatusRecord,
 )
+from loopkit.signed import Signature, decide, explain
 
 # changed(old, new) -> paths that differ (outside the workspace, where the caller prunes it),
 # or None when a commit is unknown
@@ -55,6 +56,16 @@ class Genuine:
     order: int  # history order of that commit; uncommitted lines come last
 
 
+@dataclass(frozen=True)
+class Unsigned:
+    """A record of a signed role whose commit's signature does not count (SPEC section 10):
+    `code` is "unsigned-record" or "bad-signature", `reason` says why."""
+
+    item: Genuine
+    code: str
+    reason: str
+
+
 @dataclass
 class MilestoneView:
     id: str
@@ -62,6 +73,7 @@ class MilestoneView:
     claims: list[Genuine] = field(default_factory=list)
     verdicts: list[Genuine] = field(default_factory=list)
     forged: list[Genuine] = field(default_factory=list)
+    unsigned: list[Unsigned] = field(default_factory=list)
 
     @property
     def claim(self) -> Genuine | None:
@@ -124,14 +136,51 @@ def is_genuine(record: StatusRecord, origin: Origin | None, config: Config) -> b
     return not (record.is_verdict and trailers.get("Loopkit-Verdict") != record.kind)
 
 
+def record_role(record: StatusRecord) -> str:
+    """The role whose command writes a record: the adversary's verdicts, the builder's claims and DONE."""
+    return "adversary" if record.is_verdict else "builder"
+
+
+def signature_problem(
+    role: str, origin: Origin | None, config: Config, signatures: Mapping[str, Signature] | None
+) -> tuple[str, str] | None:
+    """(code, reason) when a committed record of a signed role does not count by its commit's
+    signature; None when it counts, when the role does not sign, or when nothing was verified
+    (`signatures` None: signing is off). An uncommitted line is left to the forged-* rules."""
+    if signatures is None or origin is None or role not in config.signed:
+        return None
+    signature = signatures.get(origin.sha)
+    email = config.identities[role].email
+    verdict = decide(signed_roles=config.signed, role=role, signature=signature, role_email=email)
+    if verdict == "counts":
+        return None
+    return verdict, explain(verdict, role=role, signature=signature, role_email=email)
+
+
+def signed_shas(doc: StatusDoc, origins: Sequence[Origin | None], config: Config) -> list[str]:
+    """The commits whose signatures decide whether this STATUS's records count."""
+    found: dict[str, None] = {}
+    for record in doc.records:
+        if record_role(record) not in config.signed:
+            continue
+        origin = origins[record.line - 1] if record.line - 1 < len(origins) else None
+        if origin is not None:
+            found[origin.sha] = None
+    return list(found)
+
+
 def milestone_views(
     doc: StatusDoc,
     spec: PhaseSpec | None,
     origins: Sequence[Origin | None],
     order: Mapping[str, int],
     config: Config,
+    signatures: Mapping[str, Signature] | None = None,
 ) -> dict[str, MilestoneView]:
-    """Milestones of the spec (and any extra sections), each with its genuine and forged records."""
+    """Milestones of the spec (and any extra sections), each with its genuine and forged records.
+
+    With `signatures` (some role signs), a record of a signed role whose commit's signature does
+    not count is neither genuine nor forged: it is `unsigned` and counts as none."""
     views: dict[str, MilestoneView] = {}
     for m in spec.milestones if spec else ():
         views[m.id] = MilestoneView(m.id, m.title)
@@ -143,7 +192,10 @@ def milestone_views(
             item = Genuine(record, origin, rank)
             if record.kind == "DONE":
                 continue
-            if not is_genuine(record, origin, config):
+            problem = signature_problem(record_role(record), origin, config, signatures)
+            if problem is not None:
+                view.unsigned.append(Unsigned(item, *problem))
+            elif not is_genuine(record, origin, config):
                 view.forged.append(item)
             elif record.is_verdict:
                 view.verdicts.append(item)
@@ -193,20 +245,51 @@ def removed_records(
     return missing
 
 
-def trusted_spec(commits: Sequence[Origin], phase: str, config: Config) -> Origin | None:
-    """The newest commit that opened the phase or updated its spec, by a role that may open phases
-    (`phase new` and `phase update` write `Loopkit-Spec`, the spec's blob id)."""
-    allowed = {config.identities[r].email for r in config.open_phase if r in config.identities}
+def spec_candidates(commits: Sequence[Origin], phase: str | None, config: Config) -> list[tuple[Origin, str]]:
+    """(commit, role) for each commit that opened a phase (`phase` None: any) or updated its spec,
+    authored by a role that may open phases, newest first (`phase new` and `phase update` write
+    `Loopkit-Spec`, the spec's blob id)."""
+    by_email = {config.identities[r].email: r for r in config.open_phase if r in config.identities}
+    found: list[tuple[Origin, str]] = []
     for origin in commits:
         trailers = origin.trailers
         if (
-            trailers.get("Loopkit-Phase") == phase
+            (phase is None or trailers.get("Loopkit-Phase") == phase)
             and trailers.get("Loopkit-Action") in ("open", "spec")
             and trailers.get("Loopkit-Spec")
-            and origin.author.email in allowed
+            and origin.author.email in by_email
         ):
+            found.append((origin, by_email[origin.author.email]))
+    return found
+
+
+def trusted_spec(
+    commits: Sequence[Origin],
+    phase: str,
+    config: Config,
+    signatures: Mapping[str, Signature] | None = None,
+) -> Origin | None:
+    """The newest commit that opened the phase or updated its spec, by a role that may open phases;
+    with `signatures`, a commit of a signed role counts only when its signature does (SPEC 10)."""
+    for origin, role in spec_candidates(commits, phase, config):
+        if signature_problem(role, origin, config, signatures) is None:
             return origin
     return None
+
+
+def unsigned_specs(
+    commits: Sequence[Origin],
+    phase: str,
+    config: Config,
+    signatures: Mapping[str, Signature] | None,
+) -> list[tuple[Origin, str, str]]:
+    """(commit, code, reason) for each spec commit of the phase that does not count by its signature."""
+    found: list[tuple[Origin, str, str]] = []
+    for origin, role in spec_candidates(commits, phase, config):
+        problem = signature_problem(role, origin, config, signatures)
+        if problem is not None:
+            found.append((origin, *problem))
+    return found
 
 
 def blob_id(data: bytes) -> str:
@@ -470,6 +553,15 @@ def done_gate(
                         m.id,
                     )
                 )
+        for unsigned in view.unsigned:
+            record = unsigned.item.record
+            issues.append(
+                Issue(
+                    unsigned.code,
+                    f"{m.id}: {status_file}:{record.line} {record.kind} counts as none: {unsigned.reason}",
+                    m.id,
+                )
+            )
         current = view.current
         if view.verdict is None:
             issues.append(Issue("no-verdict", f"{m.id}: no verdict yet", m.id))

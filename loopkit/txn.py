@@ -61,6 +61,8 @@ class Outcome:
 
 def run(ctx: Context, planner: Callable[[], Plan]) -> Outcome:
     ws = ctx.workspace
+    if not ctx.no_commit:
+        ctx.sign_args()  # a signed role without a usable key: exit 4 before anything is written
     with ws.lock():
         recover(ctx)
         for _ in range(RETRIES):
@@ -130,18 +132,24 @@ def _write_all(
             _drop(intent_path)
             return None
         git_dir = ws.git_dir
-        built = committer.build(
-            root,
-            git_dir,
-            paths=[ws.repo_path(p) for p in writes],
-            parent=parent,
-            message=message,
-            identity=ws.config.identities[ctx.need_role(doing=plan.action)],
-            when=ctx.git_date,
-            scratch=scratch,
-            allow_empty=plan.allow_empty,
-            sign=ctx.sign_args(),
-        )
+        sign = ctx.sign_args()
+        try:
+            built = committer.build(
+                root,
+                git_dir,
+                paths=[ws.repo_path(p) for p in writes],
+                parent=parent,
+                message=message,
+                identity=ws.config.identities[ctx.need_role(doing=plan.action)],
+                when=ctx.git_date,
+                scratch=scratch,
+                allow_empty=plan.allow_empty,
+                sign=sign,
+            )
+        except GitError as exc:
+            if sign and "commit-tree" in exc.message:
+                raise ctx.signing_failure(exc) from None
+            raise
         if built is None:
             _drop(intent_path)
             return None

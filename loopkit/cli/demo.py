@@ -26,6 +26,12 @@ def demo(
             help="Where to build the demo repository (default: a new temporary folder).",
         ),
     ] = None,
+    signed: Annotated[
+        bool,
+        typer.Option(
+            "--signed", help="Every role signs its commits, with a key per role made by ssh-keygen."
+        ),
+    ] = False,
     role: Role = None,
     as_json: Json = False,
 ) -> None:
@@ -43,6 +49,6 @@ def demo(
 
     def call() -> dict[str, Any]:
         _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
-        return service(folder, step=step)
+        return service(folder, step=step, signed=signed)
 
     _run(call, as_json=as_json, human=human)

@@ -40,6 +40,26 @@ class Conflict(GitError):
 
 
 @dataclass(frozen=True)
+class SignedCommit:
+    """A commit with a signature: its author header and message name it across a rebase (which
+    keeps both), `key` the public key blob its SSH signature names (None: not an SSH signature)."""
+
+    sha: str
+    author: str
+    message: str
+    key: bytes | None
+
+
+@dataclass(frozen=True)
+class Resign:
+    """What `rebase` re-signs: the rebased commits whose (author header, message) are in `ids`,
+    with `args` (the `-c` options and `-S` of `signing.commit_tree_sign_args`)."""
+
+    ids: frozenset[tuple[str, str]]
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Result:
     status: int
     out: str
@@ -191,7 +211,21 @@ class Remote:
 
     def signed(self, spec: str) -> bool:
         """Whether any of these commits carries a signature (a rebase would drop it)."""
-        return any("\ngpgsig " in self.out("cat-file", "commit", sha) for sha in self.commits(spec))
+        return bool(self.signed_commits(spec))
+
+    def signed_commits(self, spec: str) -> list[SignedCommit]:
+        """The commits of `spec` that carry a signature, with the key each claims to be made by."""
+        from loopkit.gitrepo.signing import signature_public_key
+
+        found: list[SignedCommit] = []
+        for sha in self.commits(spec):
+            headers, _, message = self.run("cat-file", "commit", sha).out.partition("\n\n")
+            armored = _signature_header(headers)
+            if armored is None:
+                continue
+            author = _headers(headers).get("author", "")
+            found.append(SignedCommit(sha, author, message, signature_public_key(armored)))
+        return found
 
     # -- integrating ----------------------------------------------------------------------------
     def move_to(self, new: str, old: str) -> None:
@@ -212,17 +246,22 @@ class Remote:
             )
         self.run("update-ref", "-m", "loopkit: sync", "HEAD", new, old)
 
-    def rebase(self, onto: str, *, identity_of: Callable[[str], Identity | None]) -> str:
+    def rebase(
+        self, onto: str, *, identity_of: Callable[[str], Identity | None], resign: Resign | None = None
+    ) -> str:
         """This branch's commits that `onto` lacks, replayed on `onto`; the new tip.
 
         Runs git's own rebase (with the merge driver for loopkit's files) in a temporary worktree.
         Each loopkit commit then gets its role's identity as committer too (git would put the
-        person's): `identity_of(message)` names it. Raises Conflict naming the files.
+        person's): `identity_of(message)` names it. Commits `resign` names are signed again with
+        its key (SPEC section 10). Raises Conflict naming the files.
         """
         head = self.head()
         assert head is not None
         with self._worktree(head) as tree:
             result = self.run(
+                # git's rebase signs nothing (the clone's signer could prompt); loopkit re-signs below
+                "-c", "commit.gpgsign=false",
                 "rebase", "--no-autostash", "--no-autosquash", "--no-verify", onto,
                 cwd=tree, env=_fallback_committer(), check=False,
             )  # fmt: skip
@@ -231,17 +270,21 @@ class Remote:
                 self.run("rebase", "--abort", cwd=tree, check=False)
                 raise Conflict(_conflict_line(files, result), files)
             tip = self.out("rev-parse", "HEAD", cwd=tree)
-        return self._recommit(onto, tip, identity_of)
+        return self._recommit(onto, tip, identity_of, resign)
 
-    def merge(self, other: str, *, message: str, identity: Identity) -> str:
-        """A merge commit of HEAD and `other` (for histories a rebase must not rewrite)."""
+    def merge(self, other: str, *, message: str, identity: Identity, sign: tuple[str, ...] = ()) -> str:
+        """A merge commit of HEAD and `other` (for histories a rebase must not rewrite), signed
+        with `sign` (the `-c` options and `-S`) when the role signs."""
         head = self.head()
         assert head is not None
+        config = [a for a in sign if a != "-S"]
+        flag = ["-S"] if "-S" in sign else []
         with self._worktree(head) as tree:
             env = _identity_env(identity, None)
             result = self.run(
-                "merge", "--no-ff", "--no-verify", "-m", message, other, cwd=tree, env=env, check=False
-            )
+                *config, "merge", "--no-ff", "--no-verify", *flag, "-m", message, other,
+                cwd=tree, env=env, check=False,
+            )  # fmt: skip
             if result.status:
                 files = self._unmerged(tree)
                 self.run("merge", "--abort", cwd=tree, check=False)
@@ -264,13 +307,17 @@ class Remote:
             shutil.rmtree(folder, ignore_errors=True)
             self.run("worktree", "prune", check=False)
 
-    def _recommit(self, onto: str, tip: str, identity_of: Callable[[str], Identity | None]) -> str:
+    def _recommit(
+        self, onto: str, tip: str, identity_of: Callable[[str], Identity | None], resign: Resign | None
+    ) -> str:
         """Rebuild onto..tip with the same trees, messages and authors; loopkit's commits are
-        committed as their role (with the author's date, so a replay gives the same ids)."""
+        committed as their role (with the author's date, so a replay gives the same ids), and the
+        commits that were signed by this clone's key are signed again."""
         parent = onto
         for sha in self.commits(f"{onto}..{tip}"):
             headers, _, message = self.run("cat-file", "commit", sha).out.partition("\n\n")
             fields = _headers(headers)
+            sign = resign is not None and (fields["author"], message) in resign.ids
             author = _ident(fields["author"])
             role = identity_of(message)
             committer = (role, author[2]) if role is not None else (None, _ident(fields["committer"])[2])
@@ -290,11 +337,13 @@ class Remote:
                         "GIT_COMMITTER_DATE": original[2],
                     }
                 )
-            # Hook for signed records (SPEC §10): a commit that must stay signed is re-signed here
-            # (`commit-tree -S`) or, without its key, the caller merges instead of rebasing.
+            # SPEC §10: a commit that was signed is signed again here, with this clone's key (the
+            # caller merges instead when a signature is not this clone's to renew)
+            config = [a for a in resign.args if a != "-S"] if sign and resign is not None else []
             parent = self.run(
-                "commit-tree", fields["tree"], "-p", parent, "-F", "-", env=env, stdin=message
-            ).out.strip()
+                *config, "commit-tree", fields["tree"], "-p", parent, *(["-S"] if sign else []), "-F", "-",
+                env=env, stdin=message,
+            ).out.strip()  # fmt: skip
         return parent
 
     # -- a merge or rebase a person left stopped ------------------------------------------------
@@ -339,6 +388,20 @@ class Remote:
         self.run("config", "--local", "merge.loopkit.name", "loopkit: records merged by identity")
         self.run("config", "--local", "merge.loopkit.driver", command)
         return True
+
+
+def _signature_header(block: str) -> str | None:
+    """The `gpgsig` header of a raw commit, continuation lines joined, or None."""
+    lines = block.split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith("gpgsig "):
+            found = [line[len("gpgsig ") :]]
+            for more in lines[index + 1 :]:
+                if not more.startswith(" "):
+                    break
+                found.append(more[1:])
+            return "\n".join(found)
+    return None
 
 
 def _headers(block: str) -> dict[str, str]:

@@ -15,9 +15,13 @@ ZERO = "0" * 40
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment git runs in: the caller's, never a pager or a prompt, plus `extra`."""
+    """The environment git runs in: the caller's, never a pager or a prompt, plus `extra`.
+
+    Replace refs are off for every question loopkit asks: `git replace <forged> <genuine>` would
+    otherwise make blame, log and show read a genuine commit's author, trailers and signature in
+    place of the forged one's (SPEC sections 3 and 10: identities come from the commit objects)."""
     env = dict(os.environ)
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1"})
     if extra:
         env.update(extra)
     return env

@@ -224,6 +224,71 @@ def signing_failure(key: SigningKey, stderr: str) -> SigningError:
     return SigningError(f"cannot sign with {key.source} {key.value}{agent}: {said}; {HOW_TO_SET_A_KEY}")
 
 
+# -- whose key made a signature (sync re-signs only what this clone's own key signed) --------------
+def signature_public_key(armored: str) -> bytes | None:
+    """The public key blob inside an armoured SSH signature (`-----BEGIN SSH SIGNATURE-----`), or
+    None for anything else (a PGP signature, garbage). This says which key *claims* to have
+    signed: enough to know whether this clone could make the same signature again, never a
+    verification (`verify` is that)."""
+    import base64
+    import struct
+
+    lines = [line.strip() for line in armored.strip().splitlines()]
+    if (
+        len(lines) < 3
+        or lines[0] != "-----BEGIN SSH SIGNATURE-----"
+        or lines[-1] != "-----END SSH SIGNATURE-----"
+    ):
+        return None
+    try:
+        data = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except ValueError:
+        return None
+    if not data.startswith(b"SSHSIG") or len(data) < 14:
+        return None
+    (size,) = struct.unpack(">I", data[10:14])
+    blob = data[14 : 14 + size]
+    return blob if len(blob) == size and size else None
+
+
+def public_key_blob(key: SigningKey, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The public key blob of a signing key (the base64 field of its `.pub` line), None when it
+    cannot be read (a private key with a passphrase, say)."""
+    import base64
+
+    if key.is_literal:
+        text = key.value[len("key::") :]
+    elif key.value.endswith(".pub"):
+        try:
+            text = Path(key.value).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    else:
+        env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_")}
+        env["SSH_ASKPASS_REQUIRE"] = "never"
+        try:
+            proc = subprocess.run(
+                [find_ssh_keygen(environ), "-y", "-P", "", "-f", key.value],
+                capture_output=True,
+                env=env,
+                timeout=30,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        if proc.returncode != 0:
+            return None
+        text = proc.stdout.decode("utf-8", "replace")
+    fields = text.split()
+    if len(fields) < 2:
+        return None
+    try:
+        return base64.b64decode(fields[1], validate=True)
+    except ValueError:
+        return None
+
+
 # -- verification ----------------------------------------------------------------------------------
 def signers_digest(allowed_signers_text: str) -> str:
     return hashlib.sha256(allowed_signers_text.encode("utf-8")).hexdigest()

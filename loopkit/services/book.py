@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopkit import names
 from loopkit.config import parse_toml, phase_from
@@ -15,6 +16,7 @@ from loopkit.markdown.status import parse_status
 from loopkit.model import Message, Origin, PhaseSpec, ProbeRecord, StatusDoc
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
+from loopkit.signed import Signature
 from loopkit.state import (
     EvidenceView,
     GitFacts,
@@ -27,9 +29,15 @@ from loopkit.state import (
     matches_spec,
     milestone_views,
     removed_records,
+    signature_problem,
+    signed_shas,
     trusted_spec,
+    unsigned_specs,
 )
 from loopkit.workspace import read_text
+
+if TYPE_CHECKING:
+    from loopkit.gitrepo.signers import TrustedSigners
 
 
 @dataclass
@@ -68,8 +76,44 @@ class Book:
         return self.ctx.repo.order(self.ctx.workspace.repo_path(self.status_path))
 
     @cached_property
+    def signatures(self) -> dict[str, Signature] | None:
+        """The verified signatures of this STATUS's record commits; None while no role signs."""
+        config = self.ctx.workspace.config
+        if not config.signed:
+            return None
+        shas = signed_shas(self.doc, self.origins, config)
+        done = self.done_origin
+        if done is not None and "builder" in config.signed:
+            shas.append(done.sha)
+        return signatures(self.ctx, shas)
+
+    @cached_property
     def views(self) -> dict[str, MilestoneView]:
-        return milestone_views(self.doc, self.spec, self.origins, self.order, self.ctx.workspace.config)
+        config = self.ctx.workspace.config
+        return milestone_views(self.doc, self.spec, self.origins, self.order, config, self.signatures)
+
+    @property
+    def done_origin(self) -> Origin | None:
+        record = self.doc.done
+        if record is None or not self.origins or record.line - 1 >= len(self.origins):
+            return None
+        return self.origins[record.line - 1]
+
+    @cached_property
+    def done_unsigned(self) -> Issue | None:
+        """A `## DONE` of a signed builder whose commit's signature does not count: it counts as none."""
+        record = self.doc.done
+        if record is None or "builder" not in self.ctx.workspace.config.signed:
+            return None
+        problem = signature_problem("builder", self.done_origin, self.ctx.workspace.config, self.signatures)
+        if problem is None:
+            return None
+        return Issue(problem[0], f"{self.status_name}:{record.line} DONE counts as none: {problem[1]}")
+
+    @property
+    def done(self) -> bool:
+        """STATUS says `## DONE`, and (for a signed builder) its commit's signature counts."""
+        return self.doc.done_line is not None and self.done_unsigned is None
 
     @cached_property
     def facts(self) -> GitFacts:
@@ -190,6 +234,7 @@ class Book:
         return (
             self.spec_unmet()
             + self.removed_issues()
+            + ([self.done_unsigned] if self.done_unsigned is not None else [])
             + done_gate(
                 spec=self.spec,
                 doc=self.doc,
@@ -235,7 +280,21 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         except BadInput as exc:
             problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
     opened = ws.status_file(phase).is_file()
-    origin = trusted_spec(ctx.repo.spec_commits, phase, ws.config) if ws.repo_root else None
+    origin = None
+    if ws.repo_root:
+        commits = ctx.repo.spec_commits
+        signed = spec_signatures(ctx, commits)
+        origin = trusted_spec(commits, phase, ws.config, signed)
+        for refused, code, reason in unsigned_specs(commits, phase, ws.config, signed):
+            problems.append(
+                Issue(
+                    code,
+                    f"the spec commit {refused.sha[:12]} "
+                    f"({refused.trailers.get('Loopkit-Action')}) counts as none: {reason}",
+                    phase=phase,
+                    file=shown,
+                )
+            )
     if origin is None:
         if opened and working_bytes is not None:
             problems.append(
@@ -280,3 +339,52 @@ def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
     spec = read_spec(ctx, phase)
     text = read_text(status_path)
     return Book(ctx, phase, spec.spec, status_path, text, parse_status(text), spec_state=spec)
+
+
+# -- signed records (SPEC section 10): the I/O; the rules are state.py's and signed.py's ------------
+def trusted(ctx: Context) -> TrustedSigners:
+    """The trusted allowed-signers text, read once per command (the chain costs one git log)."""
+    found = ctx.cache.get("signing:trusted")
+    if found is None:
+        from loopkit.gitrepo.signers import signers_path, trusted_signers
+
+        ws = ctx.workspace
+        assert ws.repo_root is not None
+        found = trusted_signers(
+            ws.repo_root,
+            path=signers_path(ws.rel),
+            orchestrator_email=ws.config.identities["orchestrator"].email,
+            environ=ctx.environ,
+            git_dir=ws.git_dir,
+        )
+        ctx.cache["signing:trusted"] = found
+    return found
+
+
+def signatures(ctx: Context, shas: list[str]) -> dict[str, Signature] | None:
+    """What the pinned verifier says of these commits, with every answer of this command kept:
+    `status` and `check` ask first for every record commit of the workspace in one git process
+    (view._books), and a later question about commits already asked costs nothing. None while no
+    role signs."""
+    ws = ctx.workspace
+    if not ws.config.signed or ws.repo_root is None:
+        return None
+    memo: dict[str, Signature | None] = ctx.cache.setdefault("signing:memo", {})
+    todo = [sha for sha in dict.fromkeys(shas) if sha not in memo]
+    if todo:
+        from loopkit.gitrepo.signing import verify
+
+        found = verify(ws.repo_root, todo, trusted(ctx).text, environ=ctx.environ, git_dir=ws.git_dir)
+        for sha in todo:
+            memo[sha] = found.get(sha)
+    return {sha: sig for sha in shas if (sig := memo.get(sha)) is not None}
+
+
+def spec_signatures(ctx: Context, commits: list[Origin]) -> dict[str, Signature] | None:
+    """Signatures of every spec commit (all phases at once) when a role that opens phases signs."""
+    config = ctx.workspace.config
+    if not any(role in config.signed for role in config.open_phase):
+        return None
+    from loopkit.state import spec_candidates
+
+    return signatures(ctx, [origin.sha for origin, _ in spec_candidates(commits, None, config)])

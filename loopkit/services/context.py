@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import timefmt
-from loopkit.errors import GitError, Refused, UsageError
+from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
 from loopkit.render import oneline, render
@@ -31,6 +31,7 @@ class Context:
     role_option: str | None = None
     no_commit: bool = False
     _repo: Any = field(default=None, repr=False)
+    _signing: Any = field(default=None, repr=False)  # (SigningKey, sign args) once checked
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     warnings: list[str] = field(default_factory=list, repr=False)
 
@@ -102,9 +103,37 @@ class Context:
         """A line for stderr (the CLI prints them after the command; --json output stays one document)."""
         self.warnings.append(line)
 
+    def signs(self) -> bool:
+        """Whether this role's commits must be signed (`[rules] signed`, SPEC section 10)."""
+        role = self.role
+        return role is not None and role in self.workspace.config.signed
+
     def sign_args(self) -> list[str]:
-        """git options that sign the role's commits; none while no role signs (SPEC section 10)."""
-        return []
+        """The `-c` options and `-S` that make `commit-tree` sign the role's commits; none for a
+        role that does not sign. Without a usable key: SigningError (exit 4, saying how to set one).
+
+        The key is found and tried once per command (kept across a transaction's retries), so a
+        missing key or private half fails before anything is written, not after."""
+        if not self.signs():
+            return []
+        if self._signing is None:
+            from loopkit.gitrepo.signing import check_key, commit_tree_sign_args, require_signing_key
+
+            root = self.workspace.repo_root
+            if root is None:
+                raise GitError(f"not inside a git work tree: {self.workspace.root}")
+            key = require_signing_key(root, self.environ, role=self.role or "")
+            check_key(key, self.environ)
+            self._signing = (key, [*commit_tree_sign_args(key, self.environ), "-S"])
+        return list(self._signing[1])
+
+    def signing_failure(self, exc: GitError) -> LoopkitError:
+        """A failed `commit-tree -S` of a signed role: what ssh-keygen said and how to set a key."""
+        if self._signing is None:
+            return exc
+        from loopkit.gitrepo.signing import signing_failure
+
+        return signing_failure(self._signing[0], exc.message)
 
     def commit_message(
         self,

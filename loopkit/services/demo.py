@@ -74,24 +74,89 @@ def _folder(target: str | None) -> Path:
     return path
 
 
-def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
-    from loopkit.gitrepo import init_repo
+SIGNED_ROLES = ("adversary", "builder", "orchestrator")
+
+
+def _make_keys(root: Path) -> dict[str, Path]:
+    """One SSH key per role, inside the repository's `.git` (git never tracks it, so no secret can
+    be committed): the demo plays all three roles, each signing with its own key."""
+    import subprocess
+
+    from loopkit.gitrepo.signing import find_ssh_keygen
+
+    folder = root / ".git" / "loopkit-demo-keys"
+    folder.mkdir(mode=0o700)
+    keys: dict[str, Path] = {}
+    for role in SIGNED_ROLES:
+        key = folder / role
+        proc = subprocess.run(
+            [
+                find_ssh_keygen(),
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"loopkit demo {role}",
+                "-f",
+                str(key),
+            ],
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            said = proc.stderr.decode("utf-8", "replace").strip()
+            raise BadInput(f"demo --signed: ssh-keygen could not make a key: {said or proc.returncode}")
+        keys[role] = key
+    return keys
+
+
+def _allowed_signers(keys: dict[str, Path], emails: dict[str, str]) -> str:
+    lines = []
+    for role, key in keys.items():
+        kind, blob = Path(f"{key}.pub").read_text(encoding="utf-8").split()[:2]
+        lines.append(f"{emails[role]} {kind} {blob}\n")
+    return "".join(lines)
+
+
+def demo(target: str | None, *, step: Callable[[str], None], signed: bool = False) -> dict[str, Any]:
+    from loopkit.gitrepo import committer, init_repo
 
     root = _folder(target)
     repo = init_repo(root)
     ws = root / WORKSPACE
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}
+    keys = _make_keys(root) if signed else {}
 
     def as_role(role: str) -> Context:
-        """A fresh context per step, as each command gets: its own clock reading, its own reads."""
-        return Context(cwd=ws, environ=environ, role_option=role)
+        """A fresh context per step, as each command gets: its own clock reading, its own reads,
+        and (with --signed) its own role's key."""
+        env = {**environ, "LOOPKIT_SIGNING_KEY": str(keys[role])} if role in keys else environ
+        return Context(cwd=ws, environ=env, role_option=role)
 
     def code_commit(role: str, files: dict[str, str], subject: str) -> None:
+        """A plain commit of code, signed as the role's commits are (SPEC 10: every commit)."""
+        import secrets
+
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text, encoding="utf-8")
         ctx = as_role(role)
-        repo.commit_paths(list(files), message=subject + "\n", identity=ctx.workspace.config.identities[role])
+        scratch = secrets.token_hex(6)
+        built = committer.build(
+            root,
+            ctx.workspace.git_dir,
+            paths=list(files),
+            parent=committer.current_head(root),
+            message=subject + "\n",
+            identity=ctx.workspace.config.identities[role],
+            when=None,
+            scratch=scratch,
+            sign=ctx.sign_args(),
+        )
+        if built is not None:
+            committer.publish(root, ctx.workspace.git_dir, built, subject=subject, scratch=scratch)
 
     step(f"demo repository: {root}")
     with _server(root / "app") as port:
@@ -105,9 +170,19 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         phases.init(Context(cwd=root, environ=environ), WORKSPACE)
         (ws / "phases" / "demo.toml").write_text(spec, encoding="utf-8")
         step(f"HTTP server on 127.0.0.1:{port}; workspace {WORKSPACE}/ with phases/demo.toml")
+        signing: dict[str, str] = {}
+        if signed:
+            config_path = ws / "loopkit.toml"
+            text = config_path.read_text("utf-8")
+            roles = ", ".join(f'"{r}"' for r in SIGNED_ROLES)
+            config_path.write_text(text.replace("signed = []", f"signed = [{roles}]", 1), encoding="utf-8")
+            emails = {r: i.email for r, i in as_role("orchestrator").workspace.config.identities.items()}
+            signing[f"{WORKSPACE}/allowed_signers"] = _allowed_signers(keys, emails)
+            step(f"signing on: a key per role in {keys['builder'].parent}, {WORKSPACE}/allowed_signers")
         code_commit(
             "orchestrator",
             {
+                **signing,
                 "app/health.txt": "ok\n",
                 "tools/http_code.py": render("demo/http_code.py.j2"),
                 "plans/demo.md": render("demo/plan.md.j2"),
@@ -226,4 +301,7 @@ def demo(target: str | None, *, step: Callable[[str], None]) -> dict[str, Any]:
         d = loop.done(as_role("builder"), phase="demo", summary="version endpoint serves a release")
         step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
         final = view.status(as_role("orchestrator"), phase=None)
+        if signed:
+            problems = view.check(as_role("orchestrator"), phase=None)["problems"]
+            step("orchestrator: check → " + ("; ".join(p["code"] for p in problems) or "no problems"))
     return {"dir": str(root), "status": final, "log": repo.log_oneline(limit=100).splitlines()}

@@ -7,12 +7,15 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES, Config, Identity
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME
+
+if TYPE_CHECKING:
+    from loopkit.gitrepo.remote import Resign, SignedCommit
 
 ATTEMPTS = 5
 Progress = Callable[[str], None] | None
@@ -129,16 +132,22 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                 else:
                     spec = f"{theirs}..{head}"
                     try:
-                        if repo.has_merges(spec) or repo.signed(spec):
+                        resign = None if repo.has_merges(spec) else _resign(ctx, repo.signed_commits(spec))
+                        if resign is None:
                             # A rebase would rewrite merges or drop signatures it cannot renew.
                             new = repo.merge(
                                 theirs,
                                 message=f"Merge {name}/{remote_branch} into {branch} (loopkit sync)",
                                 identity=_identity(ctx),
+                                sign=tuple(ctx.sign_args()),
                             )
                             integrated = "merge"
                         else:
-                            new = repo.rebase(theirs, identity_of=lambda m: _role_identity(ws.config, m))
+                            new = repo.rebase(
+                                theirs,
+                                identity_of=lambda m: _role_identity(ws.config, m),
+                                resign=resign if resign.ids else None,
+                            )
                             integrated = "rebase"
                         repo.move_to(new, head)
                     except Conflict as exc:
@@ -167,6 +176,39 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
         "pushed": pushed,
         "head": repo.head(),
     }
+
+
+def _resign(ctx: Context, signed: list[SignedCommit]) -> Resign | None:
+    """How a rebase keeps these signed commits signed (SPEC sections 7 and 10): a `Resign` naming
+    them, with this clone's key (LOOPKIT_SIGNING_KEY, else its `user.signingkey`), when that key
+    made every one of them and can sign now; an empty one when none is signed; None when some
+    signature is not this clone's to renew, so that sync merges instead."""
+    from loopkit.gitrepo.remote import Resign
+
+    if not signed:
+        return Resign(frozenset(), ())
+    from loopkit.gitrepo.signing import (
+        SigningError,
+        check_key,
+        commit_tree_sign_args,
+        public_key_blob,
+        signing_key,
+    )
+
+    root = ctx.workspace.repo_root
+    assert root is not None
+    try:
+        key = signing_key(root, ctx.environ)
+        if key is None:
+            return None
+        mine = public_key_blob(key, ctx.environ)
+        if mine is None or any(commit.key != mine for commit in signed):
+            return None
+        check_key(key, ctx.environ)
+        args = (*commit_tree_sign_args(key, ctx.environ), "-S")
+    except (SigningError, GitError):
+        return None
+    return Resign(frozenset((c.author, c.message) for c in signed), args)
 
 
 def _identity(ctx: Context) -> Identity:

@@ -8,7 +8,7 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.markdown.journal import last_heading_time, parse_journal
 from loopkit.model import ROLES
-from loopkit.services.book import Book, load
+from loopkit.services.book import Book, load, signatures, trusted
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.state import Genuine, Issue, is_genuine_evidence, phase_state
@@ -104,6 +104,14 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
                 file=name,
                 line=forged.record.line,
             )
+        for unsigned in view.unsigned:
+            add(
+                unsigned.code,
+                f"{unsigned.item.record.kind} {view.id} counts as none: {unsigned.reason}",
+                milestone=view.id,
+                file=name,
+                line=unsigned.item.record.line,
+            )
         section = book.doc.section(view.id)
         if book.spec is not None and view.id not in spec_ids and section is not None and section.records:
             add(
@@ -113,6 +121,8 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
                 file=name,
                 line=section.line,
             )
+    if book.done_unsigned is not None and book.doc.done is not None:
+        add(book.done_unsigned.code, book.done_unsigned.message, file=name, line=book.doc.done.line)
     if book.doc.done_line is None and book.spec is not None and book.opened:
         for issue in book.done_gate():
             if issue.code == "stale-verdict":
@@ -202,6 +212,7 @@ def _timeline(book: Book, mid: str) -> list[dict[str, Any]]:
     """Claims, verdicts and forged records in file order: the section's own history order."""
     view = book.views[mid]
     items = [(g, True) for g in (*view.claims, *view.verdicts)] + [(g, False) for g in view.forged]
+    items += [(u.item, False) for u in view.unsigned]  # a signed role's record whose signature fails
     return [_record(g, genuine=ok) for g, ok in sorted(items, key=lambda pair: pair[0].record.line)]
 
 
@@ -287,7 +298,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
             at = last_heading_time(read_tail(path))
             if at:
                 times.append(at)
-    done = book.doc.done_line is not None
+    done = book.done
     ready = not done and book.opened and not book.done_gate()
     title = (book.spec.title if book.spec else None) or book.doc.title or book.phase
     state = phase_state(opened=book.opened, done=done, ready=ready, views=book.views)
@@ -319,7 +330,19 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
         ctx.repo.prefetch(with_records)
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
-        ctx.repo.record_lines(opened)  # one git process for every phase's record history
+        written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
+        signed = ctx.workspace.config.signed
+        if signed:
+            # one verification for every record commit of a signed role; the books ask the memo
+            actions = {"verdict"} if "adversary" in signed else set()
+            actions |= {"claim", "done"} if "builder" in signed else set()
+            shas = [
+                origin.sha
+                for lines in written.values()
+                for origin, _ in lines
+                if origin.trailers.get("Loopkit-Action") in actions
+            ]
+            signatures(ctx, shas)
     return books
 
 
@@ -333,8 +356,29 @@ def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str
     return result
 
 
+def signer_problems(ctx: Context) -> list[Issue]:
+    """The trust chain of allowed_signers (SPEC section 10), when some role signs."""
+    ws = ctx.workspace
+    if not ws.config.signed or ws.repo_root is None:
+        return []
+    chain = trusted(ctx)
+    found = [Issue(p.code, p.message, file=p.file) for p in chain.problems]
+    if chain.source == "none" and not found:
+        found.append(
+            Issue(
+                "untrusted-signers",
+                f"[rules] signed names {', '.join(ws.config.signed)}, but no allowed_signers is "
+                "committed: no signed record counts (docs/signing.md)",
+                file="allowed_signers",
+            )
+        )
+    return found
+
+
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = [issue for book in _books(ctx, phase) for issue in problems(book, full=True)]
+    found = signer_problems(ctx) + [
+        issue for book in _books(ctx, phase) for issue in problems(book, full=True)
+    ]
     _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
 
