@@ -437,6 +437,11 @@ def test_journal_show_prints_each_mark_once_and_exit_as_exit(books: Repo) -> Non
     assert "— M1 P2 PASS\n\n<!--" in (books.ws / "JOURNAL-px.md").read_text("utf-8")
     run = books.lk("probe", "run", "--phase", PHASE, "--probe", "P2", role="builder")
     assert "→ exit 0" in run.out
+    # the journal's block for an exit-observed probe reads the same way, and still reads back
+    text = (books.ws / "JOURNAL-px.md").read_text("utf-8")
+    assert "→ exit 0 ✓ PASS" in text and "→ 0 ✓ PASS" not in text
+    checked = books.lk("check", "--json")
+    assert not [p for p in json.loads(checked.out)["problems"] if p["code"] == "evidence-mismatch"]
 
 
 def test_evidence_counts_error_apart_from_fail(repo: Repo) -> None:

@@ -39,6 +39,8 @@ def display_command(record: ProbeRecord) -> str:
 
 def display_observed(record: ProbeRecord) -> str:
     observed = escape(record.observed)
+    if record.observe == "exit" and observed.lstrip("-").isdigit():
+        observed = f"exit {observed}"  # an exit status reads as one, not as a bare number
     if len(observed) > DISPLAY_LIMIT:
         observed = observed[:DISPLAY_LIMIT] + "…"
     return f"→ {observed} {_MARKS.get(record.result, '?')} {record.result}"
