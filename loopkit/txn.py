@@ -330,7 +330,12 @@ def recover(ctx: Context) -> None:
         target = Path(name)
         with contextlib.suppress(OSError):
             (target.parent / f".{target.name}.{scratch}.tmp").unlink()
-    for leftover in (f"loopkit-index-{scratch}", f"loopkit-index-{scratch}-new"):
+    for leftover in (
+        f"loopkit-index-{scratch}",
+        f"loopkit-index-{scratch}.lock",
+        f"loopkit-index-{scratch}-new",
+        f"loopkit-index-{scratch}-new.lock",
+    ):
         with contextlib.suppress(OSError):
             (git_dir / leftover).unlink()
     committer.release_index_lock(git_dir, scratch)

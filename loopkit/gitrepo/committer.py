@@ -59,7 +59,8 @@ def build(
     `sign` holds the `-c key=value` options and `-S` flag of SSH signing, when the role signs.
     """
     index_path = git_dir / f"loopkit-index-{scratch}"
-    env = {**identity_env(identity, when), "GIT_INDEX_FILE": str(index_path)}
+    # every git child carries the transaction's mark, so a kill's survivors can be waited for
+    env = {**identity_env(identity, when), "GIT_INDEX_FILE": str(index_path), MARK: scratch}
     present = [p for p in paths if (root / p).is_file()]
     try:
         run(root, "read-tree", parent or "--empty", env=env)
@@ -120,7 +121,7 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
         os.write(fd, INDEX_LOCK_MARK + scratch.encode() + b"\n")
         os.close(fd)
         index = git_dir / "index"
-        env = git_env({"GIT_INDEX_FILE": str(prepared)})
+        env = git_env({"GIT_INDEX_FILE": str(prepared), MARK: scratch})
         if index.is_file():
             prepared.write_bytes(index.read_bytes())
         else:
