@@ -25,9 +25,8 @@ from loopkit.gitrepo import Repo
 TESTS = Path(__file__).parent
 # The suite's status and check tests; under the cache_twin plugin each of their status, check and
 # next runs is repeated with the cache deleted and with it off, and must print the same bytes.
-STATUS_TESTS = [  # the ones whose workspaces go through every state; CI time is the limit
+STATUS_TESTS = [  # the one whose workspaces go through every state; CI time is the limit
     "test_loop_e2e.py",
-    "test_next.py",
 ]
 # the 200-phase goldens take minutes three times over: test_status_golden_three_ways covers 20
 SKIP = "not test_status_golden"
