@@ -148,30 +148,42 @@ def _apply(root: Path, counter: list[int], op: tuple[str, str, int, str]) -> Non
         if git(root, "rev-list", "--count", "HEAD").strip() != "1":
             git(root, "reset", "-q", "--hard", "HEAD~1")
     elif kind == "revert":
-        git(root, "stash", "-q", "--include-untracked")
-        done = subprocess.run(
-            ["git", "revert", "--no-edit", "HEAD"], cwd=root, capture_output=True, check=False
-        )
-        if done.returncode:
-            git(root, "revert", "--abort")
-        subprocess.run(["git", "stash", "pop", "-q"], cwd=root, capture_output=True, check=False)
+        if git(root, "rev-list", "--count", "HEAD").strip() == "1":
+            return  # reverting the first commit would empty the history's files
+        _tolerant(root, "stash", "-q", "--include-untracked")
+        if _tolerant(root, "revert", "--no-edit", "HEAD"):
+            _tolerant(root, "revert", "--abort")
+        _settle(root)
     elif kind == "merge" and path is not None:
-        git(root, "stash", "-q", "--include-untracked")
-        git(root, "checkout", "-q", "-b", f"side{tag}", "HEAD")
+        _tolerant(root, "stash", "-q", "--include-untracked")
+        _tolerant(root, "checkout", "-q", "-b", f"side{tag}", "HEAD")
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             handle.writelines(f"- side {tag}.{i}\n" for i in range(n))
         _commit(root, _message(action, tag))
-        git(root, "checkout", "-q", "main")
+        _tolerant(root, "checkout", "-q", "-f", "main")
         other = root / ("src/other.py" if name != "src/other.py" else "src/app.py")
         other.parent.mkdir(parents=True, exist_ok=True)
         other.write_text(f"x = {tag}\n", encoding="utf-8")
         _commit(root, _message("journal", tag))
-        done = subprocess.run(
-            ["git", "merge", "-q", "--no-edit", f"side{tag}"], cwd=root, capture_output=True, check=False
-        )
-        if done.returncode:
-            git(root, "merge", "--abort")
-        subprocess.run(["git", "stash", "pop", "-q"], cwd=root, capture_output=True, check=False)
+        if _tolerant(root, "merge", "-q", "--no-edit", f"side{tag}"):
+            _tolerant(root, "merge", "--abort")
+        _settle(root)
+
+
+def _tolerant(root: Path, *args: str) -> int:
+    """A git step of the generated history that may fail (a revert or merge that conflicts)."""
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False).returncode
+
+
+def _settle(root: Path) -> None:
+    """Back on main with the stashed work tree, or a clean tree when it cannot come back: the
+    history stays a valid one to read, whatever the step did."""
+    if _tolerant(root, "stash", "pop", "-q"):
+        _tolerant(root, "reset", "-q", "--hard")
+        _tolerant(root, "stash", "drop", "-q")
+    if git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() != "main":
+        _tolerant(root, "checkout", "-q", "-f", "main")
 
 
 def _reads(repo: Repo, root: Path) -> dict[str, object]:
