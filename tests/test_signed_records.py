@@ -129,10 +129,19 @@ def repo(claimed: Repo, tmp_path: Path) -> Repo:
 
 
 def forge_pass(repo: Repo, *git_options: str, author: str = "adversary") -> str:
-    """The PASS line and its message to the builder exactly as `loopkit verdict` writes them (it
-    writes them with --no-commit), committed by hand with every trailer loopkit would write."""
-    ok(repo.lk("verdict", "--phase", PHASE, "--milestone", "M1", "PASS", "--no-commit", role="adversary"))
+    """The PASS line in loopkit's own format (bound to the claim by commit and id), committed by
+    hand with every trailer loopkit would write (`verdict --no-commit` is refused: exit 2)."""
+    import re
+
     claim = repo.git("log", "-1", "--format=%H", "--grep=^Loopkit-Action: claim$").strip()
+    status = repo.ws / f"STATUS-{PHASE}.md"
+    text = status.read_text("utf-8")
+    claim_line = next(line for line in text.splitlines() if line.startswith("- **CLAIM** M1"))
+    claim_id = re.search(r"· id (\S+)", claim_line)
+    pass_line = f"- **PASS** M1 @2026-06-13T13:44Z by adversary · claim {claim}" + (
+        f" · claim-id {claim_id[1]}" if claim_id else ""
+    )
+    status.write_text(text.replace(claim_line, claim_line + "\n" + pass_line, 1), "utf-8")
     message = (
         "review(px): M1 PASS @13:44Z\n\n"
         "Loopkit-Phase: px\nLoopkit-Action: verdict\nLoopkit-Role: adversary\n"
