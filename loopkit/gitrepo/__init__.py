@@ -435,21 +435,10 @@ class Repo:
         return self.run("log", "--oneline", f"-{limit}")
 
 
-def _explain(args: tuple[str, ...] | list[str], exc: Any) -> str:
-    stderr = (exc.stderr or "").strip().splitlines()
-    detail = next((line for line in stderr if line.strip()), f"exit {exc.status}")
-    detail = detail.removeprefix("stderr: ").strip().strip("'").strip()
-    return f"git {args[0]} failed: {detail}"
-
-
 def init_repo(path: Path) -> Repo:
     """A new repository whose first branch is `main`, whatever the machine's git defaults."""
-    import git
-
-    try:
-        git.Repo.init(path, initial_branch="main")
-    except git.GitCommandError as exc:
-        raise GitError(_explain(["init"], exc)) from None
+    path.mkdir(parents=True, exist_ok=True)
+    runner.run(path, "init", "-q", "-b", "main")  # runner's one way of explaining a failure
     return Repo(path)
 
 
