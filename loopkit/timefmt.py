@@ -20,13 +20,22 @@ _HEADING = re.compile(
 )
 
 
+# what `iso`, `heading` and LOOPKIT_NOW write (strptime's %Y-%m-%dT%H:%M[:%S[.%f]]Z, read by hand:
+# strptime imports _strptime, calendar and locale on every start)
+_ISO = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)T(?P<h>\d\d):(?P<mi>\d\d)(?::(?P<s>\d\d)(?:\.(?P<f>\d{1,6}))?)?Z",
+    re.ASCII,
+)
+
+
 def parse_heading(text: str) -> tuple[str, bool, str] | None:
     """`(at, date_only, title)` when the heading text starts with a timestamp, else None."""
     match = _HEADING.match(text)
     if match is None:
         return None
     try:
-        day = datetime.strptime(match["date"], "%Y-%m-%d")
+        year, month, date = (int(part) for part in match["date"].split("-"))
+        day = datetime(year, month, date)
         if match["h"] is not None:
             day = day.replace(hour=int(match["h"]), minute=int(match["m"]), second=int(match["s"] or 0))
     except ValueError:
@@ -46,12 +55,22 @@ def heading(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime | None:
     """The inverse of `iso` and `heading` (and of LOOPKIT_NOW)."""
-    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    match = _ISO.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        return datetime(
+            int(match["y"]),
+            int(match["mo"]),
+            int(match["d"]),
+            int(match["h"]),
+            int(match["mi"]),
+            int(match["s"] or 0),
+            int((match["f"] or "0").ljust(6, "0")),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
 
 
 def now(fixed: str | None) -> datetime:

@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +106,7 @@ def _write_all(
     from loopkit.gitrepo import committer
 
     ws = ctx.workspace
-    scratch = secrets.token_hex(6)
+    scratch = os.urandom(6).hex()
     intent_path = _intent_path(ctx)
     before = {path: _read(path) for path in writes}
     root = ws.repo_root

@@ -6,10 +6,7 @@ import contextlib
 import fcntl
 import os
 import re
-import secrets
-import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -158,8 +155,8 @@ class Workspace:
         path = lock_dir / "loopkit.lock"
         queue = path.parent / "loopkit" / "lock"
         queue.mkdir(parents=True, exist_ok=True)
-        host = socket.gethostname()
-        ticket = queue / f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+        host = os.uname().nodename  # socket.gethostname(), without importing socket
+        ticket = queue / f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
         ticket.write_text(f"{os.getpid()} {host}\n", encoding="utf-8")
         handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
         try:
@@ -358,8 +355,9 @@ def write_atomic(path: Path, data: str | bytes, *, scratch: str | None = None) -
 
 def _write_atomic(path: Path, data: bytes, scratch: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if scratch is None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if scratch is None:  # tempfile.mkstemp's name and flags, without importing tempfile
+        tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     else:
         tmp = str(path.parent / f".{path.name}.{scratch}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -222,6 +222,7 @@ def main() -> None:
     """The entry point. Click's own usage errors become one `loopkit: error:` line and exit 2."""
     as_json = "--json" in sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else "--json" in sys.argv[1:]
     try:
+        load_commands(sys.argv[1:])
         code = app(args=_lift_sync(sys.argv[1:]), standalone_mode=False)
     except LoopkitError as exc:  # raised outside a command's own error contract
         if as_json:
@@ -300,15 +301,38 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
     sys.exit(exit_code)
 
 
-# Command groups that live in their own modules register themselves on `app` when imported.
-# (Each is imported here, after everything they use from this module is defined.)
-from loopkit.cli import agents as _agents  # noqa: E402, F401  (mcp, next, inbox wait)
-from loopkit.cli import demo as _demo  # noqa: E402, F401
-from loopkit.cli import inbox as _inbox  # noqa: E402, F401
-from loopkit.cli import journal as _journal  # noqa: E402, F401
-from loopkit.cli import loop as _loop  # noqa: E402, F401  (claim, verdict, gate, done, instruct)
-from loopkit.cli import phase as _phase  # noqa: E402, F401  (init, phase new|update|list)
-from loopkit.cli import probe as _probe  # noqa: E402, F401  (probe exec|run, evidence)
-from loopkit.cli import report as _report  # noqa: E402, F401
-from loopkit.cli import sync as _sync_commands  # noqa: E402, F401
-from loopkit.cli import view as _view  # noqa: E402, F401  (status, check)
+# Command groups live in their own modules and register themselves on `app` when imported. A run
+# imports only the module(s) of the command it was given: each module costs a few milliseconds
+# and agents call loopkit dozens of times an hour. Help, a bad command, or none loads them all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "init": ("phase",), "phase": ("phase",), "journal": ("journal",),
+    "probe": ("probe",), "evidence": ("probe",),
+    "claim": ("loop",), "verdict": ("loop",), "gate": ("loop",), "done": ("loop",), "instruct": ("loop",),
+    "inbox": ("inbox", "agents"), "next": ("agents",), "mcp": ("agents",),
+    "status": ("view",), "check": ("view",), "report": ("report",),
+    "sync": ("sync",), "merge-driver": ("sync",), "demo": ("demo",),
+}  # fmt: skip
+_ALL_MODULES = tuple(dict.fromkeys(m for mods in COMMAND_MODULES.values() for m in mods))
+_VALUED = ("--workspace", "--role")
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command a command line names, past the global options; None for none (or `--help`)."""
+    n = 0
+    while n < len(argv):
+        word = argv[n]
+        if word in ("-h", "--help", "--version", "--"):
+            return None
+        if not word.startswith("-"):
+            return word
+        n += 2 if word in _VALUED else 1
+    return None
+
+
+def load_commands(argv: list[str] | None = None) -> None:
+    """Register the commands `argv` needs on `app` (every command when argv is None or unknown)."""
+    from importlib import import_module
+
+    word = _command_word(argv) if argv is not None else None
+    for name in COMMAND_MODULES.get(word or "", _ALL_MODULES):
+        import_module(f"loopkit.cli.{name}")

@@ -3,6 +3,7 @@ explicit identity and trailers, blame, and trailers. Every git failure becomes G
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
@@ -405,13 +406,11 @@ class Repo:
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
         """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
-        import secrets
-
         from loopkit.gitrepo import committer
         from loopkit.workspace import find_git_dir
 
         git_dir = find_git_dir(self.root)
-        scratch = secrets.token_hex(6)
+        scratch = os.urandom(6).hex()
         built = committer.build(
             self.root,
             git_dir,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from loopkit.gitrepo.runner import ZERO, run, run_bytes
@@ -54,6 +53,8 @@ def blame_many(root: Path, asks: dict[str, Sequence[int] | None]) -> dict[str, d
     """Several files' blames at once (status reads every phase): git processes side by side."""
     if len(asks) <= 1:
         return {path: blame(root, path, lines=lines) for path, lines in asks.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {path: pool.submit(blame, root, path, lines=lines) for path, lines in asks.items()}
         return {path: future.result() for path, future in futures.items()}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from loopkit.workspace import read_exact, read_text
 
 def new_id(ctx: Context, sender: str) -> str:
     """Sortable by time, unique across machines without a counter: time, sender, 48 random bits."""
-    return f"{ctx.now.strftime('%Y%m%dT%H%M%SZ')}-{sender[:4]}-{secrets.token_hex(6)}"
+    return f"{ctx.now.strftime('%Y%m%dT%H%M%SZ')}-{sender[:4]}-{os.urandom(6).hex()}"
 
 
 def _role(name: str, option: str = "--to") -> str:
