@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 
 from loopkit.errors import BadInput
 from loopkit.gitrepo import Repo as GitRepo
+from loopkit.model import ProbeRecord
 from loopkit.render import render
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry
+from loopkit.services.probes import render_evidence
 
 LINES = st.sampled_from(
     ["alpha", "beta", "alpha", "- **PASS** M1 @2026-06-13T13:44Z by adversary", "", "gamma"]
@@ -62,6 +64,7 @@ def test_origins_name_the_commit_git_blame_names(steps: list[tuple[str, object]]
         path.write_text("# STATUS\n", "utf-8")
         _git(root, "add", ".")
         _commit(root, 0)
+        root_sha = _git(root, "rev-parse", "HEAD").strip()
         for n, (kind, arg) in enumerate(steps, start=1):
             lines = path.read_text("utf-8").split("\n")
             if kind == "add":
@@ -72,7 +75,8 @@ def test_origins_name_the_commit_git_blame_names(steps: list[tuple[str, object]]
                 path.write_text("\n".join(lines), "utf-8")
                 _commit(root, n)
             elif kind == "revert":
-                shas = _git(root, "rev-list", "--no-merges", "HEAD").split()[:-1]  # never the root
+                # never the root (rev-list's order need not put it last when commits share a second)
+                shas = _git(root, "rev-list", "--no-merges", "HEAD", "--not", root_sha).split()
                 if not shas:
                     continue
                 target = shas[int(arg) % len(shas)]  # type: ignore[call-overload]
@@ -151,3 +155,84 @@ def test_append_from_the_anchor_equals_append_after_a_full_parse(tail: list[str]
         for anchor in (root / ".git" / "loopkit").glob("journal-*.json"):
             anchor.unlink()
         assert anchored == append()
+
+
+# -- appends without a parse: a clean end and a simple block (services/journals.py) --------------
+TEXTS = st.lists(st.sampled_from([*"ab `~<>-!#*\n\\—→\r", "```", "-->", "<!--"]), max_size=12).map("".join)
+RECORDS = st.builds(
+    lambda command, observed, title, result, probe: ProbeRecord(
+        phase="px", milestone="M1", probe=probe, title=title, command=command, observe="stdout",
+        observed=observed, exit=0, expect=(), expect_not=(), expect_exit=None, result=result,
+        duration=0.01, at="2026-06-15T09:02:00Z", head=None, dirty=False, stdout=observed, stderr="",
+    ),
+    TEXTS, TEXTS, TEXTS, st.sampled_from(["PASS", "FAIL"]), st.sampled_from(["P1", "P-2", "x"]),
+)  # fmt: skip
+HAND_BLOCKS = st.sampled_from(
+    [
+        "## 2026-06-15T09:01Z — typed\n\nfree prose after it\n",
+        "## 2026-06-15T09:01Z\n\n",  # untitled: a following heading could become its title
+        "## 2026-06-15T09:01Z — fence\n\n```\nnever closed\n",
+        "## 2026-06-15T09:01Z — early close\n\n````\n```\n````\n",
+        "## 2026-06-15T09:01Z — fake close\n\n````\n  ````  \nstill code\n````\n",
+        "## 2026-06-15T09:01Z — comment\n\n<!-- a --> b -->\n",
+        "## 2026-06-15T09:01Z — comment\n\n<!-- fine -->\n\n```\nok\n```\n",
+        "## 2026-06-15T09:01Z — two\n\n## 2026-06-15T09:02Z — entries\n",
+        "## 2026-06-15T09:01Z — html\n\n<div>\n",
+        "## 12:00 UTC — time only\n\n```\nx\n```\n",
+        "## 2026-06-15T09:01Z — setext\n\ntext\n---\n",
+    ]
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    big=st.booleans(),
+    first=st.one_of(RECORDS, HAND_BLOCKS),
+    typed=st.one_of(st.just([]), TAILS),
+    then=st.lists(st.one_of(RECORDS, HAND_BLOCKS), min_size=1, max_size=3),
+    crlf=st.booleans(),
+)
+def test_an_append_without_a_parse_equals_the_checked_append(
+    big: bool, first: ProbeRecord | str, typed: list[str], then: list[ProbeRecord | str], crlf: bool
+) -> None:
+    """`simple_block` and the remembered clean end let an evidence append skip markdown-it: the
+    text, line and refusals must be those of the full check, whatever came before or was typed."""
+    import tempfile
+
+    def block_of(item: ProbeRecord | str) -> str:
+        return item if isinstance(item, str) else render_evidence(item)
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _git(root, "init", "-q", "-b", "main")
+        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
+        (root / "STATUS-px.md").write_text("# STATUS — phase px\n", "utf-8")
+        journal = root / "JOURNAL-px.md"
+        start = "# JOURNAL — phase px (Builder)\n\n" + (FILLER if big else "")
+        journal.write_bytes((start.replace("\n", "\r\n") if crlf else start).encode())
+        ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder", "LOOPKIT_NOW": "2026-06-15T09:00:00Z"})
+
+        def append(block: str, text: str | None = None) -> tuple[str, int] | str:
+            try:
+                _, new, line = append_entry(ctx, phase="px", role="builder", block=block, text=text)
+            except BadInput as exc:
+                return exc.message
+            return new, line
+
+        done = append(block_of(first))
+        if isinstance(done, str):
+            return
+        journal.write_bytes((done[0] + "".join(typed)).encode())
+        anchors = root / ".git" / "loopkit"
+        for item in then:
+            block = block_of(item)
+            quick = append(block)  # from the remembered anchor: no parse when the end is clean
+            remembered = {a.name: a.read_bytes() for a in anchors.glob("journal-*.json")}
+            for anchor in anchors.glob("journal-*.json"):
+                anchor.unlink()
+            full = append(block)  # nothing remembered: the full check
+            assert quick == full
+            if isinstance(quick, str):
+                return  # refused both ways, and nothing written
+            assert remembered == {a.name: a.read_bytes() for a in anchors.glob("journal-*.json")}
+            journal.write_bytes(quick[0].encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import zlib
 from dataclasses import replace
@@ -20,7 +21,7 @@ from loopkit.model import Journal, JournalEntry
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.txn import Plan
-from loopkit.workspace import read_exact, read_text, write_atomic
+from loopkit.workspace import read_exact, read_text
 
 
 def journal_path(ctx: Context, phase: str, role: str) -> Path:
@@ -59,6 +60,11 @@ def append_entry(
         old = (old or "") + render(
             "journal.md.j2", workspace=ctx.workspace.root, kind=kind, phase=phase, role=role
         )
+    quick = _append_quick(ctx, path, old, block)
+    if quick is not None:
+        new, entry_start = quick
+        _remember(ctx, path, new, entry_start, clean=True)
+        return path, new, new.count("\n", 0, entry_start) + 1
     start = _anchor(ctx, path, old)
     tail = old[start:]
     closing = _open_fence(tail)
@@ -79,8 +85,65 @@ def append_entry(
         )
     heading = block.split("\n", 1)[0]
     entry_start = new.rfind(heading)
-    _remember(ctx, path, new, entry_start)
+    _remember(ctx, path, new, entry_start, clean=simple_block(block))
     return path, new, after_entries[-1].line + old.count("\n", 0, start)
+
+
+# A block loopkit can append without parsing anything: one dated, titled `## ` heading as loopkit
+# writes it, then only blank lines, one-line HTML comments and closed backtick fences (an
+# evidence entry). After such a block the journal ends "clean": no open fence, HTML block, list
+# or untitled entry can take in what comes next.
+_SIMPLE_HEADING = re.compile(r"## \d{4}-\d\d-\d\dT\d\d:\d\dZ — \S[^\n]*")
+_FENCE_OPEN = re.compile(r"(`{3,})[^`\n]*")
+_FENCE_LIKE = re.compile(r" {0,3}`{3,} *")
+
+
+def simple_block(block: str) -> bool:
+    """True when `block` reads as one entry that leaves the journal's end clean, by its lines alone.
+
+    Conservative: anything else (a body people typed, an entry-like line inside) is False and
+    takes the full check. tests/test_shortcut_props.py pins it to the full parse."""
+    lines = block.split("\n")
+    if lines[-1] != "" or not _SIMPLE_HEADING.fullmatch(lines[0]):
+        return False
+    fence: str | None = None
+    for line in lines[1:-1]:
+        if fence is not None:
+            if line == fence:
+                fence = None
+            elif _FENCE_LIKE.fullmatch(line) and len(line.strip(" ")) >= len(fence):
+                return False  # it would close the fence where the block does not mean it to
+            continue
+        if not line:
+            continue
+        if line.startswith("<!--") and line.endswith("-->") and "-->" not in line[4:-3] and len(line) >= 7:
+            continue
+        opened = _FENCE_OPEN.fullmatch(line)
+        if opened is None:
+            return False
+        fence = opened[1]
+    return fence is None
+
+
+def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, int] | None:
+    """The append without a parse: the journal is byte for byte what loopkit last wrote and left
+    clean, and the block is simple. Returns the new text and where the new entry starts."""
+    if not simple_block(block):
+        return None
+    anchor = _anchor_file(ctx, path)
+    if anchor is None:
+        return None
+    try:
+        data = json.loads(anchor.read_text("utf-8"))
+        offset = int(data["offset"])
+        if data.get("clean") is not True or not 0 < offset <= len(old):
+            return None
+        if _digest(old[offset:]) != data["end"] or _digest(old[:offset]) != data["sha1"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    new = edit.append(old, block)
+    return new, new.rfind(block.split("\n", 1)[0])
 
 
 SMALL = 65536
@@ -120,12 +183,18 @@ def _last_top_heading(text: str) -> int:
     return offset
 
 
-def _remember(ctx: Context, path: Path, text: str, offset: int) -> None:
+def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) -> None:
+    """The anchor: where the last entry loopkit appended starts, a checksum of the text before it
+    and of the text from it, and whether the journal ended clean. A disposable cache: a lost or
+    stale one only means one full parse, so it is written without fsync."""
     anchor = _anchor_file(ctx, path)
-    if anchor is None or offset <= 0 or len(text) <= SMALL:
+    if anchor is None or offset <= 0:
         return
+    record = {"offset": offset, "sha1": _digest(text[:offset]), "end": _digest(text[offset:]), "clean": clean}
+    scratch = anchor.with_name(f".{anchor.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
-        write_atomic(anchor, json.dumps({"offset": offset, "sha1": _digest(text[:offset])}))
+        scratch.write_text(json.dumps(record), "utf-8")
+        os.replace(scratch, anchor)
 
 
 def _digest(text: str) -> str:
