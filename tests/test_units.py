@@ -155,3 +155,29 @@ def test_staleness_rule() -> None:
     assert evidence_is_stale(
         replace(record, dirty=True), head="a" * 40, changed=lambda a, b: [], inside=inside
     )
+
+
+# timefmt reads its own formats by hand (strptime costs every start _strptime, calendar, locale):
+# pinned to strptime on the formats it replaces, and on near misses
+_STAMP_PARTS = st.tuples(
+    st.integers(1, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 61),
+    st.integers(0, 61), st.integers(0, 999999), st.sampled_from(["s", "m", "f"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(_STAMP_PARTS, st.sampled_from(["", " ", "z", "x"]))
+def test_parse_iso_reads_what_strptime_read(parts: tuple[int, ...], junk: str) -> None:
+    from datetime import UTC, datetime
+
+    y, mo, d, h, mi, s, f, shape = parts
+    text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}"
+    text += {"s": f":{s:02d}Z", "m": "Z", "f": f":{s:02d}.{f:06d}Z"}[str(shape)] + junk
+    expected = None
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
+        try:
+            expected = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            break
+        except ValueError:
+            continue
+    assert timefmt.parse_iso(text) == expected
