@@ -1,5 +1,5 @@
 """Evidence in Markdown: the block loopkit writes for a probe (free-form lines people type are read
-in freeform.py; its functions are importable from here too).
+in freeform.py, which the writers never need to import).
 
 The probe block is two things: an HTML comment holding the exact record as JSON (what loopkit
 reads back), and a fenced block showing the command and `→ observed mark RESULT` (what people
@@ -13,11 +13,6 @@ import re
 from typing import Any
 
 from loopkit.markdown import comment
-from loopkit.markdown.freeform import code_of as code_of  # free-form evidence lives in freeform.py
-from loopkit.markdown.freeform import free as free
-from loopkit.markdown.freeform import from_code as from_code
-from loopkit.markdown.freeform import from_prose as from_prose
-from loopkit.markdown.freeform import mark_of as mark_of
 from loopkit.model import ProbeRecord
 
 COMMENT_PREFIX = comment.prefix("probe")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from loopkit.markdown import evidence as ev
 from loopkit.markdown import stamps
-from loopkit.markdown.freeform import ProseReader
+from loopkit.markdown.freeform import ProseReader, from_code
 from loopkit.markdown.tokens import fence_unclosed, front_matter_lines, has_binary, line_count, parse
 from loopkit.markdown.toplevel import Undecided, is_record_token, scan
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
@@ -121,7 +121,7 @@ class _Reader:
                     skip_fence = False
                 else:
                     first = start + 1 if kind == "fence" else start
-                    add(list(ev.from_code(token.content, first)), start)
+                    add(list(from_code(token.content, first)), start)
                     if kind == "fence" and fence_unclosed(token, text, total):
                         self.warnings.append(ParseWarning(start, "code fence is never closed"))
                 index += 1

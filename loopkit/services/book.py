@@ -6,23 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from loopkit import names
-from loopkit.config import parse_toml, phase_from
 from loopkit.errors import BadInput
 from loopkit.markdown.journal import probe_records_from_end
 from loopkit.markdown.status import parse_status
 from loopkit.model import Message, Origin, PhaseSpec, ProbeRecord, StatusDoc
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
+from loopkit.services.signatures import signatures
+from loopkit.services.specs import SpecState, read_spec
 from loopkit.signed import Signature
 from loopkit.state import (
     EvidenceView,
     GitFacts,
     Issue,
     MilestoneView,
-    blob_id,
     done_gate,
     evidence_view,
     is_genuine_evidence,
@@ -31,13 +30,8 @@ from loopkit.state import (
     removed_records,
     signature_problem,
     signed_shas,
-    trusted_spec,
-    unsigned_specs,
 )
 from loopkit.workspace import read_text
-
-if TYPE_CHECKING:
-    from loopkit.gitrepo.signers import TrustedSigners
 
 
 @dataclass
@@ -247,89 +241,6 @@ class Book:
         )
 
 
-@dataclass(frozen=True)
-class SpecState:
-    """The spec gates use (the version an orchestrator committed), and what is wrong with specs."""
-
-    spec: PhaseSpec | None
-    trusted: bool
-    problems: tuple[Issue, ...] = ()
-
-
-def read_spec(ctx: Context, phase: str) -> SpecState:
-    """SPEC section 3: the spec a gate uses is the one the orchestrator opened or updated.
-
-    A spec changed since by anyone else, committed or not, is reported (`untrusted-spec`) and the
-    gates go on using the version named by the latest `Loopkit-Spec` commit; a broken one is
-    reported (`bad-spec`) without hiding the rest of the workspace.
-    """
-    ws = ctx.workspace
-    path = ws.spec_file(phase)
-    shown = f"phases/{path.name}"
-    problems: list[Issue] = []
-    try:
-        working_bytes: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        working_bytes = None
-    except OSError as exc:
-        raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
-    working: PhaseSpec | None = None
-    if working_bytes is not None:
-        try:
-            working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
-        except BadInput as exc:
-            problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
-    opened = ws.status_file(phase).is_file()
-    origin = None
-    if ws.repo_root:
-        commits = ctx.repo.spec_commits
-        signed = spec_signatures(ctx, commits)
-        origin = trusted_spec(commits, phase, ws.config, signed)
-        for refused, code, reason in unsigned_specs(commits, phase, ws.config, signed):
-            problems.append(
-                Issue(
-                    code,
-                    f"the spec commit {refused.sha[:12]} "
-                    f"({refused.trailers.get('Loopkit-Action')}) counts as none: {reason}",
-                    phase=phase,
-                    file=shown,
-                )
-            )
-    if origin is None:
-        if opened and working_bytes is not None:
-            problems.append(
-                Issue(
-                    "untrusted-spec",
-                    f"{shown} was never committed by the orchestrator; claims are refused until "
-                    f"`loopkit phase update {phase}` (as the orchestrator) commits it",
-                    phase=phase,
-                    file=shown,
-                )
-            )
-        return SpecState(working, False, tuple(problems))
-    blob = origin.trailers["Loopkit-Spec"]
-    if working_bytes is not None and blob_id(working_bytes) == blob:
-        return SpecState(working, True, tuple(problems))
-    trusted: PhaseSpec | None = None
-    data = ctx.repo.blob(blob)
-    if data is not None:
-        try:
-            trusted = phase_from(parse_toml(data, shown), shown, expected=phase)
-        except BadInput as exc:
-            problems.append(Issue("bad-spec", f"the committed spec: {exc.message}", phase=phase, file=shown))
-    state = "deleted" if working_bytes is None else "changed"
-    problems.append(
-        Issue(
-            "untrusted-spec",
-            f"{shown} was {state} since the orchestrator committed it ({origin.sha[:12]}); gates use "
-            f"that version until `loopkit phase update {phase}` commits the change",
-            phase=phase,
-            file=shown,
-        )
-    )
-    return SpecState(trusted, True, tuple(problems))
-
-
 def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
     names.phase(phase)
     ws = ctx.workspace
@@ -339,52 +250,3 @@ def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
     spec = read_spec(ctx, phase)
     text = read_text(status_path)
     return Book(ctx, phase, spec.spec, status_path, text, parse_status(text), spec_state=spec)
-
-
-# -- signed records (SPEC section 10): the I/O; the rules are state.py's and signed.py's ------------
-def trusted(ctx: Context) -> TrustedSigners:
-    """The trusted allowed-signers text, read once per command (the chain costs one git log)."""
-    found = ctx.cache.get("signing:trusted")
-    if found is None:
-        from loopkit.gitrepo.signers import signers_path, trusted_signers
-
-        ws = ctx.workspace
-        assert ws.repo_root is not None
-        found = trusted_signers(
-            ws.repo_root,
-            path=signers_path(ws.rel),
-            orchestrator_email=ws.config.identities["orchestrator"].email,
-            environ=ctx.environ,
-            git_dir=ws.git_dir,
-        )
-        ctx.cache["signing:trusted"] = found
-    return found
-
-
-def signatures(ctx: Context, shas: list[str]) -> dict[str, Signature] | None:
-    """What the pinned verifier says of these commits, with every answer of this command kept:
-    `status` and `check` ask first for every record commit of the workspace in one git process
-    (view._books), and a later question about commits already asked costs nothing. None while no
-    role signs."""
-    ws = ctx.workspace
-    if not ws.config.signed or ws.repo_root is None:
-        return None
-    memo: dict[str, Signature | None] = ctx.cache.setdefault("signing:memo", {})
-    todo = [sha for sha in dict.fromkeys(shas) if sha not in memo]
-    if todo:
-        from loopkit.gitrepo.signing import verify
-
-        found = verify(ws.repo_root, todo, trusted(ctx).text, environ=ctx.environ, git_dir=ws.git_dir)
-        for sha in todo:
-            memo[sha] = found.get(sha)
-    return {sha: sig for sha in shas if (sig := memo.get(sha)) is not None}
-
-
-def spec_signatures(ctx: Context, commits: list[Origin]) -> dict[str, Signature] | None:
-    """Signatures of every spec commit (all phases at once) when a role that opens phases signs."""
-    config = ctx.workspace.config
-    if not any(role in config.signed for role in config.open_phase):
-        return None
-    from loopkit.state import spec_candidates
-
-    return signatures(ctx, [origin.sha for origin, _ in spec_candidates(commits, None, config)])

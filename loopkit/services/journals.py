@@ -15,8 +15,6 @@ from typing import Any
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
-from loopkit.markdown.journal import parse_journal
-from loopkit.markdown.tokens import fence_unclosed, parse
 from loopkit.model import Journal, JournalEntry
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
@@ -65,6 +63,8 @@ def append_entry(
         new, entry_start = quick
         _remember(ctx, path, new, entry_start, clean=True)
         return path, new, new.count("\n", 0, entry_start) + 1
+    from loopkit.markdown.journal import parse_journal  # the full check: only when it is needed
+
     start = _anchor(ctx, path, old)
     tail = old[start:]
     closing = _open_fence(tail)
@@ -173,6 +173,8 @@ def _anchor(ctx: Context, path: Path, text: str) -> int:
 
 def _last_top_heading(text: str) -> int:
     """One full parse: the offset of the last top-level heading (0 when there is none)."""
+    from loopkit.markdown.tokens import parse
+
     line = 0
     for token in parse(text):
         if token.type == "heading_open" and token.level == 0 and token.map is not None:
@@ -215,6 +217,8 @@ def _key(entry: JournalEntry) -> tuple[Any, ...]:
 
 def _open_fence(tail: str) -> str | None:
     """The closing fence the tail needs, when its last code block runs to the end of the text."""
+    from loopkit.markdown.tokens import fence_unclosed, parse
+
     for token in reversed(parse(tail)):
         if token.type == "fence" and token.level == 0:
             return token.markup[0] * max(len(token.markup), 3) if fence_unclosed(token, tail) else None
@@ -287,6 +291,8 @@ def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
     if role not in ctx.workspace.config.journals:
         raise UsageError(f"--of {role}: no journal is kept for that role")
     path = journal_path(ctx, phase, role)
+    from loopkit.markdown.journal import parse_journal
+
     # a journal nobody has written to yet (the adversary's before any review) is an empty one
     journal = parse_journal(read_text(path) if path.exists() else "", file_name=path.name)
     return journal_json(path.name, journal, phase=phase, role=role)
@@ -300,6 +306,8 @@ def journal_parse(ctx: Context, file: str) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {file}: {exc.strerror}") from None
+    from loopkit.markdown.journal import parse_journal
+
     journal = parse_journal(data.decode("utf-8", errors="replace"), file_name=path.name)
     return journal_json(path.name, journal, phase=journal.phase, role=journal.role)
 

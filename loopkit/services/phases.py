@@ -116,7 +116,7 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
 
 def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
     """The orchestrator commits the phase spec as it now stands: gates use it from then on."""
-    from loopkit.services.book import read_spec
+    from loopkit.services.specs import read_spec
 
     names.phase(phase)
     ws = ctx.workspace

@@ -13,7 +13,6 @@ from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
 from loopkit.model import ProbeRecord, ProbeSpec
 from loopkit.render import oneline, render
-from loopkit.services.book import load
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
 from loopkit.state import Issue
@@ -254,7 +253,7 @@ def _spec_bound(
 ) -> None:
     """A probe id the milestone's spec defines is recorded only with the spec's own command,
     observation and expectation (SPEC section 3); ids the spec does not define are free."""
-    from loopkit.services.book import read_spec
+    from loopkit.services.specs import read_spec
 
     spec = read_spec(ctx, phase).spec
     if spec is None:
@@ -296,6 +295,8 @@ _SHELL_ONLY = re.compile(r"[|&;<>()$`*?\[\]~]|^[A-Za-z_][A-Za-z0-9_]*=")
 
 def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | None) -> dict[str, Any]:
     role = ctx.need_role(doing="record evidence")
+    from loopkit.services.book import load
+
     book = load(ctx, phase)
     if book.spec is None:
         raise BadInput(f"phases/{phase}.toml does not exist: nothing to run")
@@ -314,6 +315,8 @@ def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | N
 
 
 def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, Any]:
+    from loopkit.services.book import load
+
     book = load(ctx, phase)
     book.with_lines = True
     spec_ids = [m.id for m in book.spec.milestones] if book.spec else []

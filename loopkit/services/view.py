@@ -8,9 +8,10 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.markdown.journal import last_heading_time, parse_journal
 from loopkit.model import ROLES
-from loopkit.services.book import Book, load, signatures, trusted
+from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
+from loopkit.services.signatures import signatures, trusted
 from loopkit.state import Genuine, Issue, is_genuine_evidence, phase_state
 from loopkit.workspace import read_tail, read_text
 

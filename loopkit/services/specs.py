@@ -1,0 +1,98 @@
+"""The spec a gate uses: the phase file as the orchestrator last committed it (SPEC section 3).
+
+Apart from book.py so that `probe exec` reads a spec without importing the STATUS, journal and
+inbox readers it never needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopkit.config import parse_toml, phase_from
+from loopkit.errors import BadInput
+from loopkit.model import PhaseSpec
+from loopkit.services.context import Context
+from loopkit.services.signatures import spec_signatures
+from loopkit.state import Issue, blob_id, trusted_spec, unsigned_specs
+
+
+@dataclass(frozen=True)
+class SpecState:
+    """The spec gates use (the version an orchestrator committed), and what is wrong with specs."""
+
+    spec: PhaseSpec | None
+    trusted: bool
+    problems: tuple[Issue, ...] = ()
+
+
+def read_spec(ctx: Context, phase: str) -> SpecState:
+    """SPEC section 3: the spec a gate uses is the one the orchestrator opened or updated.
+
+    A spec changed since by anyone else, committed or not, is reported (`untrusted-spec`) and the
+    gates go on using the version named by the latest `Loopkit-Spec` commit; a broken one is
+    reported (`bad-spec`) without hiding the rest of the workspace.
+    """
+    ws = ctx.workspace
+    path = ws.spec_file(phase)
+    shown = f"phases/{path.name}"
+    problems: list[Issue] = []
+    try:
+        working_bytes: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        working_bytes = None
+    except OSError as exc:
+        raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
+    working: PhaseSpec | None = None
+    if working_bytes is not None:
+        try:
+            working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
+        except BadInput as exc:
+            problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
+    opened = ws.status_file(phase).is_file()
+    origin = None
+    if ws.repo_root:
+        commits = ctx.repo.spec_commits
+        signed = spec_signatures(ctx, commits)
+        origin = trusted_spec(commits, phase, ws.config, signed)
+        for refused, code, reason in unsigned_specs(commits, phase, ws.config, signed):
+            problems.append(
+                Issue(
+                    code,
+                    f"the spec commit {refused.sha[:12]} "
+                    f"({refused.trailers.get('Loopkit-Action')}) counts as none: {reason}",
+                    phase=phase,
+                    file=shown,
+                )
+            )
+    if origin is None:
+        if opened and working_bytes is not None:
+            problems.append(
+                Issue(
+                    "untrusted-spec",
+                    f"{shown} was never committed by the orchestrator; claims are refused until "
+                    f"`loopkit phase update {phase}` (as the orchestrator) commits it",
+                    phase=phase,
+                    file=shown,
+                )
+            )
+        return SpecState(working, False, tuple(problems))
+    blob = origin.trailers["Loopkit-Spec"]
+    if working_bytes is not None and blob_id(working_bytes) == blob:
+        return SpecState(working, True, tuple(problems))
+    trusted: PhaseSpec | None = None
+    data = ctx.repo.blob(blob)
+    if data is not None:
+        try:
+            trusted = phase_from(parse_toml(data, shown), shown, expected=phase)
+        except BadInput as exc:
+            problems.append(Issue("bad-spec", f"the committed spec: {exc.message}", phase=phase, file=shown))
+    state = "deleted" if working_bytes is None else "changed"
+    problems.append(
+        Issue(
+            "untrusted-spec",
+            f"{shown} was {state} since the orchestrator committed it ({origin.sha[:12]}); gates use "
+            f"that version until `loopkit phase update {phase}` commits the change",
+            phase=phase,
+            file=shown,
+        )
+    )
+    return SpecState(trusted, True, tuple(problems))
