@@ -16,7 +16,7 @@ _HEADING = re.compile(
     (?(open)\]|)
     (?:\s*(?:—|–|-|:|→)\s*|\s+|$)
     (?P<title>.*)$""",
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.ASCII,  # `٢٠٢٦` is not a year loopkit reads
 )
 
 
@@ -45,12 +45,13 @@ def parse_heading(text: str) -> tuple[str, bool, str] | None:
 
 def iso(moment: datetime) -> str:
     """Seconds precision, as evidence and records are written: `2026-06-13T13:44:01Z`."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{heading(moment)[:-1]}:{moment.second:02d}Z"
 
 
 def heading(moment: datetime) -> str:
     """Minute precision, as headings are written: `2026-06-13T13:44Z`."""
-    return moment.strftime("%Y-%m-%dT%H:%MZ")
+    # by hand: strftime writes the year 1 as `1`, not `0001`, on glibc
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}Z"
 
 
 def parse_iso(text: str) -> datetime | None:
