@@ -160,14 +160,14 @@ def _write_all(
         if warning:
             ctx.warn(warning)
     except committer.HeadMoved:
-        _restore(before)
+        _restore(before, scratch)
         _drop(intent_path)
         return _MOVED
     except BaseException:
         if built is not None and root is not None and committer.current_head(root) == built.sha:
             _drop(intent_path)  # the ref moved: the command happened, whatever came after
             raise
-        _restore(before)
+        _restore(before, scratch)
         _drop(intent_path)
         raise
     _drop(intent_path)
@@ -255,15 +255,16 @@ def _digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _restore(before: Mapping[Path, bytes | None]) -> None:
-    """Exact bytes back, every file tried even when one fails."""
+def _restore(before: Mapping[Path, bytes | None], scratch: str) -> None:
+    """Exact bytes back, every file tried even when one fails. The temporary files carry the
+    transaction's scratch name: a kill during the rollback leaves nothing the recovery misses."""
     failure: BaseException | None = None
     for path, data in before.items():
         try:
             if data is None:
                 path.unlink(missing_ok=True)
             else:
-                write_atomic(path, data)
+                write_atomic(path, data, scratch=scratch)
         except BaseException as exc:  # keep going: a half rollback is worse than a late error
             failure = failure or exc
     if failure is not None:
@@ -324,7 +325,7 @@ def recover(ctx: Context) -> None:
             committer.refresh_index(root, str(intent.get("index", "")))
     else:
         for name, undo in files.items():
-            _undo(Path(name), undo)
+            _undo(Path(name), undo, scratch)
     for name in files:
         target = Path(name)
         with contextlib.suppress(OSError):
@@ -346,7 +347,7 @@ def recover(ctx: Context) -> None:
     )
 
 
-def _undo(path: Path, undo: Mapping[str, Any]) -> None:
+def _undo(path: Path, undo: Mapping[str, Any], scratch: str) -> None:
     if "append_at" in undo:
         _undo_append(path, int(undo["append_at"]), base64.b64decode(undo["tail"]))
         return
@@ -358,9 +359,9 @@ def _undo(path: Path, undo: Mapping[str, Any]) -> None:
     elif "truncate" in undo and current is not None:
         old = current[: int(undo["truncate"])]
         if _digest(old) == undo.get("before"):
-            write_atomic(path, old)
+            write_atomic(path, old, scratch=scratch)
     elif "bytes" in undo:
-        write_atomic(path, base64.b64decode(undo["bytes"]))
+        write_atomic(path, base64.b64decode(undo["bytes"]), scratch=scratch)
 
 
 def _undo_append(path: Path, at: int, tail: bytes) -> None:

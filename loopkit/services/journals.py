@@ -193,7 +193,7 @@ def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) 
     if anchor is None or offset <= 0:
         return
     record = {"offset": offset, "sha1": _digest(text[:offset]), "end": _digest(text[offset:]), "clean": clean}
-    scratch = anchor.with_name(f".{anchor.name}.{os.getpid()}.tmp")
+    scratch = anchor.with_name(f".{anchor.name}.tmp")  # under the workspace lock: one name is enough
     with contextlib.suppress(OSError):
         scratch.write_text(json.dumps(record), "utf-8")
         os.replace(scratch, anchor)
