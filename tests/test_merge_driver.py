@@ -75,6 +75,14 @@ def record_texts(text: str, kind: str) -> dict[str, str]:
     return {i.key: i.text for i in items(text, kind) if i.key is not None}
 
 
+def assert_in_side_order(merged: list[str], *sides: list[str]) -> None:
+    """Every two records of a side that the merge holds are in that side's order."""
+    for side in sides:
+        place = {key: n for n, key in enumerate(side)}
+        shared = [place[key] for key in merged if key in place]
+        assert shared == sorted(shared), "records out of a side's order"
+
+
 # -- the property -----------------------------------------------------------------------------------
 side_ops = st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=6)
 
@@ -128,9 +136,6 @@ def test_merge_is_the_union_minus_consumed(
     base_keys = record_keys(base, kind)
     ours, theirs = base, theirs_base = base, base
     if kind == "inbox":
-        if consume_ours:
-            # consumes on both sides are the known defect pinned (strict xfail) below
-            consume_theirs = set()
         ids = [p.message.id for p in parse_inbox(base, role="adversary")]
         ours = inbox_consume(base, {ids[i] for i in consume_ours if i < len(ids)})
         theirs_base = inbox_consume(base, {ids[i] for i in consume_theirs if i < len(ids)})
@@ -162,6 +167,52 @@ def test_merge_is_the_union_minus_consumed(
             }
         results.append(set(keys))
     assert results[0] == results[1]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base_n=st.integers(0, 7),
+    consume_ours=st.sets(st.integers(0, 6), max_size=5),
+    consume_theirs=st.sets(st.integers(0, 6), max_size=5),
+    sends_ours=st.integers(0, 3),
+    sends_theirs=st.integers(0, 3),
+    crlf=st.booleans(),
+)
+def test_inbox_consumed_on_both_sides_keeps_the_survivors_and_every_send(
+    base_n: int,
+    consume_ours: set[int],
+    consume_theirs: set[int],
+    sends_ours: int,
+    sends_theirs: int,
+    crlf: bool,
+) -> None:
+    """Both sides consume (overlapping sets, the survivors interleaved) and both send: the merged
+    inbox holds the messages neither consumed, in the base's order, then every send, each once."""
+    base = "# ADVERSARY-INBOX\n"
+    for n in range(base_n):
+        base = inbox_send(base, n)
+    if crlf:
+        base = base.replace("\n", "\r\n")
+    ids = [p.message.id for p in parse_inbox(base, role="adversary")]
+    ours = inbox_consume(base, {ids[i] for i in consume_ours if i < base_n})
+    theirs = inbox_consume(base, {ids[i] for i in consume_theirs if i < base_n})
+    for n in range(sends_ours):
+        ours = inbox_send(ours, 100 + n)
+    for n in range(sends_theirs):
+        theirs = inbox_send(theirs, 200 + n)
+    survivors = [ids[i] for i in range(base_n) if i not in consume_ours | consume_theirs]
+    sides = [[p.message.id for p in parse_inbox(side, role="adversary")] for side in (ours, theirs)]
+    sent = [i for side in sides for i in side if i not in ids]
+    texts = {**record_texts(ours, "inbox"), **record_texts(theirs, "inbox")}
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), "inbox")
+        assert not conflict, merged.decode()
+        text = merged.decode()
+        got = [p.message.id for p in parse_inbox(text, role="adversary")]
+        assert len(got) == len(survivors) + len(sent) and set(got) == set(survivors) | set(sent)
+        assert got[: len(survivors)] == survivors  # before every send, in the base's order
+        assert_in_side_order(got, *sides)
+        assert all(i.text == texts[i.key] for i in items(text, "inbox") if i.key is not None)
 
 
 def test_hand_text_changed_on_both_sides_is_a_conflict_with_markers() -> None:
@@ -370,12 +421,11 @@ def test_byte_identical_entries_are_each_a_record() -> None:
         assert text.count(entry) == 3 and "— other" in text
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: consumes on both sides with interleaved survivors")
 def test_consumes_on_both_sides_and_a_send_merge_to_the_send() -> None:
     """Found by the property above (random draw): ours consumes messages 0 and 2 and sends one,
-    theirs consumes 0, 1 and 3; the merge should hold only the new message, but the driver's
-    diff3 regions keep what one side consumed and its check turns it into a whole-file conflict.
-    Pinned here, strict, until the driver resolves record-only regions by set."""
+    theirs consumes 0, 1 and 3; the merge holds only the new message. (The line matcher once paired
+    the blank separators instead of the messages, so a region kept a message theirs consumed and the
+    driver's own check turned the merge into a whole-file conflict.)"""
     base = "# ADVERSARY-INBOX\n"
     for n in range(4):
         base = inbox_send(base, n)

@@ -3,7 +3,9 @@
 Each version is cut into items: a *record* (a journal entry, a STATUS record line, an inbox or
 archived message) with its identity, or one line of hand-written text. Every record stands as one
 token, so a three-way line merge (diff3) over the tokens sees two records appended at the same
-place as two tokens, not as two overlapping runs of lines. Where both sides changed the same place:
+place as two tokens, not as two overlapping runs of lines; its diffs pair records by identity
+before they pair lines of text, so a blank line between records never pairs across a record.
+Where both sides changed the same place:
 
 - if at most one side changed hand-written text there, the records are merged as sets (kept by
   both, or added by one; one removed by a side is gone) around that side's text: no conflict;
@@ -199,11 +201,29 @@ def diff3(o: Sequence[str], a: Sequence[str], b: Sequence[str]) -> list[Chunk]:
 
 
 def _matches(o: Sequence[str], x: Sequence[str]) -> dict[int, int]:
-    matcher = SequenceMatcher(None, o, x, autojunk=False)
+    """Which token of x each token of o is, as a line diff pairs them, but anchored on records:
+    records are paired by identity first, then the lines between two paired records. A plain line
+    diff finds the blank lines between records as good a match as the records and may pair those
+    instead: a record the side kept then goes unpaired, reads as the side's new text in place of
+    another record, and the merge keeps it even where the other side removed it."""
     found: dict[int, int] = {}
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            found[block.a + k] = block.b + k
+
+    def pair(o0: int, o1: int, x0: int, x1: int, only_records: bool) -> None:
+        oi = [i for i in range(o0, o1) if not only_records or o[i].startswith("R\0")]
+        xi = [j for j in range(x0, x1) if not only_records or x[j].startswith("R\0")]
+        matcher = SequenceMatcher(None, [o[i] for i in oi], [x[j] for j in xi], autojunk=False)
+        at_o, at_x = o0, x0
+        for block in matcher.get_matching_blocks():
+            for k in range(block.size):
+                i, j = oi[block.a + k], xi[block.b + k]
+                if only_records:
+                    pair(at_o, i, at_x, j, False)
+                found[i] = j
+                at_o, at_x = i + 1, j + 1
+        if only_records:
+            pair(at_o, o1, at_x, x1, False)
+
+    pair(0, len(o), 0, len(x), True)
     return found
 
 
