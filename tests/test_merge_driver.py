@@ -213,6 +213,8 @@ def test_inbox_consumed_on_both_sides_keeps_the_survivors_and_every_send(
         assert got[: len(survivors)] == survivors  # before every send, in the base's order
         assert_in_side_order(got, *sides)
         assert all(i.text == texts[i.key] for i in items(text, "inbox") if i.key is not None)
+        nl = "\r\n" if crlf else "\n"
+        assert nl * 3 not in text, "a separator doubled"
 
 
 def test_hand_text_changed_on_both_sides_is_a_conflict_with_markers() -> None:
@@ -432,8 +434,11 @@ def test_consumes_on_both_sides_and_a_send_merge_to_the_send() -> None:
     ids = [p.message.id for p in parse_inbox(base, role="adversary")]
     ours = inbox_send(inbox_consume(base, {ids[0], ids[2]}), 100)
     theirs = inbox_consume(base, {ids[0], ids[1], ids[3]})
-    merged, conflict = merge(base.encode(), ours.encode(), theirs.encode(), "inbox")
-    assert not conflict
-    assert [p.message.id for p in parse_inbox(merged.decode(), role="adversary")] == [
-        p.message.id for p in parse_inbox(ours, role="adversary")
-    ][-1:]
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), "inbox")
+        assert not conflict
+        assert [p.message.id for p in parse_inbox(merged.decode(), role="adversary")] == [
+            p.message.id for p in parse_inbox(ours, role="adversary")
+        ][-1:]
+        # byte for byte what ours holds once it has consumed what theirs consumed too
+        assert merged.decode() == inbox_consume(ours, {ids[1], ids[3]})

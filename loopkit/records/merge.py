@@ -8,7 +8,7 @@ before they pair lines of text, so a blank line between records never pairs acro
 Where both sides changed the same place:
 
 - if at most one side changed hand-written text there, the records are merged as sets (kept by
-  both, or added by one; one removed by a side is gone) around that side's text: no conflict;
+  both, or added by one; one removed by either side is gone) around that side's text: no conflict;
 - otherwise people changed the same lines in two ways: a real conflict, written with markers.
 
 A record is written back with the bytes of the side it came from, never reformatted, so git blame
@@ -70,6 +70,7 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
         if a_keys and a_keys <= b_keys:
             return theirs, False
     chosen = _contents(o, a, b)
+    expected = _expected(o, a, b)
     out: list[Item] = []
     conflict = False
     for chunk in diff3([i.token for i in o], [i.token for i in a], [i.token for i in b]):
@@ -79,7 +80,8 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
         elif tag == "b":
             out += b[b0:b1]
         else:
-            resolved = _resolve(o[o0:o1], a[a0:a1], b[b0:b1], kind)
+            after_blank = bool(out) and out[-1].blank
+            resolved = _resolve(o[o0:o1], a[a0:a1], b[b0:b1], expected, after_blank)
             if resolved is None:
                 conflict = True
                 out.append(Item(None, "<" * MARKER + " ours\n"))
@@ -93,7 +95,7 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
     text = _join([chosen.get(i.key, i) if i.key is not None else i for i in out], newline_of(ours))
     if conflict:
         return text, True
-    if not _verified(text, kind, expected=_expected(o, a, b), sides=(a, b)):
+    if not _verified(text, kind, expected=expected, sides=(a, b)):
         return _whole_conflict(ours, theirs), True
     return text, False
 
@@ -228,28 +230,42 @@ def _matches(o: Sequence[str], x: Sequence[str]) -> dict[int, int]:
 
 
 # -- where both sides changed the same place ----------------------------------------------------
-def _resolve(o: list[Item], a: list[Item], b: list[Item], kind: str) -> list[Item] | None:
+def _resolve(
+    o: list[Item], a: list[Item], b: list[Item], kept: set[str], after_blank: bool
+) -> list[Item] | None:
+    """Both sides changed this region: the records in it merge as a set (`kept`: the records of
+    the whole merge), around the hand-written text of the one side that changed any.
+    `after_blank`: what comes before the region ends with a blank line."""
     hand = [[i.text.rstrip("\r\n") for i in side if i.key is None and not i.blank] for side in (o, a, b)]
     if hand[1] != hand[0] and hand[2] != hand[0] and hand[1] != hand[2]:
         return None
     if _edited_twice(o, a, b):
         return None
     spine, other = (b, a) if hand[1] == hand[0] and hand[2] != hand[0] else (a, b)
-    base_keys, other_keys, spine_keys = _keys(o), _keys(other), _keys(spine)
+    spine_keys = _keys(spine)
     out: list[Item] = []
-    for item in spine:
-        if item.key is not None and item.key in base_keys and item.key not in other_keys:
-            while out and out[-1].blank:
-                out.pop()  # the separator went with the record
+    at = 0
+    while at < len(spine):
+        item = spine[at]
+        at += 1
+        if item.key is None or item.key in kept:
+            out.append(item)
             continue
-        out.append(item)
+        # removed on the other side: its separator goes with it, the blank lines after it, or
+        # the ones before it when it ends the region
+        if at < len(spine) and spine[at].blank:
+            while at < len(spine) and spine[at].blank:
+                at += 1
+        elif at == len(spine):
+            while out and out[-1].blank:
+                out.pop()
     pending: list[Item] = []
     for item in other:
         if item.blank:
             pending.append(item)
             continue
-        if item.key is not None and item.key not in base_keys and item.key not in spine_keys:
-            if out and out[-1].blank:
+        if item.key is not None and item.key in kept and item.key not in spine_keys:
+            if out[-1].blank if out else after_blank:
                 pending = []
             out += pending
             out.append(item)
