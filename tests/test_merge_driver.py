@@ -75,6 +75,21 @@ def record_texts(text: str, kind: str) -> dict[str, str]:
     return {i.key: i.text for i in items(text, kind) if i.key is not None}
 
 
+def delete_records(text: str, kind: str, keys: set[str]) -> str:
+    """The text without those records and the blank lines after each (what a person deleting an
+    entry or a STATUS line by hand does; what consuming does to a message)."""
+    kept: list[str] = []
+    dropping = False
+    for item in items(text, kind):
+        if item.key is not None:
+            dropping = item.key in keys
+        elif not item.blank:
+            dropping = False
+        if not dropping:
+            kept.append(item.text)
+    return "".join(kept)
+
+
 def assert_in_side_order(merged: list[str], *sides: list[str]) -> None:
     """Every two records of a side that the merge holds are in that side's order."""
     for side in sides:
@@ -154,6 +169,7 @@ def test_merge_is_the_union_minus_consumed(
         assert set(keys) == expected
         merged_texts = record_texts(text, kind)
         assert all(merged_texts[k] == texts[k] for k in keys), "a record's bytes changed"
+        assert_in_side_order(keys, record_keys(ours, kind), record_keys(theirs, kind))
         # it parses back: every record is read by loopkit's own parser
         if kind == "journal":
             assert len([e for e in parse_journal(text).entries if e.title]) >= len(expected)
@@ -215,6 +231,78 @@ def test_inbox_consumed_on_both_sides_keeps_the_survivors_and_every_send(
         assert all(i.text == texts[i.key] for i in items(text, "inbox") if i.key is not None)
         nl = "\r\n" if crlf else "\n"
         assert nl * 3 not in text, "a separator doubled"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["journal", "status"]),
+    base_n=st.integers(0, 6),
+    ours_ops=side_ops,
+    theirs_ops=side_ops,
+    delete_ours=st.sets(st.integers(0, 5), max_size=4),
+    delete_theirs=st.sets(st.integers(0, 5), max_size=4),
+    hand_edit=st.sampled_from([None, 0, 1]),
+    crlf=st.booleans(),
+)
+def test_records_deleted_on_both_sides_stay_deleted(
+    kind: str,
+    base_n: int,
+    ours_ops: list[tuple[int, bool]],
+    theirs_ops: list[tuple[int, bool]],
+    delete_ours: set[int],
+    delete_theirs: set[int],
+    hand_edit: int | None,
+    crlf: bool,
+) -> None:
+    """Journal entries and STATUS lines deleted by hand on both sides (overlapping sets, the
+    survivors interleaved), records appended on both sides, and hand-written text changed on at
+    most one side: the merge is the union minus what either side deleted, hand text included."""
+    counter = iter(range(100, 1000))
+    nl = "\r\n" if crlf else "\n"
+    if kind == "journal":
+        base, hand, edited = JOURNAL_HEAD, "# JOURNAL — phase p (Builder)", "# JOURNAL — phase p (revised)"
+        for n in range(base_n):
+            base = journal_append(base, n, n % 2 == 0)
+    else:
+        base, hand, edited = STATUS_HEAD, "Hand-written instructions for M2.", "Do M2 this way."
+        for n in range(base_n):
+            base = status_append(base, n, f"M{n % 3 + 1}")
+    base = base.replace("\n", nl)
+    base_keys = record_keys(base, kind)
+    sides = []
+    for side, deletes, ops in ((0, delete_ours, ours_ops), (1, delete_theirs, theirs_ops)):
+        text = delete_records(base, kind, {base_keys[i] for i in deletes if i < len(base_keys)})
+        if hand_edit == side:
+            text = text.replace(hand, edited)
+        for where, flag in ops:
+            n = next(counter)
+            if kind == "journal":
+                text = journal_append(text, n, flag)
+            else:
+                text = status_append(text, n, f"M{where + 1}")
+        sides.append(text)
+    ours, theirs = sides
+    o_keys, t_keys = set(record_keys(ours, kind)), set(record_keys(theirs, kind))
+    expected = (o_keys & t_keys) | (o_keys - set(base_keys)) | (t_keys - set(base_keys))
+    texts = {**record_texts(ours, kind), **record_texts(theirs, kind)}
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), kind)
+        assert not conflict, merged.decode()
+        text = merged.decode()
+        keys = record_keys(text, kind)
+        assert len(keys) == len(set(keys)) and set(keys) == expected
+        merged_texts = record_texts(text, kind)
+        assert all(merged_texts[k] == texts[k] for k in keys), "a record's bytes changed"
+        assert_in_side_order(keys, record_keys(ours, kind), record_keys(theirs, kind))
+        assert (edited in text) == (hand_edit is not None) and (hand in text) == (hand_edit is None)
+        if kind == "status":
+            doc = parse_status(text)
+            assert sum(len(s.records) for s in doc.sections) == len(expected)
+            assert not [w for w in doc.warnings if "record" in w.message]
+            by_section = {
+                r.ref: s.id for side in sides for s in parse_status(side).sections for r in s.records
+            }
+            assert all(by_section[r.ref] == s.id for s in doc.sections for r in s.records)
 
 
 def test_hand_text_changed_on_both_sides_is_a_conflict_with_markers() -> None:
