@@ -75,6 +75,29 @@ def record_texts(text: str, kind: str) -> dict[str, str]:
     return {i.key: i.text for i in items(text, kind) if i.key is not None}
 
 
+def delete_records(text: str, kind: str, keys: set[str]) -> str:
+    """The text without those records and the blank lines after each (what a person deleting an
+    entry or a STATUS line by hand does; what consuming does to a message)."""
+    kept: list[str] = []
+    dropping = False
+    for item in items(text, kind):
+        if item.key is not None:
+            dropping = item.key in keys
+        elif not item.blank:
+            dropping = False
+        if not dropping:
+            kept.append(item.text)
+    return "".join(kept)
+
+
+def assert_in_side_order(merged: list[str], *sides: list[str]) -> None:
+    """Every two records of a side that the merge holds are in that side's order."""
+    for side in sides:
+        place = {key: n for n, key in enumerate(side)}
+        shared = [place[key] for key in merged if key in place]
+        assert shared == sorted(shared), "records out of a side's order"
+
+
 # -- the property -----------------------------------------------------------------------------------
 side_ops = st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=6)
 
@@ -128,9 +151,6 @@ def test_merge_is_the_union_minus_consumed(
     base_keys = record_keys(base, kind)
     ours, theirs = base, theirs_base = base, base
     if kind == "inbox":
-        if consume_ours:
-            # consumes on both sides are the known defect pinned (strict xfail) below
-            consume_theirs = set()
         ids = [p.message.id for p in parse_inbox(base, role="adversary")]
         ours = inbox_consume(base, {ids[i] for i in consume_ours if i < len(ids)})
         theirs_base = inbox_consume(base, {ids[i] for i in consume_theirs if i < len(ids)})
@@ -149,6 +169,7 @@ def test_merge_is_the_union_minus_consumed(
         assert set(keys) == expected
         merged_texts = record_texts(text, kind)
         assert all(merged_texts[k] == texts[k] for k in keys), "a record's bytes changed"
+        assert_in_side_order(keys, record_keys(ours, kind), record_keys(theirs, kind))
         # it parses back: every record is read by loopkit's own parser
         if kind == "journal":
             assert len([e for e in parse_journal(text).entries if e.title]) >= len(expected)
@@ -162,6 +183,126 @@ def test_merge_is_the_union_minus_consumed(
             }
         results.append(set(keys))
     assert results[0] == results[1]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base_n=st.integers(0, 7),
+    consume_ours=st.sets(st.integers(0, 6), max_size=5),
+    consume_theirs=st.sets(st.integers(0, 6), max_size=5),
+    sends_ours=st.integers(0, 3),
+    sends_theirs=st.integers(0, 3),
+    crlf=st.booleans(),
+)
+def test_inbox_consumed_on_both_sides_keeps_the_survivors_and_every_send(
+    base_n: int,
+    consume_ours: set[int],
+    consume_theirs: set[int],
+    sends_ours: int,
+    sends_theirs: int,
+    crlf: bool,
+) -> None:
+    """Both sides consume (overlapping sets, the survivors interleaved) and both send: the merged
+    inbox holds the messages neither consumed, in the base's order, then every send, each once."""
+    base = "# ADVERSARY-INBOX\n"
+    for n in range(base_n):
+        base = inbox_send(base, n)
+    if crlf:
+        base = base.replace("\n", "\r\n")
+    ids = [p.message.id for p in parse_inbox(base, role="adversary")]
+    ours = inbox_consume(base, {ids[i] for i in consume_ours if i < base_n})
+    theirs = inbox_consume(base, {ids[i] for i in consume_theirs if i < base_n})
+    for n in range(sends_ours):
+        ours = inbox_send(ours, 100 + n)
+    for n in range(sends_theirs):
+        theirs = inbox_send(theirs, 200 + n)
+    survivors = [ids[i] for i in range(base_n) if i not in consume_ours | consume_theirs]
+    sides = [[p.message.id for p in parse_inbox(side, role="adversary")] for side in (ours, theirs)]
+    sent = [i for side in sides for i in side if i not in ids]
+    texts = {**record_texts(ours, "inbox"), **record_texts(theirs, "inbox")}
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), "inbox")
+        assert not conflict, merged.decode()
+        text = merged.decode()
+        got = [p.message.id for p in parse_inbox(text, role="adversary")]
+        assert len(got) == len(survivors) + len(sent) and set(got) == set(survivors) | set(sent)
+        assert got[: len(survivors)] == survivors  # before every send, in the base's order
+        assert_in_side_order(got, *sides)
+        assert all(i.text == texts[i.key] for i in items(text, "inbox") if i.key is not None)
+        nl = "\r\n" if crlf else "\n"
+        assert nl * 3 not in text, "a separator doubled"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["journal", "status"]),
+    base_n=st.integers(0, 6),
+    ours_ops=side_ops,
+    theirs_ops=side_ops,
+    delete_ours=st.sets(st.integers(0, 5), max_size=4),
+    delete_theirs=st.sets(st.integers(0, 5), max_size=4),
+    hand_edit=st.sampled_from([None, 0, 1]),
+    crlf=st.booleans(),
+)
+def test_records_deleted_on_both_sides_stay_deleted(
+    kind: str,
+    base_n: int,
+    ours_ops: list[tuple[int, bool]],
+    theirs_ops: list[tuple[int, bool]],
+    delete_ours: set[int],
+    delete_theirs: set[int],
+    hand_edit: int | None,
+    crlf: bool,
+) -> None:
+    """Journal entries and STATUS lines deleted by hand on both sides (overlapping sets, the
+    survivors interleaved), records appended on both sides, and hand-written text changed on at
+    most one side: the merge is the union minus what either side deleted, hand text included."""
+    counter = iter(range(100, 1000))
+    nl = "\r\n" if crlf else "\n"
+    if kind == "journal":
+        base, hand, edited = JOURNAL_HEAD, "# JOURNAL — phase p (Builder)", "# JOURNAL — phase p (revised)"
+        for n in range(base_n):
+            base = journal_append(base, n, n % 2 == 0)
+    else:
+        base, hand, edited = STATUS_HEAD, "Hand-written instructions for M2.", "Do M2 this way."
+        for n in range(base_n):
+            base = status_append(base, n, f"M{n % 3 + 1}")
+    base = base.replace("\n", nl)
+    base_keys = record_keys(base, kind)
+    sides = []
+    for side, deletes, ops in ((0, delete_ours, ours_ops), (1, delete_theirs, theirs_ops)):
+        text = delete_records(base, kind, {base_keys[i] for i in deletes if i < len(base_keys)})
+        if hand_edit == side:
+            text = text.replace(hand, edited)
+        for where, flag in ops:
+            n = next(counter)
+            if kind == "journal":
+                text = journal_append(text, n, flag)
+            else:
+                text = status_append(text, n, f"M{where + 1}")
+        sides.append(text)
+    ours, theirs = sides
+    o_keys, t_keys = set(record_keys(ours, kind)), set(record_keys(theirs, kind))
+    expected = (o_keys & t_keys) | (o_keys - set(base_keys)) | (t_keys - set(base_keys))
+    texts = {**record_texts(ours, kind), **record_texts(theirs, kind)}
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), kind)
+        assert not conflict, merged.decode()
+        text = merged.decode()
+        keys = record_keys(text, kind)
+        assert len(keys) == len(set(keys)) and set(keys) == expected
+        merged_texts = record_texts(text, kind)
+        assert all(merged_texts[k] == texts[k] for k in keys), "a record's bytes changed"
+        assert_in_side_order(keys, record_keys(ours, kind), record_keys(theirs, kind))
+        assert (edited in text) == (hand_edit is not None) and (hand in text) == (hand_edit is None)
+        if kind == "status":
+            doc = parse_status(text)
+            assert sum(len(s.records) for s in doc.sections) == len(expected)
+            assert not [w for w in doc.warnings if "record" in w.message]
+            by_section = {
+                r.ref: s.id for side in sides for s in parse_status(side).sections for r in s.records
+            }
+            assert all(by_section[r.ref] == s.id for s in doc.sections for r in s.records)
 
 
 def test_hand_text_changed_on_both_sides_is_a_conflict_with_markers() -> None:
@@ -370,20 +511,22 @@ def test_byte_identical_entries_are_each_a_record() -> None:
         assert text.count(entry) == 3 and "— other" in text
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: consumes on both sides with interleaved survivors")
 def test_consumes_on_both_sides_and_a_send_merge_to_the_send() -> None:
     """Found by the property above (random draw): ours consumes messages 0 and 2 and sends one,
-    theirs consumes 0, 1 and 3; the merge should hold only the new message, but the driver's
-    diff3 regions keep what one side consumed and its check turns it into a whole-file conflict.
-    Pinned here, strict, until the driver resolves record-only regions by set."""
+    theirs consumes 0, 1 and 3; the merge holds only the new message. (The line matcher once paired
+    the blank separators instead of the messages, so a region kept a message theirs consumed and the
+    driver's own check turned the merge into a whole-file conflict.)"""
     base = "# ADVERSARY-INBOX\n"
     for n in range(4):
         base = inbox_send(base, n)
     ids = [p.message.id for p in parse_inbox(base, role="adversary")]
     ours = inbox_send(inbox_consume(base, {ids[0], ids[2]}), 100)
     theirs = inbox_consume(base, {ids[0], ids[1], ids[3]})
-    merged, conflict = merge(base.encode(), ours.encode(), theirs.encode(), "inbox")
-    assert not conflict
-    assert [p.message.id for p in parse_inbox(merged.decode(), role="adversary")] == [
-        p.message.id for p in parse_inbox(ours, role="adversary")
-    ][-1:]
+    for a, b in ((ours, theirs), (theirs, ours)):
+        merged, conflict = merge(base.encode(), a.encode(), b.encode(), "inbox")
+        assert not conflict
+        assert [p.message.id for p in parse_inbox(merged.decode(), role="adversary")] == [
+            p.message.id for p in parse_inbox(ours, role="adversary")
+        ][-1:]
+        # byte for byte what ours holds once it has consumed what theirs consumed too
+        assert merged.decode() == inbox_consume(ours, {ids[1], ids[3]})

@@ -3,10 +3,12 @@
 Each version is cut into items: a *record* (a journal entry, a STATUS record line, an inbox or
 archived message) with its identity, or one line of hand-written text. Every record stands as one
 token, so a three-way line merge (diff3) over the tokens sees two records appended at the same
-place as two tokens, not as two overlapping runs of lines. Where both sides changed the same place:
+place as two tokens, not as two overlapping runs of lines; its diffs pair records by identity
+before they pair lines of text, so a blank line between records never pairs across a record.
+Where both sides changed the same place:
 
 - if at most one side changed hand-written text there, the records are merged as sets (kept by
-  both, or added by one; one removed by a side is gone) around that side's text: no conflict;
+  both, or added by one; one removed by either side is gone) around that side's text: no conflict;
 - otherwise people changed the same lines in two ways: a real conflict, written with markers.
 
 A record is written back with the bytes of the side it came from, never reformatted, so git blame
@@ -68,6 +70,7 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
         if a_keys and a_keys <= b_keys:
             return theirs, False
     chosen = _contents(o, a, b)
+    expected = _expected(o, a, b)
     out: list[Item] = []
     conflict = False
     for chunk in diff3([i.token for i in o], [i.token for i in a], [i.token for i in b]):
@@ -77,7 +80,8 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
         elif tag == "b":
             out += b[b0:b1]
         else:
-            resolved = _resolve(o[o0:o1], a[a0:a1], b[b0:b1], kind)
+            after_blank = bool(out) and out[-1].blank
+            resolved = _resolve(o[o0:o1], a[a0:a1], b[b0:b1], expected, after_blank)
             if resolved is None:
                 conflict = True
                 out.append(Item(None, "<" * MARKER + " ours\n"))
@@ -91,7 +95,7 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
     text = _join([chosen.get(i.key, i) if i.key is not None else i for i in out], newline_of(ours))
     if conflict:
         return text, True
-    if not _verified(text, kind, expected=_expected(o, a, b), sides=(a, b)):
+    if not _verified(text, kind, expected=expected, sides=(a, b)):
         return _whole_conflict(ours, theirs), True
     return text, False
 
@@ -199,37 +203,69 @@ def diff3(o: Sequence[str], a: Sequence[str], b: Sequence[str]) -> list[Chunk]:
 
 
 def _matches(o: Sequence[str], x: Sequence[str]) -> dict[int, int]:
-    matcher = SequenceMatcher(None, o, x, autojunk=False)
+    """Which token of x each token of o is, as a line diff pairs them, but anchored on records:
+    records are paired by identity first, then the lines between two paired records. A plain line
+    diff finds the blank lines between records as good a match as the records and may pair those
+    instead: a record the side kept then goes unpaired, reads as the side's new text in place of
+    another record, and the merge keeps it even where the other side removed it."""
     found: dict[int, int] = {}
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            found[block.a + k] = block.b + k
+
+    def pair(o0: int, o1: int, x0: int, x1: int, only_records: bool) -> None:
+        oi = [i for i in range(o0, o1) if not only_records or o[i].startswith("R\0")]
+        xi = [j for j in range(x0, x1) if not only_records or x[j].startswith("R\0")]
+        matcher = SequenceMatcher(None, [o[i] for i in oi], [x[j] for j in xi], autojunk=False)
+        at_o, at_x = o0, x0
+        for block in matcher.get_matching_blocks():
+            for k in range(block.size):
+                i, j = oi[block.a + k], xi[block.b + k]
+                if only_records:
+                    pair(at_o, i, at_x, j, False)
+                found[i] = j
+                at_o, at_x = i + 1, j + 1
+        if only_records:
+            pair(at_o, o1, at_x, x1, False)
+
+    pair(0, len(o), 0, len(x), True)
     return found
 
 
 # -- where both sides changed the same place ----------------------------------------------------
-def _resolve(o: list[Item], a: list[Item], b: list[Item], kind: str) -> list[Item] | None:
+def _resolve(
+    o: list[Item], a: list[Item], b: list[Item], kept: set[str], after_blank: bool
+) -> list[Item] | None:
+    """Both sides changed this region: the records in it merge as a set (`kept`: the records of
+    the whole merge), around the hand-written text of the one side that changed any.
+    `after_blank`: what comes before the region ends with a blank line."""
     hand = [[i.text.rstrip("\r\n") for i in side if i.key is None and not i.blank] for side in (o, a, b)]
     if hand[1] != hand[0] and hand[2] != hand[0] and hand[1] != hand[2]:
         return None
     if _edited_twice(o, a, b):
         return None
     spine, other = (b, a) if hand[1] == hand[0] and hand[2] != hand[0] else (a, b)
-    base_keys, other_keys, spine_keys = _keys(o), _keys(other), _keys(spine)
+    spine_keys = _keys(spine)
     out: list[Item] = []
-    for item in spine:
-        if item.key is not None and item.key in base_keys and item.key not in other_keys:
-            while out and out[-1].blank:
-                out.pop()  # the separator went with the record
+    at = 0
+    while at < len(spine):
+        item = spine[at]
+        at += 1
+        if item.key is None or item.key in kept:
+            out.append(item)
             continue
-        out.append(item)
+        # removed on the other side: its separator goes with it, the blank lines after it, or
+        # the ones before it when it ends the region
+        if at < len(spine) and spine[at].blank:
+            while at < len(spine) and spine[at].blank:
+                at += 1
+        elif at == len(spine):
+            while out and out[-1].blank:
+                out.pop()
     pending: list[Item] = []
     for item in other:
         if item.blank:
             pending.append(item)
             continue
-        if item.key is not None and item.key not in base_keys and item.key not in spine_keys:
-            if out and out[-1].blank:
+        if item.key is not None and item.key in kept and item.key not in spine_keys:
+            if out[-1].blank if out else after_blank:
                 pending = []
             out += pending
             out.append(item)
