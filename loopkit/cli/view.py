@@ -36,9 +36,7 @@ def check(
     def human(d: dict[str, Any]) -> str:
         if d["ok"]:
             return "no problems"
-        return "\n".join(
-            f"{p['file'] or p['phase']}:{p['line'] or ''}: {p['code']}: {p['message']}" for p in d["problems"]
-        )
+        return "\n".join(f"{_where(p)}: {p['code']}: {p['message']}" for p in d["problems"])
 
     _run(
         lambda: service(_checked(ctx), phase=phase),
@@ -47,3 +45,9 @@ def check(
         ctx=ctx,
         code=lambda d: 0 if d["ok"] else 1,
     )
+
+
+def _where(problem: dict[str, Any]) -> str:
+    """`file:line`, as compilers write it; the file (or phase) alone when no line is known."""
+    place = problem["file"] or problem["phase"] or "workspace"
+    return f"{place}:{problem['line']}" if problem["line"] else place
