@@ -381,21 +381,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def read_tail(path: Path, size: int = 65536) -> str:
-    """The last `size` bytes of a file, decoded; for status, which must not read whole journals."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            end = handle.tell()
-            handle.seek(max(0, end - size))
-            data = handle.read()
-    except FileNotFoundError:
-        return ""
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
-    if end > size:
-        cut = data.find(b"\n")
-        data = data[cut + 1 :] if cut >= 0 else b""
-    return data.decode("utf-8", errors="replace")

@@ -234,10 +234,47 @@ def test_front_matter_is_metadata() -> None:
     assert journal.warnings == ()
 
 
-def test_last_heading_time_reads_the_styles_too() -> None:
-    from loopkit.markdown.journal import last_heading_time
+def test_last_entry_time_reads_the_styles_too(tmp_path: Path) -> None:
+    from loopkit.markdown.journal import last_entry_time
 
-    assert last_heading_time("## 2026-05-04\n\n### 18:08 UTC — a\n\ntext\n") == "2026-05-04T18:08:00Z"
-    assert last_heading_time("## Build #5 — 2026-03-01 18:01 UTC — B\n") == "2026-03-01T18:01:00Z"
-    assert last_heading_time("#### 2026-02-10T18:27:13.106Z — w\n") == "2026-02-10T18:27:13Z"
-    assert last_heading_time("no headings\n") is None
+    def last(text: str) -> str | None:
+        path = tmp_path / "JOURNAL-x.md"
+        path.write_text(text, "utf-8")
+        return last_entry_time(path)
+
+    assert last("## 2026-05-04\n\n### 18:08 UTC — a\n\ntext\n") == "2026-05-04T18:08:00Z"
+    assert last("## Build #5 — 2026-03-01 18:01 UTC — B\n") == "2026-03-01T18:01:00Z"
+    assert last("#### 2026-02-10T18:27:13.106Z — w\n") == "2026-02-10T18:27:13Z"
+    assert last("no headings\n") is None
+    assert last("") is None
+    # a heading quoted in a fence is no entry, however far above the fence opened
+    assert last("## 2026-05-04T10:00Z — a\n\n````\n" + "x\n" * 5000 + "## 2026-05-05T10:00Z — b\n") == (
+        "2026-05-04T10:00:00Z"
+    )
+
+
+# the shortcut pinned to the full parse: any journal-like text, the last dated entry's time
+_PIECES = st.sampled_from(
+    [
+        "## 2026-05-04T10:00Z — dated\n", "## 2026-05-06\n", "### 18:08 UTC — a time\n",
+        "### 09:15 — another\n", "## Notes\n", "# JOURNAL — phase p\n", "```\n", "~~~~\n",
+        "> ## 2026-05-07T10:00Z — quoted\n", "- ## 2026-05-08T10:00Z — listed\n",
+        "<!-- open\n", "-->\n", "<div>\n", "\n", "text\n", "---\n", "===\n",
+        "## 2026-05-09T11:00Z\n", "**Timestamp**: 2026-05-10T12:00Z\n", "    ## indented\n",
+        "## 2026-13-40T99:99Z — not a time\n", "\t- deep\n", "## 2026-05-11 09:00 UTC — spaced\n",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_PIECES, max_size=40))
+def test_last_entry_time_is_the_full_parse(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[str]
+) -> None:
+    from loopkit.markdown.journal import last_entry_time
+
+    text = "".join(pieces)
+    path = tmp_path_factory.mktemp("j") / "JOURNAL-p.md"
+    path.write_text(text, "utf-8")
+    dated = [e.at for e in parse_journal(text).entries if e.at is not None]
+    assert last_entry_time(path) == (dated[-1] if dated else None)

@@ -251,30 +251,50 @@ def _mismatch(record: ProbeRecord) -> str:
 
 
 # -- reading only the end of a journal ----------------------------------------------------------
-def last_heading_time(tail: str) -> str | None:
-    """The newest entry time in a journal's tail (status must not parse whole journals).
 
-    Scans back for the last heading line that carries a time and parses only that line; a time of
-    day alone (`### 18:08 UTC`) takes the date of the nearest dated heading above it.
+
+def last_entry_time(path: Path) -> str | None:
+    """The time of the journal's last dated entry, as the full parse reads it (`status`'s last
+    activity), read from the end.
+
+    One scan finds the top-level headings (one inside a fence, a quote or an HTML block starts no
+    entry); the text is parsed from the last of them that carries a full date itself (a `##` to
+    `####` heading: how it reads then depends on nothing above it, and every entry after it reads
+    as in the full parse, times of day included). tests/test_journal_styles.py pins the two
+    together. A file the scan cannot read alone, or with no such heading, is parsed whole.
     """
-    end = len(tail)
-    clock: stamps.Stamp | None = None
-    while end > 0:
-        at = tail.rfind("\n#", 0, end)
-        start = at + 1
-        window = tail[start:]
-        if window.startswith(("## ", "### ", "#### ")):
-            tokens = parse(window[: window.find("\n") + 1 or None])
-            if tokens and tokens[0].type == "heading_open":
-                stamp = stamps.read(tokens[1].content)
-                if stamp is not None and stamp.at is not None:
-                    return clock.on(stamp.at).at if clock is not None else stamp.at
-                if stamp is not None and clock is None:
-                    clock = stamp
-        if at < 0:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
+    except FileNotFoundError:
+        return None
+    with handle:
+        if handle.seek(0, 2) == 0:
             return None
-        end = at
-    return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            begin = 0
+            try:
+                found = scan(data)
+            except Undecided:
+                found = None
+            if found is not None and found.end == len(data):
+                for at in reversed(found.starts):
+                    if data[at : at + 1] == b"#" and _self_dated(data, at):
+                        begin = at
+                        break
+            journal = parse_journal(data[begin:].decode("utf-8", errors="replace"))
+    dated = [e.at for e in journal.entries if e.at is not None]
+    return dated[-1] if dated else None
+
+
+def _self_dated(data: mmap.mmap, at: int) -> bool:
+    """Whether the heading line at `at` is an entry heading dated by its own text."""
+    stop = data.find(b"\n", at)
+    line = data[at : len(data) if stop < 0 else stop].decode("utf-8", errors="replace")
+    tokens = parse(line)
+    if len(tokens) < 2 or tokens[0].type != "heading_open" or tokens[0].tag not in _ENTRY_LEVELS:
+        return False
+    stamp = stamps.read(tokens[1].content)
+    return stamp is not None and stamp.clock is None and stamp.at is not None
 
 
 def probe_records_from_end(

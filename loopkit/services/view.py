@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from loopkit import names, timefmt
-from loopkit.markdown.journal import last_heading_time, parse_journal
+from loopkit.markdown.journal import last_entry_time, parse_journal
 from loopkit.model import ROLES
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
 from loopkit.state import Genuine, Issue, is_genuine_evidence, phase_state
-from loopkit.workspace import read_tail, read_text
+from loopkit.workspace import read_text
 
 # SPEC section 4: the role whose move it is, from the phase's state.
 WAITING_ON: dict[str, str | None] = {
@@ -296,7 +296,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     for role in ws.config.journals:
         path = ws.journal_file(book.phase, role)
         if path is not None:
-            at = last_heading_time(read_tail(path))
+            at = last_entry_time(path)
             if at:
                 times.append(at)
     done = book.done
