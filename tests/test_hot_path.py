@@ -21,7 +21,7 @@ sys.argv = ["loopkit", *sys.argv[2:]]
 from loopkit.cli import main
 main()
 """
-HEAVY = ("markdown_it", "git", "mcp")
+HEAVY = ("markdown_it", "jinja2", "git", "mcp")
 
 
 def loaded(repo: Repo, tmp_path: Path, *args: str, role: str = "builder") -> set[str]:
@@ -47,7 +47,7 @@ def _phase(repo: Repo) -> None:
     assert repo.lk("phase", "new", "px", role="orchestrator").code == 0
 
 
-def test_a_second_probe_exec_parses_no_markdown(repo: Repo, tmp_path: Path) -> None:
+def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(repo: Repo, tmp_path: Path) -> None:
     """The first evidence append parses the journal's end; the next finds it as loopkit left it
     (the anchor's checksums) and appends without markdown-it, as the shortcut property allows."""
     _phase(repo)
