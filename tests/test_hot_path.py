@@ -75,5 +75,11 @@ def test_a_hand_edit_sends_the_append_back_to_the_full_check(repo: Repo, tmp_pat
 
 
 def test_inbox_list_and_the_help_load_no_heavy_library(repo: Repo, tmp_path: Path) -> None:
+    """A read of an unchanged inbox is remembered: the second `inbox list` parses nothing."""
+    sent = repo.lk("inbox", "send", "--to", "builder", "--subject", "hello", "--body", "b", role="adversary")
+    assert sent.code == 0, sent.err
+    assert "markdown_it" in loaded(repo, tmp_path, "inbox", "list", "--to", "builder")
     assert not loaded(repo, tmp_path, "inbox", "list", "--to", "builder") & set(HEAVY)
+    listed = repo.lk("inbox", "list", "--to", "builder", "--json")
+    assert [m["subject"] for m in listed.json["messages"]] == ["hello"]
     assert not loaded(repo, tmp_path, "--help") & {"markdown_it", "git", "mcp", "jinja2"}

@@ -103,6 +103,7 @@ def test_origins_name_the_commit_git_blame_names(steps: list[tuple[str, object]]
         assert "adversary@x.invalid" not in emails
 
 
+NOW_AT = "2026-06-15T09:00:00Z"
 FILLER = "".join(
     f"## 2026-06-13T{h:02d}:{m:02d}Z — entry {h}{m}\n\n{'words ' * 60}\n\n"
     for h in range(24)
@@ -236,3 +237,53 @@ def test_an_append_without_a_parse_equals_the_checked_append(
                 return  # refused both ways, and nothing written
             assert remembered == {a.name: a.read_bytes() for a in anchors.glob("journal-*.json")}
             journal.write_bytes(quick[0].encode())
+
+
+# -- inbox reads remembered by digest (services/inbox.py) ----------------------------------------
+INBOX_PIECES = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(0, 3), TEXTS),
+        st.tuples(
+            st.just("type"), st.sampled_from(["by hand\n", "> quoted\n", "\n", "## a heading\n", "```\n"])
+        ),
+        st.tuples(st.just("consume"), st.integers(0, 5)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(INBOX_PIECES, st.booleans())
+def test_a_remembered_inbox_reads_as_its_parse(steps: list[tuple[object, ...]], corrupt: bool) -> None:
+    import tempfile
+
+    from loopkit.markdown.inbox import encode, parse_inbox, remove
+    from loopkit.model import Message
+    from loopkit.services.inbox import read_inbox
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _git(root, "init", "-q", "-b", "main")
+        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
+        inbox = root / "BUILDER-INBOX.md"
+        text = "# BUILDER-INBOX\n"
+        for step in steps:
+            if step[0] == "send":
+                n, body = int(step[1]), str(step[2])  # type: ignore[call-overload]
+                message = Message(f"m{n}", "builder", "adversary", "px", NOW_AT, f"subject {n}", body)
+                text += f"\n## {NOW_AT} — subject {n}\n\n{encode(message)}\n\n> {body}\n"
+            elif step[0] == "type":
+                text += str(step[1])
+            else:
+                placed = parse_inbox(text, role="builder")
+                if placed:
+                    text = remove(text, list(placed[int(step[1]) % len(placed)].ranges))  # type: ignore[call-overload]
+            inbox.write_text(text, "utf-8")
+            ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
+            remembered = read_inbox(ctx, "builder")
+            if corrupt:
+                for kept in (root / ".git" / "loopkit").glob("inbox-*.json"):
+                    kept.write_bytes(kept.read_bytes()[:-7])
+            again = read_inbox(Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"}), "builder")
+            parsed = read_inbox(Context(cwd=root, environ={"LOOPKIT_NO_CACHE": "1"}), "builder")
+            assert remembered == again == parsed

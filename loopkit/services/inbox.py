@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,39 @@ def _read_inbox(ctx: Context, role: str) -> list[Placed]:
     if not path.is_file():
         return []
     mtime = timefmt.iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
-    return parse_inbox(read_text(path), role=role, mtime=mtime)
+    return _parsed(ctx, role, read_text(path), mtime)
+
+
+_PARSED = 1  # the layout of .git/loopkit/inbox-<role>.json
+
+
+def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
+    """parse_inbox, remembered in .git/loopkit by a digest of everything it reads: an unchanged
+    inbox is not parsed again (markdown-it's import and parse are most of an `inbox list`).
+    Disposable: a missing, stale or unreadable file means one parse; `LOOPKIT_NO_CACHE=1` skips
+    it. tests/test_shortcut_props.py pins it to the parse."""
+    state = None if ctx.environ.get("LOOPKIT_NO_CACHE") else ctx.workspace.state_dir()
+    if state is None:
+        return parse_inbox(text, role=role, mtime=mtime)
+    import hashlib
+    import json
+
+    key = hashlib.sha1(f"{_PARSED}\0{role}\0{mtime}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    kept = state / f"inbox-{role}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        data = json.loads(kept.read_bytes())
+        if data["key"] == key:
+            return [
+                Placed(Message(**fields), tuple((a, b) for a, b in ranges))
+                for fields, ranges in data["placed"]
+            ]
+    placed = parse_inbox(text, role=role, mtime=mtime)
+    record = {"key": key, "placed": [[asdict(p.message), p.ranges] for p in placed]}
+    scratch = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")  # readers run without the lock
+    with contextlib.suppress(OSError):
+        scratch.write_text(json.dumps(record), "utf-8")
+        os.replace(scratch, kept)
+    return placed
 
 
 def render_message(ctx: Context, message: Message) -> str:
