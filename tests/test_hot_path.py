@@ -47,7 +47,9 @@ def _phase(repo: Repo) -> None:
     assert repo.lk("phase", "new", "px", role="orchestrator").code == 0
 
 
-def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(repo: Repo, tmp_path: Path) -> None:
+def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(
+    repo: Repo, tmp_path: Path
+) -> None:
     """The first evidence append parses the journal's end; the next finds it as loopkit left it
     (the anchor's checksums) and appends without markdown-it, as the shortcut property allows."""
     _phase(repo)
