@@ -73,6 +73,8 @@ NOTE = _str("A one-line note, shown in STATUS, the commit subject and the messag
 
 @dataclass(frozen=True)
 class ToolDef:
+    """One MCP tool: its name, description, input schema and the service call behind it."""
+
     name: str
     description: str
     call: Call

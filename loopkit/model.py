@@ -13,6 +13,8 @@ EvidenceKind = Literal["shell", "http", "result"]
 
 @dataclass(frozen=True)
 class ParseWarning:
+    """Something a parser read but could not take as it stands, with its line."""
+
     line: int
     message: str
 
@@ -22,6 +24,8 @@ class ParseWarning:
 
 @dataclass(frozen=True)
 class ProbeSpec:
+    """A probe as a phase's spec defines it: what to run and what to expect."""
+
     id: str
     title: str
     run: str
@@ -34,6 +38,8 @@ class ProbeSpec:
 
 @dataclass(frozen=True)
 class Milestone:
+    """A milestone of a phase's spec, with the probes it needs and the paths it covers."""
+
     id: str
     title: str
     paths: tuple[str, ...] = ()
@@ -42,6 +48,8 @@ class Milestone:
 
 @dataclass(frozen=True)
 class PhaseSpec:
+    """A phase's spec (`phases/<phase>.toml`)."""
+
     phase: str
     title: str
     plan: str | None = None
@@ -119,6 +127,8 @@ Evidence = FreeEvidence | ProbeRecord
 
 @dataclass(frozen=True)
 class JournalEntry:
+    """One journal entry: its time, title, first line and the evidence in it."""
+
     at: str | None
     date_only: bool
     title: str
@@ -140,6 +150,8 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class Journal:
+    """A parsed journal: its entries, its probe records and what the parser warns of."""
+
     phase: str | None
     role: str | None
     entries: tuple[JournalEntry, ...]
@@ -177,6 +189,8 @@ class StatusRecord:
 
 @dataclass(frozen=True)
 class StatusSection:
+    """A `## M1 — …` section of a STATUS file, and its records."""
+
     id: str
     title: str
     line: int
@@ -186,6 +200,8 @@ class StatusSection:
 
 @dataclass(frozen=True)
 class StatusDoc:
+    """A parsed STATUS file."""
+
     phase: str | None
     title: str | None
     sections: tuple[StatusSection, ...]
@@ -203,6 +219,8 @@ class StatusDoc:
 
 @dataclass(frozen=True)
 class Message:
+    """An inbox message."""
+
     id: str
     to: str
     sender: str
@@ -233,6 +251,8 @@ class Message:
 
 @dataclass(frozen=True)
 class Identity:
+    """A git identity: a name and an email."""
+
     name: str
     email: str
 
@@ -259,6 +279,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Config:
+    """`loopkit.toml`, every default filled in."""
+
     status: str = "STATUS-{phase}.md"
     journals: dict[str, str] = field(
         default_factory=lambda: {"builder": "JOURNAL-{phase}.md", "adversary": "REVIEW-{phase}.md"}

@@ -52,6 +52,8 @@ _SHELL_CODES = {127: NOT_FOUND, 126: NOT_EXECUTABLE}
 
 @dataclass(frozen=True)
 class Outcome:
+    """What running one probe showed: the observation, the exit, the result and the output excerpts."""
+
     observed: str
     exit: int | None  # None when it never started or was killed for the timeout
     result: Result

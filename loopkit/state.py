@@ -68,6 +68,8 @@ class Unsigned:
 
 @dataclass
 class MilestoneView:
+    """A milestone as the rules see it: its claims, verdicts and evidence."""
+
     id: str
     title: str
     claims: list[Genuine] = field(default_factory=list)
@@ -367,6 +369,8 @@ def evidence_is_stale(
 
 @dataclass(frozen=True)
 class EvidenceView:
+    """The latest genuine evidence of one required probe, and whether it is stale."""
+
     required: list[str]
     passing: list[str]
     failing: list[str]
@@ -433,6 +437,8 @@ def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
 
 @dataclass(frozen=True)
 class GitFacts:
+    """What git says of the work tree and of the code, for the staleness rules."""
+
     head: str | None
     dirty_outside: list[str]
     changed: Changed  # paths outside the workspace that differ

@@ -54,6 +54,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Outcome:
+    """A transaction's plan as carried out, and its commit (None with --no-commit)."""
+
     plan: Plan
     commit: str | None
 

@@ -30,6 +30,8 @@ def find_repo_root(start: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class Workspace:
+    """A loopkit workspace: its folder, its repository and its configuration."""
+
     root: Path
     repo_root: Path | None
     config: Config

@@ -110,6 +110,8 @@ def remark(phase: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
+    """One cell of a status line: its text and the colour it takes on a terminal."""
+
     text: str
     style: str | None = None
 

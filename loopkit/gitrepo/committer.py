@@ -25,6 +25,8 @@ class HeadMoved(GitError):
 
 @dataclass(frozen=True)
 class Built:
+    """A commit built on a temporary index, not yet published: its id, its parent, the index lines."""
+
     sha: str
     parent: str | None
     index_lines: str  # `update-index --index-info` lines for the written paths

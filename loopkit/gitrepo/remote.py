@@ -61,6 +61,8 @@ class Resign:
 
 @dataclass(frozen=True)
 class Result:
+    """What one git command against the remote returned."""
+
     status: int
     out: str
     err: str

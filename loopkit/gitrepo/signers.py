@@ -52,6 +52,8 @@ class TrustedSigners:
 
 @dataclass(frozen=True)
 class _Version:
+    """One committed version of the allowed-signers file, and who wrote it."""
+
     sha: str
     author_email: str
     blob: str | None  # None: the change deleted the file (or made it something not a file)

@@ -210,6 +210,8 @@ def _shell_output(command: str, output: list[str], line: int) -> FreeEvidence:
 # -- prose --------------------------------------------------------------------------------------
 @dataclass
 class _Pending:
+    """A command seen in prose, waiting for the line that says what it showed."""
+
     command: str
     line: int
 

@@ -36,6 +36,8 @@ def unescape(text: str) -> str:
 
 @dataclass
 class _Entry:
+    """An entry while its journal is read (frozen into a JournalEntry at the end)."""
+
     at: str | None
     date_only: bool
     title: str

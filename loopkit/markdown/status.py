@@ -29,6 +29,8 @@ _FIELD = re.compile(r"^\*\*Title:\*\*\s*(.*)$", re.MULTILINE)
 
 @dataclass
 class _Section:
+    """A STATUS section while the file is read."""
+
     id: str
     title: str
     line: int

@@ -36,6 +36,8 @@ from loopkit.workspace import read_text
 
 @dataclass
 class Book:
+    """One phase's books, each part read when first asked for."""
+
     ctx: Context
     phase: str
     spec: PhaseSpec | None

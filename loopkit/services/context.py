@@ -25,6 +25,8 @@ if False:  # pragma: no cover - typing only, without importing GitPython at star
 
 @dataclass
 class Context:
+    """One command's world: where it runs, its environment, role and workspace, read once."""
+
     cwd: Path
     environ: Mapping[str, str]
     workspace_dir: str | None = None

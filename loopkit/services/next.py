@@ -33,6 +33,8 @@ WAITING_ON = {
 
 @dataclass(frozen=True)
 class Action:
+    """The next move for a role, as a loopkit command and as an MCP tool call."""
+
     phase: str | None
     milestone: str | None
     action: str
