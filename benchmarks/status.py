@@ -488,9 +488,7 @@ def bench_status(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path) ->
             1.2,
         )
     )
-    rows.append(
-        compare("5", f"status --json, {size} journals vs bare typer app (no args)", big_t, bare_t, "<=", 3.0)
-    )
+    rows.append(compare("P4b", f"status --json, {size} journals vs bare typer app", big_t, bare_t, "<=", 2.0))
     rss = {name: peak_rss(argv, cwd=root / "docs") for name, root in (("big", big), ("empty", empty))}
     rows.append(
         Row(
