@@ -104,6 +104,16 @@ def test_origins_name_the_commit_git_blame_names(steps: list[tuple[str, object]]
 
 
 NOW_AT = "2026-06-15T09:00:00Z"
+
+
+def _phase_px(root: Path) -> Path:
+    """A repository with a workspace at its root and phase px open; its builder journal's path."""
+    _git(root, "init", "-q", "-b", "main")
+    (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
+    (root / "STATUS-px.md").write_text("# STATUS — phase px\n", "utf-8")
+    return root / "JOURNAL-px.md"
+
+
 FILLER = "".join(
     f"## 2026-06-13T{h:02d}:{m:02d}Z — entry {h}{m}\n\n{'words ' * 60}\n\n"
     for h in range(24)
@@ -133,10 +143,7 @@ def test_append_from_the_anchor_equals_append_after_a_full_parse(tail: list[str]
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        _git(root, "init", "-q", "-b", "main")
-        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
-        (root / "STATUS-px.md").write_text("# STATUS — phase px\n", "utf-8")
-        journal = root / "JOURNAL-px.md"
+        journal = _phase_px(root)
         journal.write_text("# JOURNAL — phase px (Builder)\n\n" + FILLER, "utf-8")
         assert len(journal.read_bytes()) > 65536  # the anchor is used above 64 KiB
         ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder", "LOOPKIT_NOW": "2026-06-15T09:00:00Z"})
@@ -205,10 +212,7 @@ def test_an_append_without_a_parse_equals_the_checked_append(
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        _git(root, "init", "-q", "-b", "main")
-        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
-        (root / "STATUS-px.md").write_text("# STATUS — phase px\n", "utf-8")
-        journal = root / "JOURNAL-px.md"
+        journal = _phase_px(root)
         start = "# JOURNAL — phase px (Builder)\n\n" + (FILLER if big else "")
         journal.write_bytes((start.replace("\n", "\r\n") if crlf else start).encode())
         ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder", "LOOPKIT_NOW": "2026-06-15T09:00:00Z"})
@@ -287,3 +291,63 @@ def test_a_remembered_inbox_reads_as_its_parse(steps: list[tuple[object, ...]], 
             again = read_inbox(Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"}), "builder")
             parsed = read_inbox(Context(cwd=root, environ={"LOOPKIT_NO_CACHE": "1"}), "builder")
             assert remembered == again == parsed
+
+
+# -- journal times remembered by stat (services/journal_times.py) --------------------------------
+JOURNAL_PIECES = st.lists(
+    st.sampled_from(
+        ["## 2026-05-04T10:00Z — a\n", "### 18:08 UTC — b\n", "text\n", "```\n", "## Notes\n", "\n",
+         "## 2026-05-06T09:00Z — c\n", "> ## 2026-05-07T10:00Z — quoted\n"]
+    ),
+    min_size=1,
+    max_size=6,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(JOURNAL_PIECES, st.booleans()), min_size=1, max_size=6))
+def test_a_remembered_journal_time_is_the_read_one(edits: list[tuple[list[str], bool]]) -> None:
+    """Whatever is appended or rewritten, the remembered time is what a read of the file gives;
+    the stat is trusted at once here (RACY_NS below zero), so only the key is tested."""
+    import tempfile
+
+    from loopkit.markdown.journal import last_entry_time
+    from loopkit.services import journal_times
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        journal = _phase_px(root)
+        journal.write_text("# JOURNAL — phase px (Builder)\n", "utf-8")
+        racy, journal_times.RACY_NS = journal_times.RACY_NS, -(10**18)
+        try:
+            for pieces, rewrite in edits:
+                text = "".join(pieces)
+                if rewrite:
+                    journal.write_text(text, "utf-8")
+                else:
+                    with journal.open("a", encoding="utf-8") as handle:
+                        handle.write(text)
+                ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
+                assert journal_times.last_time(ctx, journal) == last_entry_time(journal)
+                journal_times.save(ctx)
+                again = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
+                assert journal_times.last_time(again, journal) == last_entry_time(journal)
+        finally:
+            journal_times.RACY_NS = racy
+
+
+def test_a_journal_written_as_it_was_read_is_read_again(tmp_path: Path) -> None:
+    """git's racily-clean rule: a file changed within RACY_NS of its reading is not trusted by
+    stat, so an edit that keeps size and mtime in the same clock grain is still seen."""
+    from loopkit.services import journal_times
+
+    journal = _phase_px(tmp_path)
+    journal.write_text("## 2026-05-04T10:00Z — a\n", "utf-8")
+    ctx = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
+    assert journal_times.last_time(ctx, journal) == "2026-05-04T10:00:00Z"
+    journal_times.save(ctx)
+    before = journal.stat()
+    journal.write_text("## 2026-05-05T10:00Z — b\n", "utf-8")  # same size
+    os.utime(journal, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
+    assert journal_times.last_time(again, journal) == "2026-05-05T10:00:00Z"
