@@ -293,11 +293,20 @@ def test_a_remembered_inbox_reads_as_its_parse(steps: list[tuple[object, ...]], 
             assert remembered == again == parsed
 
 
-# -- journal times remembered by stat (services/journal_times.py) --------------------------------
+EVIDENCE = render_evidence(
+    ProbeRecord(
+        phase="px", milestone="M1", probe="P1", title="t", command="true", observe="exit", observed="0",
+        exit=0, expect=(), expect_not=(), expect_exit=0, result="PASS", duration=0.01,
+        at="2026-06-15T09:02:00Z", head=None, dirty=False, stdout="", stderr="",
+    )
+)  # fmt: skip
+
+
+# -- journal times remembered by stat (services/journal_memo.py) --------------------------------
 JOURNAL_PIECES = st.lists(
     st.sampled_from(
         ["## 2026-05-04T10:00Z — a\n", "### 18:08 UTC — b\n", "text\n", "```\n", "## Notes\n", "\n",
-         "## 2026-05-06T09:00Z — c\n", "> ## 2026-05-07T10:00Z — quoted\n"]
+         "## 2026-05-06T09:00Z — c\n", "> ## 2026-05-07T10:00Z — quoted\n", EVIDENCE, "> " + EVIDENCE]
     ),
     min_size=1,
     max_size=6,
@@ -311,14 +320,14 @@ def test_a_remembered_journal_time_is_the_read_one(edits: list[tuple[list[str], 
     the stat is trusted at once here (RACY_NS below zero), so only the key is tested."""
     import tempfile
 
-    from loopkit.markdown.journal import last_entry_time
-    from loopkit.services import journal_times
+    from loopkit.markdown.journal import last_entry_time, probe_records_from_end, record_spans
+    from loopkit.services import journal_memo
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         journal = _phase_px(root)
         journal.write_text("# JOURNAL — phase px (Builder)\n", "utf-8")
-        racy, journal_times.RACY_NS = journal_times.RACY_NS, -(10**18)
+        racy, journal_memo.RACY_NS = journal_memo.RACY_NS, -(10**18)
         try:
             for pieces, rewrite in edits:
                 text = "".join(pieces)
@@ -328,26 +337,32 @@ def test_a_remembered_journal_time_is_the_read_one(edits: list[tuple[list[str], 
                     with journal.open("a", encoding="utf-8") as handle:
                         handle.write(text)
                 ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_times.last_time(ctx, journal) == last_entry_time(journal)
-                journal_times.save(ctx)
+                assert journal_memo.last_time(ctx, journal) == last_entry_time(journal)
+                assert journal_memo.spans(ctx, journal) == record_spans(journal)
+                journal_memo.save(ctx)
                 again = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_times.last_time(again, journal) == last_entry_time(journal)
+                assert journal_memo.last_time(again, journal) == last_entry_time(journal)
+                known = journal_memo.spans(again, journal)
+                assert known == record_spans(journal)
+                assert list(probe_records_from_end(journal, with_lines=True, known=known)) == list(
+                    probe_records_from_end(journal, with_lines=True)
+                )
         finally:
-            journal_times.RACY_NS = racy
+            journal_memo.RACY_NS = racy
 
 
 def test_a_journal_written_as_it_was_read_is_read_again(tmp_path: Path) -> None:
     """git's racily-clean rule: a file changed within RACY_NS of its reading is not trusted by
     stat, so an edit that keeps size and mtime in the same clock grain is still seen."""
-    from loopkit.services import journal_times
+    from loopkit.services import journal_memo
 
     journal = _phase_px(tmp_path)
     journal.write_text("## 2026-05-04T10:00Z — a\n", "utf-8")
     ctx = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
-    assert journal_times.last_time(ctx, journal) == "2026-05-04T10:00:00Z"
-    journal_times.save(ctx)
+    assert journal_memo.last_time(ctx, journal) == "2026-05-04T10:00:00Z"
+    journal_memo.save(ctx)
     before = journal.stat()
     journal.write_text("## 2026-05-05T10:00Z — b\n", "utf-8")  # same size
     os.utime(journal, ns=(before.st_atime_ns, before.st_mtime_ns))
     again = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
-    assert journal_times.last_time(again, journal) == "2026-05-05T10:00:00Z"
+    assert journal_memo.last_time(again, journal) == "2026-05-05T10:00:00Z"

@@ -299,15 +299,46 @@ def _self_dated(data: mmap.mmap, at: int) -> bool:
     return stamp is not None and stamp.clock is None and stamp.at is not None
 
 
+Spans = list[tuple[int, int, int]]  # each top-level probe comment: (byte offset, 0-based line, window end)
+
+
+def record_spans(path: Path) -> tuple[int, Spans] | None:
+    """The file's size and where its top-level probe comments are (one scan over its bytes);
+    None when the scan cannot tell alone (the records are then read by a full parse)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
+    except FileNotFoundError:
+        return None
+    with handle:
+        size = handle.seek(0, 2)
+        if size == 0:
+            return 0, []
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                return size, _spans(data)
+            except Undecided:
+                return None
+
+
+def _spans(data: mmap.mmap) -> Spans:
+    found = scan(data)
+    return [(offset, line, found.window_end(offset)) for offset, line in found.candidates]
+
+
 def probe_records_from_end(
-    path: Path, *, with_lines: bool = False, wanted: Callable[[str, str], bool] | None = None
+    path: Path,
+    *,
+    with_lines: bool = False,
+    wanted: Callable[[str, str], bool] | None = None,
+    known: tuple[int, Spans] | None = None,
 ) -> Iterator[tuple[ProbeRecord, bool]]:
     """loopkit's probe records, newest first, each with whether its display block was hand-edited.
 
     Exactly the records a full parse finds, in reverse: one scan over the bytes tells which probe
     comment lines are top-level blocks (not inside a fence or a quote, however far above it was
     opened), then only the entry of each record asked for is parsed. Candidates whose
-    (milestone, probe) `wanted` rejects are skipped unparsed.
+    (milestone, probe) `wanted` rejects are skipped unparsed. `known`: what `record_spans` said of
+    this file (remembered by the caller); used only when the size is still the same.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
@@ -319,14 +350,14 @@ def probe_records_from_end(
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             try:
-                found = scan(data)
+                spans = known[1] if known is not None and known[0] == size else _spans(data)
             except Undecided:
                 yield from _slow(data, with_lines=with_lines, wanted=wanted)
                 return
-            for offset, line in reversed(found.candidates):
+            for offset, line, end in reversed(spans):
                 if wanted is not None and not _wanted(data, offset, wanted):
                     continue
-                confirmed = _confirm(data, offset, found.window_end(offset), line + 1 if with_lines else 0)
+                confirmed = _confirm(data, offset, end, line + 1 if with_lines else 0)
                 if confirmed is not None:
                     yield confirmed
 

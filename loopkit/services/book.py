@@ -12,6 +12,7 @@ from loopkit.errors import BadInput
 from loopkit.markdown.journal import probe_records_from_end
 from loopkit.markdown.status import parse_status
 from loopkit.model import Message, Origin, PhaseSpec, ProbeRecord, StatusDoc
+from loopkit.services import journal_memo
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures
@@ -143,7 +144,12 @@ class Book:
             return found
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
-        stream = probe_records_from_end(path, with_lines=True, wanted=lambda m, p: (m, p) in pending)
+        stream = probe_records_from_end(
+            path,
+            with_lines=True,
+            wanted=lambda m, p: (m, p) in pending,
+            known=journal_memo.spans(self.ctx, path),
+        )
         exhausted = False
         config = self.ctx.workspace.config
         while pending:

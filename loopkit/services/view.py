@@ -8,7 +8,7 @@ from typing import Any
 from loopkit import names, timefmt
 from loopkit.markdown.journal import parse_journal
 from loopkit.model import ROLES
-from loopkit.services import journal_times
+from loopkit.services import journal_memo
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
@@ -297,7 +297,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     for role in ws.config.journals:
         path = ws.journal_file(book.phase, role)
         if path is not None:
-            at = journal_times.last_time(book.ctx, path)
+            at = journal_memo.last_time(book.ctx, path)
             if at:
                 times.append(at)
     done = book.done
@@ -389,4 +389,4 @@ def _save_cache(ctx: Context) -> None:
     """What status and check learnt from history, kept for the next run (gitrepo/cache.py)."""
     if ctx.workspace.repo_root is not None:
         ctx.repo.save_cache()
-        journal_times.save(ctx)
+        journal_memo.save(ctx)
