@@ -63,5 +63,17 @@ def bench_realistic(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path)
             None,
         )
     )
+    cold_r, _ = bench_pair((report_argv, ws, {}), (bare_argv, tmp, {}), 3, before=cold)
+    rows.append(
+        Row(
+            "R",
+            "  same, cold (cache deleted before each run)",
+            f"{cold_r.median:.2f} s (cpu {cold_r.cpu_median:.2f})",
+            f"{bare_r.median * 1000:.0f} ms",
+            None,
+            None,
+            None,
+        )
+    )
     weight = f"{page.stat().st_size / 1e6:.2f} MB"
     rows.append(Row("R", "  the page's weight (goal under 5 MB)", weight, "", None, None, None))
