@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from loopkit.config import load_config, load_phase
 from loopkit.errors import BadInput
@@ -341,6 +343,17 @@ def read_exact(path: Path) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); loopkit will not edit it") from None
+
+
+def write_cache(path: Path, data: Any) -> None:
+    """A disposable cache file in .git/loopkit, as JSON: written whole and renamed into place (a
+    reader sees the old file or the new one), without fsync (a lost one costs one recomputation),
+    and never failing the command. The temporary name carries the pid: readers write without the
+    workspace lock."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        scratch.write_text(json.dumps(data), "utf-8")
+        os.replace(scratch, path)
 
 
 def write_atomic(path: Path, data: str | bytes, *, scratch: str | None = None) -> None:

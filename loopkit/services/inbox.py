@@ -21,7 +21,7 @@ from loopkit.services import limits
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry
 from loopkit.txn import Plan
-from loopkit.workspace import read_exact, read_text
+from loopkit.workspace import read_exact, read_text, write_cache
 
 
 def new_id(ctx: Context, sender: str) -> str:
@@ -76,10 +76,7 @@ def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
             ]
     placed = parse_inbox(text, role=role, mtime=mtime)
     record = {"key": key, "placed": [[asdict(p.message), p.ranges] for p in placed]}
-    scratch = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")  # readers run without the lock
-    with contextlib.suppress(OSError):
-        scratch.write_text(json.dumps(record), "utf-8")
-        os.replace(scratch, kept)
+    write_cache(kept, record)
     return placed
 
 

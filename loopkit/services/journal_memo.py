@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from loopkit.markdown.journal import Spans, last_entry_time, record_spans
 from loopkit.services.context import Context
+from loopkit.workspace import write_cache
 
 RACY_NS = 2_000_000_000
 _VERSION = 2
@@ -73,10 +73,7 @@ def save(ctx: Context) -> None:
     if not memo or not memo.get("changed") or state is None:
         return
     target = state / f"{_MEMO}.json"
-    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # status runs without the lock
-    with contextlib.suppress(OSError):
-        scratch.write_text(json.dumps({"version": _VERSION, "entries": memo["entries"]}), "utf-8")
-        os.replace(scratch, target)
+    write_cache(target, {"version": _VERSION, "entries": memo["entries"]})
     memo["changed"] = False
 
 

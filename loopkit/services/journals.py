@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import zlib
 from dataclasses import replace
@@ -19,7 +18,7 @@ from loopkit.model import Journal, JournalEntry
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.txn import Plan
-from loopkit.workspace import read_exact, read_text
+from loopkit.workspace import read_exact, read_text, write_cache
 
 
 def journal_path(ctx: Context, phase: str, role: str) -> Path:
@@ -193,10 +192,7 @@ def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) 
     if anchor is None or offset <= 0:
         return
     record = {"offset": offset, "sha1": _digest(text[:offset]), "end": _digest(text[offset:]), "clean": clean}
-    scratch = anchor.with_name(f".{anchor.name}.tmp")  # under the workspace lock: one name is enough
-    with contextlib.suppress(OSError):
-        scratch.write_text(json.dumps(record), "utf-8")
-        os.replace(scratch, anchor)
+    write_cache(anchor, record)
 
 
 def _digest(text: str) -> str:
