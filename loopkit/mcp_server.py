@@ -97,7 +97,7 @@ class ToolDef:
 
 def _tools() -> list[ToolDef]:
     # imported on the first tools/list or tools/call, not at start: `initialize` is answered first
-    from loopkit.services import inbox, journals, loop, phases, probes, view
+    from loopkit.services import inbox, journals, loop, phases, probes, status, view
     from loopkit.services.next import next_actions
 
     def gate(ctx: Context, a: Args) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _tools() -> list[ToolDef]:
             "status",
             "The orchestrator's view of every phase: state, milestones with claim, verdict and "
             "evidence, inbox counts, problems.",
-            lambda ctx, a: view.status(ctx, phase=a.get("phase")),
+            lambda ctx, a: status.status(ctx, phase=a.get("phase")),
             {"phase": ONLY_PHASE},
             read_only=True,
         ),

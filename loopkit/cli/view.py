@@ -15,7 +15,7 @@ def status(
 ) -> None:
     """The orchestrator's view of every phase: what needs someone first (--phase P: the detail)."""
     from loopkit.cli.text import status_renderer
-    from loopkit.services.view import status as service
+    from loopkit.services.status import status as service
 
     ctx = _context(workspace, role)
     human = status_renderer(phase=phase, stream=sys.stdout)

@@ -194,6 +194,28 @@ def current_head(root: Path) -> str | None:
     return out.decode().strip() if code == 0 else None
 
 
+def tree_state(root: Path) -> str | None:
+    """HEAD and every tracked path that differs from it (staged or not), as one text from one git
+    process: what the status memo is keyed by besides the workspace's files. None outside git.
+    `--no-optional-locks`: a reader never takes the index lock a writer may need."""
+    code, out, _ = run_bytes(
+        root,
+        [
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v2",
+            "-z",
+            "--branch",
+            "--no-ahead-behind",
+            "--untracked-files=no",
+            "--no-renames",
+            "--ignore-submodules=none",
+        ],
+        check=False,
+    )
+    return out.decode("utf-8", "surrogateescape") if code == 0 else None
+
+
 def refresh_index(root: Path, index_lines: str) -> None:
     """Give the person's index the committed entries (recovery after an interrupted publish)."""
     run(root, "update-index", "--index-info", stdin=index_lines)

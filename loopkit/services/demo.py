@@ -20,7 +20,7 @@ from typing import Any
 
 from loopkit.errors import BadInput, Refused
 from loopkit.render import data_dir, render
-from loopkit.services import inbox, journals, loop, phases, probes, view
+from loopkit.services import inbox, journals, loop, phases, probes, status, view
 from loopkit.services.context import Context
 
 WORKSPACE = "loop"
@@ -300,7 +300,7 @@ def demo(target: str | None, *, step: Callable[[str], None], signed: bool = Fals
         )
         d = loop.done(as_role("builder"), phase="demo", summary="version endpoint serves a release")
         step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
-        final = view.status(as_role("orchestrator"), phase=None)
+        final = status.status(as_role("orchestrator"), phase=None)
         if signed:
             problems = view.check(as_role("orchestrator"), phase=None)["problems"]
             step("orchestrator: check → " + ("; ".join(p["code"] for p in problems) or "no problems"))

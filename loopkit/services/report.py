@@ -17,7 +17,8 @@ from loopkit import timefmt
 from loopkit.config import load_report_url
 from loopkit.render import render_html
 from loopkit.services.context import Context
-from loopkit.services.view import NEEDS_FIRST, age, needs_first, status
+from loopkit.services.status import status
+from loopkit.services.view import NEEDS_FIRST, age, needs_first
 from loopkit.workspace import CONFIG_NAME, write_atomic
 
 DEFAULT_OUT = "loopkit-report.html"

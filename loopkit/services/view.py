@@ -348,7 +348,8 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
     return books
 
 
-def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
+def read_status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
+    """status's document read from the books (services/status.py serves it from its memo)."""
     ws = ctx.workspace
     result = {
         "workspace": ws.rel or ".",

@@ -1,0 +1,249 @@
+"""The status memo (services/status.py) pinned to the books it stands in for: after any change to
+the workspace, its files or git, `status` answers what reading the books answers, and an unchanged
+workspace is answered from the memo without reading them.
+
+Real repositories (tests/fastbooks.py builds one with claims, verdicts, evidence and inboxes),
+real git, real files. A change that lands within the racy window must not be memoised; the tests
+age what they changed (mtime 10 s back) so that memos are written and then must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loopkit.services import status as status_service
+from loopkit.services import view
+from loopkit.services.context import Context
+
+READ_STATUS = view.read_status  # the books, before any test counts its calls
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fastbooks import build
+
+    root = tmp_path_factory.mktemp("memo") / "repo"
+    build(root, 11)  # one phase of every scenario, and one more
+    _age(root)
+    return root
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def _age(root: Path) -> None:
+    """Put every recently changed file and folder of the work tree 10 s back: out of the racy
+    window, each at a time of its own (a change after this one gets a newer mtime)."""
+    now = time.time_ns()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [*files, *dirs]:
+            path = Path(folder) / name
+            if path.lstat().st_mtime_ns > now - 5_000_000_000:
+                os.utime(path, ns=(now - 10_000_000_000, now - 10_000_000_000))
+    if Path(root).stat().st_mtime_ns > now - 5_000_000_000:
+        os.utime(root, ns=(now - 10_000_000_000, now - 10_000_000_000))
+
+
+class Counted:
+    """read_status, counted: how often the books were read rather than the memo."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = READ_STATUS
+
+    def __call__(self, ctx: Context, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        return self.real(ctx, **kwargs)
+
+
+@pytest.fixture
+def counted() -> Iterator[Counted]:
+    counter = Counted()
+    with mock.patch.object(view, "read_status", counter):
+        yield counter
+
+
+def _ctx(ws: Path, **env: str) -> Context:
+    return Context(cwd=ws, environ={**os.environ, **env})
+
+
+def _books(ws: Path, *, detail: bool = False) -> dict[str, Any]:
+    """What the books say, every cache off (the history cache reads os.environ)."""
+    with mock.patch.dict(os.environ, {"LOOPKIT_NO_CACHE": "1"}):
+        return READ_STATUS(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None, detail=detail)
+
+
+def _memo(ws: Path, *, detail: bool = False) -> dict[str, Any]:
+    return status_service.status(_ctx(ws), phase=None, detail=detail)
+
+
+def test_an_unchanged_workspace_is_answered_from_the_memo(
+    template: Path, tmp_path: Path, counted: Counted
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    ws = root / "docs"
+    first = _memo(ws)
+    assert counted.calls == 1
+    assert (root / ".git" / "loopkit" / "cache" / "status.json").is_file()
+    assert _memo(ws) == first == _books(ws)
+    assert counted.calls == 1  # the second answer came from the memo
+    detail = _memo(ws, detail=True)
+    assert counted.calls == 2 and detail == _books(ws, detail=True)
+    assert _memo(ws, detail=True) == detail and counted.calls == 2
+    # one phase is always read from the books
+    status_service.status(_ctx(ws), phase=sorted(p["phase"] for p in first["phases"])[0])
+    assert counted.calls == 3
+
+
+def test_a_change_inside_the_racy_window_is_not_memoised(
+    template: Path, tmp_path: Path, counted: Counted
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    ws = root / "docs"
+    status_file = next(ws.glob("STATUS-*.md"))
+    status_file.write_text(status_file.read_text("utf-8") + "\nA line by hand.\n", "utf-8")
+    _memo(ws)
+    assert not (root / ".git" / "loopkit" / "cache" / "status.json").exists()
+    assert _memo(ws) == _books(ws)
+    assert counted.calls == 2
+
+
+def test_no_cache_turns_the_memo_off(template: Path, tmp_path: Path, counted: Counted) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    ws = root / "docs"
+    for _ in range(2):
+        status_service.status(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None)
+    assert counted.calls == 2
+    assert not (root / ".git" / "loopkit" / "cache" / "status.json").exists()
+
+
+# -- any change, then: the memo's answer is the books' answer -------------------------------------
+def _change(root: Path, kind: str, n: int) -> None:
+    ws = root / "docs"
+    statuses = sorted(ws.glob("STATUS-*.md"))
+    journals = sorted(ws.glob("JOURNAL-*.md"))
+    specs = sorted((ws / "phases").glob("*.toml"))
+    if kind == "edit-status":
+        path = statuses[n % len(statuses)]
+        lines = path.read_text("utf-8").split("\n")
+        del lines[n % len(lines)]  # a record, a heading or a blank line gone by hand
+        path.write_text("\n".join(lines), "utf-8")
+    elif kind == "append-journal" and journals:
+        path = journals[n % len(journals)]
+        path.write_text(
+            path.read_text("utf-8") + f"\n## 2026-06-14 10:{n % 60:02d} — later\n\nMore.\n", "utf-8"
+        )
+    elif kind == "drop-journal" and journals:
+        journals[n % len(journals)].unlink()
+    elif kind == "new-phase":
+        source = specs[n % len(specs)]
+        (ws / "phases" / f"added-{n}.toml").write_text(
+            source.read_text("utf-8").replace(source.stem, f"added-{n}"), "utf-8"
+        )
+    elif kind == "edit-spec":
+        path = specs[n % len(specs)]
+        path.write_text(path.read_text("utf-8").replace("answers 200", "answers 204", 1), "utf-8")
+    elif kind == "inbox":
+        path = ws / "ORCHESTRATOR-INBOX.md"
+        old = path.read_text("utf-8") if path.exists() else "# ORCHESTRATOR INBOX\n"
+        path.write_text(old + f"\n## 2026-06-14 11:{n % 60:02d} — from builder\n\nA note {n}.\n", "utf-8")
+    elif kind == "code":
+        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n", "utf-8")
+    elif kind == "config":
+        path = ws / "loopkit.toml"
+        path.write_text(path.read_text("utf-8") + f"\n# a comment {n}\n", "utf-8")
+    elif kind == "commit":
+        _git(root, "add", "-A")
+        _git(
+            root,
+            "-c",
+            "user.name=P",
+            "-c",
+            "user.email=p@x.invalid",
+            "commit",
+            "-qm",
+            f"by hand {n}",
+            "--allow-empty",
+        )
+    elif kind == "reset":
+        if _git(root, "rev-list", "--count", "HEAD").strip() != "1":
+            _git(root, "reset", "-q", "--hard", "HEAD~1")
+    elif kind == "stage":
+        _git(root, "add", "-A")
+    elif kind == "garbage-memo":
+        memo = root / ".git" / "loopkit" / "cache" / "status.json"
+        if memo.exists():
+            memo.write_text('{"facts": [', "utf-8")
+
+
+CHANGES = st.sampled_from(
+    [
+        "edit-status",
+        "append-journal",
+        "drop-journal",
+        "new-phase",
+        "edit-spec",
+        "inbox",
+        "code",
+        "config",
+        "commit",
+        "reset",
+        "stage",
+        "garbage-memo",
+    ]
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(CHANGES, st.integers(0, 1000), st.booleans()), min_size=1, max_size=6))
+def test_after_any_change_the_memo_answers_what_the_books_answer(
+    template: Path, steps: list[tuple[str, int, bool]]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "repo"
+        shutil.copytree(template, root, symlinks=True)
+        _age(root)
+        ws = root / "docs"
+        _memo(ws)  # a memo to start from
+        for kind, n, aged in steps:
+            _change(root, kind, n)
+            if aged:
+                _age(root)  # out of the racy window: a memo is written, and must be refused next
+            books = _books(ws)
+            assert _memo(ws) == books, kind
+            assert _memo(ws) == books, kind  # and once more, now that a memo may be written
+
+
+def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    ws = root / "docs"
+    secret = "s3cr3t-value-for-the-memo-test"
+    status_service.status(_ctx(ws, LOOPKIT_API_TOKEN=secret), phase=None)
+    text = (root / ".git" / "loopkit" / "cache" / "status.json").read_text("utf-8")
+    assert secret not in text
+    data = json.loads(text)
+    assert set(data) == {"facts", "stats", "doc"}
+    assert data["doc"] == _books(ws)
