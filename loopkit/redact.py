@@ -8,7 +8,9 @@ break up) another rule's marker, so the order of the rules never matters.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
+import operator
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -74,6 +76,8 @@ _HEADER_KEY = re.compile(
 _HEADER_LINE = re.compile(rf"{_HEADER}[ \t]*:[ \t]*")
 _HEADER_LINE_AI = re.compile(_HEADER_LINE.pattern, _AI)
 _EOL = re.compile(r"[\r\n]")
+# A text's header spans are looked for only when its lowercase copy holds one of these.
+_HEADER_GATES = ("authorization", "cookie")
 
 _PEM = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 
@@ -120,6 +124,10 @@ def _header_spans(text: str, lowered: str) -> Iterator[Span]:
         pos = _line_end(text, match.end())
         if pos > match.end():
             yield match.end(), pos
+
+
+def _header_gate(lowered: str) -> bool:
+    return any(gate in lowered for gate in _HEADER_GATES)
 
 
 def _line_end(text: str, start: int) -> int:
@@ -180,7 +188,7 @@ class Redactor:
                 continue
             group: int | str = "s" if "s" in pattern.groupindex else 0
             spans.extend(_group_spans(pattern, text, group))
-        if "authorization" in lowered or "cookie" in lowered:
+        if _header_gate(lowered):
             spans.extend(_header_spans(text, lowered))
         for pattern in self._extra:
             spans.extend(_group_spans(pattern, text, 1 if pattern.groups else 0))
@@ -210,19 +218,84 @@ class Redactor:
         return text
 
     def redact_obj(self, obj: T) -> T:
-        """Every string inside JSON-like data (dicts, lists, tuples); keys are left as they are."""
-        return cast(T, self._redact_any(obj))
+        """Every string inside JSON-like data (dicts, lists, tuples); keys are left as they are.
 
-    def _redact_any(self, obj: Any) -> Any:
+        Equal to redacting each string on its own (`_redact_each`), which costs a dozen scans per
+        string, thousands of strings per `status --json`: the strings are searched once, joined,
+        for what could start a redaction, and only the strings holding one are redacted. The
+        result shares what is unchanged with `obj` (it is `obj` itself when nothing is
+        redacted), so it must not be modified; no caller does."""
+        strings: list[str] = []
+        _collect(obj, strings)
+        replaced: dict[int, str] = {}
+        for index in self._suspects(strings):
+            text = self.redact(strings[index])
+            if text != strings[index]:
+                replaced[index] = text
+        if not replaced:
+            return obj
+        return cast(T, _rebuild(obj, replaced, itertools.count()))
+
+    def _redact_each(self, obj: Any) -> Any:
+        """The definition redact_obj is pinned to (tests/test_redact_fast.py): a new copy of
+        `obj` with every string redacted."""
         if isinstance(obj, str):
             return self.redact(obj)
         if isinstance(obj, dict):
-            return {key: self._redact_any(value) for key, value in obj.items()}
+            return {key: self._redact_each(value) for key, value in obj.items()}
         if isinstance(obj, list):
-            return [self._redact_any(item) for item in obj]
+            return [self._redact_each(item) for item in obj]
         if isinstance(obj, tuple):
-            return tuple(self._redact_any(item) for item in obj)
+            return tuple(self._redact_each(item) for item in obj)
         return obj
+
+    def _suspects(self, strings: list[str]) -> set[int]:
+        """Indexes of the strings that could hold a span (`_spans`): every string that does is
+        among them (and the rest are returned unchanged by `redact`). Each source of spans is
+        looked for once, in the strings joined by newlines:
+        - secret forms: every occurrence, overlapping ones too, as `_spans` finds them;
+        - `_RULES` and `_PEM`: they have no anchors, no character they consume can be a
+          newline, and each lookaround answers the same next to the joining newline as at the
+          string's edge (`(?<=[A-Za-z0-9]://)`, `(?!gh[pousr]_)`, `(?![A-Za-z0-9/+=])`). So a
+          match inside one string is a match of the joined text, no match of the joined text
+          spans two strings, and `finditer` reports one that starts in that string;
+        - headers: `_spans` asks for a gate in each string's lowercase copy (see below);
+        - a user's patterns may have anchors or classes that would see the other strings: each
+          string is asked on its own, as `_spans` asks it."""
+        if not strings:
+            return set()
+        text = "\n".join(strings)
+        starts = list(itertools.accumulate((len(s) + 1 for s in strings[:-1]), initial=0))
+
+        def owner(pos: int) -> int:
+            return bisect.bisect_right(starts, pos) - 1
+
+        found: set[int] = set()
+        for form in self._forms:
+            found.update(owner(start) for start, _ in _occurrences(text, form))
+        # str.lower maps each character on its own except Σ (σ or ς, by context), so an ASCII
+        # gate in one string's lowercase copy is in the joined text's too.
+        lowered = text.lower()
+        for pattern, gates in _RULES:
+            if not gates or any(gate in lowered for gate in gates):
+                found.update(owner(match.start()) for match in pattern.finditer(text))
+        found.update(owner(match.start()) for match in _PEM.finditer(text))  # no marker, no span
+        if _header_gate(lowered):
+            # Header spans need the gate in the string's own lowercase copy. Only İ grows when
+            # lowered; without it positions in `lowered` are positions in `text`.
+            if len(lowered) == len(text):
+                for gate in _HEADER_GATES:
+                    found.update(owner(start) for start, _ in _occurrences(lowered, gate))
+            else:
+                found.update(i for i, s in enumerate(strings) if _header_gate(s.lower()))
+        for pattern in self._extra:
+            group = 1 if pattern.groups else 0
+            found.update(
+                i
+                for i, s in enumerate(strings)
+                if i not in found and next(_group_spans(pattern, s, group), None) is not None
+            )
+        return found
 
     def leaks(self, text: str) -> list[str]:
         """Names (never values) of secret variables whose value still shows in `text`.
@@ -252,6 +325,36 @@ def _group_spans(pattern: re.Pattern[str], text: str, group: int | str) -> Itera
         start, end = match.span(group)
         if start < end:  # an unmatched or empty group hides nothing
             yield start, end
+
+
+def _collect(obj: Any, strings: list[str]) -> None:
+    """The strings _redact_each redacts, in the order _rebuild meets them."""
+    if isinstance(obj, str):
+        strings.append(obj)
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _collect(value, strings)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _collect(item, strings)
+
+
+def _rebuild(obj: Any, replaced: dict[int, str], counter: Iterator[int]) -> Any:
+    """`obj` with its strings numbered as _collect numbers them and replaced by index; a
+    container is copied only when something inside it changed."""
+    if isinstance(obj, str):
+        return replaced.get(next(counter), obj)
+    if isinstance(obj, dict):
+        values = [_rebuild(value, replaced, counter) for value in obj.values()]
+        if any(map(operator.is_not, values, obj.values())):
+            return dict(zip(obj.keys(), values, strict=True))
+        return obj
+    if isinstance(obj, (list, tuple)):
+        items = [_rebuild(item, replaced, counter) for item in obj]
+        if any(map(operator.is_not, items, obj)):
+            return items if isinstance(obj, list) else tuple(items)
+        return obj
+    return obj
 
 
 def _inside(span: Span, markers: list[Span], starts: list[int]) -> bool:
