@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -29,13 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError
-from loopkit.workspace import write_atomic
+from loopkit.workspace import INTENT_FILE, write_atomic
 
 if TYPE_CHECKING:
     from loopkit.services.context import Context
 
 RETRIES = 8
-INTENT = "txn.json"
 
 
 @dataclass
@@ -254,6 +252,8 @@ def _undo_of(before: bytes | None, after: bytes | None) -> dict[str, Any]:
 
 
 def _digest(data: bytes | None) -> str | None:
+    import hashlib  # lazy: every command imports this module for `pending`, few write (OpenSSL's load)
+
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
@@ -274,7 +274,7 @@ def _restore(before: Mapping[Path, bytes | None], scratch: str) -> None:
 
 
 def _intent_path(ctx: Context) -> Path:
-    return ctx.workspace.git_dir / "loopkit" / INTENT
+    return ctx.workspace.git_dir / "loopkit" / INTENT_FILE
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:

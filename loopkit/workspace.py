@@ -21,6 +21,7 @@ from loopkit.model import Config, PhaseSpec
 
 CONFIG_NAME = "loopkit.toml"
 PHASES_DIR = "phases"
+INTENT_FILE = "txn.json"  # in .git/loopkit: a write transaction under way (txn.py)
 
 
 def find_repo_root(start: Path) -> Path | None:
@@ -83,17 +84,21 @@ class Workspace:
         """Every phase with a spec or a STATUS file, sorted by name."""
         from loopkit import names
 
-        found = {p.stem for p in (self.root / PHASES_DIR).glob("*.toml") if names.is_phase(p.stem)}
+        specs, statuses = self.phase_folders()
+        found = {p.stem for p in specs.glob("*.toml") if names.is_phase(p.stem)}
         pattern = re.escape(self.config.status).replace(re.escape("{phase}"), "(?P<phase>.+)")
         matcher = re.compile(pattern)
-        base = self.config.status.split("{phase}")[0]
-        parent = (self.root / base).parent if "/" in base else self.root
-        for path in parent.glob("*"):
+        for path in statuses.glob("*"):
             rel = path.relative_to(self.root).as_posix()
             match = matcher.fullmatch(rel)
             if match and names.is_phase(match["phase"]):
                 found.add(match["phase"])
         return sorted(found)
+
+    def phase_folders(self) -> tuple[Path, Path]:
+        """The folders `phases` lists: the specs', and the one the STATUS files are in."""
+        base = self.config.status.split("{phase}")[0]
+        return self.root / PHASES_DIR, (self.root / base).parent if "/" in base else self.root
 
     def is_inside(self, repo_path: str) -> bool:
         """Whether a repository path lies in the workspace (SPEC: staleness ignores these).
@@ -127,6 +132,12 @@ class Workspace:
 
             raise GitError(f"not inside a git work tree: {self.root}; {GIT_INIT_HINT}")
         return found
+
+    @property
+    def intent_file(self) -> Path | None:
+        """Where a write transaction keeps its intent record (txn.py); None outside git."""
+        git_dir = _git_dir(self.repo_root) if self.repo_root else None
+        return None if git_dir is None else git_dir / "loopkit" / INTENT_FILE
 
     def state_dir(self) -> Path | None:
         """Where loopkit keeps caches it can always rebuild: inside .git, never in the work tree."""

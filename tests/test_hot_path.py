@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import NOW, Repo
@@ -25,6 +26,10 @@ HEAVY = ("markdown_it", "jinja2", "git", "mcp")
 
 
 def loaded(repo: Repo, tmp_path: Path, *args: str, role: str = "builder") -> set[str]:
+    return {name.split(".")[0] for name in modules(repo, tmp_path, *args, role=role)}
+
+
+def modules(repo: Repo, tmp_path: Path, *args: str, role: str = "builder") -> set[str]:
     out = tmp_path / "modules.json"
     env = {**os.environ, "LOOPKIT_NOW": NOW, "LOOPKIT_ROLE": role}
     proc = subprocess.run(
@@ -36,7 +41,7 @@ def loaded(repo: Repo, tmp_path: Path, *args: str, role: str = "builder") -> set
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    return {name.split(".")[0] for name in json.loads(out.read_text("utf-8"))}
+    return set(json.loads(out.read_text("utf-8")))
 
 
 def _phase(repo: Repo) -> None:
@@ -85,3 +90,26 @@ def test_inbox_list_and_the_help_load_no_heavy_library(repo: Repo, tmp_path: Pat
     listed = repo.lk("inbox", "list", "--to", "builder", "--json")
     assert [m["subject"] for m in listed.json["messages"]] == ["hello"]
     assert not loaded(repo, tmp_path, "--help") & {"markdown_it", "git", "mcp", "jinja2"}
+
+
+def test_a_second_status_of_an_unchanged_workspace_reads_no_book(repo: Repo, tmp_path: Path) -> None:
+    """The status memo answers: no spec, STATUS file or journal is read, nothing rendered."""
+    _phase(repo)
+    old = time.time_ns() - 10_000_000_000  # out of the memo's racy window
+    for folder, dirs, files in os.walk(repo.root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [*files, *dirs]:
+            os.utime(Path(folder) / name, ns=(old, old))
+    os.utime(repo.root, ns=(old, old))
+    first = modules(repo, tmp_path, "status", "--json", role="orchestrator")
+    assert "loopkit.services.view" in first  # nothing remembered yet: the books are read
+    again = modules(repo, tmp_path, "status", "--json", role="orchestrator")
+    light = {
+        "loopkit.services.view",
+        "loopkit.render",
+        "loopkit.txn",
+        "loopkit.cli.text",
+        "loopkit.services.sync",
+    }
+    assert not again & (light | set(HEAVY)), again & (light | set(HEAVY))
+    assert {name.split(".")[0] for name in again}.isdisjoint(HEAVY)

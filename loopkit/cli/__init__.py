@@ -173,9 +173,11 @@ def _run(
 
 def _syncing(ctx: Any) -> Any:
     """The sync service when --sync was given (anywhere in the command line) or [git] sync is on."""
+    if not ctx.wants_sync(bool(_GLOBAL.get("sync"))):
+        return None
     from loopkit.services import sync as syncing
 
-    return syncing if syncing.wanted(ctx, bool(_GLOBAL.get("sync"))) else None
+    return syncing
 
 
 def _progress(text: str) -> None:

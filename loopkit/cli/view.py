@@ -14,11 +14,15 @@ def status(
     phase: OptPhase = None, workspace: Workspace = None, role: Role = None, as_json: Json = False
 ) -> None:
     """The orchestrator's view of every phase: what needs someone first (--phase P: the detail)."""
-    from loopkit.cli.text import status_renderer
     from loopkit.services.status import status as service
 
     ctx = _context(workspace, role)
-    human = status_renderer(phase=phase, stream=sys.stdout)
+
+    def human(data: dict[str, Any]) -> str:
+        from loopkit.cli.text import status_renderer  # lazy: --json never renders text
+
+        return str(status_renderer(phase=phase, stream=sys.stdout)(data))
+
     _run(lambda: service(_checked(ctx), phase=phase), as_json=as_json, human=human, ctx=ctx)
 
 

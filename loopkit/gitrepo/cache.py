@@ -21,7 +21,6 @@ off. Nothing here is a source of truth: the Markdown in git is.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
@@ -94,6 +93,8 @@ class Store:
             data = full.read_bytes()
         except OSError:
             return None
+        import hashlib  # lazy: status's memo imports this package and never hashes (OpenSSL's load)
+
         blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
         known[path] = {"stat": stat, "read": read_at, "blob": blob}
         self.changed("stat")
@@ -156,4 +157,6 @@ def folder_for(root: Path) -> Path | None:
 
 
 def key_of(*parts: object) -> str:
+    import hashlib
+
     return hashlib.sha1(json.dumps(parts, separators=(",", ":")).encode(), usedforsecurity=False).hexdigest()

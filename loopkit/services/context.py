@@ -16,7 +16,6 @@ from loopkit import timefmt
 from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
-from loopkit.render import oneline, render
 from loopkit.workspace import Workspace, discover
 
 if False:  # pragma: no cover - typing only, without importing GitPython at start-up
@@ -68,11 +67,12 @@ class Context:
     def workspace(self) -> Workspace:
         ws = discover(start=self.cwd, override=self.workspace_dir, environ=self.environ)
         self.__dict__["workspace"] = ws
-        from loopkit import txn
+        if ws.intent_file is not None and ws.intent_file.exists():
+            from loopkit import txn
 
-        if txn.pending(self):  # a killed command left a transaction: finish or undo it first
-            with ws.lock():
-                txn.recover(self)
+            if txn.pending(self):  # a killed command left a transaction: finish or undo it first
+                with ws.lock():
+                    txn.recover(self)
         return ws
 
     @property
@@ -87,6 +87,15 @@ class Context:
                 raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
             self._repo = Repo(root)
         return self._repo  # type: ignore[no-any-return]
+
+    def wants_sync(self, flag: bool) -> bool:
+        """--sync given, or `[git] sync` on (SPEC section 7); a workspace that cannot be read syncs not."""
+        if flag:
+            return True
+        try:
+            return bool(self.workspace.config.git_sync)
+        except LoopkitError:
+            return False
 
     @cached_property
     def redactor(self) -> Redactor:
@@ -146,6 +155,8 @@ class Context:
         body: str,
         trailers: Sequence[tuple[str, str]],
     ) -> str:
+        from loopkit.render import oneline, render  # lazy: most commands never commit
+
         role = self.role or "unknown"
         head = render("subject.txt.j2", workspace=self.workspace.root, action=action, phase=phase, **subject)
         all_trailers: list[tuple[str, str]] = []

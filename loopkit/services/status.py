@@ -7,10 +7,10 @@ the last document of the whole workspace with what it was read from:
 - HEAD and every tracked path that differs from it, from one `git status` (gitrepo.tree_state):
   a commit, a reset, a checkout, a staged or unstaged change anywhere in the repository;
 - the stat (mtime, ctime, size, inode) of every file the view reads (loopkit.toml, each spec,
-  STATUS file and journal, the inboxes, allowed_signers) and of every folder above them up to the
-  workspace's, so a file created or removed (a new phase, a new journal) changes a folder's stat;
-- the workspace and repository paths, loopkit's version, and PATH when some role signs (the
-  verifier is the `ssh-keygen` on PATH).
+  STATUS file and journal, the inboxes, allowed_signers; a missing one's is None) and of the
+  folders the phases are listed from, so a phase added or removed changes a folder's stat;
+- the workspace and repository paths, loopkit's version, and when some role signs what the
+  verifier reads from the environment (PATH, HOME, LOOPKIT_ALLOWED_SIGNERS and its file).
 
 A memo is written only when no file or folder it names changed within RACY_NS of the stats'
 reading (git's "racily clean" rule: a later change in the same tick of the clock could keep every
@@ -25,11 +25,13 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from loopkit import __version__
 from loopkit.model import ROLES
+from loopkit.redact import is_secret_name
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME, Workspace, write_cache
 
@@ -61,26 +63,34 @@ def _stat(path: Path) -> Stat:
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
 
 
-def inputs(ws: Workspace) -> list[Path]:
-    """Every file the view of all phases reads, and the folders above them up to the workspace's."""
+def inputs(ws: Workspace, environ: Mapping[str, str]) -> list[Path]:
+    """Every file the view of all phases reads, and the folders `phases` lists (a phase added or
+    removed changes one of theirs). A file that is missing is a fact too: its stat is None."""
     config = ws.config
-    files = [ws.root / CONFIG_NAME]
+    files = [*ws.phase_folders(), ws.root / CONFIG_NAME]
     for phase in ws.phases():
         files += [ws.spec_file(phase), ws.status_file(phase)]
         files += [p for role in config.journals if (p := ws.journal_file(phase, role)) is not None]
     files += [ws.inbox_file(role) for role in ROLES]
     if ws.repo_root is not None:
-        files.append(ws.repo_root / "allowed_signers")
+        files.append(ws.root / "allowed_signers")
+        if override := environ.get("LOOPKIT_ALLOWED_SIGNERS", "").strip():
+            files.append(Path(override).expanduser())
         files += [ws.git_dir / "shallow", ws.git_dir / "info" / "grafts"]  # history's own shape
-    seen: dict[Path, None] = {}
-    for path in files:
-        seen[path] = None
-        for parent in path.parents:
-            if parent == ws.root or ws.root not in parent.parents:
-                break
-            seen[parent] = None
-    seen[ws.root] = None
-    return list(seen)
+    return list(dict.fromkeys(files))
+
+
+def _verifier_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a signature check reads from the environment: the `ssh-keygen` on PATH, HOME, and
+    loopkit's own variables (LOOPKIT_ALLOWED_SIGNERS…); never one whose name says it is secret,
+    and not LOOPKIT_NOW, which no document depends on."""
+    return {
+        name: value
+        for name, value in sorted(environ.items())
+        if (name in ("PATH", "HOME") or name.startswith("LOOPKIT_"))
+        and name != "LOOPKIT_NOW"
+        and not is_secret_name(name)
+    }
 
 
 class _Memo:
@@ -109,7 +119,7 @@ class _Memo:
             "loopkit": __version__,
             "root": str(ws.root),
             "repo": str(ws.repo_root),
-            "path": ctx.environ.get("PATH") if ws.config.signed else None,
+            "environ": _verifier_environ(ctx.environ) if ws.config.signed else None,
             "tree": tree,
         }
         return cls(ctx, state / "cache" / ("status-detail.json" if detail else "status.json"), facts)
@@ -128,7 +138,7 @@ class _Memo:
     def stats(self) -> tuple[int, list[tuple[str, Stat]]]:
         """The stat of every input, and when it was read."""
         now = time.time_ns()
-        return now, [(str(path), _stat(path)) for path in inputs(self.ctx.workspace)]
+        return now, [(str(path), _stat(path)) for path in inputs(self.ctx.workspace, self.ctx.environ)]
 
     def store(self, doc: dict[str, Any], stats: tuple[int, list[tuple[str, Stat]]]) -> None:
         """Remember the document with the stats read before it, unless a file changed so close to

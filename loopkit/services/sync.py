@@ -273,15 +273,6 @@ def _repo_kind(ctx: Context, repo_path: str) -> str | None:
 
 
 # -- --sync around a command ------------------------------------------------------------------------
-def wanted(ctx: Context, flag: bool) -> bool:
-    if flag:
-        return True
-    try:
-        return bool(ctx.workspace.config.git_sync)
-    except LoopkitError:
-        return False
-
-
 def sync_before(ctx: Context, progress: Progress = None) -> None:
     """Before the command: if this sync fails the command does not run (exit 5)."""
     try:
