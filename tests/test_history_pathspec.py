@@ -92,6 +92,7 @@ def _build(root: Path, steps: list[Any]) -> list[str]:
 @pytest.fixture(autouse=True)
 def _few_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pathspec, "MIN_PATHS", 4)  # the shortcut on small lists too
+    monkeypatch.setattr(pathspec, "SHARE", 0)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -134,7 +135,9 @@ def test_a_merge_that_picks_another_parent_falls_back(tmp_path: Path) -> None:
     assert repo._touching_log(todo, head) == repo._touching_log(todo, head, literal=True)
 
 
-def test_cover_keeps_odd_lists_literal() -> None:
+def test_cover_keeps_odd_lists_literal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pathspec, "MIN_PATHS", 16)
+    monkeypatch.setattr(pathspec, "SHARE", 4)
     assert pathspec.cover([f"d/S-{n}.md" for n in range(3)]) is None  # short
     assert pathspec.cover([f"d/S-{n}*.md" for n in range(20)]) is None  # a glob character
     assert pathspec.cover([f":d/S-{n}.md" for n in range(20)]) is None  # pathspec magic

@@ -17,6 +17,7 @@ from pathlib import Path
 from loopkit.gitrepo.runner import run_bytes
 
 MIN_PATHS = 16  # fewer literal paths than this: git matches them quickly enough
+SHARE = 4  # and the globs must be at most a quarter as many as the paths, or nothing is won
 _SPECIAL = frozenset("*?[]\\\n")  # glob characters (and worse): such a list stays literal
 
 
@@ -41,7 +42,7 @@ def cover(paths: Sequence[str]) -> list[str] | None:
         tail = _shared_start([n[len(head) :][::-1] for n in names])[::-1]
         pattern = f"{base}{head}*{tail}"
         specs += [f":(glob){pattern}", f":(glob){pattern}/**"]
-    return specs if len(specs) * 4 <= len(paths) else None
+    return specs if len(specs) * SHARE <= len(paths) else None
 
 
 def _shared_start(names: Sequence[str]) -> str:
