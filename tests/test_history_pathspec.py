@@ -95,7 +95,7 @@ def _few_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pathspec, "SHARE", 0)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     steps=st.lists(STEP, min_size=1, max_size=12),
     asked=st.sets(st.sampled_from([*ASKED, "d/S-x.md", "d/e/S-2.md", "top"]), min_size=8),
@@ -207,7 +207,7 @@ def _inside(folder: str) -> Callable[[str], bool]:
     return lambda path: path == folder or path.startswith(folder + "/")
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(STEP, min_size=1, max_size=8), data=st.data())
 def test_tree_diffs_answer_as_the_gitpython_walk(steps: list[Any], data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as folder:
