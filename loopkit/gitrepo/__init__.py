@@ -1,5 +1,5 @@
-"""The only GitPython user: HEAD, dirty paths, diffs, commits of exactly the written paths with an
-explicit identity and trailers, blame, and trailers. Every git failure becomes GitError (exit 5)."""
+"""The repository: HEAD, dirty paths, diffs, commits of exactly the written paths with an explicit
+identity and trailers, blame, and trailers. Every git failure becomes GitError (exit 5)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import cache, history, runner
+from loopkit.gitrepo import cache, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
 from loopkit.model import Identity, Origin
 
 ZERO = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+# where a commit of `_record_log` begins: its id after a record separator opening a line (a
+# file's content cannot open a line of a patch)
+_COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
 
 
 class Repo:
@@ -37,14 +40,9 @@ class Repo:
         self.cache.save()
 
     @cached_property
-    def _repo(self) -> Any:
-        """GitPython's Repo, for tree walks only (its set-up costs more than most questions)."""
-        import git
-
-        try:
-            return git.Repo(self.root)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise GitError(f"not a git repository: {self.root}") from None
+    def _trees(self) -> trees.Trees:
+        """Tree reads for staleness through one `git cat-file --batch` (see gitrepo/trees.py)."""
+        return trees.Trees(self.root)
 
     # -- running git ----------------------------------------------------------------------------
     def run(self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> str:
@@ -60,22 +58,6 @@ class Repo:
         """Tracked paths with uncommitted changes, staged or not (untracked files never count)."""
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames")
         return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
-
-    def _commit(self, sha: str) -> Any:
-        import git
-        from gitdb.exc import BadName, BadObject  # type: ignore[import-untyped]
-
-        if len(sha) != 40:
-            try:
-                sha = self.run("rev-parse", "--verify", "-q", f"{sha}^{{commit}}").strip()
-            except GitError:
-                return None
-        try:
-            commit = git.Commit(self._repo, bytes.fromhex(sha))
-            commit.tree  # noqa: B018 - reads the object: fails here when it is not in the repository
-        except (BadName, BadObject, ValueError, TypeError):
-            return None
-        return commit
 
     def changed(
         self,
@@ -104,13 +86,11 @@ class Repo:
             if stored is not None and disk in stored:
                 self._diff_cache[key] = stored[disk]
                 return self._diff_cache[key]
-            a, b = self._commit(old), self._commit(new)
+            a, b = self._trees.commit_tree(old), self._trees.commit_tree(new)
             if a is None or b is None:
                 self._diff_cache[key] = None  # unknown now, maybe fetched later: never kept
             else:
-                found: list[str] = []
-                _diff_trees(a.tree, b.tree, "", found, prune, keep)
-                self._diff_cache[key] = sorted(found)
+                self._diff_cache[key] = self._trees.diff(a, b, prune=prune, keep=keep)
                 if stored is not None:
                     stored[disk] = self._diff_cache[key]
                     self.cache.changed("diff")
@@ -325,7 +305,14 @@ class Repo:
         self.cache.changed("records")
         return found
 
-    def _record_log(self, todo: list[str], revisions: str) -> dict[str, list[tuple[Origin, str]]]:
+    def _record_log(
+        self, todo: list[str], revisions: str, *, literal: bool = False
+    ) -> dict[str, list[tuple[Origin, str]]]:
+        """The record lines of one log: of a glob covering the paths when the list is long (the
+        added lines of other files are left out below, so only the walk must agree)."""
+        wide = None if literal else pathspec.cover(todo)
+        if wide is not None and not pathspec.merges_agree(self.root, revisions, wide, set(todo)):
+            wide = None
         out = self.run(
             "-c",
             "core.quotePath=false",
@@ -341,10 +328,10 @@ class Repo:
             "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
             revisions,
             "--",
-            *todo,
+            *(wide or todo),
         )
         found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
-        for chunk in out.split("\x1e")[1:]:
+        for chunk in _COMMIT_START.split(out)[1:]:
             fields = chunk.split("\x1f", 6)
             if len(fields) < 7:
                 continue
@@ -401,8 +388,23 @@ class Repo:
         self.cache.changed("order")
         return shas
 
-    def _touching_log(self, todo: list[str], head: str) -> list[str]:
-        return list(reversed(self.run("log", "--topo-order", "--format=%H", head, "--", *todo).split()))
+    def _touching_log(self, todo: list[str], head: str, *, literal: bool = False) -> list[str]:
+        """`git log --topo-order` of the paths, oldest first: of a glob covering them when the list
+        is long, then only the commits that touched an asked path (a merge: as the wide log lists
+        it, when every merge picks the same parent under both pathspecs)."""
+        wide = None if literal else pathspec.cover(todo)
+        asked = set(todo)
+        if wide is None or not pathspec.merges_agree(self.root, head, wide, asked):
+            return list(reversed(self.run("log", "--topo-order", "--format=%H", head, "--", *todo).split()))
+        names = ["--root", "--no-renames", "--name-only", "-z", "--format=%x1e%H %P"]
+        _, out, _ = runner.run_bytes(self.root, ["log", "--topo-order", *names, head, "--", *wide])
+        shas: list[str] = []
+        for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
+            first, *names = chunk.split("\0")
+            sha, *parents = first.split()
+            if len(parents) > 1 or pathspec.touches((n.strip("\n") for n in names), asked):
+                shas.append(sha)
+        return list(reversed(shas))
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
         """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
@@ -449,35 +451,6 @@ def _lines(path: Path) -> list[str]:
         return []
     lines = data.split("\n")
     return lines[:-1] if data.endswith("\n") else lines
-
-
-def _diff_trees(
-    a: Any, b: Any, prefix: str, out: list[str], prune: Callable[[str], bool] | None, keep: str | None
-) -> None:
-    """Paths under two trees whose entries differ, descending only where tree ids differ."""
-    left = {entry.name: entry for entry in a} if a is not None else {}
-    right = {entry.name: entry for entry in b} if b is not None else {}
-    for name in sorted(left.keys() | right.keys()):
-        x, y = left.get(name), right.get(name)
-        if x is not None and y is not None and x.binsha == y.binsha and x.mode == y.mode:
-            continue
-        path = prefix + name
-        if prune is not None and prune(path):
-            continue
-        x_tree = x if x is not None and x.type == "tree" else None
-        y_tree = y if y is not None and y.type == "tree" else None
-        if keep is not None:
-            if (x_tree is not None or y_tree is not None) and keep.startswith(path + "/"):
-                _diff_trees(x_tree, y_tree, path + "/", out, prune, keep)
-                if out:
-                    return
-                continue
-            out.append(path + "/" if x_tree is not None or y_tree is not None else path)
-            return
-        if x_tree is not None or y_tree is not None:
-            _diff_trees(x_tree, y_tree, path + "/", out, prune, keep)
-        if (x is not None and x.type != "tree") or (y is not None and y.type != "tree"):
-            out.append(path)
 
 
 def _origin_json(origin: Origin) -> list[Any]:
