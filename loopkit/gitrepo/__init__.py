@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import cache, history, pathspec, runner, trees
+from loopkit.gitrepo import cache, history, pathspec, provenance, runner, trees
 from loopkit.gitrepo.committer import current_head
 from loopkit.model import Identity, Origin
 
@@ -20,6 +20,8 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 # where a commit of `_record_log` begins: its id after a record separator opening a line (a
 # file's content cannot open a line of a patch)
 _COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
+_Answer = dict[int, str | None] | None  # a blame's answer, None when the replay has none
+REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than one walk of history
 
 
 class Repo:
@@ -33,6 +35,7 @@ class Repo:
         self._origins: dict[str, Origin] = {}
         self._records: dict[str, list[tuple[Origin, str]]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
+        self._replayed: dict[str, provenance.Replayed] = {}
         self.cache = cache.Store(root, cache.folder_for(root))
 
     def save_cache(self) -> None:
@@ -130,16 +133,15 @@ class Repo:
         blobs: dict[str, str | None] = {}
         for path, lines in asks.items():
             blob = blobs[path] = self.cache.blob_id(path)
-            entry = stored.get(path)
-            if entry is not None and (blob is None or entry.get("blob") != blob):
-                entry = None
-            if entry is not None and not self._carries(entry, path):
-                entry = None
+            entry = self._entry(stored, path, blob)
             if entry is None:
                 todo[path] = lines
                 continue
+            full = entry.get("full")
+            if full is not None and lines is not None and all(str(n) in full for n in lines):
+                results[path] = {n: full[str(n)] for n in lines}
+                continue
             if lines is None:
-                full = entry.get("full")
                 if full is None:
                     todo[path] = None
                 else:
@@ -150,7 +152,12 @@ class Repo:
             if missing:
                 todo[path] = missing
             results[path] = {n: known[str(n)] for n in lines if str(n) in known}
-        fresh = history.blame_many(self.root, todo) if todo else {}
+        fresh: dict[str, dict[int, str | None]] = {}
+        for path, asked in todo.items():
+            if (replayed := self._from_replay(path, blobs[path], asked)) is not None:
+                fresh[path] = replayed
+        rest = {p: lines for p, lines in todo.items() if p not in fresh}
+        fresh.update(history.blame_many(self.root, rest) if rest else {})
         for path, found in fresh.items():
             blob = blobs[path]
             entry = stored.get(path)
@@ -167,6 +174,50 @@ class Repo:
                 stored[path] = entry
                 self.cache.changed("blame")
         return results
+
+    def _entry(self, stored: dict[str, Any], path: str, blob: str | None) -> dict[str, Any] | None:
+        """The cache's blame entry for this working file, when it holds at this HEAD."""
+        entry: dict[str, Any] | None = stored.get(path)
+        if entry is None or blob is None or entry.get("blob") != blob or not self._carries(entry, path):
+            return None
+        return entry
+
+    def prefetch_origins(self, paths: list[str]) -> None:
+        """Line origins of many files at once (status reads every phase's STATUS and journal): one
+        history walk replayed (gitrepo/provenance.py) stands in for their blames, and the commits
+        named are read in one batch. A file the replay cannot answer exactly is blamed when asked;
+        with the cache off nothing is replayed, so blame alone answers (the slow path, kept)."""
+        head = self.head
+        if head is None or self.cache.folder is None:
+            return
+        stored = self.cache.kind("blame")
+        blobs = {p: self.cache.blob_id(p) for p in dict.fromkeys(paths)}
+        todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
+        todo = [p for p in todo if self._entry(stored, p, blobs[p]) is None]
+        if len(todo) >= REPLAY_MIN:
+            for path, found in provenance.replay(self.root, head=head, paths=todo).items():
+                if found.blob == blobs[path]:  # uncommitted lines: blame tells them apart
+                    self._replayed[path] = found
+        shas: set[str] = set()
+        for path, blob in blobs.items():
+            if path in self._replayed:
+                shas.update(self._replayed[path].shas)
+            elif (entry := self._entry(stored, path, blob)) is not None:
+                for known in (entry.get("full") or {}, entry.get("lines") or {}):
+                    shas.update(s for s in known.values() if s)
+        self._learn(shas)
+
+    def _from_replay(self, path: str, blob: str | None, lines: Sequence[int] | None) -> _Answer:
+        """What blame would answer, from the replay, when it holds this working file."""
+        found = self._replayed.get(path)
+        if found is None or found.blob != blob:
+            return None
+        count = len(found.shas)
+        if lines is None:
+            return dict(enumerate(found.shas, start=1))
+        if any(not 1 <= n <= count for n in lines):
+            return None  # blame refuses a range past the end: let it answer as it does
+        return {n: found.shas[n - 1] for n in lines}
 
     def _carries(self, entry: dict[str, Any], path: str) -> bool:
         """Whether a blame entry made at another HEAD still holds at this one (see _blames)."""

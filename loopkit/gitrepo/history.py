@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from loopkit.gitrepo.provenance import PINNED
 from loopkit.gitrepo.runner import ZERO, run, run_bytes
 from loopkit.model import Identity, Origin
 
@@ -19,7 +20,9 @@ def blame(root: Path, path: str, *, lines: Sequence[int] | None = None) -> dict[
     `lines` limits the question to those lines (blame costs the history of what it is asked).
     A file git does not know has no committed line.
     """
-    args = ["blame", "--porcelain"]
+    # the replay's diff settings (provenance.PINNED); and no ignored revisions: a configured
+    # blame.ignoreRevsFile would pass a forged line's blame on to an older, genuine commit
+    args = [*PINNED, "-c", "blame.ignoreRevsFile=", "blame", "--porcelain", "--no-textconv"]
     if lines is not None:
         if not lines:
             return {}

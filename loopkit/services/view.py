@@ -330,6 +330,13 @@ def _books(ctx: Context, phase: str | None) -> list[Book]:
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
         ctx.repo.prefetch(with_records)
+    if ctx.workspace.repo_root is not None:
+        # every phase's STATUS records and builder's evidence lines from one replay of history,
+        # not one blame each: the books then ask for their origins one phase at a time
+        journals = [ctx.workspace.journal_file(b.phase, "builder") for b in books if b.spec is not None]
+        ctx.repo.prefetch_origins(
+            with_records + [ctx.workspace.repo_path(j) for j in journals if j is not None and j.is_file()]
+        )
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
         written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
