@@ -1,0 +1,520 @@
+"""The repository (Repo): HEAD, dirty paths, diffs, commits of exactly the written paths with an explicit
+identity and trailers, blame, and trailers. Every git failure becomes GitError (exit 5)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from loopkit.errors import GitError
+from loopkit.gitrepo import cache, history, pathspec, provenance, runner, trees
+from loopkit.gitrepo.committer import current_head
+from loopkit.model import Identity, Origin
+
+ZERO = "0" * 40
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+# where a commit of `_record_log` begins: its id after a record separator opening a line (a
+# file's content cannot open a line of a patch)
+_COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
+_Answer = dict[int, str | None] | None  # a blame's answer, None when the replay has none
+REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than one walk of history
+
+
+class Repo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        code, _, _ = runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)
+        if code != 0:
+            raise GitError(f"not a git repository: {root}")
+        self._diff_cache: dict[tuple[str, str, object, str | None], list[str] | None] = {}
+        self._order: dict[str, dict[str, int]] = {}
+        self._origins: dict[str, Origin] = {}
+        self._records: dict[str, list[tuple[Origin, str]]] = {}
+        self._codes: dict[tuple[str, str], str | None] = {}
+        self._replayed: dict[str, provenance.Replayed] = {}
+        self.cache = cache.Store(root, cache.folder_for(root))
+
+    def save_cache(self) -> None:
+        """Write what this command learnt to the cache (a command that reads a lot calls it)."""
+        self.cache.save()
+
+    @cached_property
+    def _trees(self) -> trees.Trees:
+        """Tree reads for staleness through one `git cat-file --batch` (see gitrepo/trees.py)."""
+        return trees.Trees(self.root)
+
+    # -- running git ----------------------------------------------------------------------------
+    def run(self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> str:
+        return runner.run(self.root, *args, env=env, stdin=stdin)
+
+    # -- reading --------------------------------------------------------------------------------
+    @cached_property
+    def head(self) -> str | None:
+        return current_head(self.root)
+
+    @cached_property
+    def dirty(self) -> list[str]:
+        """Tracked paths with uncommitted changes, staged or not (untracked files never count)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames")
+        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+
+    def changed(
+        self,
+        old: str,
+        new: str,
+        *,
+        prune: Callable[[str], bool] | None = None,
+        keep: str | None = None,
+        memo: str | None = None,
+    ) -> list[str] | None:
+        """Paths that differ between two commits; None when either is unknown (rewritten history).
+
+        Compares trees, descending only into subtrees whose ids differ; a subtree for which
+        `prune(path)` holds (the workspace folder, for staleness) is neither read nor reported.
+        With `keep` (the workspace's path), the answer only needs to be "what differs outside it":
+        a differing folder that does not hold the workspace is reported as `folder/` unread and
+        the walk stops at the first difference, so staleness costs two or three tree reads.
+        `memo` names what `prune` stands for (the caller's promise), so the answer can be kept in
+        the cache across commands; without `prune` none is needed.
+        """
+        key = (old, new, prune, keep)
+        if key not in self._diff_cache:
+            lasting = memo if prune is not None else "all"
+            stored = self.cache.kind("diff") if lasting is not None else None
+            disk = cache.key_of(old, new, keep, lasting)
+            if stored is not None and disk in stored:
+                self._diff_cache[key] = stored[disk]
+                return self._diff_cache[key]
+            a, b = self._trees.commit_tree(old), self._trees.commit_tree(new)
+            if a is None or b is None:
+                self._diff_cache[key] = None  # unknown now, maybe fetched later: never kept
+            else:
+                self._diff_cache[key] = self._trees.diff(a, b, prune=prune, keep=keep)
+                if stored is not None:
+                    stored[disk] = self._diff_cache[key]
+                    self.cache.changed("diff")
+        return self._diff_cache[key]
+
+    def origins(self, paths: list[str]) -> dict[str, list[Origin | None]]:
+        """For each file, the commit that added each line of the working file (None: uncommitted),
+        exactly as git blame answers, with identities from the commit objects."""
+        blames = self._blames(dict.fromkeys(dict.fromkeys(paths)))
+        self._learn(s for found in blames.values() for s in found.values() if s)
+        result: dict[str, list[Origin | None]] = {}
+        for path in paths:
+            found = blames.get(path, {})
+            count = len(_lines(self.root / path))
+            result[path] = [self._origin(found.get(n)) for n in range(1, count + 1)]
+        return result
+
+    def line_origins(self, path: str, lines: list[int]) -> dict[int, Origin | None]:
+        """git blame of just these lines (1-based) of the working file."""
+        found = self._blames({path: lines})[path]
+        self._learn(s for s in found.values() if s)
+        return {n: self._origin(found.get(n)) for n in lines}
+
+    def _blames(self, asks: dict[str, list[int] | None]) -> dict[str, dict[int, str | None]]:
+        """git blame of each file (all lines, or the lines asked), through the cache.
+
+        An entry holds the answers for one (HEAD, path, working blob): whole-file blames and the
+        lines asked one by one, apart. When HEAD moved by commits that did not touch the file, the
+        answers carry over: blame walks back from HEAD and those commits pass every line through.
+        """
+        head = self.head
+        if head is None or self.cache.folder is None:
+            return history.blame_many(self.root, dict(asks))
+        stored = self.cache.kind("blame")
+        results: dict[str, dict[int, str | None]] = {}
+        todo: dict[str, Sequence[int] | None] = {}
+        blobs: dict[str, str | None] = {}
+        for path, lines in asks.items():
+            blob = blobs[path] = self.cache.blob_id(path)
+            entry = self._entry(stored, path, blob)
+            if entry is None:
+                todo[path] = lines
+                continue
+            full = entry.get("full")
+            if full is not None and lines is not None and all(str(n) in full for n in lines):
+                results[path] = {n: full[str(n)] for n in lines}
+                continue
+            if lines is None:
+                if full is None:
+                    todo[path] = None
+                else:
+                    results[path] = {int(n): sha for n, sha in full.items()}
+                continue
+            known = entry.get("lines", {})
+            missing = [n for n in lines if str(n) not in known]
+            if missing:
+                todo[path] = missing
+            results[path] = {n: known[str(n)] for n in lines if str(n) in known}
+        fresh: dict[str, dict[int, str | None]] = {}
+        for path, asked in todo.items():
+            if (replayed := self._from_replay(path, blobs[path], asked)) is not None:
+                fresh[path] = replayed
+        rest = {p: lines for p, lines in todo.items() if p not in fresh}
+        fresh.update(history.blame_many(self.root, rest) if rest else {})
+        for path, found in fresh.items():
+            blob = blobs[path]
+            entry = stored.get(path)
+            if entry is None or entry.get("blob") != blob or entry.get("head") != head:
+                entry = {"head": head, "blob": blob}
+            if todo[path] is None:
+                entry["full"] = {str(n): sha for n, sha in found.items()}
+                results[path] = found
+            else:
+                lines_known = entry.setdefault("lines", {})
+                lines_known.update({str(n): found.get(n) for n in todo[path] or ()})
+                results.setdefault(path, {}).update(found)
+            if blob is not None and found:
+                stored[path] = entry
+                self.cache.changed("blame")
+        return results
+
+    def _entry(self, stored: dict[str, Any], path: str, blob: str | None) -> dict[str, Any] | None:
+        """The cache's blame entry for this working file, when it holds at this HEAD."""
+        entry: dict[str, Any] | None = stored.get(path)
+        if entry is None or blob is None or entry.get("blob") != blob or not self._carries(entry, path):
+            return None
+        return entry
+
+    def prefetch_origins(self, paths: list[str]) -> None:
+        """Line origins of many files at once (status reads every phase's STATUS and journal): one
+        history walk replayed (gitrepo/provenance.py) stands in for their blames, and the commits
+        named are read in one batch. A file the replay cannot answer exactly is blamed when asked;
+        with the cache off nothing is replayed, so blame alone answers (the slow path, kept)."""
+        head = self.head
+        if head is None or self.cache.folder is None:
+            return
+        stored = self.cache.kind("blame")
+        blobs = {p: self.cache.blob_id(p) for p in dict.fromkeys(paths)}
+        todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
+        todo = [p for p in todo if self._entry(stored, p, blobs[p]) is None]
+        if len(todo) >= REPLAY_MIN:
+            for path, found in provenance.replay(self.root, head=head, paths=todo).items():
+                if found.blob == blobs[path]:  # uncommitted lines: blame tells them apart
+                    self._replayed[path] = found
+        shas: set[str] = set()
+        for path, blob in blobs.items():
+            if path in self._replayed:
+                shas.update(self._replayed[path].shas)
+            elif (entry := self._entry(stored, path, blob)) is not None:
+                for known in (entry.get("full") or {}, entry.get("lines") or {}):
+                    shas.update(s for s in known.values() if s)
+        self._learn(shas)
+
+    def _from_replay(self, path: str, blob: str | None, lines: Sequence[int] | None) -> _Answer:
+        """What blame would answer, from the replay, when it holds this working file."""
+        found = self._replayed.get(path)
+        if found is None or found.blob != blob:
+            return None
+        count = len(found.shas)
+        if lines is None:
+            return dict(enumerate(found.shas, start=1))
+        if any(not 1 <= n <= count for n in lines):
+            return None  # blame refuses a range past the end: let it answer as it does
+        return {n: found.shas[n - 1] for n in lines}
+
+    def _carries(self, entry: dict[str, Any], path: str) -> bool:
+        """Whether a blame entry made at another HEAD still holds at this one (see _blames)."""
+        old = str(entry.get("head"))
+        if old == self.head:
+            return True
+        assert self.head is not None
+        chain = self.cache.chain(old, self.head)
+        if chain is None or any(path in touched for _, touched in chain):
+            return False
+        entry["head"] = self.head
+        self.cache.changed("blame")
+        return True
+
+    def commit_origins(self, shas: Iterable[str]) -> dict[str, Origin]:
+        self._learn(shas)
+        return {s: self._origins[s] for s in shas if s in self._origins}
+
+    def _learn(self, shas: Iterable[str]) -> None:
+        todo = {s for s in shas if s not in self._origins}
+        if not todo:
+            return
+        stored = self.cache.kind("origins") if self.cache.folder is not None else {}
+        for sha in [s for s in todo if s in stored]:
+            self._origins[sha] = _origin_from(sha, stored[sha])
+            todo.discard(sha)
+        if todo:
+            found = history.origins(self.root, todo)
+            self._origins.update(found)
+            if self.cache.folder is not None and found:
+                stored.update({sha: _origin_json(o)[1:] for sha, o in found.items()})
+                self.cache.changed("origins")
+
+    def _origin(self, sha: str | None) -> Origin | None:
+        return self._origins.get(sha) if sha else None
+
+    def code_of(self, commit: str | None, *, rel: str, owned: Callable[[str], bool]) -> str | None:
+        """The code id of a commit (SPEC section 7), remembered for the command's life."""
+        if commit is None:
+            return None
+        key = (commit, rel)
+        if key not in self._codes:
+            from loopkit.gitrepo.code import code_id
+
+            # nested, `owned` is not asked: the id is the commit's and the folder's alone
+            stored = self.cache.kind("code") if rel and self.cache.folder is not None else None
+            disk = f"{commit}:{rel}"
+            if stored is not None and disk in stored:
+                self._codes[key] = stored[disk]
+            else:
+                self._codes[key] = code_id(self.root, commit, rel=rel, owned=owned)
+                if stored is not None and self._codes[key] is not None and len(commit) == 40:
+                    stored[disk] = self._codes[key]
+                    self.cache.changed("code")
+        return self._codes[key]
+
+    def code_changed(self, old: str, new: str) -> list[str] | None:
+        """Paths that differ between two code trees (or commits); None when either is unknown."""
+        from loopkit.gitrepo.code import changed_paths
+
+        return changed_paths(self.root, old, new)
+
+    @cached_property
+    def spec_commits(self) -> list[Origin]:
+        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process."""
+        head = self.head
+        if head is None:
+            return []
+        if self.cache.folder is None:
+            return self._spec_commits(head)
+        stored = self.cache.kind("spec")
+        entry = stored.get("HEAD")
+        if entry is not None and entry.get("head") == head:
+            return [_origin_from(o[0], o[1:]) for o in entry["list"]]
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            older = [_origin_from(o[0], o[1:]) for o in entry["list"]]
+            found = self._spec_commits(f"{entry['head']}..{head}") + older
+        else:
+            found = self._spec_commits(head)
+        stored["HEAD"] = {"head": head, "list": [_origin_json(o) for o in found]}
+        self.cache.changed("spec")
+        return found
+
+    def _spec_commits(self, revisions: str) -> list[Origin]:
+        out = self.run(
+            "log",
+            "--no-use-mailmap",
+            "-E",
+            "--grep=^Loopkit-Spec: ",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+            revisions,
+        )
+        found = []
+        for chunk in out.split("\x1e")[1:]:
+            fields = chunk.split("\x1f")
+            if len(fields) >= 6:
+                sha, an, ae, cn, ce, block = fields[:6]
+                found.append(
+                    Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
+                )
+        return found
+
+    def record_lines(self, paths: list[str]) -> dict[str, list[tuple[Origin, str]]]:
+        """For each STATUS file, the lines that loopkit's claim, verdict and DONE commits added, with
+        the commit that added them: the records history says were written (one git process)."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self._records]
+        if todo and self.head is not None:
+            self._records.update(self._record_lines_cached(todo, self.head))
+        for path in todo:
+            self._records.setdefault(path, [])
+        return {p: self._records[p] for p in paths}
+
+    def _record_lines_cached(self, todo: list[str], head: str) -> dict[str, list[tuple[Origin, str]]]:
+        """The same answer as one log of HEAD, carried over from the last answer for these paths
+        through a log of the new commits alone when HEAD only moved forward in a line."""
+        if self.cache.folder is None:
+            return self._record_log(todo, head)
+        stored = self.cache.kind("records")
+        key = cache.key_of(sorted(todo))
+        entry = stored.get(key)
+        if entry is not None and entry.get("head") == head:
+            return {p: [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]] for p in todo}
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            found = self._record_log(todo, f"{entry['head']}..{head}")
+            for p in todo:
+                found[p] += [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]]
+        else:
+            found = self._record_log(todo, head)
+        stored.pop(key, None)
+        kept = {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+        stored[key] = {"head": head, "found": kept}
+        for old in list(stored)[:-4]:  # a few sets of paths (status, one phase): bounded
+            del stored[old]
+        self.cache.changed("records")
+        return found
+
+    def _record_log(
+        self, todo: list[str], revisions: str, *, literal: bool = False
+    ) -> dict[str, list[tuple[Origin, str]]]:
+        """The record lines of one log: of a glob covering the paths when the list is long (the
+        added lines of other files are left out below, so only the walk must agree)."""
+        wide = None if literal else pathspec.cover(todo)
+        if wide is not None and not pathspec.merges_agree(self.root, revisions, wide, set(todo)):
+            wide = None
+        out = self.run(
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--no-use-mailmap",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "-p",
+            "-U0",
+            "-E",
+            "--grep=^Loopkit-Action: (claim|verdict|done)$",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            revisions,
+            "--",
+            *(wide or todo),
+        )
+        found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
+        for chunk in _COMMIT_START.split(out)[1:]:
+            fields = chunk.split("\x1f", 6)
+            if len(fields) < 7:
+                continue
+            sha, an, ae, cn, ce, block, diff = fields
+            origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
+            for path, line in history.added_lines(diff):
+                if path in found:
+                    found[path].append((origin, line))
+        return found
+
+    def blob(self, sha: str) -> bytes | None:
+        code, out, _ = runner.run_bytes(self.root, ["cat-file", "blob", sha], check=False)
+        return out if code == 0 else None
+
+    def order(self, path: str) -> dict[str, int]:
+        """The commits that touched this file (and any read with it), oldest = 0: history order."""
+        self.prefetch([path])
+        return self._order.get(path, {})
+
+    def prefetch(self, paths: list[str]) -> None:
+        """History order of many files in one git process (status reads every phase at once)."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self._order]
+        if not todo:
+            return
+        order = {sha: index for index, sha in enumerate(self._touching(todo))}
+        for path in todo:
+            self._order[path] = order
+
+    def _touching(self, todo: list[str]) -> list[str]:
+        """The commits that touched any of these paths, oldest first (`git log --topo-order`).
+
+        Through the cache: after a line of new commits, the ones of them that touch the paths
+        come last, as topo order puts them."""
+        head = self.head
+        if head is None:
+            return []
+        if self.cache.folder is None:
+            return self._touching_log(todo, head)
+        stored = self.cache.kind("order")
+        key = cache.key_of(sorted(todo))
+        entry = stored.get(key)
+        if entry is not None and entry.get("head") == head:
+            return list(entry["shas"])
+        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
+        if entry is not None and chain is not None:
+            wanted = set(todo)
+            shas = list(entry["shas"]) + [sha for sha, touched in reversed(chain) if touched & wanted]
+        else:
+            shas = self._touching_log(todo, head)
+        stored.pop(key, None)
+        stored[key] = {"head": head, "shas": shas}
+        for old in list(stored)[:-4]:
+            del stored[old]
+        self.cache.changed("order")
+        return shas
+
+    def _touching_log(self, todo: list[str], head: str, *, literal: bool = False) -> list[str]:
+        """`git log --topo-order` of the paths, oldest first: of a glob covering them when the list
+        is long, then only the commits that touched an asked path (a merge: as the wide log lists
+        it, when every merge picks the same parent under both pathspecs)."""
+        wide = None if literal else pathspec.cover(todo)
+        asked = set(todo)
+        if wide is None or not pathspec.merges_agree(self.root, head, wide, asked):
+            return list(reversed(self.run("log", "--topo-order", "--format=%H", head, "--", *todo).split()))
+        names = ["--root", "--no-renames", "--name-only", "-z", "--format=%x1e%H %P"]
+        _, out, _ = runner.run_bytes(self.root, ["log", "--topo-order", *names, head, "--", *wide])
+        shas: list[str] = []
+        for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
+            first, *names = chunk.split("\0")
+            sha, *parents = first.split()
+            if len(parents) > 1 or pathspec.touches((n.strip("\n") for n in names), asked):
+                shas.append(sha)
+        return list(reversed(shas))
+
+    def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
+        """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
+        from loopkit.gitrepo import committer
+        from loopkit.workspace import find_git_dir
+
+        git_dir = find_git_dir(self.root)
+        scratch = os.urandom(6).hex()
+        built = committer.build(
+            self.root,
+            git_dir,
+            paths=paths,
+            parent=self.head,
+            message=message,
+            identity=identity,
+            when=None,
+            scratch=scratch,
+        )
+        if built is None:
+            return None
+        committer.publish(self.root, git_dir, built, subject=message.split("\n", 1)[0], scratch=scratch)
+        self.__dict__.pop("head", None)
+        self.__dict__.pop("dirty", None)
+        return built.sha
+
+    def log_oneline(self, limit: int = 50) -> str:
+        if self.head is None:
+            return ""
+        return self.run("log", "--oneline", f"-{limit}")
+
+
+def init_repo(path: Path) -> Repo:
+    """A new repository whose first branch is `main`, whatever the machine's git defaults."""
+    path.mkdir(parents=True, exist_ok=True)
+    runner.run(path, "init", "-q", "-b", "main")  # runner's one way of explaining a failure
+    return Repo(path)
+
+
+def _lines(path: Path) -> list[str]:
+    """A file's lines as git counts them (LF, a trailing CR kept), no line endings."""
+    try:
+        data = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = data.split("\n")
+    return lines[:-1] if data.endswith("\n") else lines
+
+
+def _origin_json(origin: Origin) -> list[Any]:
+    return [
+        origin.sha,
+        origin.author.name,
+        origin.author.email,
+        origin.committer.name,
+        origin.committer.email,
+        origin.trailers,
+    ]
+
+
+def _origin_from(sha: str, data: list[Any]) -> Origin:
+    an, ae, cn, ce, trailers = data
+    return Origin(sha, Identity(an, ae), Identity(cn, ce), dict(trailers))
