@@ -247,3 +247,28 @@ def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, 
     data = json.loads(text)
     assert set(data) == {"facts", "stats", "doc"}
     assert data["doc"] == _books(ws)
+
+
+def test_a_deleted_journal_leaves_the_journal_memo(template: Path, tmp_path: Path) -> None:
+    """journals.json keeps entries only for journals that exist when it is written."""
+    from loopkit.services import journal_memo
+
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    ws = root / "docs"
+    first, second = sorted(ws.glob("JOURNAL-*.md"))[:2]
+    ctx = _ctx(ws)
+    journal_memo.last_time(ctx, first)
+    journal_memo.last_time(ctx, second)
+    journal_memo.save(ctx)
+    memo = root / ".git" / "loopkit" / "journals.json"
+    assert {str(first), str(second)} <= set(json.loads(memo.read_text("utf-8"))["entries"])
+    first.unlink()
+    second.write_text(second.read_text("utf-8") + "\nmore\n", "utf-8")
+    _age(root)
+    again = _ctx(ws)
+    journal_memo.last_time(again, second)  # a changed stat: the memo has news to write
+    journal_memo.save(again)
+    entries = set(json.loads(memo.read_text("utf-8"))["entries"])
+    assert str(second) in entries and str(first) not in entries

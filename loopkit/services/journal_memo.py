@@ -73,7 +73,9 @@ def save(ctx: Context) -> None:
     if not memo or not memo.get("changed") or state is None:
         return
     target = state / f"{_MEMO}.json"
-    write_cache(target, {"version": _VERSION, "entries": memo["entries"]})
+    # a journal renamed or deleted leaves no entry behind (one stat each, only when writing)
+    entries = {key: kept for key, kept in memo["entries"].items() if Path(key).exists()}
+    write_cache(target, {"version": _VERSION, "entries": entries})
     memo["changed"] = False
 
 
