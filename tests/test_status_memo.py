@@ -272,3 +272,17 @@ def test_a_deleted_journal_leaves_the_journal_memo(template: Path, tmp_path: Pat
     journal_memo.save(again)
     entries = set(json.loads(memo.read_text("utf-8"))["entries"])
     assert str(second) in entries and str(first) not in entries
+
+
+def test_a_signed_workspace_keys_the_memo_on_what_the_verifier_reads_and_nothing_secret() -> None:
+    environ = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/a",
+        "LOOPKIT_ALLOWED_SIGNERS": "/keys/allowed",
+        "LOOPKIT_NOW": "2026-06-13T13:44:00Z",
+        "LOOPKIT_SIGNING_KEY": "/keys/id",
+        "LOOPKIT_API_TOKEN": "s3cr3t-token",
+        "EDITOR": "vi",
+    }
+    kept = status_service._verifier_environ(environ)
+    assert kept == {"HOME": "/home/a", "LOOPKIT_ALLOWED_SIGNERS": "/keys/allowed", "PATH": "/usr/bin"}
