@@ -88,6 +88,14 @@ def _books(ws: Path, *, detail: bool = False) -> dict[str, Any]:
         return READ_STATUS(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None, detail=detail)
 
 
+def _copy(template: Path, folder: Path) -> Path:
+    """A fresh copy of the built repository, aged out of the racy window; its workspace folder."""
+    root = folder / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)
+    return root / "docs"
+
+
 def _memo(ws: Path, *, detail: bool = False) -> dict[str, Any]:
     return status_service.status(_ctx(ws), phase=None, detail=detail)
 
@@ -95,10 +103,8 @@ def _memo(ws: Path, *, detail: bool = False) -> dict[str, Any]:
 def test_an_unchanged_workspace_is_answered_from_the_memo(
     template: Path, tmp_path: Path, counted: Counted
 ) -> None:
-    root = tmp_path / "repo"
-    shutil.copytree(template, root, symlinks=True)
-    _age(root)
-    ws = root / "docs"
+    ws = _copy(template, tmp_path)
+    root = ws.parent
     first = _memo(ws)
     assert counted.calls == 1
     assert (root / ".git" / "loopkit" / "cache" / "status.json").is_file()
@@ -115,10 +121,8 @@ def test_an_unchanged_workspace_is_answered_from_the_memo(
 def test_a_change_inside_the_racy_window_is_not_memoised(
     template: Path, tmp_path: Path, counted: Counted
 ) -> None:
-    root = tmp_path / "repo"
-    shutil.copytree(template, root, symlinks=True)
-    _age(root)
-    ws = root / "docs"
+    ws = _copy(template, tmp_path)
+    root = ws.parent
     status_file = next(ws.glob("STATUS-*.md"))
     status_file.write_text(status_file.read_text("utf-8") + "\nA line by hand.\n", "utf-8")
     _memo(ws)
@@ -128,10 +132,8 @@ def test_a_change_inside_the_racy_window_is_not_memoised(
 
 
 def test_no_cache_turns_the_memo_off(template: Path, tmp_path: Path, counted: Counted) -> None:
-    root = tmp_path / "repo"
-    shutil.copytree(template, root, symlinks=True)
-    _age(root)
-    ws = root / "docs"
+    ws = _copy(template, tmp_path)
+    root = ws.parent
     for _ in range(2):
         status_service.status(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None)
     assert counted.calls == 2
@@ -221,10 +223,8 @@ def test_after_any_change_the_memo_answers_what_the_books_answer(
     template: Path, steps: list[tuple[str, int, bool]]
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "repo"
-        shutil.copytree(template, root, symlinks=True)
-        _age(root)
-        ws = root / "docs"
+        ws = _copy(template, Path(folder))
+        root = ws.parent
         _memo(ws)  # a memo to start from
         for kind, n, aged in steps:
             _change(root, kind, n)
@@ -236,10 +236,8 @@ def test_after_any_change_the_memo_answers_what_the_books_answer(
 
 
 def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, tmp_path: Path) -> None:
-    root = tmp_path / "repo"
-    shutil.copytree(template, root, symlinks=True)
-    _age(root)
-    ws = root / "docs"
+    ws = _copy(template, tmp_path)
+    root = ws.parent
     secret = "s3cr3t-value-for-the-memo-test"
     status_service.status(_ctx(ws, LOOPKIT_API_TOKEN=secret), phase=None)
     text = (root / ".git" / "loopkit" / "cache" / "status.json").read_text("utf-8")
@@ -253,10 +251,8 @@ def test_a_deleted_journal_leaves_the_journal_memo(template: Path, tmp_path: Pat
     """journals.json keeps entries only for journals that exist when it is written."""
     from loopkit.services import journal_memo
 
-    root = tmp_path / "repo"
-    shutil.copytree(template, root, symlinks=True)
-    _age(root)
-    ws = root / "docs"
+    ws = _copy(template, tmp_path)
+    root = ws.parent
     first, second = sorted(ws.glob("JOURNAL-*.md"))[:2]
     ctx = _ctx(ws)
     journal_memo.last_time(ctx, first)
