@@ -15,7 +15,8 @@ from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.evidence import escape
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
-from loopkit.model import ROLES, Message
+from loopkit.model import ROLES
+from loopkit.model.inbox import Message
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context

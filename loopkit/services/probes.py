@@ -11,11 +11,12 @@ from typing import Any
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
-from loopkit.model import ProbeRecord, ProbeSpec
+from loopkit.model.config import ProbeSpec
+from loopkit.model.journal import ProbeRecord
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
-from loopkit.state import Issue
+from loopkit.trust import Issue
 from loopkit.txn import Plan
 
 OBSERVED_LIMIT = 2000
