@@ -15,11 +15,11 @@ from typing import Any
 from loopkit import timefmt
 from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
+from loopkit.redact import Redactor
 from loopkit.workspace import Workspace, discover
 
 if False:  # pragma: no cover - typing only, without importing GitPython at start-up
     from loopkit.gitrepo import Repo
-    from loopkit.redact import Redactor
 
 
 @dataclass
@@ -99,8 +99,6 @@ class Context:
 
     @cached_property
     def redactor(self) -> Redactor:
-        from loopkit.redact import Redactor  # ~15 patterns compiled: only what writes or shows output
-
         patterns: Sequence[str] = ()
         with contextlib.suppress(Exception):
             patterns = self.workspace.config.redact_patterns
