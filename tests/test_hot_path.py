@@ -144,3 +144,16 @@ def test_a_second_status_of_an_unchanged_workspace_reads_no_book(repo: Repo, tmp
     }
     assert not again & (light | set(HEAVY)), again & (light | set(HEAVY))
     assert {name.split(".")[0] for name in again}.isdisjoint(HEAVY)
+
+
+def test_probe_exec_without_a_commit_leaves_its_git_reads_in_the_cache(repo: Repo, tmp_path: Path) -> None:
+    """HEAD stays where it was: the spec commits (one `git log`) are stored for the next probe,
+    which records the same evidence from them."""
+    _phase(repo)
+    exec_ = ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "P1", "--no-commit", "--", "true")
+    assert repo.lk(*exec_, role="builder").code == 0
+    spec = json.loads((repo.root / ".git" / "loopkit" / "cache" / "spec.json").read_text("utf-8"))
+    assert spec["entries"]["HEAD"]["head"] == repo.git("rev-parse", "HEAD").strip()
+    assert repo.lk(*exec_, role="builder").code == 0
+    parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
+    assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]

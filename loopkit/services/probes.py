@@ -43,6 +43,8 @@ def _record(
     head = repo.head
     code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
     dirty = any(not ws.is_inside(p) for p in repo.dirty)
+    if ctx.no_commit:  # HEAD stays: the next probe here reads the spec commits and code id back
+        repo.save_cache()  # (after a commit they would name a HEAD gone, and cost a history walk)
     if dirty and not ctx.cache.get("warned-dirty"):
         ctx.cache["warned-dirty"] = True
         ctx.warn(
