@@ -15,7 +15,8 @@ from typing import Any
 
 from loopkit import names
 from loopkit.errors import BadInput
-from loopkit.model import ROLES, Config, Identity, Limits, Milestone, PhaseSpec, ProbeSpec
+from loopkit.model import ROLES
+from loopkit.model.config import Config, Identity, Limits, Milestone, PhaseSpec, ProbeSpec
 
 
 class _Errors:

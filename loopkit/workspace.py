@@ -17,7 +17,7 @@ from typing import Any
 
 from loopkit.config import load_config, load_phase
 from loopkit.errors import BadInput
-from loopkit.model import Config, PhaseSpec
+from loopkit.model.config import Config, PhaseSpec
 
 CONFIG_NAME = "loopkit.toml"
 PHASES_DIR = "phases"

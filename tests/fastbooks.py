@@ -23,7 +23,7 @@ from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.services.inbox import quote
 from loopkit.services.probes import render_evidence
-from loopkit.state import blob_id
+from loopkit.trust import blob_id
 
 NOW = datetime(2026, 6, 13, 13, 44)
 # Each phase plays one of these, in turn: together they reach every state and the common problems.

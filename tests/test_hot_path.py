@@ -61,8 +61,11 @@ def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(
     exec_ = ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "P1", "--", "true")
     first = loaded(repo, tmp_path, *exec_)
     assert "markdown_it" in first  # nothing remembered yet: the full check
-    again = loaded(repo, tmp_path, *exec_)
-    assert not again & set(HEAVY), again & set(HEAVY)
+    again = modules(repo, tmp_path, *exec_)
+    assert not {name.split(".")[0] for name in again} & set(HEAVY), again
+    # the rules and the records of STATUS files and inboxes, and the history walk, stay unbuilt
+    unused = {"loopkit.state", "loopkit.model.status", "loopkit.model.inbox", "loopkit.gitrepo.provenance"}
+    assert not again & unused, again & unused
     parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
     assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]
 
@@ -86,10 +89,38 @@ def test_inbox_list_and_the_help_load_no_heavy_library(repo: Repo, tmp_path: Pat
     sent = repo.lk("inbox", "send", "--to", "builder", "--subject", "hello", "--body", "b", role="adversary")
     assert sent.code == 0, sent.err
     assert "markdown_it" in loaded(repo, tmp_path, "inbox", "list", "--to", "builder")
-    assert not loaded(repo, tmp_path, "inbox", "list", "--to", "builder") & set(HEAVY)
+    again = modules(repo, tmp_path, "inbox", "list", "--to", "builder")
+    assert not {name.split(".")[0] for name in again} & set(HEAVY), again
+    # no journal: neither its records, its evidence blocks nor the append that consume uses
+    unused = {
+        "loopkit.state",
+        "loopkit.model.journal",
+        "loopkit.model.status",
+        "loopkit.markdown.evidence",
+        "loopkit.services.journals",
+    }
+    assert not again & unused, again & unused
     listed = repo.lk("inbox", "list", "--to", "builder", "--json")
     assert [m["subject"] for m in listed.json["messages"]] == ["hello"]
     assert not loaded(repo, tmp_path, "--help") & {"markdown_it", "git", "mcp", "jinja2"}
+
+
+def test_every_record_is_importable_from_loopkit_model() -> None:
+    """loopkit.model loads each record's module on first use: its table names every record where
+    it lives, and every public name of the modules is reachable through it."""
+    import importlib
+
+    import loopkit.model as model
+
+    for name, home in model._HOMES.items():
+        assert getattr(model, name) is getattr(importlib.import_module(f"loopkit.model.{home}"), name)
+    assert set(model.__all__) == {*model._HOMES, "ROLES", "Result", "Role"}
+    for home in set(model._HOMES.values()):
+        module = importlib.import_module(f"loopkit.model.{home}")
+        public = {
+            n for n, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__
+        }
+        assert public <= set(model._HOMES), public - set(model._HOMES)
 
 
 def test_a_second_status_of_an_unchanged_workspace_reads_no_book(repo: Repo, tmp_path: Path) -> None:
@@ -113,3 +144,16 @@ def test_a_second_status_of_an_unchanged_workspace_reads_no_book(repo: Repo, tmp
     }
     assert not again & (light | set(HEAVY)), again & (light | set(HEAVY))
     assert {name.split(".")[0] for name in again}.isdisjoint(HEAVY)
+
+
+def test_probe_exec_without_a_commit_leaves_its_git_reads_in_the_cache(repo: Repo, tmp_path: Path) -> None:
+    """HEAD stays where it was: the spec commits (one `git log`) are stored for the next probe,
+    which records the same evidence from them."""
+    _phase(repo)
+    exec_ = ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "P1", "--no-commit", "--", "true")
+    assert repo.lk(*exec_, role="builder").code == 0
+    spec = json.loads((repo.root / ".git" / "loopkit" / "cache" / "spec.json").read_text("utf-8"))
+    assert spec["entries"]["HEAD"]["head"] == repo.git("rev-parse", "HEAD").strip()
+    assert repo.lk(*exec_, role="builder").code == 0
+    parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
+    assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]

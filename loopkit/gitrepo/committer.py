@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loopkit.errors import GitError
 from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
-from loopkit.model import Identity
+from loopkit.model.config import Identity
 
 
 class HeadMoved(GitError):

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from loopkit.gitrepo.provenance import PINNED
-from loopkit.gitrepo.runner import ZERO, run, run_bytes
-from loopkit.model import Identity, Origin
+from loopkit.gitrepo.runner import PINNED, ZERO, run, run_bytes
+from loopkit.model.config import Identity
+from loopkit.model.git import Origin
 
 _HEADER = re.compile(rb"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
 
@@ -20,7 +20,7 @@ def blame(root: Path, path: str, *, lines: Sequence[int] | None = None) -> dict[
     `lines` limits the question to those lines (blame costs the history of what it is asked).
     A file git does not know has no committed line.
     """
-    # the replay's diff settings (provenance.PINNED); and no ignored revisions: a configured
+    # the replay's diff settings (runner.PINNED); and no ignored revisions: a configured
     # blame.ignoreRevsFile would pass a forged line's blame on to an older, genuine commit
     args = [*PINNED, "-c", "blame.ignoreRevsFile=", "blame", "--porcelain", "--no-textconv"]
     if lines is not None:

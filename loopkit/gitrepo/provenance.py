@@ -12,7 +12,7 @@ that line, so a file is left out (the caller blames it) when:
 - the commit that last created it deleted any file anywhere: blame might follow it as a rename;
 - the replayed length is not the file's (a path git quotes, anything unforeseen).
 
-The walk and blame diff under the same pinned options (`PINNED`, which history.blame uses too): a
+The walk and blame diff under the same pinned options (`runner.PINNED`, which history.blame uses too): a
 user's `diff.algorithm` or `diff.indentHeuristic` must not make the two disagree. Working files
 that differ from HEAD's blob are the caller's to check (it blames them).
 """
@@ -25,11 +25,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopkit.gitrepo.runner import run_bytes
+from loopkit.gitrepo.runner import PINNED, run_bytes
 
 # blame and the replay's log both diff with these: git 2.45 made blame honour diff.algorithm,
 # older ones ignore it; pinned, every version and every user's config give the same hunks
-PINNED = ["-c", "diff.algorithm=myers", "-c", "diff.indentHeuristic=true", "-c", "core.quotePath=false"]
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _DIFF = b"diff --git a/"
 

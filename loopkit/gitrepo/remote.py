@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
-from loopkit.model import Identity
+from loopkit.model.config import Identity
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 

@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import cache, history, pathspec, provenance, runner, trees
+from loopkit.gitrepo import cache, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
-from loopkit.model import Identity, Origin
+from loopkit.model.config import Identity
+from loopkit.model.git import Origin
+
+if TYPE_CHECKING:
+    from loopkit.gitrepo import provenance
 
 ZERO = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -195,6 +199,8 @@ class Repo:
         todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
         todo = [p for p in todo if self._entry(stored, p, blobs[p]) is None]
         if len(todo) >= REPLAY_MIN:
+            from loopkit.gitrepo import provenance  # the history walk: only status reads many files
+
             for path, found in provenance.replay(self.root, head=head, paths=todo).items():
                 if found.blob == blobs[path]:  # uncommitted lines: blame tells them apart
                     self._replayed[path] = found

@@ -12,6 +12,8 @@ from pathlib import Path
 from loopkit.errors import GitError
 
 ZERO = "0" * 40
+# the diff options blame (history.py) and the replay (provenance.py) share, so the two agree
+PINNED = ["-c", "diff.algorithm=myers", "-c", "diff.indentHeuristic=true", "-c", "core.quotePath=false"]
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from loopkit.markdown import comment
-from loopkit.model import ProbeRecord
+from loopkit.model.journal import ProbeRecord
 
 COMMENT_PREFIX = comment.prefix("probe")
 _MARKS = {"PASS": "✓", "FAIL": "✗", "ERROR": "✗"}

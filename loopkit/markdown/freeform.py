@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from loopkit.model import EvidenceKind, FreeEvidence
+from loopkit.model.journal import EvidenceKind, FreeEvidence
 
 _CODE_HTTP = re.compile(r"\bHTTP(?:/[0-9.]+)?\s+(\d{3})\b")
 _CODE_BARE = re.compile(r"^\s*((?:[1-5]\d\d|000))(?![\w/.:-])")

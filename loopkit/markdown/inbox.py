@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from loopkit.markdown import comment
 from loopkit.markdown.edit import split_lines
 from loopkit.markdown.tokens import parse
-from loopkit.model import Message
+from loopkit.model.inbox import Message
 
 COMMENT_PREFIX = comment.prefix("message")
 

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from loopkit.markdown.tokens import fence_unclosed, has_binary, line_count, parse
-from loopkit.model import ParseWarning, StatusDoc, StatusRecord, StatusSection
+from loopkit.model.status import StatusDoc, StatusRecord, StatusSection
+from loopkit.model.warning import ParseWarning
 
 RECORD = re.compile(
     r"^\*\*(?P<kind>CLAIM|PASS|FAIL|DONE)\*\*"

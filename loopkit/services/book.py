@@ -11,7 +11,11 @@ from loopkit import names
 from loopkit.errors import BadInput
 from loopkit.markdown.journal import probe_records_from_end
 from loopkit.markdown.status import parse_status
-from loopkit.model import Message, Origin, PhaseSpec, ProbeRecord, StatusDoc
+from loopkit.model.config import PhaseSpec
+from loopkit.model.git import Origin
+from loopkit.model.inbox import Message
+from loopkit.model.journal import ProbeRecord
+from loopkit.model.status import StatusDoc
 from loopkit.services import journal_memo
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
@@ -21,7 +25,6 @@ from loopkit.signed import Signature
 from loopkit.state import (
     EvidenceView,
     GitFacts,
-    Issue,
     MilestoneView,
     done_gate,
     evidence_view,
@@ -29,9 +32,9 @@ from loopkit.state import (
     matches_spec,
     milestone_views,
     removed_records,
-    signature_problem,
     signed_shas,
 )
+from loopkit.trust import Issue, signature_problem
 from loopkit.workspace import read_text
 
 

@@ -13,13 +13,12 @@ from typing import Any
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
-from loopkit.markdown.evidence import escape
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
-from loopkit.model import ROLES, Message
+from loopkit.model import ROLES
+from loopkit.model.inbox import Message
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context
-from loopkit.services.journals import append_entry
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact, read_text, write_cache
 
@@ -93,6 +92,8 @@ def render_message(ctx: Context, message: Message) -> str:
 
 def quote(body: str) -> list[str]:
     """The body as a block quote: whatever it holds (an open fence, a heading) ends with the quote."""
+    from loopkit.markdown.evidence import escape  # with the probe records: a message being written only
+
     lines = body.replace("\r\n", "\n").split("\n") if body else ["(no body)"]
     return [("> " + _CONTROL.sub(lambda m: escape(m.group()), line)).rstrip() for line in lines]
 
@@ -251,6 +252,8 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
                 title=label,
                 body=body.strip("\n"),
             )
+            from loopkit.services.journals import append_entry  # a consume that journals only
+
             path, journal_text, _ = append_entry(ctx, phase=name, role=to, block=block)
             writes[path] = journal_text
         return Plan(

@@ -10,13 +10,14 @@ from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.status import parse_status
-from loopkit.model import StatusDoc
+from loopkit.model.status import StatusDoc
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message, new_id
-from loopkit.state import Issue, claim_gate
+from loopkit.state import claim_gate
+from loopkit.trust import Issue
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact
 

@@ -8,10 +8,10 @@ from typing import Any
 from loopkit import names, txn
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
-from loopkit.model import PhaseSpec
+from loopkit.model.config import PhaseSpec
 from loopkit.render import render
 from loopkit.services.context import Context
-from loopkit.state import blob_id
+from loopkit.trust import blob_id
 from loopkit.txn import Plan
 from loopkit.workspace import CONFIG_NAME, PHASES_DIR, find_repo_root, read_exact, write_atomic
 

@@ -11,11 +11,12 @@ from typing import Any
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
-from loopkit.model import ProbeRecord, ProbeSpec
+from loopkit.model.config import ProbeSpec
+from loopkit.model.journal import ProbeRecord
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry, journal_path, require_phase
-from loopkit.state import Issue
+from loopkit.trust import Issue
 from loopkit.txn import Plan
 
 OBSERVED_LIMIT = 2000
@@ -42,6 +43,8 @@ def _record(
     head = repo.head
     code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
     dirty = any(not ws.is_inside(p) for p in repo.dirty)
+    if ctx.no_commit:  # HEAD stays: the next probe here reads the spec commits and code id back
+        repo.save_cache()  # (after a commit they would name a HEAD gone, and cost a history walk)
     if dirty and not ctx.cache.get("warned-dirty"):
         ctx.cache["warned-dirty"] = True
         ctx.warn(

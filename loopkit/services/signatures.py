@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loopkit.model import Origin
+from loopkit.model.git import Origin
 from loopkit.services.context import Context
 from loopkit.signed import Signature
 
@@ -56,6 +56,6 @@ def spec_signatures(ctx: Context, commits: list[Origin]) -> dict[str, Signature]
     config = ctx.workspace.config
     if not any(role in config.signed for role in config.open_phase):
         return None
-    from loopkit.state import spec_candidates
+    from loopkit.trust import spec_candidates
 
     return signatures(ctx, [origin.sha for origin, _ in spec_candidates(commits, None, config)])

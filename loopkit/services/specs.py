@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from loopkit.config import parse_toml, phase_from
 from loopkit.errors import BadInput
-from loopkit.model import PhaseSpec
+from loopkit.model.config import PhaseSpec
 from loopkit.services.context import Context
 from loopkit.services.signatures import spec_signatures
-from loopkit.state import Issue, blob_id, trusted_spec, unsigned_specs
+from loopkit.trust import Issue, blob_id, trusted_spec, unsigned_specs
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError, LoopkitError
-from loopkit.model import ROLES, Config, Identity
+from loopkit.model import ROLES
+from loopkit.model.config import Config, Identity
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME
 

@@ -13,7 +13,8 @@ from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
-from loopkit.state import Genuine, Issue, is_genuine_evidence, phase_state
+from loopkit.state import Genuine, is_genuine_evidence, phase_state
+from loopkit.trust import Issue
 from loopkit.workspace import read_text
 
 # SPEC section 4: the role whose move it is, from the phase's state.

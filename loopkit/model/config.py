@@ -1,0 +1,86 @@
+"""`loopkit.toml` and the phase specs, as records, and the git identities they name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loopkit.model import ROLES
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe as a phase's spec defines it: what to run and what to expect."""
+
+    id: str
+    title: str
+    run: str
+    observe: str = "exit"
+    expect: tuple[str, ...] = ()
+    expect_not: tuple[str, ...] = ()
+    expect_exit: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A milestone of a phase's spec, with the probes it needs and the paths it covers."""
+
+    id: str
+    title: str
+    paths: tuple[str, ...] = ()
+    probes: tuple[ProbeSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """A phase's spec (`phases/<phase>.toml`)."""
+
+    phase: str
+    title: str
+    plan: str | None = None
+    milestones: tuple[Milestone, ...] = ()
+
+    def milestone(self, mid: str) -> Milestone | None:
+        return next((m for m in self.milestones if m.id == mid), None)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A git identity: a name and an email."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes (bytes of UTF-8) past which loopkit refuses text, far above anything written by hand."""
+
+    body: int = 1 << 20
+    note: int = 4096
+    subject: int = 1024
+    title: int = 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    """`loopkit.toml`, every default filled in."""
+
+    status: str = "STATUS-{phase}.md"
+    journals: dict[str, str] = field(
+        default_factory=lambda: {"builder": "JOURNAL-{phase}.md", "adversary": "REVIEW-{phase}.md"}
+    )
+    inbox: str = "{ROLE}-INBOX.md"
+    archive: str = "inbox-archive"
+    identities: dict[str, Identity] = field(
+        default_factory=lambda: {r: Identity(r, f"{r}@loopkit.invalid") for r in ROLES}
+    )
+    probe_timeout: float = 30.0
+    redact_patterns: tuple[str, ...] = ()
+    open_phase: tuple[str, ...] = ("orchestrator",)
+    signed: tuple[str, ...] = ()
+    git_remote: str = "origin"
+    git_sync: bool = False
+    lock_timeout: float | None = None
+    commit_url: str | None = None
+    limits: Limits = field(default_factory=Limits)
