@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 RETRIES = 8
 
 
+@dataclass(frozen=True)
+class Append:
+    """Bytes appended to a file whose whole content, as the planner read it, is `base` (an append
+    planned without the whole text: services/journals.append_in_place)."""
+
+    base: bytes
+    tail: bytes
+
+
 @dataclass
 class Plan:
     """What one command writes, the commit it makes, and the document it returns."""
@@ -48,6 +57,7 @@ class Plan:
     trailers: Sequence[tuple[str, str]] = ()
     result: dict[str, Any] = field(default_factory=dict)
     allow_empty: bool = False
+    appends: Mapping[Path, Append] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,15 @@ def run(ctx: Context, planner: Callable[[], Plan]) -> Outcome:
         for _ in range(RETRIES):
             ctx.refresh()
             plan = planner()
-            if not plan.writes:
+            if not plan.writes and not plan.appends:
                 return Outcome(plan, None)
             encoded = _encode(plan.writes)
             for text in plan.writes.values():
                 ctx.redactor.check(text or "")
+            for appended in plan.appends.values():
+                if ctx.redactor.may_leak(appended.base, appended.tail):  # else check() finds nothing
+                    ctx.redactor.check((appended.base + appended.tail).decode("utf-8"))
+            encoded.update((path, appended) for path, appended in plan.appends.items())
             if ctx.no_commit:
                 _write_all(ctx, encoded, commit=False)
                 return Outcome(plan, None)
@@ -91,13 +105,13 @@ def run(ctx: Context, planner: Callable[[], Plan]) -> Outcome:
 _MOVED = object()
 
 
-def _encode(writes: Mapping[Path, str | None]) -> dict[Path, bytes | None]:
+def _encode(writes: Mapping[Path, str | None]) -> dict[Path, bytes | Append | None]:
     return {path: None if text is None else text.encode("utf-8") for path, text in writes.items()}
 
 
 def _write_all(
     ctx: Context,
-    writes: Mapping[Path, bytes | None],
+    writes: Mapping[Path, bytes | Append | None],
     *,
     commit: bool,
     plan: Plan | None = None,
@@ -108,7 +122,7 @@ def _write_all(
     ws = ctx.workspace
     scratch = os.urandom(6).hex()
     intent_path = _intent_path(ctx)
-    before = {path: _read(path) for path in writes}
+    before = {path: _before(path, data) for path, data in writes.items()}
     root = ws.repo_root
     parent = committer.current_head(root) if commit and root is not None else None
     intent: dict[str, Any] = {
@@ -125,8 +139,10 @@ def _write_all(
             if data is None:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+            elif isinstance(data, Append):
+                _write_append(path, data, scratch=scratch)
             else:
-                _write(path, before[path], data, scratch=scratch)
+                _write(path, _known(before[path]), data, scratch=scratch)
         if not commit or root is None or plan is None:
             _drop(intent_path)
             return None
@@ -174,6 +190,15 @@ def _write_all(
     return built.sha
 
 
+def _before(path: Path, data: bytes | Append | None) -> bytes | Append | None:
+    """What puts the file back: its bytes, or for an append the append itself (cut back to)."""
+    return data if isinstance(data, Append) else _read(path)
+
+
+def _known(before: bytes | Append | None) -> bytes | None:
+    return before.base if isinstance(before, Append) else before
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -197,6 +222,14 @@ def _write(path: Path, before: bytes | None, after: bytes, *, scratch: str) -> N
             _append_in_place(path, before, after[len(before) :])
             return
     write_atomic(path, after, scratch=scratch)
+
+
+def _write_append(path: Path, appended: Append, *, scratch: str) -> None:
+    """An append planned from `base`: in place; when the file is no longer `base`, written whole."""
+    with contextlib.suppress(_NotInPlace):
+        _append_in_place(path, appended.base, appended.tail)
+        return
+    write_atomic(path, appended.base + appended.tail, scratch=scratch)
 
 
 class _NotInPlace(Exception):
@@ -232,11 +265,14 @@ def _append_in_place(path: Path, before: bytes, tail: bytes) -> None:
         os.close(fd)
 
 
-def _undo_of(before: bytes | None, after: bytes | None) -> dict[str, Any]:
+def _undo_of(before: bytes | Append | None, after: bytes | Append | None) -> dict[str, Any]:
     """How to put a file back: absent, truncated to its old length (an append), or its bytes.
 
     An append names the old length and the bytes appended (never digests of the whole file: an
     append stays O(the entry)); the others a digest of the bytes after, to undo only our write."""
+    if isinstance(after, Append):
+        return {"append_at": len(after.base), "tail": base64.b64encode(after.tail).decode("ascii")}
+    before = _known(before)
     if before is not None and _appends(before, after):
         assert after is not None
         return {"append_at": len(before), "tail": base64.b64encode(after[len(before) :]).decode("ascii")}
@@ -257,13 +293,16 @@ def _digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _restore(before: Mapping[Path, bytes | None], scratch: str) -> None:
+def _restore(before: Mapping[Path, bytes | Append | None], scratch: str) -> None:
     """Exact bytes back, every file tried even when one fails. The temporary files carry the
-    transaction's scratch name: a kill during the rollback leaves nothing the recovery misses."""
+    transaction's scratch name: a kill during the rollback leaves nothing the recovery misses.
+    An append is cut back to its old length (when what follows it is what we appended)."""
     failure: BaseException | None = None
     for path, data in before.items():
         try:
-            if data is None:
+            if isinstance(data, Append):
+                _undo_append(path, len(data.base), data.tail)
+            elif data is None:
                 path.unlink(missing_ok=True)
             else:
                 write_atomic(path, data, scratch=scratch)

@@ -62,9 +62,17 @@ def append_entry(
         new, entry_start = quick
         _remember(ctx, path, new, entry_start, clean=True)
         return path, new, new.count("\n", 0, entry_start) + 1
+    start = _anchor(ctx, path, old)
+    new, entry_start, line = _checked_append(path, old, start, block)
+    _remember(ctx, path, new, entry_start, clean=simple_block(block))
+    return path, new, line + old.count("\n", 0, start)
+
+
+def _checked_append(path: Path, old: str, start: int, block: str) -> tuple[str, int, int]:
+    """`old` with `block` appended, checked by parsing from `start` (a top-level heading, or 0):
+    the new text, where the new entry starts, and its line counted from `start`."""
     from loopkit.markdown.journal import parse_journal  # the full check: only when it is needed
 
-    start = _anchor(ctx, path, old)
     tail = old[start:]
     closing = _open_fence(tail)
     base = old
@@ -83,9 +91,7 @@ def append_entry(
             "(does the body hold an entry-like heading, or leave a code fence open?)"
         )
     heading = block.split("\n", 1)[0]
-    entry_start = new.rfind(heading)
-    _remember(ctx, path, new, entry_start, clean=simple_block(block))
-    return path, new, after_entries[-1].line + old.count("\n", 0, start)
+    return new, new.rfind(heading), after_entries[-1].line
 
 
 # A block loopkit can append without parsing anything: one dated, titled `## ` heading as loopkit
@@ -148,6 +154,68 @@ def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, 
 SMALL = 65536
 
 
+def append_in_place(
+    ctx: Context, *, phase: str, role: str, block: str
+) -> tuple[Path, txn.Append, int] | None:
+    """`append_entry` on a big journal without decoding, encoding or checksumming the whole file.
+
+    The text before the remembered anchor is the bytes loopkit last planned (its length and CRC
+    match the anchor, whose CRC is carried forward rather than recomputed); only the rest (the
+    last entry, and whatever was typed after it) is decoded, and the append is computed on that
+    part exactly as `append_entry` computes it on the whole text (same newline, same checks, same
+    refusals, same line). Returns the path, the bytes to append and the new entry's line, or None
+    when the anchor does not hold (then `append_entry`, the slow path, decides).
+    tests/test_append_props.py pins it to `append_entry`."""
+    path = journal_path(ctx, phase, role)
+    anchor = _anchor_file(ctx, path)
+    if anchor is None:
+        return None
+    try:
+        data = path.read_bytes()
+        record = json.loads(anchor.read_text("utf-8"))
+        chars = int(record["offset"])
+        size, crc = str(record["sha1"]).split(":")
+        at, lines = int(size), int(record["lines"])
+        if not (0 < chars <= at < len(data)) or data[at - 1 : at + 1] != b"\n#":
+            return None
+        if f"{zlib.crc32(memoryview(data)[:at]):08x}" != crc:
+            return None
+        tail = data[at:].decode("utf-8")
+        first = data[: data.index(b"\n") + 1].decode("utf-8")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if chars + len(tail) <= SMALL:
+        return None  # append_entry parses a small journal whole: let it
+    # `first + tail` reads as the whole text for every question the append asks: its newline (that
+    # of the first line), its end, and, from `len(first)` on, the text from the anchor.
+    probe = first + tail
+    start = len(first)
+    clean = record.get("clean") is True and _digest(tail) == record.get("end")
+    if clean and simple_block(block):
+        new = edit.append(probe, block)
+        entry_start = new.rfind(block.split("\n", 1)[0])
+        line = lines + new.count("\n", start, entry_start) + 1
+        simple = True
+    else:
+        new, entry_start, line = _checked_append(path, probe, start, block)
+        line += lines
+        simple = simple_block(block)
+    if not new.startswith(probe) or entry_start < start:
+        return None
+    added = new[len(probe) :].encode("utf-8")
+    between = new[start:entry_start].encode("utf-8")
+    _remember_record(
+        ctx,
+        path,
+        chars=chars + entry_start - start,
+        prefix=(at + len(between), zlib.crc32(between, int(crc, 16))),
+        lines=lines + new.count("\n", start, entry_start),
+        end=new[entry_start:],
+        clean=simple,
+    )
+    return path, txn.Append(base=data, tail=added), line
+
+
 def _anchor_file(ctx: Context, path: Path) -> Path | None:
     state = ctx.workspace.state_dir()
     if state is None:
@@ -188,10 +256,36 @@ def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) 
     """The anchor: where the last entry loopkit appended starts, a checksum of the text before it
     and of the text from it, and whether the journal ended clean. A disposable cache: a lost or
     stale one only means one full parse, so it is written without fsync."""
-    anchor = _anchor_file(ctx, path)
-    if anchor is None or offset <= 0:
+    if offset <= 0:
         return
-    record = {"offset": offset, "sha1": _digest(text[:offset]), "end": _digest(text[offset:]), "clean": clean}
+    data = text[:offset].encode("utf-8", "surrogatepass")
+    _remember_record(
+        ctx,
+        path,
+        chars=offset,
+        prefix=(len(data), zlib.crc32(data)),
+        lines=text.count("\n", 0, offset),
+        end=text[offset:],
+        clean=clean,
+    )
+
+
+def _remember_record(
+    ctx: Context, path: Path, *, chars: int, prefix: tuple[int, int], lines: int, end: str, clean: bool
+) -> None:
+    """The anchor record: `chars` and `lines` before the entry, the byte length and CRC-32 of the
+    text before it (`prefix`), a checksum of the text from it, and whether the journal ends clean."""
+    anchor = _anchor_file(ctx, path)
+    if anchor is None:
+        return
+    size, crc = prefix
+    record = {
+        "offset": chars,
+        "sha1": f"{size}:{crc:08x}",
+        "end": _digest(end),
+        "clean": clean,
+        "lines": lines,
+    }
     write_cache(anchor, record)
 
 
@@ -249,9 +343,17 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
     ctx.redactor.check(block)
 
     def plan() -> Plan:
-        path, text, line = append_entry(ctx, phase=phase, role=role, block=block)
+        appended = append_in_place(ctx, phase=phase, role=role, block=block)
+        writes: dict[Path, str | None] = {}
+        appends: dict[Path, txn.Append] = {}
+        if appended is not None:
+            path, appends[path], line = appended
+        else:
+            path, text, line = append_entry(ctx, phase=phase, role=role, block=block)
+            writes[path] = text
         return Plan(
-            {path: text},
+            writes,
+            appends=appends,
             action="journal",
             phase=phase,
             subject={"title": plain_title},
