@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import zlib
@@ -220,6 +219,8 @@ def _anchor_file(ctx: Context, path: Path) -> Path | None:
     state = ctx.workspace.state_dir()
     if state is None:
         return None
+    import hashlib  # lazy: OpenSSL's load is a few ms of every probe exec, for one short name
+
     return state / f"journal-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.json"
 
 
