@@ -79,8 +79,9 @@ def test_sigkill_during_in_place_appends(tmp_path: Path) -> None:
     git(repo.root, "commit", "-q", "-m", "notes")
 
     started = time.perf_counter()
-    _add(ws, 1)  # how long one add takes: kills land across its whole run
-    took = time.perf_counter() - started
+    _, status = os.waitpid(_child(ws, 1), 0)  # how long one add takes, as the killed ones run (a
+    took = time.perf_counter() - started  # child, under the suite's load): kills land across it
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     rng = random.Random(14)
     rel = journal.relative_to(repo.root).as_posix()
     committed_titles = _titles(git(repo.root, "show", f"HEAD:{rel}"))

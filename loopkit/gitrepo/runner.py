@@ -24,6 +24,9 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     place of the forged one's (SPEC sections 3 and 10: identities come from the commit objects)."""
     env = dict(os.environ)
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1"})
+    # a question never takes the index lock (`git status` refreshes the index under it): a killed
+    # loopkit's git child would otherwise hold it after loopkit is gone, and a person's git fail
+    env["GIT_OPTIONAL_LOCKS"] = "0"
     if extra:
         env.update(extra)
     return env
