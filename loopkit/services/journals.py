@@ -142,7 +142,7 @@ def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, 
         offset = int(data["offset"])
         if data.get("clean") is not True or not 0 < offset <= len(old):
             return None
-        if _digest(old[offset:]) != data["end"] or _digest(old[:offset]) != data["sha1"]:
+        if _digest(old[offset:]) != data["end"] or _digest(old[:offset]) != data["prefix"]:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -173,7 +173,7 @@ def append_in_place(
         data = path.read_bytes()
         record = json.loads(anchor.read_text("utf-8"))
         chars = int(record["offset"])
-        size, crc = str(record["sha1"]).split(":")
+        size, crc = str(record["prefix"]).split(":")
         at, lines = int(size), int(record["lines"])
         if not (0 < chars <= at < len(data)) or data[at - 1 : at + 1] != b"\n#":
             return None
@@ -234,7 +234,7 @@ def _anchor(ctx: Context, path: Path, text: str) -> int:
             data = json.loads(anchor.read_text("utf-8"))
             offset = int(data["offset"])
             at_heading = 0 < offset <= len(text) and text.startswith("#", offset) and text[offset - 1] == "\n"
-            if at_heading and _digest(text[:offset]) == data["sha1"]:
+            if at_heading and _digest(text[:offset]) == data["prefix"]:
                 return offset
     return _last_top_heading(text)
 
@@ -282,7 +282,7 @@ def _remember_record(
     size, crc = prefix
     record = {
         "offset": chars,
-        "sha1": f"{size}:{crc:08x}",
+        "prefix": _checksum(size, crc),
         "end": _digest(end),
         "clean": clean,
         "lines": lines,
@@ -293,7 +293,12 @@ def _remember_record(
 def _digest(text: str) -> str:
     """A checksum of the text before the anchor: a change anywhere above it means re-reading."""
     data = text.encode("utf-8", "surrogatepass")
-    return f"{len(data)}:{zlib.crc32(data):08x}"
+    return _checksum(len(data), zlib.crc32(data))
+
+
+def _checksum(size: int, crc: int) -> str:
+    """How the anchor writes a text's checksum: its UTF-8 length and CRC-32."""
+    return f"{size}:{crc:08x}"
 
 
 def _key(entry: JournalEntry) -> tuple[Any, ...]:
