@@ -70,6 +70,8 @@ def _commit(root: Path, n: int) -> None:
         "--allow-empty",
         "-m",
         f"step {n}",
+        # trailers as loopkit writes them (and a repeated key): the walk reads them as `git show` does
+        *(["-m", f"Loopkit-Role: {who}\nLoopkit-Probe: P{n}\nLoopkit-Probe: P{n}-neg"] if n % 2 else []),
     )
 
 
@@ -139,7 +141,11 @@ def test_replay_names_the_commit_git_blame_names(
         head = _git(root, "rev-parse", "HEAD").strip()
         present = [p for p in FILES if (root / p).exists()]
         truth = {p: history.blame(root, p) for p in present}
-        replayed = provenance.replay(root, head=head, paths=FILES)
+        walked = provenance.replay(root, head=head, paths=FILES)
+        replayed = walked.files
+        # every commit named has its origin from the walk itself, as history.origins reads it
+        assert {s for f in replayed.values() for s in f.shas} <= set(walked.origins)
+        assert walked.origins == history.origins(root, walked.origins)
         typed = dirty[0] if dirty is not None else None
         for path, found in replayed.items():
             assert found.blob == _git(root, "rev-parse", f"HEAD:{path}").strip()
@@ -186,7 +192,7 @@ def test_a_user_diff_algorithm_changes_neither_answer(tmp_path: Path) -> None:
     path.write_text("x\na\nb\nc\na\nb\nc\nx\n", "utf-8")
     _commit(tmp_path, 1)
     head = _git(tmp_path, "rev-parse", "HEAD").strip()
-    found = provenance.replay(tmp_path, head=head, paths=["w/a.md"])["w/a.md"]
+    found = provenance.replay(tmp_path, head=head, paths=["w/a.md"]).files["w/a.md"]
     assert dict(enumerate(found.shas, start=1)) == history.blame(tmp_path, "w/a.md")
     assert _git(tmp_path, "log", "-1", "-p", "-U0", "--format=").count("@@ -") == 2  # the user's
     assert found.shas.count(head) == 2  # myers: x added at the top and at the end

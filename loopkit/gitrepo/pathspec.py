@@ -11,6 +11,7 @@ merge of the walk picks the same parent under both, checked from the merges' own
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -67,10 +68,9 @@ def merges_agree(root: Path, revisions: str, wide: Sequence[str], asked: set[str
     """Whether history simplification picks the same parent at every merge of `revisions` under
     the wide pathspecs as under the asked paths: the first parent the merge is TREESAME to (or
     none). A range (`a..b`) with merges is not analysed: its bottom makes parents irrelevant."""
-    code, out, _ = run_bytes(root, ["rev-list", "--merges", "--parents", revisions, "--"], check=False)
-    if code != 0:
+    merges = _merges(root, revisions)
+    if merges is None:
         return False
-    merges = [line.split() for line in out.decode().splitlines() if line.strip()]
     if not merges:
         return True
     if ".." in revisions or revisions.startswith("^"):
@@ -106,6 +106,25 @@ def merges_agree(root: Path, revisions: str, wide: Sequence[str], asked: set[str
         if wide_pick != narrow_pick:
             return False
     return True
+
+
+_MERGES: dict[tuple[str, str], list[list[str]] | None] = {}
+_FIXED = re.compile(r"^\^?[0-9a-f]{40}(?:\.\.[0-9a-f]{40})?$")
+
+
+def _merges(root: Path, revisions: str) -> list[list[str]] | None:
+    """The merges of `revisions` with their parents (None: git failed). Remembered when the
+    revisions are commit ids, whose merges never change: status asks for one walk twice."""
+    key = (str(root), revisions)
+    if key in _MERGES:
+        return _MERGES[key]
+    code, out, _ = run_bytes(root, ["rev-list", "--merges", "--parents", revisions, "--"], check=False)
+    merges = [line.split() for line in out.decode().splitlines() if line.strip()] if code == 0 else None
+    if _FIXED.match(revisions):
+        if len(_MERGES) >= 16:
+            _MERGES.clear()
+        _MERGES[key] = merges
+    return merges
 
 
 def _starts(tokens: list[str], at: int, pairs: list[tuple[str, str]], following: int) -> bool:

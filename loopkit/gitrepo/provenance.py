@@ -15,6 +15,9 @@ that line, so a file is left out (the caller blames it) when:
 The walk and blame diff under the same pinned options (`runner.PINNED`, which history.blame uses too): a
 user's `diff.algorithm` or `diff.indentHeuristic` must not make the two disagree. Working files
 that differ from HEAD's blob are the caller's to check (it blames them).
+
+The walk also reads each commit's author, committer and trailers (as `history.origins` does), so
+the commits the replay names need no second question.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from loopkit.gitrepo.history import trailer_pairs
 from loopkit.gitrepo.runner import PINNED, run_bytes
+from loopkit.model.config import Identity
+from loopkit.model.git import Origin
 
 # blame and the replay's log both diff with these: git 2.45 made blame honour diff.algorithm,
 # older ones ignore it; pinned, every version and every user's config give the same hunks
@@ -41,9 +48,17 @@ class Replayed:
     shas: list[str]
 
 
+class Replay(NamedTuple):
+    """What one walk answers: the files it replays exactly, and every commit it walked."""
+
+    files: dict[str, Replayed]
+    origins: dict[str, Origin]
+
+
 @dataclass
 class _Walk:
     wanted: set[bytes]
+    origins: dict[str, Origin] = field(default_factory=dict)
     lines: dict[bytes, list[str]] = field(default_factory=dict)
     blobs: dict[bytes, str] = field(default_factory=dict)
     created: dict[bytes, str] = field(default_factory=dict)  # path -> commit that last created it
@@ -51,15 +66,15 @@ class _Walk:
     roots: set[str] = field(default_factory=set)
 
 
-def replay(root: Path, *, head: str, paths: Collection[str]) -> dict[str, Replayed]:
+def replay(root: Path, *, head: str, paths: Collection[str]) -> Replay:
     """HEAD's line origins of those `paths` (repository-relative) that the replay answers exactly
-    as git blame would; the others are left out."""
+    as git blame would (the others are left out), and the origin of every commit walked."""
     wanted = {p.encode("utf-8", "surrogateescape"): p for p in paths}
     if not wanted:
-        return {}
-    code, out, _ = run_bytes(root, [*_log_args(head), *_pathspec(paths)], check=False)
+        return Replay({}, {})
+    code, out, _ = run_bytes(root, log_args(head, paths), check=False)
     if code != 0:
-        return {}
+        return Replay({}, {})
     walk = _Walk(set(wanted))
     _read(out, walk)
     maybe_renamed = {c for p, c in walk.created.items() if p in wanted and c not in walk.roots}
@@ -72,7 +87,13 @@ def replay(root: Path, *, head: str, paths: Collection[str]) -> dict[str, Replay
         if len(shas) != _count_lines(root / path):
             continue
         found[path] = Replayed(blob, shas)
-    return found
+    return Replay(found, walk.origins)
+
+
+def log_args(head: str, paths: Collection[str]) -> list[str]:
+    """The walk's git arguments for these paths (runner.ahead can start it before they are known
+    for sure: a guess naming the same folder asks the same question)."""
+    return [*_log_args(head), *_pathspec(paths)]
 
 
 def _pathspec(paths: Collection[str]) -> list[str]:
@@ -107,7 +128,10 @@ def _log_args(head: str) -> list[str]:
         "--full-index",
         "--src-prefix=a/",
         "--dst-prefix=b/",
-        "--format=%x1e%H %P",
+        "--no-use-mailmap",
+        # each commit: its id and parents, then what history.origins reads, ended by a NUL (which
+        # no commit message holds), then its patch
+        "--format=%x1e%H %P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x00",
         head,
         "--",
     ]
@@ -124,10 +148,15 @@ def _read(out: bytes, walk: _Walk) -> None:
         line = lines[index]
         index += 1
         if line.startswith(b"\x1e"):
-            ids = line[1:].decode().split()
+            header = [line[1:]]
+            while not header[-1].endswith(b"\0") and index < len(lines):
+                header.append(lines[index])
+                index += 1
+            ids = header[0].split(b"\x1f", 1)[0].decode().split()
             commit, merge, path = ids[0], len(ids) > 2, None
             if len(ids) == 1:
                 walk.roots.add(commit)
+            walk.origins[commit] = _origin(b"\n".join(header)[:-1].decode("utf-8", "replace"))
         elif line.startswith(_DIFF):
             path, gone, shift = _path_of(line[len(_DIFF) :]), False, 0
             if path is not None and path not in walk.wanted:
@@ -164,6 +193,14 @@ def _read(out: bytes, walk: _Walk) -> None:
                 known.pop(path, None)
         elif line.startswith(b"index ") and not gone:
             walk.blobs[path] = line.split()[1].partition(b"..")[2].decode()
+
+
+def _origin(header: str) -> Origin:
+    """A commit's origin from its header in the walk, read as history.origins reads `git show`."""
+    fields = header.split("\x1f")
+    fields += [""] * (6 - len(fields))
+    sha, an, ae, cn, ce, block = fields[:6]
+    return Origin(sha.split()[0], Identity(an, ae), Identity(cn, ce), trailer_pairs(block))
 
 
 def _path_of(rest: bytes) -> bytes | None:

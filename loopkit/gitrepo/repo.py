@@ -3,9 +3,10 @@ identity and trailers, blame, and trailers. Every git failure becomes GitError (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,14 +197,16 @@ class Repo:
             return
         stored = self.cache.kind("blame")
         blobs = {p: self.cache.blob_id(p) for p in dict.fromkeys(paths)}
-        todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
-        todo = [p for p in todo if self._entry(stored, p, blobs[p]) is None]
+        todo = self._to_replay(blobs)
+        walked_origins: dict[str, Origin] = {}
         if len(todo) >= REPLAY_MIN:
             from loopkit.gitrepo import provenance  # the history walk: only status reads many files
 
-            for path, found in provenance.replay(self.root, head=head, paths=todo).items():
+            walked = provenance.replay(self.root, head=head, paths=todo)
+            for path, found in walked.files.items():
                 if found.blob == blobs[path]:  # uncommitted lines: blame tells them apart
                     self._replayed[path] = found
+            walked_origins = walked.origins
         shas: set[str] = set()
         for path, blob in blobs.items():
             if path in self._replayed:
@@ -211,7 +214,14 @@ class Repo:
             elif (entry := self._entry(stored, path, blob)) is not None:
                 for known in (entry.get("full") or {}, entry.get("lines") or {}):
                     shas.update(s for s in known.values() if s)
+        self._know({s: walked_origins[s] for s in shas if s in walked_origins})  # the walk read them
         self._learn(shas)
+
+    def _to_replay(self, blobs: Mapping[str, str | None]) -> list[str]:
+        """The files (with their working blob ids) that neither the replay nor the cache answers."""
+        stored = self.cache.kind("blame")
+        todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
+        return [p for p in todo if self._entry(stored, p, blobs[p]) is None]
 
     def _from_replay(self, path: str, blob: str | None, lines: Sequence[int] | None) -> _Answer:
         """What blame would answer, from the replay, when it holds this working file."""
@@ -251,11 +261,15 @@ class Repo:
             self._origins[sha] = _origin_from(sha, stored[sha])
             todo.discard(sha)
         if todo:
-            found = history.origins(self.root, todo)
-            self._origins.update(found)
-            if self.cache.folder is not None and found:
-                stored.update({sha: _origin_json(o)[1:] for sha, o in found.items()})
-                self.cache.changed("origins")
+            self._know(history.origins(self.root, todo))
+
+    def _know(self, found: Mapping[str, Origin]) -> None:
+        """Remember these commits' origins, for this command and in the cache."""
+        new = {sha: o for sha, o in found.items() if sha not in self._origins}
+        self._origins.update(new)
+        if self.cache.folder is not None and new:
+            self.cache.kind("origins").update({sha: _origin_json(o)[1:] for sha, o in new.items()})
+            self.cache.changed("origins")
 
     def _origin(self, sha: str | None) -> Origin | None:
         return self._origins.get(sha) if sha else None
@@ -309,14 +323,7 @@ class Repo:
         return found
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
-        out = self.run(
-            "log",
-            "--no-use-mailmap",
-            "-E",
-            "--grep=^Loopkit-Spec: ",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
-            revisions,
-        )
+        out = self.run(*_spec_args(revisions))
         found = []
         for chunk in out.split("\x1e")[1:]:
             fields = chunk.split("\x1f")
@@ -367,26 +374,7 @@ class Repo:
     ) -> dict[str, list[tuple[Origin, str]]]:
         """The record lines of one log: of a glob covering the paths when the list is long (the
         added lines of other files are left out below, so only the walk must agree)."""
-        wide = None if literal else pathspec.cover(todo)
-        if wide is not None and not pathspec.merges_agree(self.root, revisions, wide, set(todo)):
-            wide = None
-        out = self.run(
-            "-c",
-            "core.quotePath=false",
-            "log",
-            "--no-use-mailmap",
-            "--no-renames",
-            "--no-color",
-            "--no-ext-diff",
-            "-p",
-            "-U0",
-            "-E",
-            "--grep=^Loopkit-Action: (claim|verdict|done)$",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
-            revisions,
-            "--",
-            *(wide or todo),
-        )
+        out = self.run(*self._record_args(todo, revisions, literal=literal))
         found: dict[str, list[tuple[Origin, str]]] = {p: [] for p in todo}
         for chunk in _COMMIT_START.split(out)[1:]:
             fields = chunk.split("\x1f", 6)
@@ -398,6 +386,32 @@ class Repo:
                 if path in found:
                     found[path].append((origin, line))
         return found
+
+    def _record_args(self, todo: list[str], revisions: str, *, literal: bool = False) -> list[str]:
+        wide = None if literal else pathspec.cover(todo)
+        if wide is not None and not pathspec.merges_agree(self.root, revisions, wide, set(todo)):
+            wide = None
+        return [
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--no-use-mailmap",
+            "--no-show-signature",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            "-p",
+            "-U0",
+            "-E",
+            "--grep=^Loopkit-Action: (claim|verdict|done)$",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            revisions,
+            "--",
+            *(wide or todo),
+        ]
 
     def blob(self, sha: str) -> bytes | None:
         code, out, _ = runner.run_bytes(self.root, ["cat-file", "blob", sha], check=False)
@@ -449,12 +463,11 @@ class Repo:
         """`git log --topo-order` of the paths, oldest first: of a glob covering them when the list
         is long, then only the commits that touched an asked path (a merge: as the wide log lists
         it, when every merge picks the same parent under both pathspecs)."""
-        wide = None if literal else pathspec.cover(todo)
+        args, wide = self._touching_args(todo, head, literal=literal)
+        if not wide:
+            return list(reversed(self.run(*args).split()))
         asked = set(todo)
-        if wide is None or not pathspec.merges_agree(self.root, head, wide, asked):
-            return list(reversed(self.run("log", "--topo-order", "--format=%H", head, "--", *todo).split()))
-        names = ["--root", "--no-renames", "--name-only", "-z", "--format=%x1e%H %P"]
-        _, out, _ = runner.run_bytes(self.root, ["log", "--topo-order", *names, head, "--", *wide])
+        _, out, _ = runner.run_bytes(self.root, args)
         shas: list[str] = []
         for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
             first, *names = chunk.split("\0")
@@ -462,6 +475,52 @@ class Repo:
             if len(parents) > 1 or pathspec.touches((n.strip("\n") for n in names), asked):
                 shas.append(sha)
         return list(reversed(shas))
+
+    def _touching_args(self, todo: list[str], head: str, *, literal: bool = False) -> tuple[list[str], bool]:
+        """The order log's arguments, and whether they are the wide ones (see _touching_log)."""
+        wide = None if literal else pathspec.cover(todo)
+        log = ["log", "--no-show-signature", "--topo-order"]
+        if wide is None or not pathspec.merges_agree(self.root, head, wide, set(todo)):
+            return [*log, "--format=%H", head, "--", *todo], False
+        names = ["--root", "--no-renames", "--name-only", "-z", "--format=%x1e%H %P"]
+        return [*log, *names, head, "--", *wide], True
+
+    # -- questions asked ahead --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def expecting(self, status_files: list[str], journals: list[str]) -> Iterator[None]:
+        """status reads the history of every phase: start its logs now, so that git walks while
+        Python parses the books (runner.ahead), when the cache cannot answer them.
+
+        The paths are a guess made before the books are read: every STATUS file and builder
+        journal there is. A log of the paths asked later is the same question whenever the guess
+        names the same folders; any other is asked as before. Nothing is learnt from a guess."""
+        head = self.head
+        questions: list[list[str]] = []
+        if head is not None and status_files:
+            if self._cold("spec", "HEAD"):
+                questions.append(_spec_args(head))
+            if self._cold("order"):
+                questions.append(self._touching_args(status_files, head)[0])
+            if self._cold("records"):
+                questions.append(self._record_args(status_files, head))
+            if self.cache.folder is not None:
+                from loopkit.gitrepo import provenance
+
+                todo = self._to_replay({p: self.cache.blob_id(p) for p in [*status_files, *journals]})
+                if len(todo) >= REPLAY_MIN:
+                    questions.append(provenance.log_args(head, todo))
+        with runner.ahead(self.root, questions):
+            yield
+
+    def _cold(self, kind: str, key: str | None = None) -> bool:
+        """Whether no cached answer of this kind holds at HEAD or carries over to it (its log is then
+        asked whole, from HEAD)."""
+        if self.cache.folder is None:
+            return True
+        entries = self.cache.kind(kind)
+        chosen = [entries.get(key)] if key is not None else list(entries.values())
+        heads = {str(e["head"]) for e in chosen if isinstance(e, dict) and e.get("head") is not None}
+        return not any(old == self.head or self.cache.chain(old, str(self.head)) is not None for old in heads)
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
         """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
@@ -491,6 +550,18 @@ class Repo:
         if self.head is None:
             return ""
         return self.run("log", "--oneline", f"-{limit}")
+
+
+def _spec_args(revisions: str) -> list[str]:
+    return [
+        "log",
+        "--no-use-mailmap",
+        "--no-show-signature",
+        "-E",
+        "--grep=^Loopkit-Spec: ",
+        "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+        revisions,
+    ]
 
 
 def init_repo(path: Path) -> Repo:

@@ -4,10 +4,12 @@ the questions loopkit asks, so the hot paths come through here."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from loopkit.errors import GitError
 
@@ -32,6 +34,57 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+_Started = tuple["subprocess.Popen[bytes]", IO[bytes], IO[bytes]]
+_AHEAD: dict[tuple[str, tuple[str, ...]], _Started] = {}
+
+
+@contextlib.contextmanager
+def ahead(root: Path, questions: Iterable[Sequence[str]]) -> Iterator[None]:
+    """Start these questions now, each git writing its answer to a temporary file, so that git
+    answers while Python parses; within the block, `run_bytes` of the same arguments (no env, no
+    stdin) takes the started answer instead of running git again. What nobody asked for by the end
+    of the block is killed and forgotten.
+
+    Only for questions whose answer cannot change meanwhile (a log of a commit id, not of HEAD or
+    of the work tree): the answer is then the one the later question would get, whenever it runs."""
+    import tempfile  # lazy: only a cold status starts questions ahead
+
+    started: list[tuple[str, tuple[str, ...]]] = []
+    try:
+        for args in questions:
+            key = (str(root), tuple(args))
+            if key in _AHEAD:
+                continue
+            # the files outlive this loop: _collect closes them, with the answer or the kill
+            out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+            try:
+                proc = subprocess.Popen(
+                    ["git", *args], cwd=root, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=git_env()
+                )
+            except OSError:
+                out.close()
+                err.close()
+                continue
+            _AHEAD[key] = (proc, out, err)
+            started.append(key)
+        yield
+    finally:
+        for key in started:
+            if (left := _AHEAD.pop(key, None)) is not None:
+                left[0].kill()
+                _collect(left)
+
+
+def _collect(started: _Started) -> tuple[int, bytes, bytes]:
+    """The exit code and output of a question started ahead, once its git has ended."""
+    proc, out, err = started
+    code = proc.wait()
+    with out, err:
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read()
+
+
 def run_bytes(
     root: Path,
     args: Sequence[str],
@@ -40,6 +93,11 @@ def run_bytes(
     stdin: bytes | None = None,
     check: bool = True,
 ) -> tuple[int, bytes, bytes]:
+    if _AHEAD and env is None and stdin is None and (got := _AHEAD.pop((str(root), tuple(args)), None)):
+        code, out, err = _collect(got)
+        if check and code != 0:
+            raise GitError(explain(args, err.decode("utf-8", "replace"), code))
+        return code, out, err
     try:
         proc = subprocess.run(
             ["git", *args],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -327,6 +328,25 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
 
 def _books(ctx: Context, phase: str | None) -> list[Book]:
     """Every phase's book, with the history of all their STATUS files read in one git call."""
+    with _history_ahead(ctx, phase):
+        return _read_books(ctx, phase)
+
+
+def _history_ahead(ctx: Context, phase: str | None) -> contextlib.AbstractContextManager[None]:
+    """Every phase's status: history's logs are started before the books are read (Repo.expecting)."""
+    ws = ctx.workspace
+    if phase is not None or ws.repo_root is None:
+        return contextlib.nullcontext()
+    every = ws.phases()
+    statuses = [ws.status_file(p) for p in every]
+    journals = [ws.journal_file(p, "builder") for p in every]
+    return ctx.repo.expecting(
+        [ws.repo_path(f) for f in statuses if f.is_file()],
+        [ws.repo_path(j) for j in journals if j is not None and j.is_file()],
+    )
+
+
+def _read_books(ctx: Context, phase: str | None) -> list[Book]:
     books = [load(ctx, p) for p in _phases(ctx, phase)]
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
