@@ -104,6 +104,10 @@ class Repo:
                     self.cache.changed("diff")
         return self._diff_cache[key]
 
+    def expect_trees(self, revs: Iterable[str]) -> None:
+        """Commits `changed` is likely to be asked about: read together when the first one is."""
+        self._trees.expect([*([self.head] if self.head else []), *revs])
+
     def origins(self, paths: list[str]) -> dict[str, list[Origin | None]]:
         """For each file, the commit that added each line of the working file (None: uncommitted),
         exactly as git blame answers, with identities from the commit objects."""

@@ -9,7 +9,7 @@ import re
 import string
 import subprocess
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from loopkit.errors import GitError
@@ -18,6 +18,7 @@ from loopkit.gitrepo.runner import git_env
 Entries = dict[str, tuple[int, bytes]]  # name -> (mode, binary object id)
 _HEADER = re.compile(rb"^([0-9a-f]{40}|[0-9a-f]{64}) ([a-z]+) (\d+)$")
 _TREE_LINE = re.compile(rb"^tree ([0-9a-f]{40}|[0-9a-f]{64})$")
+_ROUND = 64  # questions written at once: 64 names of 41 bytes fit any pipe's buffer
 
 
 def _is_tree(mode: int) -> bool:
@@ -32,9 +33,12 @@ class Trees:
         self._proc: subprocess.Popen[bytes] | None = None
         self._trees: dict[bytes, Entries] = {}
         self._roots: dict[str, bytes | None] = {}
+        self._expected: list[str] = []
 
-    def _object(self, name: str) -> tuple[bytes, bytes] | None:
-        """(type, content) of one object named as git names them, None when git has none such."""
+    def _objects(self, names: list[str]) -> list[tuple[bytes, bytes] | None]:
+        """(type, content) of each object named as git names them (None when git has none such),
+        asked in rounds of a few dozen: a round's questions are written before its answers are
+        read, and fit the pipe whole, so neither side waits on the other more than once a round."""
         if self._proc is None:
             try:
                 self._proc = subprocess.Popen(
@@ -50,33 +54,56 @@ class Trees:
             weakref.finalize(self, _close, self._proc)
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
+        found: list[tuple[bytes, bytes] | None] = []
         try:
-            self._proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
-            self._proc.stdin.flush()
-            header = _HEADER.match(self._proc.stdout.readline().rstrip(b"\n"))
-            if header is None:
-                return None  # "<name> missing" (or ambiguous): not in this repository
-            data = self._proc.stdout.read(int(header[3]) + 1)
+            for start in range(0, len(names), _ROUND):
+                asked = names[start : start + _ROUND]
+                self._proc.stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in asked))
+                self._proc.stdin.flush()
+                for _ in asked:
+                    header = _HEADER.match(self._proc.stdout.readline().rstrip(b"\n"))
+                    if header is None:
+                        found.append(None)  # "<name> missing" (or ambiguous): not in this repository
+                        continue
+                    data = self._proc.stdout.read(int(header[3]) + 1)
+                    found.append((header[2], data[:-1]))
         except OSError:
             raise GitError("git cat-file failed: the object reader stopped") from None
-        return header[2], data[:-1]
+        return found
+
+    def expect(self, revs: Iterable[str]) -> None:
+        """Commits whose root trees are likely to be asked for (status: every claim's and every
+        record's commit): the first one asked and not known reads them all, in a few rounds."""
+        self._expected.extend(r for r in revs if _full(r) and r not in self._roots)
 
     def commit_tree(self, rev: str) -> bytes | None:
         """The root tree id of a commit (a full id as is, anything else peeled to a commit, as
         `rev-parse --verify <rev>^{commit}` does); None when it is not a commit git has."""
+        if rev not in self._roots and self._expected:
+            self._read_expected()
         if rev not in self._roots:
             self._roots[rev] = None
-            full = len(rev) == 40 and all(c in string.hexdigits for c in rev)
+            full = _full(rev)
             if "\n" not in rev and (full or len(rev) != 40):
-                found = self._object(rev if full else f"{rev}^{{commit}}")
-                match = _TREE_LINE.match(found[1].split(b"\n", 1)[0]) if found else None
-                if found is not None and found[0] == b"commit" and match is not None:
-                    self._roots[rev] = bytes.fromhex(match[1].decode())
+                self._roots[rev] = _root(self._objects([rev if full else f"{rev}^{{commit}}"])[0])
         return self._roots[rev]
+
+    def _read_expected(self) -> None:
+        """The expected commits and their root trees, as commit_tree and entries read them."""
+        revs = [r for r in dict.fromkeys(self._expected) if r not in self._roots]
+        self._expected.clear()
+        for rev, found in zip(revs, self._objects(revs), strict=True):
+            self._roots[rev] = _root(found)
+        trees = [
+            t for t in dict.fromkeys(self._roots[r] for r in revs) if t is not None and t not in self._trees
+        ]
+        for tree, found in zip(trees, self._objects([t.hex() for t in trees]), strict=True):
+            if found is not None and found[0] == b"tree":
+                self._trees[tree] = _parse(found[1], len(tree))
 
     def entries(self, tree: bytes) -> Entries:
         if tree not in self._trees:
-            found = self._object(tree.hex())
+            found = self._objects([tree.hex()])[0]
             if found is None or found[0] != b"tree":
                 raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
             self._trees[tree] = _parse(found[1], len(tree))
@@ -121,6 +148,18 @@ class Trees:
                     continue
             if (x is not None and not _is_tree(x[0])) or (y is not None and not _is_tree(y[0])):
                 out.append(path)
+
+
+def _full(rev: str) -> bool:
+    return len(rev) == 40 and all(c in string.hexdigits for c in rev)
+
+
+def _root(found: tuple[bytes, bytes] | None) -> bytes | None:
+    """A commit object's root tree id; None when the object is no commit."""
+    match = _TREE_LINE.match(found[1].split(b"\n", 1)[0]) if found else None
+    if found is None or found[0] != b"commit" or match is None:
+        return None
+    return bytes.fromhex(match[1].decode())
 
 
 def _parse(data: bytes, width: int) -> Entries:

@@ -373,6 +373,11 @@ def _read_books(ctx: Context, phase: str | None) -> list[Book]:
                 if origin.trailers.get("Loopkit-Action") in actions
             ]
             signatures(ctx, shas)
+    if ctx.workspace.repo_root is not None:
+        # staleness compares each claim's and each evidence record's commit with HEAD: their trees
+        # are read in a few rounds when the first is needed, not one question each
+        revs = [r.ref for b in books for r in b.doc.records if r.ref]
+        ctx.repo.expect_trees(revs + [r.head for b in books for r in b.latest.values() if r.head])
     return books
 
 
