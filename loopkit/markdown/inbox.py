@@ -3,7 +3,6 @@ single message from `unknown`, so that it blocks DONE until someone consumes it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from loopkit.markdown import comment
@@ -83,6 +82,8 @@ def parse_inbox(text: str, *, role: str, mtime: str | None = None) -> list[Place
     loose = [i for i, raw in enumerate(lines) if i not in owned and raw.strip() and not _is_title(raw, i)]
     if loose:
         body = "".join(lines[i] for i in range(loose[0], loose[-1] + 1) if i not in owned).strip("\r\n")
+        import hashlib  # lazy: only hand-typed text is named by a digest
+
         digest = hashlib.sha1(body.encode("utf-8", "replace")).hexdigest()[:12]
         unknown = Message(
             id=f"hand-{digest}",

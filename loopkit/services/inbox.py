@@ -50,21 +50,21 @@ def _read_inbox(ctx: Context, role: str) -> list[Placed]:
     return _parsed(ctx, role, read_text(path), mtime)
 
 
-_PARSED = 1  # the layout of .git/loopkit/inbox-<role>.json
+_PARSED = 2  # the layout of .git/loopkit/inbox-<role>.json
 
 
 def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
-    """parse_inbox, remembered in .git/loopkit by a digest of everything it reads: an unchanged
-    inbox is not parsed again (markdown-it's import and parse are most of an `inbox list`).
+    """parse_inbox, remembered in .git/loopkit with everything it reads (the text itself, not a
+    digest: comparing it costs less than importing hashlib): an unchanged inbox is not parsed again
+    (markdown-it's import and parse are most of an `inbox list`).
     Disposable: a missing, stale or unreadable file means one parse; `LOOPKIT_NO_CACHE=1` skips
     it. tests/test_shortcut_props.py pins it to the parse."""
     state = None if ctx.environ.get("LOOPKIT_NO_CACHE") else ctx.workspace.state_dir()
     if state is None:
         return parse_inbox(text, role=role, mtime=mtime)
-    import hashlib
     import json
 
-    key = hashlib.sha1(f"{_PARSED}\0{role}\0{mtime}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    key = [_PARSED, role, mtime, text]
     kept = state / f"inbox-{role}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         data = json.loads(kept.read_bytes())
