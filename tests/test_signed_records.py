@@ -391,3 +391,35 @@ def test_demo_signed_ends_done_with_a_clean_check(tmp_path: Path) -> None:
     for name in tracked:
         assert "PRIVATE KEY" not in (target / name).read_text("utf-8", errors="replace"), name
     assert git(target, "status", "--porcelain") == ""
+
+
+def test_a_clones_log_and_diff_settings_change_no_answer(repo: Repo, keys: dict[str, Path]) -> None:
+    """`log.showSignature` prints each signature's check inside the logs loopkit parses, and
+    `diff.noprefix` drops the a/ and b/ of their patches: the record, order and spec logs pin both."""
+    ok(
+        repo.lk(
+            "verdict",
+            "--phase",
+            PHASE,
+            "--milestone",
+            "M1",
+            "PASS",
+            role="adversary",
+            env=key_env(keys, "adversary"),
+        )
+    )
+    asked = [("status", "--json"), ("check", "--json"), GATE]
+
+    def answers() -> list[tuple[int, str]]:
+        return [
+            (r.code, r.out)
+            for r in (repo.lk(*a, role="builder", env={"LOOPKIT_NO_CACHE": "1"}) for a in asked)
+        ]
+
+    before = answers()
+    assert json.loads(before[0][1])["phases"][0]["milestones"][0]["verdict"]["result"] == "PASS"
+    repo.git("config", "log.showSignature", "true")
+    repo.git("config", "diff.noprefix", "true")
+    repo.git("config", "gpg.ssh.allowedSignersFile", str(repo.ws / "allowed_signers"))
+    assert "Good" in repo.git("log", "-1") or "signature" in repo.git("log", "-1").lower()
+    assert answers() == before

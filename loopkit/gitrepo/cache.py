@@ -119,6 +119,7 @@ def _chain(root: Path, old: str, new: str) -> list[tuple[str, set[str]]] | None:
             "-c",
             "core.quotePath=false",
             "log",
+            "--no-show-signature",
             f"--max-count={CHAIN_MAX + 1}",
             "--no-renames",
             "--name-only",

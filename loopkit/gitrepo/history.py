@@ -72,6 +72,7 @@ def origins(root: Path, shas: Iterable[str]) -> dict[str, Origin]:
         root,
         "show",
         "-s",
+        "--no-show-signature",
         "--no-use-mailmap",
         "--no-walk=unsorted",
         "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e",
