@@ -394,8 +394,9 @@ def test_demo_signed_ends_done_with_a_clean_check(tmp_path: Path) -> None:
 
 
 def test_a_clones_log_and_diff_settings_change_no_answer(repo: Repo, keys: dict[str, Path]) -> None:
-    """`log.showSignature` prints each signature's check inside the logs loopkit parses, and
-    `diff.noprefix` drops the a/ and b/ of their patches: the record, order and spec logs pin both."""
+    """`log.showSignature` prints each signature's check inside the logs loopkit parses,
+    `diff.noprefix` drops the a/ and b/ of their patches, `color.ui=always` colours them: the logs
+    loopkit parses pin what they read."""
     ok(
         repo.lk(
             "verdict",
@@ -420,6 +421,9 @@ def test_a_clones_log_and_diff_settings_change_no_answer(repo: Repo, keys: dict[
     assert json.loads(before[0][1])["phases"][0]["milestones"][0]["verdict"]["result"] == "PASS"
     repo.git("config", "log.showSignature", "true")
     repo.git("config", "diff.noprefix", "true")
+    repo.git("config", "color.ui", "always")
+    repo.git("config", "log.decorate", "full")
+    repo.git("config", "diff.relative", "true")
     repo.git("config", "gpg.ssh.allowedSignersFile", str(repo.ws / "allowed_signers"))
     assert "Good" in repo.git("log", "-1") or "signature" in repo.git("log", "-1").lower()
     assert answers() == before
