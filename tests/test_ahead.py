@@ -168,13 +168,14 @@ def _change(root: Path, ws: Path, kind: str, n: int) -> None:
             _git(root, "rm", "-q", str(journals[n % len(journals)]))
             _git(root, *who, "commit", "-q", "--allow-empty", "-m", "drop a journal")
     elif kind == "merge" and target is not None:
-        _git(root, "checkout", "-q", "-b", f"side{n}")
+        side = f"side-{_git(root, 'rev-parse', 'HEAD')[:12]}"  # one per merge, however many
+        _git(root, "checkout", "-q", "-b", side)
         with target.open("a", encoding="utf-8") as out:
             out.write(f"\nside note {n}\n")
         _git(root, "add", "-A")
         _git(root, *who, "commit", "-q", "--allow-empty", "-m", "side")
         _git(root, "checkout", "-q", "-")
-        _git(root, *who, "merge", "-q", "--no-ff", "-m", "merge side", f"side{n}")
+        _git(root, *who, "merge", "-q", "--no-ff", "-m", "merge side", side)
     elif kind == "dirty" and target is not None:
         with target.open("a", encoding="utf-8") as out:
             out.write(f"\ntyped {n}\n")

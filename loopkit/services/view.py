@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -326,27 +327,36 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     return data
 
 
-def _books(ctx: Context, phase: str | None) -> list[Book]:
-    """Every phase's book, with the history of all their STATUS files read in one git call."""
-    with _history_ahead(ctx, phase):
-        return _read_books(ctx, phase)
+def _books(ctx: Context, phase: str | None, *, roles: Sequence[str] = ("builder",)) -> list[Book]:
+    """Every phase's book, with the history of all their STATUS files read in one git call, and
+    the origins of the lines of their STATUS files and of these roles' journals from one walk
+    (status reads the builder's evidence; check reads every journal's)."""
+    with _history_ahead(ctx, phase, roles):
+        return _read_books(ctx, phase, roles)
 
 
-def _history_ahead(ctx: Context, phase: str | None) -> contextlib.AbstractContextManager[None]:
+def _history_ahead(
+    ctx: Context, phase: str | None, roles: Sequence[str]
+) -> contextlib.AbstractContextManager[None]:
     """Every phase's status: history's logs are started before the books are read (Repo.expecting)."""
     ws = ctx.workspace
     if phase is not None or ws.repo_root is None:
         return contextlib.nullcontext()
     every = ws.phases()
     statuses = [ws.status_file(p) for p in every]
-    journals = [ws.journal_file(p, "builder") for p in every]
     return ctx.repo.expecting(
-        [ws.repo_path(f) for f in statuses if f.is_file()],
-        [ws.repo_path(j) for j in journals if j is not None and j.is_file()],
+        [ws.repo_path(f) for f in statuses if f.is_file()], _journals(ctx, every, roles)
     )
 
 
-def _read_books(ctx: Context, phase: str | None) -> list[Book]:
+def _journals(ctx: Context, phases: Sequence[str], roles: Sequence[str]) -> list[str]:
+    """The journals of these roles in these phases that exist, as repository paths."""
+    ws = ctx.workspace
+    found = [ws.journal_file(p, role) for p in phases for role in roles]
+    return [ws.repo_path(j) for j in found if j is not None and j.is_file()]
+
+
+def _read_books(ctx: Context, phase: str | None, roles: Sequence[str]) -> list[Book]:
     books = [load(ctx, p) for p in _phases(ctx, phase)]
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
@@ -354,10 +364,7 @@ def _read_books(ctx: Context, phase: str | None) -> list[Book]:
     if ctx.workspace.repo_root is not None:
         # every phase's STATUS records and builder's evidence lines from one replay of history,
         # not one blame each: the books then ask for their origins one phase at a time
-        journals = [ctx.workspace.journal_file(b.phase, "builder") for b in books if b.spec is not None]
-        ctx.repo.prefetch_origins(
-            with_records + [ctx.workspace.repo_path(j) for j in journals if j is not None and j.is_file()]
-        )
+        ctx.repo.prefetch_origins(with_records + _journals(ctx, [b.phase for b in books if b.spec], roles))
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
         written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
@@ -413,7 +420,9 @@ def signer_problems(ctx: Context) -> list[Issue]:
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
     found = signer_problems(ctx) + [
-        issue for book in _books(ctx, phase) for issue in problems(book, full=True)
+        issue
+        for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
+        for issue in problems(book, full=True)
     ]
     _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
