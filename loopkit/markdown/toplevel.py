@@ -318,6 +318,12 @@ def _line_offsets(region: bytes, base: int) -> list[int]:
     return offsets
 
 
+def is_heading_start(data: bytes, offset: int) -> bool:
+    """Whether a column-0 ATX heading (`#` to `######`, then a space, a tab or the line's end)
+    begins at `offset`."""
+    return (offset == 0 or data[offset - 1 : offset] == b"\n") and _HEADING.match(data, offset) is not None
+
+
 def scan(data: bytes | mmap.mmap) -> TopLevel:
     """The top-level probe comment lines of `data` (bytes or an mmap), and its block starts."""
     return _Scan(data).run()

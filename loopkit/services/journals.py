@@ -240,6 +240,25 @@ def _anchor(ctx: Context, path: Path, text: str) -> int:
 
 
 def _last_top_heading(text: str) -> int:
+    """Where the last entry may start, without an anchor (the first add after a clone): the last
+    column-0 `#` heading that the one-pass scan (markdown/toplevel.py) knows to start a top-level
+    block. Parsing from any such heading reads the rest as the full parse does, so the scan's
+    answer may be an earlier heading than the full parse's (a setext or indented one after it):
+    only more text is checked. When the scan cannot tell, one full parse answers."""
+    from loopkit.markdown.toplevel import Undecided, is_heading_start, scan
+
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        top = scan(data)
+    except Undecided:
+        return _last_top_heading_parsed(text)
+    if top.end < len(data):
+        return _last_top_heading_parsed(text)  # a list that swallows the rest: nothing is known
+    heading = next((s for s in reversed(top.starts) if is_heading_start(data, s)), 0)
+    return len(data[:heading].decode("utf-8", "surrogatepass"))
+
+
+def _last_top_heading_parsed(text: str) -> int:
     """One full parse: the offset of the last top-level heading (0 when there is none)."""
     from loopkit.markdown.tokens import parse
 
