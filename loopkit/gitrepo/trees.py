@@ -31,10 +31,10 @@ class Trees:
         self.root = root
         self._proc: subprocess.Popen[bytes] | None = None
         self._trees: dict[bytes, Entries] = {}
-        self._roots: dict[str, bytes | None] = {}
+        self._roots: dict[str, tuple[str, bytes] | None] = {}
 
-    def _object(self, name: str) -> tuple[bytes, bytes] | None:
-        """(type, content) of one object named as git names them, None when git has none such."""
+    def _object(self, name: str) -> tuple[bytes, bytes, bytes] | None:
+        """(id, type, content) of one object named as git names them, None when git has none such."""
         if self._proc is None:
             try:
                 self._proc = subprocess.Popen(
@@ -59,27 +59,37 @@ class Trees:
             data = self._proc.stdout.read(int(header[3]) + 1)
         except OSError:
             raise GitError("git cat-file failed: the object reader stopped") from None
-        return header[2], data[:-1]
+        return header[1], header[2], data[:-1]
 
-    def commit_tree(self, rev: str) -> bytes | None:
-        """The root tree id of a commit (a full id as is, anything else peeled to a commit, as
+    def commit(self, rev: str) -> tuple[str, bytes] | None:
+        """A commit's id and root tree id (a full id as is, anything else peeled to a commit, as
         `rev-parse --verify <rev>^{commit}` does); None when it is not a commit git has."""
         if rev not in self._roots:
             self._roots[rev] = None
             full = len(rev) == 40 and all(c in string.hexdigits for c in rev)
             if "\n" not in rev and (full or len(rev) != 40):
                 found = self._object(rev if full else f"{rev}^{{commit}}")
-                match = _TREE_LINE.match(found[1].split(b"\n", 1)[0]) if found else None
-                if found is not None and found[0] == b"commit" and match is not None:
-                    self._roots[rev] = bytes.fromhex(match[1].decode())
+                match = _TREE_LINE.match(found[2].split(b"\n", 1)[0]) if found else None
+                if found is not None and found[1] == b"commit" and match is not None:
+                    self._roots[rev] = (found[0].decode(), bytes.fromhex(match[1].decode()))
         return self._roots[rev]
+
+    def commit_tree(self, rev: str) -> bytes | None:
+        """The root tree id of a commit (see commit)."""
+        found = self.commit(rev)
+        return None if found is None else found[1]
+
+    def listing(self, tree: bytes) -> list[tuple[str, int, bytes]]:
+        """A tree's entries (name, mode, binary id) in the order the object holds them, duplicates
+        kept: what a writer checks before it rebuilds the tree (gitrepo/objects.py)."""
+        found = self._object(tree.hex())
+        if found is None or found[1] != b"tree":
+            raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
+        return _listing(found[2], len(tree))
 
     def entries(self, tree: bytes) -> Entries:
         if tree not in self._trees:
-            found = self._object(tree.hex())
-            if found is None or found[0] != b"tree":
-                raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
-            self._trees[tree] = _parse(found[1], len(tree))
+            self._trees[tree] = {name: (mode, sha) for name, mode, sha in self.listing(tree)}
         return self._trees[tree]
 
     def diff(self, a: bytes, b: bytes, *, prune: Callable[[str], bool] | None, keep: str | None) -> list[str]:
@@ -123,15 +133,15 @@ class Trees:
                 out.append(path)
 
 
-def _parse(data: bytes, width: int) -> Entries:
+def _listing(data: bytes, width: int) -> list[tuple[str, int, bytes]]:
     """A tree object's entries: `<octal mode> <name>\\0<binary id>` one after another."""
-    found: Entries = {}
+    found: list[tuple[str, int, bytes]] = []
     at = 0
     while at < len(data):
         space = data.index(b" ", at)
         nul = data.index(b"\0", space)
         name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        found[name] = (int(data[at:space], 8), data[nul + 1 : nul + 1 + width])
+        found.append((name, int(data[at:space], 8), data[nul + 1 : nul + 1 + width]))
         at = nul + 1 + width
     return found
 
