@@ -118,13 +118,16 @@ def _write_all(
     message: str = "",
 ) -> object:
     from loopkit.gitrepo import committer
+    from loopkit.gitrepo.trees import Trees
 
     ws = ctx.workspace
     scratch = os.urandom(6).hex()
     intent_path = _intent_path(ctx)
     before = {path: _before(path, data) for path, data in writes.items()}
     root = ws.repo_root
-    parent = committer.current_head(root) if commit and root is not None else None
+    # one `git cat-file --batch` answers HEAD and the parent's trees the commit is built from
+    reader = Trees(root) if commit and root is not None else None
+    parent = committer.current_head(root, reader) if root is not None and reader is not None else None
     intent: dict[str, Any] = {
         "scratch": scratch,
         "pid": os.getpid(),
@@ -160,6 +163,7 @@ def _write_all(
                 scratch=scratch,
                 allow_empty=plan.allow_empty,
                 sign=sign,
+                reader=reader,
             )
         except GitError as exc:
             if sign and "commit-tree" in exc.message:

@@ -80,7 +80,9 @@ def _append(old: str, start: int, block: str) -> tuple[str, int, int] | str:
 def test_the_scans_heading_appends_as_the_full_parses(
     middle: list[str], tail: list[str], item: ProbeRecord | str
 ) -> None:
-    old = "# JOURNAL — phase px (Builder)\n\n" + FILLER[:3000] + "".join(middle) + FILLER[:800] + "".join(tail)
+    old = (
+        "# JOURNAL — phase px (Builder)\n\n" + FILLER[:3000] + "".join(middle) + FILLER[:800] + "".join(tail)
+    )
     fast = journals._last_top_heading(old)
     slow = journals._last_top_heading_parsed(old)
     headings = {0} | {

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopkit.errors import GitError
+from loopkit.gitrepo import objects
 from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
+from loopkit.gitrepo.trees import Trees
 from loopkit.model.config import Identity
 
 
@@ -55,15 +57,65 @@ def build(
     scratch: str,
     allow_empty: bool = False,
     sign: Sequence[str] = (),
+    reader: Trees | None = None,
+    by_git: bool = False,
 ) -> Built | None:
     """A commit of these work-tree paths on top of `parent`; None when it would change nothing.
 
     `sign` holds the `-c key=value` options and `-S` flag of SSH signing, when the role signs.
+    The blobs and trees are written in Python when the repository is plain (gitrepo/objects.py),
+    the parent's trees read through `reader` (the transaction's, or one of its own), else (or
+    with `by_git`, the slow path the tests compare with) by git's commands on a temporary index.
     """
-    index_path = git_dir / f"loopkit-index-{scratch}"
     # every git child carries the transaction's mark, so a kill's survivors can be waited for
-    env = {**identity_env(identity, when), "GIT_INDEX_FILE": str(index_path), MARK: scratch}
+    env = {**identity_env(identity, when), MARK: scratch}
     present = [p for p in paths if (root / p).is_file()]
+    objects_dir = None if by_git else objects.object_dir(git_dir)
+    made = None
+    if objects_dir is not None:
+        reader = reader or Trees(root)
+        base = reader.commit_tree(parent) if parent else None
+        if base is not None or parent is None:
+            made = objects.commit_tree(root, objects_dir, reader, base=base, paths=paths, present=present)
+    if made is not None:
+        tree, blobs = made[0].hex(), [blob.hex() for blob in made[1]]
+        unchanged = parent is not None and made[0] == base
+    else:
+        blobs, tree = _git_tree(
+            root, git_dir, env, paths=paths, present=present, parent=parent, scratch=scratch
+        )
+        unchanged = parent is not None and tree == run(root, "rev-parse", f"{parent}^{{tree}}").strip()
+    if unchanged and not allow_empty:
+        return None
+    config = [a for a in sign if a != "-S"]
+    args = [*config, "commit-tree", tree, *(["-S"] if "-S" in sign else []), "-F", "-"]
+    if parent:
+        args[len(config) + 2 : len(config) + 2] = ["-p", parent]
+    sha = run(root, *args, env=env, stdin=message).strip()
+    return Built(sha, parent, _index_lines(paths, present, blobs))
+
+
+def _index_lines(paths: Sequence[str], present: Sequence[str], blobs: Sequence[str]) -> str:
+    """`update-index --index-info` lines: each present path's blob, the others taken out."""
+    lines = [f"100644 {blob}\t{path}" for path, blob in zip(present, blobs, strict=True)]
+    lines += [f"0 {ZERO}\t{path}" for path in paths if path not in present]
+    return "\n".join(lines) + "\n"
+
+
+def _git_tree(
+    root: Path,
+    git_dir: Path,
+    env: dict[str, str],
+    *,
+    paths: Sequence[str],
+    present: Sequence[str],
+    parent: str | None,
+    scratch: str,
+) -> tuple[list[str], str]:
+    """The blob ids of the present paths and the new root tree, by git's own commands on a
+    temporary index (the path every unusual repository takes: see gitrepo/objects.py)."""
+    index_path = git_dir / f"loopkit-index-{scratch}"
+    env = {**env, "GIT_INDEX_FILE": str(index_path)}
     try:
         run(root, "read-tree", parent or "--empty", env=env)
         blobs = (
@@ -81,23 +133,11 @@ def build(
             if present
             else []
         )
-        lines = [f"100644 {blob}\t{path}" for path, blob in zip(present, blobs, strict=True)]
-        lines += [f"0 {ZERO}\t{path}" for path in paths if path not in present]
-        index_lines = "\n".join(lines) + "\n"
-        run(root, "update-index", "--index-info", env=env, stdin=index_lines)
-        tree = run(root, "write-tree", env=env).strip()
+        run(root, "update-index", "--index-info", env=env, stdin=_index_lines(paths, present, blobs))
+        return blobs, run(root, "write-tree", env=env).strip()
     finally:
         with contextlib.suppress(FileNotFoundError):
             index_path.unlink()
-    if parent and not allow_empty and tree == run(root, "rev-parse", f"{parent}^{{tree}}").strip():
-        return None
-    config = [a for a in sign if a != "-S"]
-    args = [*config, "commit-tree", tree, *(["-S"] if "-S" in sign else []), "-F", "-"]
-    if parent:
-        args[len(config) + 2 : len(config) + 2] = ["-p", parent]
-    env.pop("GIT_INDEX_FILE")
-    sha = run(root, *args, env=env, stdin=message).strip()
-    return Built(sha, parent, index_lines)
 
 
 INDEX_LOCK_MARK = b"loopkit transaction "
@@ -189,7 +229,11 @@ def release_index_lock(git_dir: Path, scratch: str) -> None:
             lock.unlink()
 
 
-def current_head(root: Path) -> str | None:
+def current_head(root: Path, reader: Trees | None = None) -> str | None:
+    """HEAD's commit; asked of `reader` (a transaction's `cat-file --batch`) when given."""
+    if reader is not None:
+        found = reader.commit("HEAD")
+        return None if found is None else found[0]
     code, out, _ = run_bytes(root, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
     return out.decode().strip() if code == 0 else None
 

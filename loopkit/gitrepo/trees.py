@@ -32,11 +32,11 @@ class Trees:
         self.root = root
         self._proc: subprocess.Popen[bytes] | None = None
         self._trees: dict[bytes, Entries] = {}
-        self._roots: dict[str, bytes | None] = {}
+        self._roots: dict[str, tuple[str, bytes] | None] = {}
         self._expected: list[str] = []
 
-    def _objects(self, names: list[str]) -> list[tuple[bytes, bytes] | None]:
-        """(type, content) of each object named as git names them (None when git has none such),
+    def _objects(self, names: list[str]) -> list[tuple[bytes, bytes, bytes] | None]:
+        """(id, type, content) of each object named as git names them (None when git has none such),
         asked in rounds of a few dozen: a round's questions are written before its answers are
         read, and fit the pipe whole, so neither side waits on the other more than once a round."""
         if self._proc is None:
@@ -54,7 +54,7 @@ class Trees:
             weakref.finalize(self, _close, self._proc)
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
-        found: list[tuple[bytes, bytes] | None] = []
+        found: list[tuple[bytes, bytes, bytes] | None] = []
         try:
             for start in range(0, len(names), _ROUND):
                 asked = names[start : start + _ROUND]
@@ -66,7 +66,7 @@ class Trees:
                         found.append(None)  # "<name> missing" (or ambiguous): not in this repository
                         continue
                     data = self._proc.stdout.read(int(header[3]) + 1)
-                    found.append((header[2], data[:-1]))
+                    found.append((header[1], header[2], data[:-1]))
         except OSError:
             raise GitError("git cat-file failed: the object reader stopped") from None
         return found
@@ -76,8 +76,8 @@ class Trees:
         record's commit): the first one asked and not known reads them all, in a few rounds."""
         self._expected.extend(r for r in revs if _full(r) and r not in self._roots)
 
-    def commit_tree(self, rev: str) -> bytes | None:
-        """The root tree id of a commit (a full id as is, anything else peeled to a commit, as
+    def commit(self, rev: str) -> tuple[str, bytes] | None:
+        """A commit's id and root tree id (a full id as is, anything else peeled to a commit, as
         `rev-parse --verify <rev>^{commit}` does); None when it is not a commit git has."""
         if rev not in self._roots and self._expected:
             self._read_expected()
@@ -88,25 +88,34 @@ class Trees:
                 self._roots[rev] = _root(self._objects([rev if full else f"{rev}^{{commit}}"])[0])
         return self._roots[rev]
 
+    def commit_tree(self, rev: str) -> bytes | None:
+        """The root tree id of a commit (see commit)."""
+        found = self.commit(rev)
+        return None if found is None else found[1]
+
     def _read_expected(self) -> None:
         """The expected commits and their root trees, as commit_tree and entries read them."""
         revs = [r for r in dict.fromkeys(self._expected) if r not in self._roots]
         self._expected.clear()
         for rev, found in zip(revs, self._objects(revs), strict=True):
             self._roots[rev] = _root(found)
-        trees = [
-            t for t in dict.fromkeys(self._roots[r] for r in revs) if t is not None and t not in self._trees
-        ]
+        roots = (self._roots[r] for r in revs)
+        trees = [t for t in dict.fromkeys(r[1] for r in roots if r is not None) if t not in self._trees]
         for tree, found in zip(trees, self._objects([t.hex() for t in trees]), strict=True):
-            if found is not None and found[0] == b"tree":
-                self._trees[tree] = _parse(found[1], len(tree))
+            if found is not None and found[1] == b"tree":
+                self._trees[tree] = _entries(_listing(found[2], len(tree)))
+
+    def listing(self, tree: bytes) -> list[tuple[str, int, bytes]]:
+        """A tree's entries (name, mode, binary id) in the order the object holds them, duplicates
+        kept: what a writer checks before it rebuilds the tree (gitrepo/objects.py)."""
+        found = self._objects([tree.hex()])[0]
+        if found is None or found[1] != b"tree":
+            raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
+        return _listing(found[2], len(tree))
 
     def entries(self, tree: bytes) -> Entries:
         if tree not in self._trees:
-            found = self._objects([tree.hex()])[0]
-            if found is None or found[0] != b"tree":
-                raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
-            self._trees[tree] = _parse(found[1], len(tree))
+            self._trees[tree] = _entries(self.listing(tree))
         return self._trees[tree]
 
     def diff(self, a: bytes, b: bytes, *, prune: Callable[[str], bool] | None, keep: str | None) -> list[str]:
@@ -154,25 +163,29 @@ def _full(rev: str) -> bool:
     return len(rev) == 40 and all(c in string.hexdigits for c in rev)
 
 
-def _root(found: tuple[bytes, bytes] | None) -> bytes | None:
-    """A commit object's root tree id; None when the object is no commit."""
-    match = _TREE_LINE.match(found[1].split(b"\n", 1)[0]) if found else None
-    if found is None or found[0] != b"commit" or match is None:
+def _root(found: tuple[bytes, bytes, bytes] | None) -> tuple[str, bytes] | None:
+    """A commit object's id and root tree id; None when the object is no commit."""
+    match = _TREE_LINE.match(found[2].split(b"\n", 1)[0]) if found else None
+    if found is None or found[1] != b"commit" or match is None:
         return None
-    return bytes.fromhex(match[1].decode())
+    return found[0].decode(), bytes.fromhex(match[1].decode())
 
 
-def _parse(data: bytes, width: int) -> Entries:
+def _listing(data: bytes, width: int) -> list[tuple[str, int, bytes]]:
     """A tree object's entries: `<octal mode> <name>\\0<binary id>` one after another."""
-    found: Entries = {}
+    found: list[tuple[str, int, bytes]] = []
     at = 0
     while at < len(data):
         space = data.index(b" ", at)
         nul = data.index(b"\0", space)
         name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        found[name] = (int(data[at:space], 8), data[nul + 1 : nul + 1 + width])
+        found.append((name, int(data[at:space], 8), data[nul + 1 : nul + 1 + width]))
         at = nul + 1 + width
     return found
+
+
+def _entries(listing: list[tuple[str, int, bytes]]) -> Entries:
+    return {name: (mode, sha) for name, mode, sha in listing}
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:
