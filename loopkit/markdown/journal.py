@@ -301,7 +301,7 @@ def self_dated(line: str) -> bool:
     nothing above it. Any other heading does depend on it: a time of day takes the date of the
     last dated heading, an untitled entry takes the next undated heading as its title, a first
     `#` heading is the file's title."""
-    tokens = parse(line)
+    tokens = parse(line.removesuffix("\r"))  # markdown-it reads a lone CR as a character
     return len(tokens) >= 2 and _dated_at(tokens, 0)
 
 
