@@ -2,9 +2,9 @@
 it) finds where the last entry may start by the one-pass scan, not by a full parse: pinned to the
 full parse it stands in for (DESIGN: a fast path is pinned to its slow path).
 
-Whatever the journal holds, the scan's answer is a top-level heading of the full parse (or the
-start), and the append checked from it writes, numbers and refuses exactly as the append checked
-from the full parse's last heading.
+Whatever the journal holds, the scan's answer is a top-level heading of the full parse that the
+reader restarts at (`self_dated`), or the start; and the append checked from it writes, numbers
+and refuses exactly as the append checked from the full parse's last such heading.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from test_shortcut_props import FILLER, HAND_BLOCKS, RECORDS
 
 from loopkit.errors import BadInput
+from loopkit.markdown.journal import self_dated
 from loopkit.markdown.tokens import parse
 from loopkit.model import ProbeRecord
 from loopkit.services import journals
@@ -83,13 +84,14 @@ def test_the_scans_heading_appends_as_the_full_parses(
     old = (
         "# JOURNAL — phase px (Builder)\n\n" + FILLER[:3000] + "".join(middle) + FILLER[:800] + "".join(tail)
     )
-    fast = journals._last_top_heading(old)
-    slow = journals._last_top_heading_parsed(old)
-    headings = {0} | {
-        len("".join(old.splitlines(keepends=True)[: t.map[0]]))
+    fast = journals._last_restart_scanned(old)
+    slow = journals._last_restart(old) or 0
+    lines = old.splitlines(keepends=True)
+    restarts = {0} | {
+        len("".join(lines[: t.map[0]]))
         for t in parse(old)
-        if t.type == "heading_open" and t.level == 0 and t.map is not None
+        if t.type == "heading_open" and t.level == 0 and t.map is not None and self_dated(lines[t.map[0]])
     }
-    assert fast in headings and fast <= slow
+    assert fast in restarts and fast <= slow
     block = _block(item)
     assert _append(old, fast, block) == _append(old, slow, block)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_shortcut_props import FILLER, HAND_BLOCKS, RECORDS, TAILS, _phase_px
 
@@ -50,6 +50,14 @@ def _put_anchors(root: Path, anchors: dict[str, bytes]) -> None:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@example(  # found by hypothesis: an untitled anchor heading in a CRLF file still dates itself
+    big=True,
+    first="## 2026-06-15T09:01Z\n\n",
+    typed=[],
+    then=["## 2026-06-15T09:01Z — typed\n\nfree prose after it\n"],
+    crlf=True,
+    wide=False,
+)
 @given(
     big=st.booleans(),
     first=st.one_of(RECORDS, HAND_BLOCKS),

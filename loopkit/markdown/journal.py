@@ -291,11 +291,42 @@ def last_entry_time(path: Path) -> str | None:
 def _self_dated(data: mmap.mmap, at: int) -> bool:
     """Whether the heading line at `at` is an entry heading dated by its own text."""
     stop = data.find(b"\n", at)
-    line = data[at : len(data) if stop < 0 else stop].decode("utf-8", errors="replace")
-    tokens = parse(line)
-    if len(tokens) < 2 or tokens[0].type != "heading_open" or tokens[0].tag not in _ENTRY_LEVELS:
+    return self_dated(data[at : len(data) if stop < 0 else stop].decode("utf-8", errors="replace"))
+
+
+def self_dated(line: str) -> bool:
+    """Whether `line` is an entry heading (`##` to `####`) dated by its own text.
+
+    The reader starts afresh at such a heading: how it and everything after it read depends on
+    nothing above it. Any other heading does depend on it: a time of day takes the date of the
+    last dated heading, an untitled entry takes the next undated heading as its title, a first
+    `#` heading is the file's title."""
+    tokens = parse(line.removesuffix("\r"))  # markdown-it reads a lone CR as a character
+    return len(tokens) >= 2 and _dated_at(tokens, 0)
+
+
+def last_self_dated(text: str) -> int | None:
+    """The offset of the last top-level `self_dated` heading in `text` (one parse), or None."""
+    tokens = parse(text)
+    line = None
+    for index, token in enumerate(tokens):
+        if token.map is not None and _dated_at(tokens, index):
+            line = token.map[0]
+    if line is None:
+        return None
+    offset = 0
+    for _ in range(line):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+def _dated_at(tokens: list[Token], index: int) -> bool:
+    token = tokens[index]
+    if token.type != "heading_open" or token.level != 0 or token.tag not in _ENTRY_LEVELS:
         return False
-    stamp = stamps.read(tokens[1].content)
+    if not token.markup.startswith("#") or index + 1 >= len(tokens):
+        return False  # a setext heading is text of the entry above
+    stamp = stamps.read(tokens[index + 1].content)
     return stamp is not None and stamp.clock is None and stamp.at is not None
 
 

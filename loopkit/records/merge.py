@@ -203,30 +203,43 @@ def diff3(o: Sequence[str], a: Sequence[str], b: Sequence[str]) -> list[Chunk]:
 
 
 def _matches(o: Sequence[str], x: Sequence[str]) -> dict[int, int]:
-    """Which token of x each token of o is, as a line diff pairs them, but anchored on records:
-    records are paired by identity first, then the lines between two paired records. A plain line
-    diff finds the blank lines between records as good a match as the records and may pair those
-    instead: a record the side kept then goes unpaired, reads as the side's new text in place of
-    another record, and the merge keeps it even where the other side removed it."""
+    """Which token of x each token of o is, as a line diff pairs them, but anchored: records are
+    paired by identity first, then the written lines between two paired records, then the blank
+    lines between two paired lines. A plain line diff finds a blank line as good a match as any
+    and may pair blanks instead: a record the side kept then goes unpaired, reads as the side's
+    new text in place of another record, and the merge keeps it even where the other side removed
+    it; a heading the side kept reads as moved into the region before it, as if the side had
+    rewritten that region's hand text, and the merge conflicts where nobody changed it."""
     found: dict[int, int] = {}
+    tiers = (_is_record, _is_written, None)
 
-    def pair(o0: int, o1: int, x0: int, x1: int, only_records: bool) -> None:
-        oi = [i for i in range(o0, o1) if not only_records or o[i].startswith("R\0")]
-        xi = [j for j in range(x0, x1) if not only_records or x[j].startswith("R\0")]
+    def pair(o0: int, o1: int, x0: int, x1: int, tier: int) -> None:
+        keep = tiers[tier]
+        oi = [i for i in range(o0, o1) if keep is None or keep(o[i])]
+        xi = [j for j in range(x0, x1) if keep is None or keep(x[j])]
         matcher = SequenceMatcher(None, [o[i] for i in oi], [x[j] for j in xi], autojunk=False)
         at_o, at_x = o0, x0
         for block in matcher.get_matching_blocks():
             for k in range(block.size):
                 i, j = oi[block.a + k], xi[block.b + k]
-                if only_records:
-                    pair(at_o, i, at_x, j, False)
+                if keep is not None:
+                    pair(at_o, i, at_x, j, tier + 1)
                 found[i] = j
                 at_o, at_x = i + 1, j + 1
-        if only_records:
-            pair(at_o, o1, at_x, x1, False)
+        if keep is not None:
+            pair(at_o, o1, at_x, x1, tier + 1)
 
-    pair(0, len(o), 0, len(x), True)
+    pair(0, len(o), 0, len(x), 0)
     return found
+
+
+def _is_record(token: str) -> bool:
+    return token.startswith("R\0")
+
+
+def _is_written(token: str) -> bool:
+    """A record, or a line of hand-written text that is not blank."""
+    return not token.startswith("T\0") or bool(token[2:].strip())
 
 
 # -- where both sides changed the same place ----------------------------------------------------

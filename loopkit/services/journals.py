@@ -41,8 +41,9 @@ def append_entry(
 ) -> tuple[Path, str, int]:
     """The journal text with `block` appended, checked to read back as one more entry.
 
-    Only the end of the journal is parsed, from an anchor: the start of the last entry loopkit
-    appended (or found by one full parse), remembered in .git with a hash of everything before
+    Only the end of the journal is parsed, from an anchor: a heading the reader restarts at
+    (`restarts_reader`), the last entry loopkit appended when its heading is one (or the last
+    such heading, found by one full parse), remembered in .git with a hash of everything before
     it. Appends by loopkit or by hand after the anchor keep it valid, so appends stay O(1) in the
     journal's size while reading exactly as a full parse would. A code fence left open at the end
     would swallow the new entry: loopkit closes it first, which changes nothing in how the old
@@ -63,7 +64,8 @@ def append_entry(
         return path, new, new.count("\n", 0, entry_start) + 1
     start = _anchor(ctx, path, old)
     new, entry_start, line = _checked_append(path, old, start, block)
-    _remember(ctx, path, new, entry_start, clean=simple_block(block))
+    at = entry_start if restarts_reader(block) else _last_restart(new, start)
+    _remember(ctx, path, new, at or 0, clean=simple_block(block))
     return path, new, line + old.count("\n", 0, start)
 
 
@@ -108,7 +110,7 @@ def simple_block(block: str) -> bool:
     Conservative: anything else (a body people typed, an entry-like line inside) is False and
     takes the full check. tests/test_shortcut_props.py pins it to the full parse."""
     lines = block.split("\n")
-    if lines[-1] != "" or not _SIMPLE_HEADING.fullmatch(lines[0]):
+    if lines[-1] != "" or not _dated_heading(lines[0]):
         return False
     fence: str | None = None
     for line in lines[1:-1]:
@@ -183,8 +185,8 @@ def append_in_place(
         first = data[: data.index(b"\n") + 1].decode("utf-8")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if chars + len(tail) <= SMALL:
-        return None  # append_entry parses a small journal whole: let it
+    if chars + len(tail) <= SMALL or not restarts_reader(tail):
+        return None  # append_entry parses a small journal whole (and checks an anchor): let it
     # `first + tail` reads as the whole text for every question the append asks: its newline (that
     # of the first line), its end, and, from `len(first)` on, the text from the anchor.
     probe = first + tail
@@ -201,15 +203,18 @@ def append_in_place(
         simple = simple_block(block)
     if not new.startswith(probe) or entry_start < start:
         return None
+    anchor_at = entry_start if restarts_reader(block) else _last_restart(new, start)
+    if anchor_at is None:
+        return None
     added = new[len(probe) :].encode("utf-8")
-    between = new[start:entry_start].encode("utf-8")
+    between = new[start:anchor_at].encode("utf-8")
     _remember_record(
         ctx,
         path,
-        chars=chars + entry_start - start,
+        chars=chars + anchor_at - start,
         prefix=(at + len(between), zlib.crc32(between, int(crc, 16))),
-        lines=lines + new.count("\n", start, entry_start),
-        end=new[entry_start:],
+        lines=lines + new.count("\n", start, anchor_at),
+        end=new[anchor_at:],
         clean=simple,
     )
     return path, txn.Append(base=data, tail=added), line
@@ -224,6 +229,32 @@ def _anchor_file(ctx: Context, path: Path) -> Path | None:
     return state / f"journal-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.json"
 
 
+def restarts_reader(block: str) -> bool:
+    """True when the block's first line is a heading the journal reader restarts at
+    (`markdown.journal.self_dated`): parsing from there reads the rest as a full parse does.
+
+    The anchor is only ever put on such a heading: on the new entry when its heading is one, else
+    on the last one above it. A `## 12:00 UTC` or `## Notes` entry reads one way from its own
+    heading and another in the whole file (the date of a `### 13:00 UTC` typed below it)."""
+    first = block[: block.find("\n")] if "\n" in block else block
+    if _dated_heading(first):
+        return True  # what loopkit writes: no parser for it
+    from loopkit.markdown.journal import self_dated
+
+    return self_dated(first)
+
+
+def _dated_heading(line: str) -> bool:
+    """`line` is a heading as loopkit writes it, on a day that exists (`2026-02-30` reads as no
+    time at all, so that heading would restart nothing)."""
+    if not _SIMPLE_HEADING.fullmatch(line):
+        return False
+    from loopkit.markdown import stamps
+
+    stamp = stamps.read(line[3:])
+    return stamp is not None and stamp.at is not None
+
+
 def _anchor(ctx: Context, path: Path, text: str) -> int:
     """Where parsing may start so that the end of the journal reads as in a full parse."""
     if len(text) <= SMALL:
@@ -234,49 +265,51 @@ def _anchor(ctx: Context, path: Path, text: str) -> int:
             data = json.loads(anchor.read_text("utf-8"))
             offset = int(data["offset"])
             at_heading = 0 < offset <= len(text) and text.startswith("#", offset) and text[offset - 1] == "\n"
-            if at_heading and _digest(text[:offset]) == data["prefix"]:
+            if at_heading and _digest(text[:offset]) == data["prefix"] and restarts_reader(text[offset:]):
                 return offset
-    return _last_top_heading(text)
+    return _last_restart_scanned(text)
 
 
-def _last_top_heading(text: str) -> int:
-    """Where the last entry may start, without an anchor (the first add after a clone): the last
-    column-0 `#` heading that the one-pass scan (markdown/toplevel.py) knows to start a top-level
-    block. Parsing from any such heading reads the rest as the full parse does, so the scan's
-    answer may be an earlier heading than the full parse's (a setext or indented one after it):
-    only more text is checked. When the scan cannot tell, one full parse answers."""
+def _last_restart_scanned(text: str) -> int:
+    """Where parsing may start without an anchor (the first add after a clone): the last heading
+    the reader restarts at, among the column-0 headings the one-pass scan (markdown/toplevel.py)
+    knows to start a top-level block. It may be earlier than the full parse's (a heading the scan
+    hands to markdown-it): then only more text is checked. When the scan cannot tell, or finds
+    none, one full parse answers (`_last_restart`)."""
+    from loopkit.markdown.journal import self_dated
     from loopkit.markdown.toplevel import Undecided, is_heading_start, scan
 
     data = text.encode("utf-8", "surrogatepass")
     try:
         top = scan(data)
     except Undecided:
-        return _last_top_heading_parsed(text)
+        return _last_restart(text) or 0
     if top.end < len(data):
-        return _last_top_heading_parsed(text)  # a list that swallows the rest: nothing is known
-    heading = next((s for s in reversed(top.starts) if is_heading_start(data, s)), 0)
-    return len(data[:heading].decode("utf-8", "surrogatepass"))
+        return _last_restart(text) or 0  # a list that swallows the rest: nothing is known
+    for at in reversed(top.starts):
+        stop = data.find(b"\n", at)
+        line = data[at : len(data) if stop < 0 else stop].decode("utf-8", "surrogatepass")
+        if is_heading_start(data, at) and self_dated(line.rstrip("\r")):
+            return len(data[:at].decode("utf-8", "surrogatepass"))
+    return _last_restart(text) or 0
 
 
-def _last_top_heading_parsed(text: str) -> int:
-    """One full parse: the offset of the last top-level heading (0 when there is none)."""
-    from loopkit.markdown.tokens import parse
+def _last_restart(text: str, start: int = 0) -> int | None:
+    """One parse from `start` (0, or a heading the reader restarts at): where the last heading
+    the reader restarts at is, None when there is none."""
+    from loopkit.markdown.journal import last_self_dated
 
-    line = 0
-    for token in parse(text):
-        if token.type == "heading_open" and token.level == 0 and token.map is not None:
-            line = token.map[0]
-    offset = 0
-    for _ in range(line):
-        offset = text.index("\n", offset) + 1
-    return offset
+    found = last_self_dated(text[start:])
+    return None if found is None else start + found
 
 
 def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) -> None:
     """The anchor: where the last entry loopkit appended starts, a checksum of the text before it
     and of the text from it, and whether the journal ended clean. A disposable cache: a lost or
-    stale one only means one full parse, so it is written without fsync."""
+    stale one only means one full parse, so it is written without fsync. None is kept for an
+    offset of 0: the parse starts there anyway."""
     if offset <= 0:
+        _forget(ctx, path)
         return
     data = text[:offset].encode("utf-8", "surrogatepass")
     _remember_record(
@@ -288,6 +321,14 @@ def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) 
         end=text[offset:],
         clean=clean,
     )
+
+
+def _forget(ctx: Context, path: Path) -> None:
+    """No anchor: the next append parses the journal once."""
+    anchor = _anchor_file(ctx, path)
+    if anchor is not None:
+        with contextlib.suppress(OSError):
+            anchor.unlink(missing_ok=True)
 
 
 def _remember_record(
