@@ -243,7 +243,7 @@ def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, 
     text = (root / ".git" / "loopkit" / "cache" / "status.json").read_text("utf-8")
     assert secret not in text
     data = json.loads(text)
-    assert set(data) == {"facts", "stats", "doc"}
+    assert set(data) == {"facts", "stats", "doc", "watch"}
     assert data["doc"] == _books(ws)
 
 
