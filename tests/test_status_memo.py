@@ -132,6 +132,31 @@ def test_a_change_inside_the_racy_window_is_not_memoised(
     assert counted.calls == 2
 
 
+def test_after_a_journal_add_only_its_phase_is_read_again(template: Path, tmp_path: Path) -> None:
+    """The point of the parts: loopkit's own write to one phase's books reads that phase alone;
+    a commit of code reads every phase (staleness looks at code)."""
+    ws = _copy(template, tmp_path)
+    root = ws.parent
+    asked: list[Any] = []
+
+    def spy(ctx: Context, **kwargs: Any) -> dict[str, Any]:
+        asked.append(kwargs.get("only"))
+        return READ_STATUS(ctx, **kwargs)
+
+    with mock.patch.object(view, "read_status", spy):
+        _memo(ws)
+        phase = sorted(ws.glob("STATUS-*.md"))[0].stem.removeprefix("STATUS-")
+        _loopkit(ws, *LOOPKIT_WRITES["journal-add"](phase, 1))
+        _age(root)
+        assert json.dumps(_memo(ws)) == json.dumps(_books(ws))
+        (root / "src" / "app.py").write_text("HEALTH = '/api/health'\n", "utf-8")
+        _git(root, "add", "src/app.py")
+        _commit(root, "code", "src/app.py")
+        _age(root)
+        assert json.dumps(_memo(ws)) == json.dumps(_books(ws))
+    assert asked == [None, [phase], None]
+
+
 def test_no_cache_turns_the_memo_off(template: Path, tmp_path: Path, counted: Counted) -> None:
     ws = _copy(template, tmp_path)
     root = ws.parent
