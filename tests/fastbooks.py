@@ -8,8 +8,10 @@ one `git fast-import` (asked for each commit's id as it goes, since verdicts nam
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -322,10 +324,11 @@ class Books:
         )
 
 
-def spec_toml(p: Phase) -> str:
+def spec_toml(p: Phase, paths: Sequence[str] = ()) -> str:
     out = [f'phase = "{p.name}"', f'title = "{p.title}"', f'plan = "plans/plan-phase-{p.name}.md"', ""]
     for mid, title, probes in p.milestones:
-        out += ["[[milestones]]", f'id = "{mid}"', f'title = "{title}"', ""]
+        out += ["[[milestones]]", f'id = "{mid}"', f'title = "{title}"']
+        out += [f"paths = {json.dumps(list(paths))}", ""] if paths else [""]
         for pid, pt in probes:
             run = f"curl -s -o /dev/null -w %{{http_code}} http://127.0.0.1:8080/{p.name}"
             out += [
@@ -340,8 +343,9 @@ def spec_toml(p: Phase) -> str:
     return "\n".join(out)
 
 
-def build(root: Path, phases: int) -> Path:
-    """A repository at `root` with a workspace in `docs/` holding `phases` phases; returns `docs/`."""
+def build(root: Path, phases: int, *, paths: Sequence[str] = ()) -> Path:
+    """A repository at `root` with a workspace in `docs/` holding `phases` phases; returns `docs/`.
+    With `paths`, every other phase's milestones name these (a verdict's paths, SPEC section 3)."""
     books = Books(root)
     plan: list[Phase] = []
     for i in range(phases):
@@ -360,10 +364,11 @@ def build(root: Path, phases: int) -> Path:
         start = NOW - timedelta(hours=3 + (i * 7) % 90, minutes=(i * 13) % 60)
         plan.append(Phase(name, f"The {word} phase {i}", scenario, milestones, start=start))
     first = NOW - timedelta(days=20)
+    specs = {p.name: spec_toml(p, () if i % 2 else paths) for i, p in enumerate(plan)}
     base = {
         "docs/loopkit.toml": render("loopkit.toml.j2"),
         "src/app.py": "HEALTH = '/api/version'\n",
-        **{f"docs/phases/{p.name}.toml": spec_toml(p) for p in plan},
+        **{f"docs/phases/{p.name}.toml": specs[p.name] for p in plan},
     }
     books.git.commit(base, who=("Person", "person@example.invalid"), at=first, message="workspace\n")
     for p in plan:
@@ -378,7 +383,7 @@ def build(root: Path, phases: int) -> Path:
             phase=p.name,
             subject={"title": p.title},
             # the spec the gates use is the one the orchestrator opened (SPEC section 3)
-            trailers=[("Loopkit-Spec", blob_id(spec_toml(p).encode("utf-8")))],
+            trailers=[("Loopkit-Spec", blob_id(specs[p.name].encode("utf-8")))],
         )
         if p.scenario == "stale":
             books.evidence(p, "M1", "P1", p.milestones[0][2][0][1], at=p.start)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,6 +38,18 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("memo") / "repo"
     build(root, 11)  # one phase of every scenario, and one more
+    _age(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def template_paths(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, with every other phase's milestones naming paths across the workspace: a
+    PASS there goes stale when another phase's books change."""
+    from fastbooks import build
+
+    root = tmp_path_factory.mktemp("memo-paths") / "repo"
+    build(root, 11, paths=["docs/**", "src/**"])
     _age(root)
     return root
 
@@ -131,6 +144,31 @@ def test_a_change_inside_the_racy_window_is_not_memoised(
     assert counted.calls == 2
 
 
+def test_after_a_journal_add_only_its_phase_is_read_again(template: Path, tmp_path: Path) -> None:
+    """The point of the parts: loopkit's own write to one phase's books reads that phase alone;
+    a commit of code reads every phase (staleness looks at code)."""
+    ws = _copy(template, tmp_path)
+    root = ws.parent
+    asked: list[Any] = []
+
+    def spy(ctx: Context, **kwargs: Any) -> dict[str, Any]:
+        asked.append(kwargs.get("only"))
+        return READ_STATUS(ctx, **kwargs)
+
+    with mock.patch.object(view, "read_status", spy):
+        _memo(ws)
+        phase = sorted(ws.glob("STATUS-*.md"))[0].stem.removeprefix("STATUS-")
+        _loopkit(ws, *LOOPKIT_WRITES["journal-add"](phase, 1))
+        _age(root)
+        assert json.dumps(_memo(ws)) == json.dumps(_books(ws))
+        (root / "src" / "app.py").write_text("HEALTH = '/api/health'\n", "utf-8")
+        _git(root, "add", "src/app.py")
+        _commit(root, "code", "src/app.py")
+        _age(root)
+        assert json.dumps(_memo(ws)) == json.dumps(_books(ws))
+    assert asked == [None, [phase], None]
+
+
 def test_no_cache_turns_the_memo_off(template: Path, tmp_path: Path, counted: Counted) -> None:
     ws = _copy(template, tmp_path)
     root = ws.parent
@@ -193,14 +231,97 @@ def _change(root: Path, kind: str, n: int) -> None:
             _git(root, "reset", "-q", "--hard", "HEAD~1")
     elif kind == "stage":
         _git(root, "add", "-A")
+    elif kind in LOOPKIT_WRITES:
+        phase = statuses[n % len(statuses)].stem.removeprefix("STATUS-")
+        _loopkit(ws, *LOOPKIT_WRITES[kind](phase, n))
+    elif kind == "commit-code":
+        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n", "utf-8")
+        _git(root, "add", "src/app.py")
+        _commit(root, f"code {n}", "src/app.py")
+    elif kind == "commit-two" and len(journals) > 1:
+        two = [journals[n % len(journals)], journals[(n + 1) % len(journals)]]
+        for path in two:
+            path.write_text(
+                path.read_text("utf-8") + f"\n## 2026-06-14 12:{n % 60:02d} — both\n\nTwo.\n", "utf-8"
+            )
+        _git(root, "add", *map(str, two))
+        _commit(root, f"two phases {n}", *map(str, two))
+    elif kind == "amend":
+        _git(root, *IDENTITY, "commit", "-q", "--amend", "--allow-empty", "-m", f"amended {n}")
+    elif kind == "merge" and journals:
+        path = journals[n % len(journals)]
+        branch = f"side-{n}-{time.monotonic_ns()}"
+        _git(root, "branch", branch)
+        _git(root, "stash", "-q", "--include-untracked")  # a clean tree to switch branches with
+        _git(root, "checkout", "-q", branch)
+        path.write_text(
+            path.read_text("utf-8") + f"\n## 2026-06-14 13:{n % 60:02d} — side\n\nSide.\n", "utf-8"
+        )
+        _commit(root, f"side {n}", str(path))
+        _git(root, "checkout", "-q", "-")
+        _git(root, *IDENTITY, "merge", "-q", "--no-ff", "-m", f"merge {n}", branch)
+        subprocess.run(["git", "stash", "pop", "-q"], cwd=root, capture_output=True)
+    elif kind == "checkout-old":
+        if _git(root, "rev-list", "--count", "HEAD").strip() != "1":
+            subprocess.run(["git", "checkout", "-q", "--detach", "HEAD~1"], cwd=root, capture_output=True)
     elif kind == "garbage-memo":
         memo = root / ".git" / "loopkit" / "cache" / "status.json"
         if memo.exists():
             memo.write_text('{"facts": [', "utf-8")
 
 
+IDENTITY = ("-c", "user.name=P", "-c", "user.email=p@x.invalid")
+
+# loopkit's own writes, through its command line: each phase's books change, and HEAD moves
+LOOPKIT_WRITES = {
+    "journal-add": lambda p, n: (
+        "--role",
+        "builder",
+        "journal",
+        "add",
+        "--phase",
+        p,
+        "--title",
+        f"t{n}",
+        "--body",
+        "b",
+    ),
+    "journal-add-no-commit": lambda p, n: (
+        *("--role", "builder", "journal", "add", "--phase", p, "--title", f"u{n}", "--body", "b"),
+        "--no-commit",
+    ),
+    "probe-exec": lambda p, n: (
+        *("--role", "builder", "probe", "exec", "--phase", p, "--milestone", "M1", "--id", "P1"),
+        *("--expect", "0", "--observe", "exit", "--", "true"),
+    ),
+    "inbox-send": lambda p, n: (
+        *("--role", "orchestrator", "inbox", "send", "--to", "builder", "--phase", p),
+        *("--subject", f"s{n}", "--body", "b"),
+    ),
+}
+
+
+def _loopkit(ws: Path, *args: str) -> None:
+    """The real command line, as an agent runs it (its refusals are fine: the books say so)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopkit", *args], cwd=ws, env=env, capture_output=True, text=True
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def _commit(root: Path, message: str, *paths: str) -> None:
+    _git(root, *IDENTITY, "commit", "-q", "-m", message, "--", *paths)
+
+
 CHANGES = st.sampled_from(
     [
+        *LOOPKIT_WRITES,
+        "commit-code",
+        "commit-two",
+        "amend",
+        "merge",
+        "checkout-old",
         "edit-status",
         "append-journal",
         "drop-journal",
@@ -217,22 +338,25 @@ CHANGES = st.sampled_from(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.tuples(CHANGES, st.integers(0, 1000), st.booleans()), min_size=1, max_size=6))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.booleans(), st.lists(st.tuples(CHANGES, st.integers(0, 1000), st.booleans()), min_size=1, max_size=8)
+)
 def test_after_any_change_the_memo_answers_what_the_books_answer(
-    template: Path, steps: list[tuple[str, int, bool]]
+    template: Path, template_paths: Path, with_paths: bool, steps: list[tuple[str, int, bool]]
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        ws = _copy(template, Path(folder))
+        ws = _copy(template_paths if with_paths else template, Path(folder))
         root = ws.parent
         _memo(ws)  # a memo to start from
         for kind, n, aged in steps:
             _change(root, kind, n)
             if aged:
                 _age(root)  # out of the racy window: a memo is written, and must be refused next
-            books = _books(ws)
-            assert _memo(ws) == books, kind
-            assert _memo(ws) == books, kind  # and once more, now that a memo may be written
+            detail = n % 3 == 0  # report's document too, now and then
+            books = json.dumps(_books(ws, detail=detail))  # byte for byte, keys in their order
+            assert json.dumps(_memo(ws, detail=detail)) == books, kind
+            assert json.dumps(_memo(ws, detail=detail)) == books, kind  # once more: a memo may be written
 
 
 def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, tmp_path: Path) -> None:
@@ -243,7 +367,7 @@ def test_the_memo_is_json_of_the_document_and_of_nothing_secret(template: Path, 
     text = (root / ".git" / "loopkit" / "cache" / "status.json").read_text("utf-8")
     assert secret not in text
     data = json.loads(text)
-    assert set(data) == {"facts", "stats", "doc"}
+    assert set(data) == {"facts", "stats", "doc", "watch"}
     assert data["doc"] == _books(ws)
 
 

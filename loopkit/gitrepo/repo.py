@@ -61,6 +61,36 @@ class Repo:
     def head(self) -> str | None:
         return current_head(self.root)
 
+    def linear_since(self, old: str, new: str) -> list[tuple[list[str], bool]] | None:
+        """The commits from `old` (excluded) to `new`, oldest first, each with the paths it touched
+        and whether it names a spec (`Loopkit-Spec`); None unless `new` descends from `old` by
+        commits of one parent each (a merge, a rewrite or an unknown commit: None)."""
+        code, out, _ = runner.run_bytes(
+            self.root,
+            [
+                "log",
+                "--no-renames",
+                "--name-only",
+                "-z",
+                "--format=%x1e%H %P%x1f%(trailers:key=Loopkit-Spec,valueonly)%x1f",
+                f"{old}..{new}",
+                "--",
+            ],
+            check=False,
+        )
+        if code != 0 or not _SHA.match(old) or not _SHA.match(new):
+            return None
+        found: list[tuple[list[str], bool]] = []
+        want = new
+        for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
+            head, spec, rest = chunk.split("\x1f", 2)
+            ids = head.split()
+            if len(ids) != 2 or ids[0] != want:
+                return None
+            want = ids[1]
+            found.append(([p.lstrip("\n") for p in rest.split("\0") if p.strip("\n")], bool(spec.strip())))
+        return found[::-1] if want == old else None
+
     @cached_property
     def dirty(self) -> list[str]:
         """Tracked paths with uncommitted changes, staged or not (untracked files never count)."""

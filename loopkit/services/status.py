@@ -17,6 +17,20 @@ reading (git's "racily clean" rule: a later change in the same tick of the clock
 stat field as it was). It is read, and believed, only when every recorded fact is the same again;
 anything else reads the books. Deleting it changes no output; `LOOPKIT_NO_CACHE=1` turns it off.
 The document is stored before redaction: the caller redacts what it prints, as without the memo.
+
+When the memo is missed, only the phases whose inputs changed are read again (`_changed`), and
+the others' parts are taken from the memo, provided that:
+- every recorded fact but the tree is the same (version, paths, the verifier's environment; and
+  no role signs: a signed workspace reads everything), and the list of phases is the same;
+- the new HEAD descends from the memo's by commits of one parent each, none naming a spec
+  (`Loopkit-Spec`: the spec every phase's gates use is found among those commits);
+- every path that changed (touched by one of those commits, staged or unstaged differently from
+  the memo's `git status`, or a file whose stat differs) is one phase's own spec, STATUS file or
+  journal. Anything else (code, which staleness reads; loopkit.toml; an inbox, which every phase
+  counts; allowed_signers; any other path) reads everything.
+A phase's part depends on git only through its own paths' history and, for staleness, on the
+code outside the workspace (unchanged by such commits); a phase whose milestones name `paths`
+compares all paths since a claim, so it is read again whenever HEAD moved.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from loopkit.redact import is_secret_name
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME, Workspace, write_cache
 
-VERSION = 1
+VERSION = 2
 RACY_NS = 2_000_000_000
 
 Stat = list[int] | None
@@ -47,12 +61,85 @@ def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str
     if memo is not None and (found := memo.lookup()) is not None:
         return found
     stats = memo.stats() if memo is not None else None  # before the books are read: see store
-    from loopkit.services.view import read_status
+    from loopkit.services import view
 
-    result = read_status(ctx, phase=phase, detail=detail)
-    if memo is not None and stats is not None:
-        memo.store(result, stats)
+    if memo is None or stats is None:
+        return view.read_status(ctx, phase=phase, detail=detail)
+    watching: dict[str, bool] = {}
+    known = memo.known
+    again = _changed(ctx, known, memo.facts, stats[1]) if known is not None else None
+    if known is None or again is None:
+        result = view.read_status(ctx, phase=None, detail=detail, watching=watching)
+    else:
+        old_doc: dict[str, Any] = known["doc"]
+        watching = {p: bool(w) for p, w in known["watch"].items() if p not in again}
+        order = [part["phase"] for part in old_doc["phases"]]
+        fresh = view.read_status(
+            ctx, phase=None, detail=detail, only=[p for p in order if p in again], watching=watching
+        )
+        parts = {part["phase"]: part for part in fresh["phases"]}
+        result = {**fresh, "phases": [parts.get(part["phase"], part) for part in old_doc["phases"]]}
+    memo.store(result, stats, watching)
     return result
+
+
+def _dirty(tree: str) -> tuple[str, dict[str, str]] | None:
+    """HEAD and each path's entry from tree_state's text; None for anything but plain entries."""
+    head = None
+    entries: dict[str, str] = {}
+    for entry in tree.split("\0"):
+        if entry.startswith("# branch.oid "):
+            head = entry[len("# branch.oid ") :]
+        elif entry.startswith("1 "):
+            fields = entry.split(" ", 8)
+            if len(fields) != 9:
+                return None
+            entries[fields[8]] = entry
+        elif entry and not entry.startswith("# "):
+            return None  # a rename, an unmerged path: read everything
+    return (head, entries) if head is not None else None
+
+
+def _changed(
+    ctx: Context, known: dict[str, Any], facts: dict[str, Any], found: list[tuple[str, Stat]]
+) -> set[str] | None:
+    """The phases whose part of the document may differ from the memo's; None: read them all."""
+    ws = ctx.workspace
+    old_facts = known["facts"]
+    if facts["environ"] is not None or {**old_facts, "tree": None} != {**facts, "tree": None}:
+        return None
+    order = [part["phase"] for part in known["doc"]["phases"]]
+    phases = ws.phases()
+    if phases != order or set(known["watch"]) != set(phases):
+        return None
+    owner: dict[str, str] = {}  # each phase's own files, by path and by repository path
+    for phase in phases:
+        own = [ws.spec_file(phase), ws.status_file(phase)]
+        own += [p for role in ws.config.journals if (p := ws.journal_file(phase, role)) is not None]
+        for path in own:
+            for key in (str(path), ws.repo_path(path)):
+                owner[key] = phase if owner.get(key, phase) == phase else ""  # "": shared, no one's
+    folders = {str(p) for p in ws.phase_folders()}  # their stat says a phase came or went: compared above
+    old_stats = dict(known["stats"])
+    if set(old_stats) != {path for path, _ in found}:
+        return None
+    touched = {path for path, stat in found if old_stats[path] != stat and path not in folders}
+    old_tree, new_tree = _dirty(old_facts["tree"]), _dirty(facts["tree"])
+    if old_tree is None or new_tree is None:
+        return None
+    (old_head, old_dirty), (new_head, new_dirty) = old_tree, new_tree
+    touched |= {p for p in {*old_dirty, *new_dirty} if old_dirty.get(p) != new_dirty.get(p)}
+    if old_head != new_head:
+        commits = ctx.repo.linear_since(old_head, new_head)
+        if commits is None or any(spec for _, spec in commits):
+            return None
+        touched |= {path for paths, _ in commits for path in paths}
+    if any(not owner.get(path) for path in touched):
+        return None
+    again = {owner[path] for path in touched}
+    if old_head != new_head:
+        again |= {phase for phase, watch in known["watch"].items() if watch}
+    return again
 
 
 def _stat(path: Path) -> Stat:
@@ -100,6 +187,7 @@ class _Memo:
         self.ctx = ctx
         self.path = path
         self.facts = facts
+        self.known: dict[str, Any] | None = None  # the memo as lookup read it, when well formed
 
     @classmethod
     def open(cls, ctx: Context, *, detail: bool) -> _Memo | None:
@@ -125,13 +213,27 @@ class _Memo:
         return cls(ctx, state / "cache" / ("status-detail.json" if detail else "status.json"), facts)
 
     def lookup(self) -> dict[str, Any] | None:
-        with contextlib.suppress(OSError, ValueError):
+        """The whole document when every fact holds again; otherwise None, keeping in `known` the
+        memo as it was read (a well-formed one) for `_changed` to start from."""
+        self.known = None
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
             data = json.loads(self.path.read_bytes())
-            if not isinstance(data, dict) or data.get("facts") != self.facts:
+            if not isinstance(data, dict):
                 return None
-            stats = data["stats"]
-            if all(_stat(Path(path)) == stat for path, stat in stats):
-                doc: dict[str, Any] = data["doc"]
+            doc: dict[str, Any] = data["doc"]
+            if not (
+                isinstance(data["facts"], dict)
+                and isinstance(data["facts"]["tree"], str)
+                and isinstance(data["watch"], dict)
+                and isinstance(doc["phases"], list)
+                and all(isinstance(part, dict) and isinstance(part["phase"], str) for part in doc["phases"])
+                and all(isinstance(path, str) for path, _ in data["stats"])
+            ):
+                return None
+            self.known = data
+            if data["facts"] != self.facts:
+                return None
+            if all(_stat(Path(path)) == stat for path, stat in data["stats"]):
                 return doc
         return None
 
@@ -140,7 +242,9 @@ class _Memo:
         now = time.time_ns()
         return now, [(str(path), _stat(path)) for path in inputs(self.ctx.workspace, self.ctx.environ)]
 
-    def store(self, doc: dict[str, Any], stats: tuple[int, list[tuple[str, Stat]]]) -> None:
+    def store(
+        self, doc: dict[str, Any], stats: tuple[int, list[tuple[str, Stat]]], watching: dict[str, bool]
+    ) -> None:
         """Remember the document with the stats read before it, unless a file changed so close to
         that reading that a later change could have kept its stat (the racy rule, on mtime: a
         change always sets mtime and ctime to the clock's time). A file changed while the books
@@ -150,4 +254,4 @@ class _Memo:
             return
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_cache(self.path, {"facts": self.facts, "stats": found, "doc": doc})
+            write_cache(self.path, {"facts": self.facts, "stats": found, "doc": doc, "watch": watching})

@@ -59,12 +59,12 @@ def age(at: str | None, now: datetime) -> str:
     return "now"
 
 
-def _phases(ctx: Context, phase: str | None) -> list[str]:
+def _phases(ctx: Context, phase: str | None, only: list[str] | None = None) -> list[str]:
     if phase is not None:
         names.phase(phase)
         load(ctx, phase)  # exit 4 for a phase that does not exist
         return [phase]
-    return ctx.workspace.phases()
+    return ctx.workspace.phases() if only is None else only
 
 
 def problems(book: Book, *, full: bool) -> list[Issue]:
@@ -327,22 +327,25 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     return data
 
 
-def _books(ctx: Context, phase: str | None, *, roles: Sequence[str] = ("builder",)) -> list[Book]:
-    """Every phase's book, with the history of all their STATUS files read in one git call, and
-    the origins of the lines of their STATUS files and of these roles' journals from one walk
-    (status reads the builder's evidence; check reads every journal's)."""
-    with _history_ahead(ctx, phase, roles):
-        return _read_books(ctx, phase, roles)
+def _books(
+    ctx: Context, phase: str | None, only: list[str] | None = None, *, roles: Sequence[str] = ("builder",)
+) -> list[Book]:
+    """Every phase's book (or `only` these), with the history of all their STATUS files read in
+    one git call, and the origins of the lines of their STATUS files and of these roles' journals
+    from one walk (status reads the builder's evidence; check reads every journal's)."""
+    with _history_ahead(ctx, phase, only, roles):
+        return _read_books(ctx, phase, only, roles)
 
 
 def _history_ahead(
-    ctx: Context, phase: str | None, roles: Sequence[str]
+    ctx: Context, phase: str | None, only: list[str] | None, roles: Sequence[str]
 ) -> contextlib.AbstractContextManager[None]:
-    """Every phase's status: history's logs are started before the books are read (Repo.expecting)."""
+    """Every phase's status (or the memo's `only`): history's logs are started before the books
+    are read (Repo.expecting), guessed from the same phases the books are read for."""
     ws = ctx.workspace
     if phase is not None or ws.repo_root is None:
         return contextlib.nullcontext()
-    every = ws.phases()
+    every = ws.phases() if only is None else only
     statuses = [ws.status_file(p) for p in every]
     return ctx.repo.expecting(
         [ws.repo_path(f) for f in statuses if f.is_file()], _journals(ctx, every, roles)
@@ -356,8 +359,8 @@ def _journals(ctx: Context, phases: Sequence[str], roles: Sequence[str]) -> list
     return [ws.repo_path(j) for j in found if j is not None and j.is_file()]
 
 
-def _read_books(ctx: Context, phase: str | None, roles: Sequence[str]) -> list[Book]:
-    books = [load(ctx, p) for p in _phases(ctx, phase)]
+def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: Sequence[str]) -> list[Book]:
+    books = [load(ctx, p) for p in _phases(ctx, phase, only)]
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
         ctx.repo.prefetch(with_records)
@@ -388,13 +391,25 @@ def _read_books(ctx: Context, phase: str | None, roles: Sequence[str]) -> list[B
     return books
 
 
-def read_status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
-    """status's document read from the books (services/status.py serves it from its memo)."""
+def read_status(
+    ctx: Context,
+    *,
+    phase: str | None,
+    detail: bool = False,
+    only: list[str] | None = None,
+    watching: dict[str, bool] | None = None,
+) -> dict[str, Any]:
+    """status's document read from the books (services/status.py serves it from its memo).
+
+    For the memo: `only` reads just these phases (in this order); `watching` is told, for each
+    phase read, whether its view looks at paths changed anywhere since a claim (a milestone's
+    `paths`: then any new commit can change it, not only one touching its own books)."""
     ws = ctx.workspace
-    result = {
-        "workspace": ws.rel or ".",
-        "phases": [phase_view(book, detail=detail) for book in _books(ctx, phase)],
-    }
+    books = _books(ctx, phase, only)
+    result = {"workspace": ws.rel or ".", "phases": [phase_view(book, detail=detail) for book in books]}
+    if watching is not None:
+        for book in books:
+            watching[book.phase] = book.spec is None or any(m.paths for m in book.spec.milestones)
     _save_cache(ctx)
     return result
 
