@@ -367,7 +367,7 @@ def recover(ctx: Context) -> None:
     committer.release_index_lock(git_dir, scratch)  # ours, if the kill came while we held it
     if finished:
         with contextlib.suppress(GitError):
-            committer.refresh_index(root, str(intent.get("index", "")))
+            committer.refresh_index(root, str(intent.get("index", "")), scratch=scratch)
     else:
         for name, undo in files.items():
             _undo(Path(name), undo, scratch)
@@ -380,6 +380,7 @@ def recover(ctx: Context) -> None:
         f"loopkit-index-{scratch}.lock",
         f"loopkit-index-{scratch}-new",
         f"loopkit-index-{scratch}-new.lock",
+        f"loopkit-index-{scratch}-lock",
     ):
         with contextlib.suppress(OSError):
             (git_dir / leftover).unlink()

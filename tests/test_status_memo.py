@@ -209,7 +209,8 @@ def _change(root: Path, kind: str, n: int) -> None:
         old = path.read_text("utf-8") if path.exists() else "# ORCHESTRATOR INBOX\n"
         path.write_text(old + f"\n## 2026-06-14 11:{n % 60:02d} — from builder\n\nA note {n}.\n", "utf-8")
     elif kind == "code":
-        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n", "utf-8")
+        count = _git(root, "rev-list", "--count", "HEAD").strip()  # the same n twice still changes code
+        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n# {count}\n", "utf-8")
     elif kind == "config":
         path = ws / "loopkit.toml"
         path.write_text(path.read_text("utf-8") + f"\n# a comment {n}\n", "utf-8")
@@ -235,7 +236,8 @@ def _change(root: Path, kind: str, n: int) -> None:
         phase = statuses[n % len(statuses)].stem.removeprefix("STATUS-")
         _loopkit(ws, *LOOPKIT_WRITES[kind](phase, n))
     elif kind == "commit-code":
-        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n", "utf-8")
+        count = _git(root, "rev-list", "--count", "HEAD").strip()  # the same n twice still changes code
+        (root / "src" / "app.py").write_text(f"HEALTH = '/api/version'\nTIMEOUT = {n}\n# {count}\n", "utf-8")
         _git(root, "add", "src/app.py")
         _commit(root, f"code {n}", "src/app.py")
     elif kind == "commit-two" and len(journals) > 1:

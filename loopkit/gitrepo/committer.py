@@ -150,18 +150,31 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
     Raises HeadMoved (nothing changed) when HEAD is no longer the parent.
     """
     lock = git_dir / "index.lock"
+    # the lock is taken with its mark already in it (a file written first, then linked as the
+    # lock: exclusive as O_EXCL is): a kill can never leave an unmarked lock recovery cannot tell
+    marked = git_dir / f"loopkit-index-{scratch}-lock"
+    mark = INDEX_LOCK_MARK + scratch.encode() + b"\n"
     try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        marked.write_bytes(mark)
+        try:
+            os.link(marked, lock)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create it exclusively, then mark it
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as out:
+                out.write(mark)
     except FileExistsError:
         raise GitError(
             f"{lock} exists: another git process is running (remove it if none is); nothing was written"
         ) from None
     except OSError as exc:
         raise GitError(f"cannot create {lock}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            marked.unlink()
     prepared = git_dir / f"loopkit-index-{scratch}-new"
     try:
-        os.write(fd, INDEX_LOCK_MARK + scratch.encode() + b"\n")
-        os.close(fd)
         index = git_dir / "index"
         env = git_env({"GIT_INDEX_FILE": str(prepared), MARK: scratch})
         if index.is_file():
@@ -260,9 +273,11 @@ def tree_state(root: Path) -> str | None:
     return out.decode("utf-8", "surrogateescape") if code == 0 else None
 
 
-def refresh_index(root: Path, index_lines: str) -> None:
-    """Give the person's index the committed entries (recovery after an interrupted publish)."""
-    run(root, "update-index", "--index-info", stdin=index_lines)
+def refresh_index(root: Path, index_lines: str, *, scratch: str) -> None:
+    """Give the person's index the committed entries (recovery after an interrupted publish). Its
+    git carries the transaction's mark: a kill of this recovery leaves a child that the next
+    recovery waits for (settle) before it looks at the index lock."""
+    run(root, "update-index", "--index-info", stdin=index_lines, env=git_env({MARK: scratch}))
 
 
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
