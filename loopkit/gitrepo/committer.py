@@ -13,12 +13,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import objects
 from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
-from loopkit.gitrepo.trees import Trees
 from loopkit.model.config import Identity
+
+if TYPE_CHECKING:
+    from loopkit.gitrepo.trees import Trees
 
 
 class HeadMoved(GitError):
@@ -70,6 +72,9 @@ def build(
     # every git child carries the transaction's mark, so a kill's survivors can be waited for
     env = {**identity_env(identity, when), MARK: scratch}
     present = [p for p in paths if (root / p).is_file()]
+    from loopkit.gitrepo import objects  # lazy: every Repo imports this module, few commit
+    from loopkit.gitrepo.trees import Trees
+
     objects_dir = None if by_git else objects.object_dir(git_dir)
     made = None
     if objects_dir is not None:
