@@ -45,7 +45,9 @@ _RULES: tuple[_Rule, ...] = (
     # a longer token stops where another one starts: back-to-back tokens are two redactions
     (re.compile(r"gh[pousr]_[A-Za-z0-9]{36}(?:(?!gh[pousr]_)[A-Za-z0-9])*"), ()),
     (re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), ()),
-    (re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), ()),
+    # GitLab: personal, runner, deploy, pipeline-trigger, feed, CI-build, incoming-mail, OAuth-app,
+    # service-account, agent and feature-flag tokens
+    (re.compile(r"gl(?:pat|rt|dt|ptt|ft|cbt|imt|oas|soat|agent|ffct)-[A-Za-z0-9_-]{20,}"), ()),
     # no check of what follows: a key id glued to another (AKIA…AKIA…) is redacted on the next pass
     (re.compile(r"A[KS]IA[A-Z0-9]{16}"), ()),
     (
@@ -56,7 +58,7 @@ _RULES: tuple[_Rule, ...] = (
         ),
         ("secret",),
     ),
-    (re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), ()),
+    (re.compile(r"(?:xox[abeprs]|xapp)-[A-Za-z0-9-]{10,}"), ()),
     (re.compile(r"https://hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/_-]+)"), ()),
     # The signature may be empty (alg "none"); header and payload still identify a session.
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), ()),
@@ -81,7 +83,24 @@ _HEADER_GATES = ("authorization", "cookie")
 
 _PEM = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 
+# `curl -u user:pass`, `--user user:pass`, `-su'user:pass'`: the argument of curl's -u, as the
+# shell reads one word, anywhere after `curl` on the same line (flags such as `-sS` may come first).
+_CURL = re.compile(r"curl\b")
+_CURL_USER = re.compile(
+    r"[ \t](?:-[A-Za-z]*u[ \t]*|--user(?:=|[ \t]+))"
+    # one shell word: quoted parts, escapes and bare characters, a stray quote included
+    r"""(?P<s>(?:'[^'\r\n]*'|"(?:\\.|[^"\\\r\n])*"|\\.|\S)+)"""
+)
+
+# PuTTY private keys: from the file's first line (or `Private-Lines:`, for an excerpt that starts
+# later) to the end of its `Private-MAC:` line.
+_PUTTY = re.compile(r"PuTTY-User-Key-File-|Private-Lines:|Private-MAC:")
+_PUTTY_MAC = re.compile(r"Private-MAC:[ \t]*[0-9A-Za-z]*")
+
 Span = tuple[int, int]
+
+# A reference to an environment variable, which the shell fills in: `$NAME`, `${NAME}`.
+_REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*")
 
 
 def is_secret_name(name: str) -> bool:
@@ -91,6 +110,11 @@ def is_secret_name(name: str) -> bool:
 def _variants(value: str) -> set[str]:
     """The forms a value takes when it is written: raw, inside JSON, inside a URL or a form."""
     forms = {value, value.strip()}
+    # as a shell script holds it: inside '…' (`'\''` or `'"'"'` for each `'`), unquoted (`\'`),
+    # inside "…" (a backslash before `\`, `"`, `$` and a backquote)
+    if "'" in value:
+        forms.update(value.replace("'", q) for q in ("'\\''", "'\"'\"'", "\\'"))
+    forms.add(re.sub(r'([\\"$`])', r"\\\1", value))
     forms.add(json.dumps(value)[1:-1])
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
     for encode in (quote, quote_plus):
@@ -158,6 +182,35 @@ def _pem_spans(text: str) -> Iterator[Span]:
         free_from = pos = end.end()
 
 
+def _curl_user_spans(text: str) -> Iterator[Span]:
+    """Each line is searched once, from its first `curl` on."""
+    pos = 0
+    while (curl := _CURL.search(text, pos)) is not None:
+        end = _line_end(text, curl.end())
+        yield from _group_spans(_CURL_USER, text, "s", curl.end(), end)
+        pos = end
+
+
+def _putty_spans(text: str) -> Iterator[Span]:
+    """Whole PuTTY key files, as _pem_spans does for PEM blocks: a start without a MAC runs to the
+    end of the text, a MAC without a start runs back to where the previous key ended."""
+    free_from = 0
+    pos = 0
+    while (marker := _PUTTY.search(text, pos)) is not None:
+        if marker.group() == "Private-MAC:":
+            mac = _PUTTY_MAC.match(text, marker.start())
+            assert mac is not None
+            yield free_from, mac.end()
+            free_from = pos = mac.end()
+            continue
+        mac = _PUTTY_MAC.search(text, marker.end())
+        if mac is None:
+            yield marker.start(), len(text)
+            return
+        yield marker.start(), mac.end()
+        free_from = pos = mac.end()
+
+
 class Redactor:
     """Precompiled once per process (or per workspace), then applied to every write."""
 
@@ -179,9 +232,14 @@ class Redactor:
         self._owners = owners
 
     def _spans(self, text: str) -> list[Span]:
-        spans: list[Span] = []
+        return [*self._env_spans(text), *self._shape_spans(text)]
+
+    def _env_spans(self, text: str) -> Iterator[Span]:
         for form in self._forms:
-            spans.extend(_occurrences(text, form))
+            yield from _occurrences(text, form)
+
+    def _shape_spans(self, text: str) -> list[Span]:
+        spans: list[Span] = []
         lowered = text.lower()
         for pattern, gates in _RULES:
             if gates and not any(gate in lowered for gate in gates):
@@ -193,10 +251,14 @@ class Redactor:
         for pattern in self._extra:
             spans.extend(_group_spans(pattern, text, 1 if pattern.groups else 0))
         spans.extend(_pem_spans(text))
+        spans.extend(_putty_spans(text))
+        spans.extend(_curl_user_spans(text))
         return spans
 
     def _once(self, text: str) -> str:
-        spans = self._spans(text)
+        return self._replace(text, self._spans(text))
+
+    def _replace(self, text: str, spans: list[Span]) -> str:
         if not spans:
             return text
         markers = list(_occurrences(text, REDACTED))
@@ -216,6 +278,27 @@ class Redactor:
         while (next_text := self._once(text)) != text:
             text = next_text
         return text
+
+    def literal_secrets(self, text: str) -> bool:
+        """Whether `text` holds a secret written out: a secret variable's value, or a shape that
+        `redact` hides and that refers to no variable. A file committed as it stands (a phase
+        spec) may say `Authorization: Bearer $TOKEN`, `https://deploy:$PASS@` or `curl -u "$U:$P"`:
+        the shell fills them in when the probe runs."""
+        if any(True for _ in self._env_spans(text)):
+            return True
+        shapes = self._shape_spans(text)
+        return bool(shapes) and any(not _REFERENCE.search(text, start, end) for start, end in _merge(shapes))
+
+    def redact_pieces(self, text: str, pieces: Sequence[tuple[str, Sequence[int]]]) -> str:
+        """`text`, written from `pieces` (a command line from its arguments, each quoted for the
+        shell), redacted as written and through each piece as it was before quoting: a secret that
+        quoting split apart (a value holding `'`) is found in its piece, one spread over several
+        pieces (a key block given as three arguments) in the text. A piece is its raw string and
+        where each of its characters starts in `text`, then where the last one ends."""
+        spans = self._spans(text)
+        for raw, where in pieces:
+            spans.extend((where[start], where[end]) for start, end in self._spans(raw))
+        return self.redact(self._replace(text, spans))
 
     def redact_obj(self, obj: T) -> T:
         """Every string inside JSON-like data (dicts, lists, tuples); keys are left as they are.
@@ -280,6 +363,9 @@ class Redactor:
             if not gates or any(gate in lowered for gate in gates):
                 found.update(owner(match.start()) for match in pattern.finditer(text))
         found.update(owner(match.start()) for match in _PEM.finditer(text))  # no marker, no span
+        found.update(owner(match.start()) for match in _PUTTY.finditer(text))  # likewise
+        # within one line, which the joining newlines end as a string's end does
+        found.update(owner(start) for start, _ in _curl_user_spans(text))
         if _header_gate(lowered):
             # Header spans need the gate in the string's own lowercase copy. Only İ grows when
             # lowered; without it positions in `lowered` are positions in `text`.
@@ -331,8 +417,10 @@ class Redactor:
             raise BadInput(f"refusing to write: text still holds the value of {listed}", details=names)
 
 
-def _group_spans(pattern: re.Pattern[str], text: str, group: int | str) -> Iterator[Span]:
-    for match in pattern.finditer(text):
+def _group_spans(
+    pattern: re.Pattern[str], text: str, group: int | str, pos: int = 0, endpos: int | None = None
+) -> Iterator[Span]:
+    for match in pattern.finditer(text, pos, len(text) if endpos is None else endpos):
         start, end = match.span(group)
         if start < end:  # an unmatched or empty group hides nothing
             yield start, end

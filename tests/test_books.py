@@ -310,7 +310,15 @@ def test_14_secrets_stay_out_of_everything_written(docs_repo: Repo) -> None:
     spec = SPEC.replace('title = "Health answers 200"', f'title = "Health with {token}"').replace(
         'title = "health answers 200"', f'title = "probe {token}"'
     )
-    opened(repo, spec)
+    (repo.ws / "phases").mkdir(exist_ok=True)
+    (repo.ws / "phases" / f"{PHASE}.toml").write_text(spec, "utf-8")
+    # a spec is committed as it stands: a token written in it is refused, each place named
+    refused = ok(repo.lk("phase", "new", PHASE, role="orchestrator"), 4)
+    assert "phases/px.toml: M1 title: holds a secret" in refused.err, refused.err
+    assert "M1 P1 title: holds a secret" in refused.err and token not in refused.out + refused.err
+    assert not (repo.ws / f"STATUS-{PHASE}.md").exists()
+    (repo.ws / "phases" / f"{PHASE}.toml").write_text(SPEC, "utf-8")
+    ok(repo.lk("phase", "new", PHASE, "--title", f"Gate {token}", role="orchestrator"))
     status = (repo.ws / f"STATUS-{PHASE}.md").read_text("utf-8")
     assert token not in status and "[REDACTED]" in status
     env = {"SERVICE_PASSWORD": secret}

@@ -28,6 +28,11 @@ ENV = {
 }
 EXTRA = (r"internal-[0-9]{4,}", r"session=(\w+)")
 
+PUTTY = (
+    "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: me@host\nPublic-Lines: 2\n"
+    "AAAAC3NzaC1lZDI1NTE5AAAAIN\nAAAApublic\nPrivate-Lines: 1\nBBBBbbbbprivate0123\n"
+    "Private-MAC: 0123456789abcdef0123456789abcdef"
+)
 PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
 
 
@@ -107,6 +112,17 @@ SHAPES: list[tuple[str, str, str | None]] = [
         "eyJzdWIi",
         "jwt [REDACTED]",
     ),
+    # shapes added by issue 24, item 3
+    ("curl -s -u alice:pa55word https://h/x", "pa55word", "curl -s -u [REDACTED] https://h/x"),
+    ("curl --user alice:pa55word https://h", "pa55word", "curl --user [REDACTED] https://h"),
+    ("curl --user=alice:pa55word https://h", "pa55word", "curl --user=[REDACTED] https://h"),
+    ("curl -H 'X: 1' -su'al ice:pa ss' h", "pa ss", "curl -H 'X: 1' -su[REDACTED] h"),
+    ("curl -u 'al:p w'\"'\"'x' h", "p w", "curl -u [REDACTED] h"),
+    (PUTTY + "\nafter", "BBBBbbbb", "[REDACTED]\nafter"),
+    (PUTTY[PUTTY.index("Private-Lines") :], "BBBBbbbb", REDACTED),  # an excerpt from inside the key
+    ("slack xapp-1-A0123456789-1234567890123-abcdef", "A0123456789", "slack [REDACTED]"),
+    ("runner glrt-t1_abcdefghijABCDEFGHIJ12", "abcdefghij", "runner [REDACTED]"),
+    ("deploy gldt-abcdefghijABCDEFGHIJ ok", "abcdefghij", "deploy [REDACTED] ok"),
     ("internal-123456 in logs", "123456", "[REDACTED] in logs"),
     ("GET /?session=abcdef99&x=1", "abcdef99", "GET /?session=[REDACTED]&x=1"),
 ]
@@ -131,6 +147,9 @@ def test_every_shape_is_redacted(redactor: Redactor, text: str, secret: str, exp
         "https://example.com/path?email=a@b.c",
         "eyJ alone is not a token",
         "a KEY is fine in prose, so is auth",
+        "sort -u a:b; docker run -u 1000:1000 img",  # -u of commands other than curl
+        "curl --user-agent x/1 https://h",
+        "xapp-short",
     ],
 )
 def test_innocent_text_is_untouched(redactor: Redactor, text: str) -> None:
@@ -275,3 +294,51 @@ def test_an_embedded_secret_never_survives(secret: str, prefix: str, suffix: str
     out = redactor.redact(text)
     assert redactor.leaks(out) == []
     redactor.check(out)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "'ab'\\''cd-ef-9'",  # inside '…', as people write it
+        "'ab'\"'\"'cd-ef-9'",  # inside '…', as shlex.quote writes it
+        "ab\\'cd-ef-9",  # unquoted, escaped
+        '"ab\'cd-ef-9"',
+    ],
+)
+def test_a_value_holding_a_quote_is_found_as_a_shell_script_holds_it(written: str) -> None:
+    redactor = Redactor(environ={"SERVICE_TOKEN": "ab'cd-ef-9"})
+    out = redactor.redact(f"sh -c 'curl -d {written} h'")
+    assert "cd-ef-9" not in out and REDACTED in out
+    assert redactor.leaks(out) == []
+
+
+def test_a_command_is_redacted_as_written_and_argument_by_argument() -> None:
+    """Redactor.redact_pieces, the way probe records are written: a key block spread over three
+    arguments is found in the joined line; a value the quoting split apart in its argument."""
+    from loopkit.services.probes import _quoted
+
+    redactor = Redactor(environ={"SERVICE_TOKEN": "ab'cd-ef-9"})
+    key = ["-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
+           "-----END OPENSSH PRIVATE KEY-----"]  # fmt: skip
+    assert redactor.redact_pieces(*_quoted(["echo", *key])) == "echo '[REDACTED]'"
+    assert redactor.redact_pieces(*_quoted(["echo", "ab'cd-ef-9", "ok"])) == "echo '[REDACTED]' ok"
+    line = redactor.redact_pieces(*_quoted(["sh", "-c", "echo x ab'cd-ef-9 y"]))
+    assert line == "sh -c 'echo x [REDACTED] y'"
+    assert redactor.redact_pieces(*_quoted(["curl", "-u", "al:pw", "h"])) == "curl -u [REDACTED] h"
+
+
+@pytest.mark.parametrize(
+    ("text", "literal"),
+    [
+        ("curl -H 'Authorization: Bearer $API_TOKEN' https://h", False),
+        ('curl -u "$USER:$PASS" https://h', False),
+        ("git clone https://deploy:${PASS}@h/r.git", False),
+        ("curl -u admin:hunter2 https://h", True),
+        ("curl -H 'Authorization: Bearer abc123' https://h", True),
+        ("ghp_" + "a" * 36, True),
+        ("echo p$ssw0rd-1", True),  # a variable's value is literal even when it looks like $NAME
+        ("printf 200", False),
+    ],
+)
+def test_literal_secrets_tells_a_written_secret_from_a_reference(text: str, literal: bool) -> None:
+    assert Redactor(environ={"DB_PASSWORD": "p$ssw0rd-1"}).literal_secrets(text) is literal

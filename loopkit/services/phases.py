@@ -94,6 +94,9 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
         trailers = []
         spec_text = read_exact(ws.spec_file(phase))
         if spec_text is not None:
+            from loopkit.services.specs import refuse_secrets
+
+            refuse_secrets(ctx, spec_text, f"phases/{phase}.toml")
             # the spec the gates use is the one the orchestrator opened: committed with the phase
             writes[ws.spec_file(phase)] = spec_text
             trailers.append(("Loopkit-Spec", blob_id(spec_text.encode("utf-8"))))
@@ -116,7 +119,7 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
 
 def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
     """The orchestrator commits the phase spec as it now stands: gates use it from then on."""
-    from loopkit.services.specs import read_spec
+    from loopkit.services.specs import read_spec, refuse_secrets
 
     names.phase(phase)
     ws = ctx.workspace
@@ -133,6 +136,7 @@ def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
             raise BadInput(f"phases/{phase}.toml does not exist: nothing to commit")
         spec = ws.spec(phase)  # strict: a broken spec is exit 4, never committed
         assert spec is not None
+        refuse_secrets(ctx, text, f"phases/{phase}.toml")
         blob = blob_id(text.encode("utf-8"))
         state = read_spec(ctx, phase)
         result = {"phase": phase, "spec": ws.repo_path(path), "blob": blob}

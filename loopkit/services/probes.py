@@ -26,7 +26,34 @@ _NEEDS_QUOTES = re.compile(r"[\s'\"\\$`;&|<>()*?\[\]#~!]")
 def command_line(argv: list[str]) -> str:
     """The argv as one line a person can paste into a shell, quoting only where the shell needs it:
     `curl -s -w %{http_code} http://…` reads as typed, `sh -c 'a; b'` keeps its boundaries."""
-    return " ".join(shlex.quote(a) if not a or _NEEDS_QUOTES.search(a) else a for a in argv)
+    return _quoted(argv)[0]
+
+
+def _quoted(argv: list[str]) -> tuple[str, list[tuple[str, list[int]]]]:
+    """command_line, and where each character of each argument landed in it (Redactor.redact_pieces):
+    quoted as shlex.quote does, `'…'` with `'"'"'` for each `'` inside."""
+    parts: list[str] = []
+    pieces: list[tuple[str, list[int]]] = []
+    pos = 0
+    for arg in argv:
+        if arg and not _NEEDS_QUOTES.search(arg):
+            part, where = arg, list(range(pos, pos + len(arg) + 1))
+        else:
+            part = "'" + arg.replace("'", "'\"'\"'") + "'"
+            where = [pos + 1]
+            for char in arg:
+                where.append(where[-1] + (5 if char == "'" else 1))
+        parts.append(part)
+        pieces.append((arg, where))
+        pos += len(part) + 1
+    return " ".join(parts), pieces
+
+
+def redacted_command(ctx: Context, argv: list[str]) -> str:
+    """The command as the record writes it, redacted as written (a key block given as several
+    arguments, `curl -u user:pass`) and argument by argument (a secret holding `'`, which quoting
+    splits apart)."""
+    return ctx.redactor.redact_pieces(*_quoted(argv))
 
 
 def _record(
@@ -76,8 +103,7 @@ def _record(
         milestone=milestone,
         probe=spec.id,
         title=oneline(spec.title),
-        # each argument redacted before quoting: a secret holding `'` must not be split by quotes
-        command=command_line([ctx.redactor.redact(a) for a in argv]) if argv is not None else spec.run,
+        command=redacted_command(ctx, argv) if argv is not None else spec.run,
         observe=spec.observe,
         observed=observed,
         exit=outcome.exit,

@@ -5,7 +5,9 @@ inbox readers it never needs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from loopkit.config import parse_toml, phase_from
 from loopkit.errors import BadInput
@@ -96,3 +98,34 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         )
     )
     return SpecState(trusted, True, tuple(problems))
+
+
+def refuse_secrets(ctx: Context, text: str, shown: str) -> None:
+    """A spec is committed as it stands (its blob id names it), so it cannot be redacted: one
+    holding a secret written out (a variable's value or a token's shape, SPEC section 3,
+    Redaction) is refused, every place named (`phases/px.toml: M1 P1 run`). References to the
+    environment (`Bearer $TOKEN`) are what a spec should hold instead."""
+    found = [place for place, value in _strings(parse_toml(text.encode("utf-8"), shown), "")
+             if ctx.redactor.literal_secrets(value)]  # fmt: skip
+    if found:
+        raise BadInput(
+            "; ".join(f"{shown}: {place}: holds a secret" for place in found)
+            + ": refer to it through the environment (`$NAME`) instead of writing it in the spec"
+        )
+
+
+def _strings(value: Any, place: str) -> Iterator[tuple[str, str]]:
+    """Every string of a TOML document and its place: `title`, `M1 title`, `M1 P1 expect[0]`."""
+    if isinstance(value, str):
+        yield place, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{place} {key}".strip())
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if isinstance(ident, str) and place.split(" ")[-1] in ("milestones", "probes"):
+                inner = " ".join([*place.split(" ")[:-1], ident])  # `M1 P1`, not `milestones M1 probes P1`
+            else:
+                inner = f"{place}[{index}]"
+            yield from _strings(item, inner)
