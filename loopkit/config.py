@@ -45,12 +45,16 @@ def _quote(key: str) -> str:
 
 
 def parse_toml(data: bytes, where: str) -> dict[str, Any]:
+    """The one way loopkit reads TOML. A byte-order mark (which some editors write) is accepted;
+    arrays or tables nested too deeply for the parser are bad input, not a crash."""
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BadInput(f"{where}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{where}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{where}: invalid TOML: arrays or tables nested too deeply") from None
 
 
 def _load(path: Path, where: str) -> dict[str, Any]:

@@ -252,12 +252,16 @@ class Book:
         )
 
 
-def load(ctx: Context, phase: str, *, must_exist: bool = True) -> Book:
+def load(ctx: Context, phase: str, *, must_exist: bool = True, need_spec: bool = True) -> Book:
+    """One phase's books. A command that needs the spec refuses a broken one (exit 4); status,
+    check and next pass `need_spec=False` and report it (`bad-spec`) with the other phases."""
     names.phase(phase)
     ws = ctx.workspace
     status_path = ws.status_file(phase)
     if must_exist and not ws.spec_file(phase).is_file() and not status_path.is_file():
         raise BadInput(f"no phase {phase}: neither {status_path.name} nor phases/{phase}.toml exists")
     spec = read_spec(ctx, phase)
+    if need_spec:
+        spec.needed()
     text = read_text(status_path)
     return Book(ctx, phase, spec.spec, status_path, text, parse_status(text), spec_state=spec)

@@ -12,12 +12,16 @@ disposable cache: deleting it changes no output, `LOOPKIT_NO_CACHE=1` skips it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from loopkit.errors import BadInput
 from loopkit.markdown.journal import Spans, last_entry_time, record_spans
 from loopkit.services.context import Context
 from loopkit.workspace import write_cache
@@ -49,6 +53,9 @@ def _remembered(ctx: Context, path: Path, what: str, read: Callable[[], Any]) ->
         st = path.stat()
     except FileNotFoundError:
         return read()
+    if not stat.S_ISREG(st.st_mode):  # a folder where the journal should be: bad input, one line
+        why = os.strerror(errno.EISDIR) if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise BadInput(f"cannot read {path}: {why}")
     memo = _memo(ctx)
     if memo is None:
         return read()

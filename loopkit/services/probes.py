@@ -284,7 +284,7 @@ def _spec_bound(
     observation and expectation (SPEC section 3); ids the spec does not define are free."""
     from loopkit.services.specs import read_spec
 
-    spec = read_spec(ctx, phase).spec
+    spec = read_spec(ctx, phase).needed().spec
     if spec is None:
         return
     chosen = spec.milestone(milestone)

@@ -25,6 +25,15 @@ class SpecState:
     trusted: bool
     problems: tuple[Issue, ...] = ()
 
+    def needed(self) -> SpecState:
+        """For a command that needs the spec (claim, gate, evidence, probes): one that cannot be
+        read is exit 4 naming its errors (SPEC section 3), never an empty spec."""
+        if self.spec is None:
+            broken = [p.message for p in self.problems if p.code == "bad-spec"]
+            if broken:
+                raise BadInput("; ".join(broken))
+        return self
+
 
 def read_spec(ctx: Context, phase: str) -> SpecState:
     """SPEC section 3: the spec a gate uses is the one the orchestrator opened or updated.

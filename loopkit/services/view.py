@@ -62,7 +62,7 @@ def age(at: str | None, now: datetime) -> str:
 def _phases(ctx: Context, phase: str | None, only: list[str] | None = None) -> list[str]:
     if phase is not None:
         names.phase(phase)
-        load(ctx, phase)  # exit 4 for a phase that does not exist
+        load(ctx, phase, need_spec=False)  # exit 4 for a phase that does not exist
         return [phase]
     return ctx.workspace.phases() if only is None else only
 
@@ -360,7 +360,7 @@ def _journals(ctx: Context, phases: Sequence[str], roles: Sequence[str]) -> list
 
 
 def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: Sequence[str]) -> list[Book]:
-    books = [load(ctx, p) for p in _phases(ctx, phase, only)]
+    books = [load(ctx, p, need_spec=False) for p in _phases(ctx, phase, only)]
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
         ctx.repo.prefetch(with_records)
