@@ -158,7 +158,9 @@ class Workspace:
         flock alone lets any waiter win each release, so under a burst some wait for ever; so each
         waiter takes a ticket (a file named by its arrival time) in `.git/loopkit/lock/` and only
         the oldest ticket may take the flock. A ticket whose process is gone (on this host, or
-        another host's older than the timeout) is removed with one line on stderr.
+        another host's older than the timeout) is removed with one line on stderr. The ticket
+        names its process by pid and start time (`_started`): a pid reused by another process
+        since is not the ticket's process, so it cannot hold every writer off.
         """
         if timeout is None:
             timeout = lock_timeout(os.environ.get("LOOPKIT_LOCK_TIMEOUT"), self.config.lock_timeout)
@@ -172,7 +174,7 @@ class Workspace:
         queue.mkdir(parents=True, exist_ok=True)
         host = os.uname().nodename  # socket.gethostname(), without importing socket
         ticket = queue / f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
-        ticket.write_text(f"{os.getpid()} {host}\n", encoding="utf-8")
+        ticket.write_text(f"{os.getpid()} {host} {_started(os.getpid())}\n", encoding="utf-8")
         handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
         try:
             deadline = time.monotonic() + timeout
@@ -232,7 +234,9 @@ def _first_ticket(queue: Path, host: str, timeout: float, mine: str) -> tuple[st
                 return name, ahead  # still being written
             owner = ["0", ""]
         pid, where = int(owner[0]) if owner[0].isdigit() else 0, owner[1]
-        dead = (where == host and not _alive(pid)) or (where != host and age > timeout)
+        started = owner[2] if len(owner) > 2 else "-"  # a ticket of an older loopkit: pid only
+        here = where == host and _alive(pid) and (started == "-" or started == _started(pid))
+        dead = (where == host and not here) or (where != host and age > timeout)
         if not dead:
             return name, ahead
         with contextlib.suppress(FileNotFoundError):
@@ -241,6 +245,18 @@ def _first_ticket(queue: Path, host: str, timeout: float, mine: str) -> tuple[st
                 f"loopkit: broke a stale workspace lock (process {pid} on {where or '?'} is gone)\n"
             )
     return None, ahead
+
+
+def _started(pid: int) -> str:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat field 22), or "-" where
+    that cannot be read; with the pid it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return "-"
+    fields = data[data.rfind(b")") + 2 :].split()  # after the name, which may hold spaces and `)`
+    return fields[19].decode("ascii", "replace") if len(fields) > 19 else "-"
 
 
 def _alive(pid: int) -> bool:

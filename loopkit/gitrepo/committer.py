@@ -161,14 +161,7 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
     mark = INDEX_LOCK_MARK + scratch.encode() + b"\n"
     try:
         marked.write_bytes(mark)
-        try:
-            os.link(marked, lock)
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links: create it exclusively, then mark it
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(fd, "wb") as out:
-                out.write(mark)
+        _take_index_lock(lock, marked, mark)
     except FileExistsError:
         raise GitError(
             f"{lock} exists: another git process is running (remove it if none is); nothing was written"
@@ -208,6 +201,37 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
         with contextlib.suppress(FileNotFoundError):
             prepared.unlink()
         release_index_lock(git_dir, scratch)
+
+
+# A person's editor runs `git status` now and then, which holds index.lock for a moment: wait that
+# out (nothing is written before the lock is ours) rather than fail the command.
+INDEX_LOCK_WAIT = 2.0
+
+
+def _take_index_lock(lock: Path, marked: Path, mark: bytes) -> None:
+    """Create git's index.lock holding `mark`, retrying with backoff for up to INDEX_LOCK_WAIT
+    while another git holds it; FileExistsError when it is still held then."""
+    import time
+
+    deadline = time.monotonic() + INDEX_LOCK_WAIT
+    pause = 0.01
+    while True:
+        try:
+            try:
+                os.link(marked, lock)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: create it exclusively, then mark it
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(mark)
+            return
+        except FileExistsError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.25)
 
 
 MARK = "LOOPKIT_TXN"
