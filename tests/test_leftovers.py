@@ -43,14 +43,25 @@ def test_a_ticket_of_a_live_process_still_holds(repo: Repo) -> None:
 
 def test_a_transient_index_lock_is_waited_out(repo: Repo) -> None:
     assert repo.lk("phase", "new", "px", role="orchestrator").code == 0
-    lock = repo.root / ".git" / "index.lock"
-    lock.write_bytes(b"")  # an editor's `git status`, for half a second
-    timer = threading.Timer(0.5, lock.unlink)
-    timer.start()
+    git_dir = repo.root / ".git"
+    lock = git_dir / "index.lock"
+    lock.write_bytes(b"")  # an editor's `git status`
+    done = threading.Event()
+
+    def release() -> None:
+        # once loopkit is trying to take the lock (its marked copy waits beside it), a moment more
+        while not done.is_set() and not list(git_dir.glob("loopkit-index-*-lock")):
+            time.sleep(0.001)
+        time.sleep(0.3)
+        lock.unlink()
+
+    watcher = threading.Thread(target=release)
+    watcher.start()
     try:
         result = repo.lk(*ADD, role="builder")
     finally:
-        timer.join()
+        done.set()
+        watcher.join()
     assert result.code == 0, result.err
     assert "journal(px): t" in repo.git("log", "-1", "--format=%s")
 
