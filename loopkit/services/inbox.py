@@ -185,13 +185,41 @@ def send(
 
 def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> dict[str, Any]:
     roles = [_role(to)] if to else list(ROLES)
-    found = [p.message for role in roles for p in read_inbox(ctx, role)]
+    placed = {role: read_inbox(ctx, role) for role in roles}
     if phase is not None:
-        found = [m for m in found if m.phase == phase]
-    # oldest first: by send time, then in the order they were written (a stable sort keeps file
-    # order within one inbox; the ids' random part says nothing about order)
-    found.sort(key=lambda m: m.at or "")
-    return {"messages": [m.to_json() for m in found]}
+        placed = {role: [p for p in found if p.message.phase == phase] for role, found in placed.items()}
+    return {"messages": [m.to_json() for m in _oldest_first(ctx, placed)]}
+
+
+def _oldest_first(ctx: Context, placed: dict[str, list[Placed]]) -> list[Message]:
+    """Messages in the order they were sent: by history, never by their clocks (SPEC section 1).
+
+    Within one inbox that is its order in the file (sending appends). Across inboxes, by the commit
+    that added each message (git blame of its first line) in history order; messages not committed
+    yet come last, in their file's order. Equal or skewed clocks cannot reorder them."""
+    inboxes = [found for found in placed.values() if found]
+    if len(inboxes) <= 1:
+        return [p.message for found in inboxes for p in found]
+    ws = ctx.workspace
+    if ws.repo_root is None:  # no history to tell: the clocks are all there is
+        return sorted((p.message for found in inboxes for p in found), key=lambda m: m.at or "")
+    repo = ctx.repo
+    paths = {role: ws.repo_path(ws.inbox_file(role)) for role, found in placed.items() if found}
+    repo.prefetch(list(paths.values()))  # one history order for every inbox
+    order = repo.order(next(iter(paths.values())))
+    keyed: list[tuple[tuple[int, int], int, str]] = []
+    for role, found in placed.items():
+        firsts = [p.ranges[0][0] + 1 for p in found if p.ranges]
+        origins = repo.line_origins(paths[role], firsts) if firsts else {}
+        for p in found:
+            origin = origins.get(p.ranges[0][0] + 1) if p.ranges else None
+            index = order.get(origin.sha) if origin is not None else None
+            keyed.append(((0, index) if index is not None else (1, 0), len(keyed), role))
+    keyed.sort()
+    # the roles in that order; each inbox's messages keep the file's order (blame of hand-moved
+    # lines cannot reorder one inbox)
+    queues = {role: iter(found) for role, found in placed.items()}
+    return [next(queues[role]).message for _, _, role in keyed]
 
 
 def consume(
