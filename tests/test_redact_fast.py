@@ -33,6 +33,8 @@ TOKENS = [
     "-----END RSA PRIVATE KEY-----", "-----BEGIN PGP PRIVATE KEY BLOCK-----", "-----END ",
     "PRIVATE KEY-----", "-----", "-----BEGIN", "PRIVATE KEY-----BEGIN", REDACTED, "[RED", "ACTED]", "D]",
     "internal-1234", "session=abc", "word", "end", "x",
+    "curl -u a:b", "curl", " -u ", " --user=", "'p w'", "PuTTY-User-Key-File-3: ssh-ed25519",
+    "Private-Lines: 1", "Private-MAC: ab12", "xapp-1-ABCDEFGHIJ", "glrt-abcdefghijABCDEFGHIJ",
     "\n", "\r\n", "\r", " ", "\t", "'", '"', ":", "=", "/", "\\", "İ", "Σ", "ΑΣ", "σ", KELVIN, "",
 ]  # fmt: skip
 SECRET_NAMES = ["GITHUB_TOKEN", "DEPLOY_SECRET", "DB_PASSWORD", "API_KEY", "BASIC_AUTH"]
