@@ -231,7 +231,6 @@ def test_sync_finishes_a_plain_pull_stopped_on_loopkit_files_only(three: dict[st
     ok(lk(three["orchestrator"], "phase", "new", "px", role="orchestrator"))
     ok(lk(a, "sync", role="builder", sync=False))
     ok(lk(b, "sync", role="adversary", sync=False))
-    git(b, "config", "--remove-section", "merge.loopkit")  # as in a clone set up by hand: git merges as text
     ok(lk(a, "inbox", "send", "--to", "orchestrator", "--subject", "from a", "--body", "x", role="builder"))
     ok(
         lk(
@@ -248,6 +247,8 @@ def test_sync_finishes_a_plain_pull_stopped_on_loopkit_files_only(three: dict[st
             sync=False,
         )
     )
+    # as in a clone whose driver is gone (any loopkit command would set it again): git merges as text
+    git(b, "config", "--remove-section", "merge.loopkit")
     pulled = subprocess.run(
         ["git", "pull", "--no-rebase", "--no-edit", "origin", "main"], cwd=b, capture_output=True, text=True
     )

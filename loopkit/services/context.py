@@ -73,6 +73,9 @@ class Context:
             if txn.pending(self):  # a killed command left a transaction: finish or undo it first
                 with ws.lock():
                     txn.recover(self)
+        from loopkit.services.sync import on_open  # the merge driver; a killed sync's leftovers
+
+        on_open(self, ws)
         return ws
 
     @property

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,7 @@ from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
 from loopkit.services.context import Context
-from loopkit.workspace import CONFIG_NAME
+from loopkit.workspace import CONFIG_NAME, Workspace
 
 if TYPE_CHECKING:
     from loopkit.gitrepo.remote import Resign, SignedCommit
@@ -67,6 +69,46 @@ def install_driver(repo_root: Path) -> bool:
     from loopkit.gitrepo.remote import Remote
 
     return Remote(repo_root).ensure_driver(driver_command())
+
+
+# -- what every command does on opening the workspace of a clone (SPEC section 7) ----------------
+def on_open(ctx: Context, ws: Workspace) -> None:
+    """A clone made with plain `git clone` gets the merge driver from its first loopkit command
+    (said once: the next command finds it), so a plain `git pull` merges loopkit's files by
+    identity too; a sync killed between two steps is finished or cleaned up. Both checks read a
+    file or two, and run git only when there is something to do."""
+    if ws.repo_root is None:
+        return
+    git_dir = ws.git_dir
+    if (git_dir / "loopkit" / "sync.json").exists():  # remote.INTENT, without importing GitPython
+        from loopkit.gitrepo.remote import Remote
+
+        with ws.lock():
+            for line in Remote(ws.repo_root).recover():
+                ctx.warn(line)
+    if not _driver_configured(ws.repo_root, git_dir):
+        with contextlib.suppress(LoopkitError):  # a config locked by another git: the next command
+            if install_driver(ws.repo_root):
+                ctx.warn(f"set merge.loopkit.driver in this clone's git config ({_DRIVER_WHY})")
+
+
+_DRIVER_WHY = "loopkit's files now merge by record identity in a plain git pull, rebase or merge too"
+
+
+def _driver_configured(repo_root: Path, git_dir: Path) -> bool:
+    """Whether git would find merge.loopkit.driver: the clone's config file says so at a glance;
+    else git is asked (the driver may be set in a global or included config)."""
+    common = git_dir
+    with contextlib.suppress(OSError):
+        common = (git_dir / (git_dir / "commondir").read_text("utf-8").strip()).resolve()
+    with contextlib.suppress(OSError):
+        text = (common / "config").read_text("utf-8", errors="replace")
+        if '[merge "loopkit"]' in text and "driver" in text:
+            return True
+    found = subprocess.run(
+        ["git", "config", "--get", "merge.loopkit.driver"], cwd=repo_root, capture_output=True, check=False
+    )
+    return found.returncode == 0 and bool(found.stdout.strip())
 
 
 # -- the merge driver -----------------------------------------------------------------------------
@@ -136,11 +178,12 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                         resign = None if repo.has_merges(spec) else _resign(ctx, repo.signed_commits(spec))
                         if resign is None:
                             # A rebase would rewrite merges or drop signatures it cannot renew.
+                            identity, sign = _merge_as(ctx)
                             new = repo.merge(
                                 theirs,
                                 message=f"Merge {name}/{remote_branch} into {branch} (loopkit sync)",
-                                identity=_identity(ctx),
-                                sign=tuple(ctx.sign_args()),
+                                identity=identity,
+                                sign=sign,
                             )
                             integrated = "merge"
                         else:
@@ -212,11 +255,19 @@ def _resign(ctx: Context, signed: list[SignedCommit]) -> Resign | None:
     return Resign(frozenset((c.author, c.message) for c in signed), args)
 
 
-def _identity(ctx: Context) -> Identity:
+def _merge_as(ctx: Context) -> tuple[Identity | None, tuple[str, ...]]:
+    """Who makes sync's merge, and how it is signed: the role, signed when it signs (SPEC section
+    10); the clone's own identity, unsigned (None), without a role or without a key at hand. The
+    merge carries no record, so a missing key never stops a sync: only record writers refuse."""
+    from loopkit.gitrepo.signing import SigningError
+
     role = ctx.role
-    if role is not None:
-        return ctx.workspace.config.identities[role]
-    return Identity("loopkit", "loopkit@loopkit.invalid")
+    if role is None:
+        return None, ()
+    try:
+        return ctx.workspace.config.identities[role], tuple(ctx.sign_args())
+    except SigningError:
+        return None, ()
 
 
 _ROLE_TRAILER = re.compile(r"^Loopkit-Role:\s*(\S+)\s*$", re.MULTILINE)
@@ -258,7 +309,7 @@ def _finish_stopped(ctx: Context, repo: Any) -> None:
             merged[path] = data
         for path, data in merged.items():
             repo.resolve(path, data)
-        repo.resume(kind, _identity(ctx))
+        repo.resume(kind)
     raise GitError("the stopped rebase does not finish; resolve it with git")
 
 
