@@ -198,6 +198,31 @@ def test_a_rebase_gives_a_persons_commit_the_clones_own_committer(three: dict[st
     assert "loopkit@loopkit.invalid" not in git(b, "log", "--format=%an %ae %cn %ce")
 
 
+def test_a_clone_git_knows_no_committer_for_rebases_only_loopkit_commits(
+    three: dict[str, Path], tmp_path: Path
+) -> None:
+    """Without a committer identity git's rebase would refuse: loopkit's own commits are still
+    rebased (each committed as its role), a person's commit is not (exit 5, nothing changed)."""
+    b, o = three["builder"], three["orchestrator"]
+    home = tmp_path / "nobody"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = false\n", encoding="utf-8")
+    nobody = {"HOME": str(home), "EMAIL": ""}
+    ok(lk(b, "journal", "add", "--phase", "px", "--title", "t", "--body", "x", role="builder", sync=False))
+    ok(lk(o, "phase", "new", "px", role="orchestrator"))
+    doc = json.loads(ok(lk(b, "sync", "--json", role="builder", sync=False, env=nobody)).out)
+    assert doc["integrated"] == "rebase", doc
+    assert "loopkit@loopkit.invalid" not in git(b, "log", "--format=%an %ae %cn %ce")
+    (b / "src" / "lib.py").write_text("x = 1\n", encoding="utf-8")
+    git(b, "add", "src/lib.py")
+    git(b, "commit", "-q", "--author", "Ada <ada@example.invalid>", "-m", "a person's own commit")
+    ok(lk(o, "inbox", "send", "--to", "builder", "--subject", "hi", "--body", "x", role="orchestrator"))
+    before = snapshot(b)
+    result = lk(b, "sync", role="builder", sync=False, env=nobody)
+    assert result.code == 5 and "user.email" in result.err and len(result.err.strip().splitlines()) == 1
+    assert snapshot(b) == before
+
+
 @pytest.mark.parametrize("where", ["code", "hand-written STATUS line"])
 def test_a_conflict_aborts_and_leaves_the_clone_byte_identical(three: dict[str, Path], where: str) -> None:
     a, b = three["builder"], three["adversary"]

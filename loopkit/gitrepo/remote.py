@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
+from loopkit.gitrepo.clone import SYNC_INTENT
 from loopkit.model.config import Identity
 
-INTENT = "loopkit/sync.json"  # in the clone's git dir: a sync's step under way
 _TEMP_PREFIX = "loopkit-sync-"
 NO_IDENTITY = (
     "git has no committer identity in this clone: set one with `git config user.name NAME` and "
@@ -343,7 +343,7 @@ class Remote:
     def _noted(self, step: dict[str, Any]) -> Iterator[None]:
         """`step` in the intent file while it runs: a kill leaves it for `recover`. Written whole
         and renamed into place, so `recover` reads the step or nothing."""
-        path = self.git_path(INTENT)
+        path = self.git_path(SYNC_INTENT)
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         scratch.write_text(json.dumps(step), "utf-8")
@@ -357,7 +357,7 @@ class Remote:
         """Finish what a killed sync left (the caller holds the workspace lock): its temporary
         worktree removed, a move of index and work tree that HEAD did not follow yet finished.
         Returns a line for each thing done."""
-        path = self.git_path(INTENT)
+        path = self.git_path(SYNC_INTENT)
         try:
             step = json.loads(path.read_bytes())
         except FileNotFoundError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -75,40 +74,29 @@ def install_driver(repo_root: Path) -> bool:
 def on_open(ctx: Context, ws: Workspace) -> None:
     """A clone made with plain `git clone` gets the merge driver from its first loopkit command
     (said once: the next command finds it), so a plain `git pull` merges loopkit's files by
-    identity too; a sync killed between two steps is finished or cleaned up. Both checks read a
-    file or two, and run git only when there is something to do."""
+    identity too; a sync killed between two steps is finished or cleaned up. Called when
+    `gitrepo.clone.needs_care` found one of them."""
+    from loopkit.gitrepo import clone
+
     if ws.repo_root is None:
         return
-    git_dir = ws.git_dir
-    if (git_dir / "loopkit" / "sync.json").exists():  # remote.INTENT, without importing GitPython
+    try:
+        git_dir = ws.git_dir
+    except LoopkitError:  # not a work tree git can use: the commands that need git say so
+        return
+    if clone.sync_pending(git_dir):
         from loopkit.gitrepo.remote import Remote
 
         with ws.lock():
             for line in Remote(ws.repo_root).recover():
                 ctx.warn(line)
-    if not _driver_configured(ws.repo_root, git_dir):
+    if not clone.driver_configured(ws.repo_root, git_dir):
         with contextlib.suppress(LoopkitError):  # a config locked by another git: the next command
             if install_driver(ws.repo_root):
-                ctx.warn(f"set merge.loopkit.driver in this clone's git config ({_DRIVER_WHY})")
-
-
-_DRIVER_WHY = "loopkit's files now merge by record identity in a plain git pull, rebase or merge too"
-
-
-def _driver_configured(repo_root: Path, git_dir: Path) -> bool:
-    """Whether git would find merge.loopkit.driver: the clone's config file says so at a glance;
-    else git is asked (the driver may be set in a global or included config)."""
-    common = git_dir
-    with contextlib.suppress(OSError):
-        common = (git_dir / (git_dir / "commondir").read_text("utf-8").strip()).resolve()
-    with contextlib.suppress(OSError):
-        text = (common / "config").read_text("utf-8", errors="replace")
-        if '[merge "loopkit"]' in text and "driver" in text:
-            return True
-    found = subprocess.run(
-        ["git", "config", "--get", "merge.loopkit.driver"], cwd=repo_root, capture_output=True, check=False
-    )
-    return found.returncode == 0 and bool(found.stdout.strip())
+                ctx.warn(
+                    "set merge.loopkit.driver in this clone's git config: loopkit's files now merge "
+                    "by record identity in a plain git pull, rebase or merge too"
+                )
 
 
 # -- the merge driver -----------------------------------------------------------------------------
