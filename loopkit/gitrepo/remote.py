@@ -243,15 +243,19 @@ class Remote:
         return found
 
     # -- integrating ----------------------------------------------------------------------------
-    def move_to(self, new: str, old: str) -> None:
+    def move_to(self, new: str, old: str | None) -> None:
         """HEAD, index and work tree to `new`, as a checkout would; refuses (changing nothing) when
-        that would overwrite uncommitted work, or when HEAD is no longer `old`."""
+        that would overwrite uncommitted work, or when HEAD is no longer `old` (None: unborn)."""
         if self.head() != old:
             raise GitError("HEAD moved while syncing; nothing changed (run sync again)")
-        with self._noted({"move": [old, new]}):
+        with self._noted({"move": [old or "", new]}):
             self._move(new, old)
 
-    def _move(self, new: str, old: str) -> None:
+    def _move(self, new: str, old: str | None) -> None:
+        if old is None:  # a clone of an empty remote: nothing of its own to keep or overwrite
+            self.run("read-tree", "-m", "-u", new)
+            self.run("update-ref", "-m", "loopkit: sync", "HEAD", new, "")
+            return
         # loopkit's commits update index entries without stat data: refresh it, or read-tree would
         # take every file loopkit wrote for a local change (content is compared, nothing is written)
         self.run("update-index", "-q", "--refresh", check=False)
@@ -370,15 +374,15 @@ class Remote:
             self._drop_worktree(Path(folder))
             said.append("removed the temporary worktree of a sync that was killed")
         move = step.get("move") if isinstance(step, dict) else None
-        if isinstance(move, list) and len(move) == 2 and self.head() == move[0]:
+        if isinstance(move, list) and len(move) == 2 and self.head() == (move[0] or None):
             try:
-                self._move(str(move[1]), str(move[0]))
+                self._move(str(move[1]), str(move[0]) or None)
                 said.append("finished a sync that was killed before it moved HEAD (run sync to push)")
             except GitError as exc:  # the person's own changes in the way: leave the choice to them
+                undo = f": `git read-tree -m -u {move[1]} {move[0]}` takes it back out" if move[0] else ""
                 said.append(
-                    f"a sync killed before it moved HEAD left {str(move[1])[:12]} in the index; "
-                    f"it cannot be finished ({exc.message}): `git read-tree -m -u {str(move[1])[:12]} "
-                    f"{str(move[0])[:12]}` undoes it"
+                    f"a sync killed before it moved HEAD left {move[1]} staged, and it cannot be "
+                    f"finished ({exc.message}){undo}"
                 )
         path.unlink(missing_ok=True)
         return said

@@ -187,8 +187,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                             f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)",
                         ) from None
             elif theirs is not None and head is None:
-                repo.run("read-tree", "-m", "-u", theirs)
-                repo.run("update-ref", "HEAD", theirs)
+                repo.move_to(theirs, None)
                 fetched += repo.count(theirs)
                 integrated = "fast-forward"
             head = repo.head()
