@@ -1,13 +1,16 @@
 """What every command checks of its clone on opening the workspace, cheaply (a stat and one small
 read, no git unless there is something to do): whether a killed sync left a step to finish, and
 whether the clone's own config has the merge driver (SPEC section 7). `services/sync.py::on_open`
-does the work when one of them asks for it."""
+does the work when one of them asks for it. `ensure_driver` is the one writer of the driver's
+config (`init`, `sync` and that first command)."""
 
 from __future__ import annotations
 
 import contextlib
 import subprocess
 from pathlib import Path
+
+from loopkit.errors import GitError
 
 SYNC_INTENT = "loopkit/sync.json"  # in the clone's git dir: a sync's step under way (remote.py)
 
@@ -40,7 +43,24 @@ def driver_configured(repo_root: Path, git_dir: Path, *, ask_git: bool = True) -
             return True
     if not ask_git:
         return False
-    found = subprocess.run(
-        ["git", "config", "--get", "merge.loopkit.driver"], cwd=repo_root, capture_output=True, check=False
-    )
-    return found.returncode == 0 and bool(found.stdout.strip())
+    return bool(_git(repo_root, "config", "--get", "merge.loopkit.driver", check=False))
+
+
+def ensure_driver(repo_root: Path, command: str) -> bool:
+    """merge.loopkit.* in this clone's own config; True when it had to be written."""
+    if _git(repo_root, "config", "--get", "merge.loopkit.driver", check=False) == command:
+        return False
+    _git(repo_root, "config", "--local", "merge.loopkit.name", "loopkit: records merged by identity")
+    _git(repo_root, "config", "--local", "merge.loopkit.driver", command)
+    return True
+
+
+def _git(repo_root: Path, *args: str, check: bool = True) -> str | None:
+    """One git config question or write, without GitPython (every command may ask it)."""
+    done = subprocess.run(["git", *args], cwd=repo_root, capture_output=True, check=False)
+    if done.returncode:
+        if not check:
+            return None
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {done.returncode}"]
+        raise GitError(f"git {args[0]} failed: {detail[0]}")
+    return done.stdout.decode("utf-8", "replace").strip()

@@ -477,15 +477,6 @@ class Remote:
         """Whether git knows a committer for this clone (what a commit, rebase or merge here needs)."""
         return self.run("var", "GIT_COMMITTER_IDENT", check=False).status == 0
 
-    # -- set-up ---------------------------------------------------------------------------------
-    def ensure_driver(self, command: str) -> bool:
-        """merge.loopkit.* in this clone's own config; True when it had to be written."""
-        if self.config("merge.loopkit.driver") == command:
-            return False
-        self.run("config", "--local", "merge.loopkit.name", "loopkit: records merged by identity")
-        self.run("config", "--local", "merge.loopkit.driver", command)
-        return True
-
 
 def _signature_header(block: str) -> str | None:
     """The `gpgsig` header of a raw commit, continuation lines joined, or None."""

@@ -65,9 +65,10 @@ def driver_command() -> str:
 
 
 def install_driver(repo_root: Path) -> bool:
-    from loopkit.gitrepo.remote import Remote
+    """This clone's merge.loopkit.driver, pointing at this loopkit; True when it had to be written."""
+    from loopkit.gitrepo.clone import ensure_driver
 
-    return Remote(repo_root).ensure_driver(driver_command())
+    return ensure_driver(repo_root, driver_command())
 
 
 # -- what every command does on opening the workspace of a clone (SPEC section 7) ----------------
@@ -136,7 +137,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     if ws.repo_root is None:
         raise GitError(f"not inside a git work tree: {ws.root}")
     repo = Remote(ws.repo_root, progress=progress)
-    if repo.ensure_driver(driver_command()) and progress is not None:
+    if install_driver(ws.repo_root) and progress is not None:
         progress("set merge.loopkit.driver in this clone's git config")
     with ws.lock():
         _finish_stopped(ctx, repo)
