@@ -174,6 +174,55 @@ def test_a_rebase_keeps_loopkit_commits_authored_and_committed_as_their_role(thr
     assert git(b, "rev-parse", "HEAD") == git(b, "rev-parse", "origin/main")
 
 
+def test_a_rebase_gives_a_persons_commit_the_clones_own_committer(three: dict[str, Path]) -> None:
+    """SPEC 7: a commit that is not loopkit's keeps its author and gets the committer `git rebase`
+    in that clone would give it (here the clone's own user.name/email), never a loopkit identity."""
+    b, o = three["builder"], three["orchestrator"]
+    git(b, "config", "user.name", "Clone Owner")
+    git(b, "config", "user.email", "owner@example.invalid")
+    (b / "src" / "lib.py").write_text("x = 1\n", encoding="utf-8")
+    git(b, "add", "src/lib.py")
+    git(b, "commit", "-q", "--author", "Ada <ada@example.invalid>", "-m", "a person's own commit")
+    ok(lk(b, "journal", "add", "--phase", "px", "--title", "t", "--body", "x", role="builder", sync=False))
+    ok(lk(o, "phase", "new", "px", role="orchestrator"))
+    doc = json.loads(ok(lk(b, "sync", "--json", role="builder", sync=False)).out)
+    assert (doc["integrated"], doc["pushed"]) == ("rebase", 2), doc
+    log = git(b, "log", "-2", "--format=%s|%an <%ae>|%cn <%ce>").strip().splitlines()
+    journal, person = (line.split("|") for line in log)
+    assert person == [
+        "a person's own commit",
+        "Ada <ada@example.invalid>",
+        "Clone Owner <owner@example.invalid>",
+    ]
+    assert journal[1:] == ["builder <builder@loopkit.invalid>"] * 2, journal
+    assert "loopkit@loopkit.invalid" not in git(b, "log", "--format=%an %ae %cn %ce")
+
+
+def test_a_clone_git_knows_no_committer_for_rebases_only_loopkit_commits(
+    three: dict[str, Path], tmp_path: Path
+) -> None:
+    """Without a committer identity git's rebase would refuse: loopkit's own commits are still
+    rebased (each committed as its role), a person's commit is not (exit 5, nothing changed)."""
+    b, o = three["builder"], three["orchestrator"]
+    home = tmp_path / "nobody"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = false\n", encoding="utf-8")
+    nobody = {"HOME": str(home), "EMAIL": ""}
+    ok(lk(b, "journal", "add", "--phase", "px", "--title", "t", "--body", "x", role="builder", sync=False))
+    ok(lk(o, "phase", "new", "px", role="orchestrator"))
+    doc = json.loads(ok(lk(b, "sync", "--json", role="builder", sync=False, env=nobody)).out)
+    assert doc["integrated"] == "rebase", doc
+    assert "loopkit@loopkit.invalid" not in git(b, "log", "--format=%an %ae %cn %ce")
+    (b / "src" / "lib.py").write_text("x = 1\n", encoding="utf-8")
+    git(b, "add", "src/lib.py")
+    git(b, "commit", "-q", "--author", "Ada <ada@example.invalid>", "-m", "a person's own commit")
+    ok(lk(o, "inbox", "send", "--to", "builder", "--subject", "hi", "--body", "x", role="orchestrator"))
+    before = snapshot(b)
+    result = lk(b, "sync", role="builder", sync=False, env=nobody)
+    assert result.code == 5 and "user.email" in result.err and len(result.err.strip().splitlines()) == 1
+    assert snapshot(b) == before
+
+
 @pytest.mark.parametrize("where", ["code", "hand-written STATUS line"])
 def test_a_conflict_aborts_and_leaves_the_clone_byte_identical(three: dict[str, Path], where: str) -> None:
     a, b = three["builder"], three["adversary"]
@@ -207,7 +256,6 @@ def test_sync_finishes_a_plain_pull_stopped_on_loopkit_files_only(three: dict[st
     ok(lk(three["orchestrator"], "phase", "new", "px", role="orchestrator"))
     ok(lk(a, "sync", role="builder", sync=False))
     ok(lk(b, "sync", role="adversary", sync=False))
-    git(b, "config", "--remove-section", "merge.loopkit")  # as in a clone set up by hand: git merges as text
     ok(lk(a, "inbox", "send", "--to", "orchestrator", "--subject", "from a", "--body", "x", role="builder"))
     ok(
         lk(
@@ -224,6 +272,8 @@ def test_sync_finishes_a_plain_pull_stopped_on_loopkit_files_only(three: dict[st
             sync=False,
         )
     )
+    # as in a clone whose driver is gone (any loopkit command would set it again): git merges as text
+    git(b, "config", "--remove-section", "merge.loopkit")
     pulled = subprocess.run(
         ["git", "pull", "--no-rebase", "--no-edit", "origin", "main"], cwd=b, capture_output=True, text=True
     )
@@ -382,3 +432,38 @@ def test_sync_flag_refused_where_it_does_not_apply(tmp_path: Path) -> None:
     result = run_loopkit("journal", "parse", str(tmp_path / "x.md"), "--sync", cwd=tmp_path)
     assert result.code == 2 and "--sync" in result.err
     assert os.environ.get("LOOPKIT_ROLE") is None
+
+
+# -- a clone made with plain `git clone` ------------------------------------------------------------
+def test_any_command_in_a_plain_clone_sets_the_merge_driver_so_a_plain_pull_merges_inboxes(
+    tmp_path: Path,
+) -> None:
+    """SPEC 7's set-up: the first loopkit command in a clone that lacks merge.loopkit.driver writes
+    it to the clone's own config and says so once on stderr (--json stdout stays one document);
+    then a plain `git pull` merges an inbox consumed here and written there by message id."""
+    (tmp_path / "made").mkdir()
+    bare, _ = make_clones(tmp_path / "made")
+    seed = tmp_path / "made" / "seed"
+    ok(run_loopkit("inbox", "send", "--to", "builder", "--subject", "first", "--body", "x",
+                   cwd=seed, role="orchestrator"))  # fmt: skip
+    git(seed, "push", "-q", "origin", "main")
+    b, o = tmp_path / "b", tmp_path / "o"
+    for clone in (b, o):
+        git(tmp_path, "clone", "-q", str(bare), str(clone))
+        assert subprocess.run(["git", "config", "--local", "merge.loopkit.driver"], cwd=clone).returncode == 1
+    first = lk(b, "inbox", "list", "--json", role="builder", sync=False)
+    assert first.code == 0 and json.loads(first.out)["messages"], first.err
+    assert first.err.count("merge.loopkit.driver") == 1, first.err
+    assert "merge-driver" in git(b, "config", "--local", "merge.loopkit.driver")
+    again = lk(b, "inbox", "list", "--json", role="builder", sync=False)
+    assert again.code == 0 and "merge.loopkit.driver" not in again.err, again.err
+    ok(lk(b, "inbox", "consume", "--to", "builder", "--all", role="builder", sync=False))
+    ok(lk(o, "inbox", "send", "--to", "builder", "--subject", "second", "--body", "y", role="orchestrator",
+          sync=False))  # fmt: skip
+    git(o, "push", "-q", "origin", "main")
+    pulled = subprocess.run(
+        ["git", "pull", "--no-rebase", "--no-edit", "origin", "main"], cwd=b, capture_output=True, text=True
+    )
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    inbox = parse_inbox((b / "BUILDER-INBOX.md").read_text("utf-8"), role="builder")
+    assert [p.message.subject for p in inbox] == ["second"], "the consumed message came back"

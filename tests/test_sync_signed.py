@@ -169,3 +169,45 @@ def test_a_clone_without_the_key_merges_instead_of_dropping_signatures(
     assert json.loads(synced.out)["integrated"] == "merge"
     journal = git(b, "log", "-1", "--format=%H", "--grep=^Loopkit-Action: journal$").strip()
     assert good(b, journal, "builder@loopkit.invalid")
+
+
+def test_a_signing_role_without_its_key_still_syncs_by_an_unsigned_merge(
+    world: tuple[dict[str, Path], dict[str, Path]],
+) -> None:
+    """SPEC 10: a merge carries no record, so sync makes it without a key (the clone's own
+    identity, unsigned); only the commands that write records refuse without one."""
+    clones, keys = world
+    b = clones["builder"]
+    ok(
+        lk(
+            clones,
+            keys,
+            "builder",
+            "journal",
+            "add",
+            "--phase",
+            "px",
+            "--title",
+            "t",
+            "--body",
+            "x",
+            sync=False,
+        )
+    )
+    ok(lk(clones, keys, "orchestrator", "phase", "new", "px"))
+    keyless = run_loopkit(
+        "journal", "add", "--phase", "px", "--title", "u", "--body", "y", cwd=b, role="builder"
+    )
+    assert keyless.code == 4 and "LOOPKIT_SIGNING_KEY" in keyless.err, keyless.err
+    synced = run_loopkit("sync", "--json", cwd=b, role="builder")  # the builder's role, no key at hand
+    assert synced.code == 0, synced.err
+    assert json.loads(synced.out)["integrated"] == "merge"
+    merge = git(b, "log", "-1", "--format=%P|%an <%ae>|%cn <%ce>|%G?").strip().split("|")
+    assert len(merge[0].split()) == 2, merge
+    assert merge[1:] == ["Person <person@example.invalid>", "Person <person@example.invalid>", "N"], merge
+    journal = git(b, "log", "-1", "--format=%H", "--grep=^Loopkit-Action: journal$").strip()
+    assert good(b, journal, "builder@loopkit.invalid")
+    assert git(b, "rev-parse", "HEAD") == git(b, "rev-parse", "origin/main")
+    check = json.loads(run_loopkit("check", "--json", cwd=b).out)
+    codes = [p["code"] for p in check["problems"]]
+    assert "unsigned-record" not in codes and "bad-signature" not in codes, check

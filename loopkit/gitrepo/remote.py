@@ -5,11 +5,17 @@ a rebase runs in a temporary worktree of the same repository, and only a finishe
 HEAD, with `read-tree -m -u` (what `git checkout` does: staged and unstaged work on other paths is
 carried over; work it would overwrite makes it refuse before writing anything) and a
 compare-and-swap `update-ref`. A conflict, or any failure, leaves the clone as it was.
+
+A kill can still come between two steps: while the temporary worktree exists, or between moving
+the index and work tree and moving HEAD. So each of those steps is noted first in
+`.git/loopkit/sync.json`, and `recover` (which the next command runs) removes the worktree and
+finishes the move.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -21,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import GitError
+from loopkit.gitrepo.clone import SYNC_INTENT
 from loopkit.model.config import Identity
+
+_TEMP_PREFIX = "loopkit-sync-"
+NO_IDENTITY = (
+    "git has no committer identity in this clone: set one with `git config user.name NAME` and "
+    "`git config user.email EMAIL`, then run sync again"
+)
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
@@ -230,11 +243,19 @@ class Remote:
         return found
 
     # -- integrating ----------------------------------------------------------------------------
-    def move_to(self, new: str, old: str) -> None:
+    def move_to(self, new: str, old: str | None) -> None:
         """HEAD, index and work tree to `new`, as a checkout would; refuses (changing nothing) when
-        that would overwrite uncommitted work, or when HEAD is no longer `old`."""
+        that would overwrite uncommitted work, or when HEAD is no longer `old` (None: unborn)."""
         if self.head() != old:
             raise GitError("HEAD moved while syncing; nothing changed (run sync again)")
+        with self._noted({"move": [old or "", new]}):
+            self._move(new, old)
+
+    def _move(self, new: str, old: str | None) -> None:
+        if old is None:  # a clone of an empty remote: nothing of its own to keep or overwrite
+            self.run("read-tree", "-m", "-u", new)
+            self.run("update-ref", "-m", "loopkit: sync", "HEAD", new, "")
+            return
         # loopkit's commits update index entries without stat data: refresh it, or read-tree would
         # take every file loopkit wrote for a local change (content is compared, nothing is written)
         self.run("update-index", "-q", "--refresh", check=False)
@@ -260,29 +281,38 @@ class Remote:
         """
         head = self.head()
         assert head is not None
+        # git's rebase gives every commit the clone's own committer, which is what a person's
+        # commit keeps (SPEC section 7); a clone git knows no committer for can still rebase
+        # loopkit's own commits, which get their role's below
+        own = self.has_identity()
         with self._worktree(head) as tree:
             result = self.run(
                 # git's rebase signs nothing (the clone's signer could prompt); loopkit re-signs below
                 "-c", "commit.gpgsign=false",
                 "rebase", "--no-autostash", "--no-autosquash", "--no-verify", onto,
-                cwd=tree, env=_fallback_committer(), check=False,
+                cwd=tree, env=None if own else _placeholder_committer(), check=False,
             )  # fmt: skip
             if result.status:
                 files = self._unmerged(tree)
                 self.run("rebase", "--abort", cwd=tree, check=False)
                 raise Conflict(_conflict_line(files, result), files)
             tip = self.out("rev-parse", "HEAD", cwd=tree)
-        return self._recommit(onto, tip, identity_of, resign)
+        return self._recommit(onto, tip, identity_of, resign, own=own)
 
-    def merge(self, other: str, *, message: str, identity: Identity, sign: tuple[str, ...] = ()) -> str:
+    def merge(
+        self, other: str, *, message: str, identity: Identity | None, sign: tuple[str, ...] = ()
+    ) -> str:
         """A merge commit of HEAD and `other` (for histories a rebase must not rewrite), signed
-        with `sign` (the `-c` options and `-S`) when the role signs."""
+        with `sign` (the `-c` options and `-S`) when the role signs; `identity` None: made as
+        `git merge` in this clone makes it (its own identity), unsigned."""
         head = self.head()
         assert head is not None
-        config = [a for a in sign if a != "-S"]
-        flag = ["-S"] if "-S" in sign else []
+        config = [a for a in sign if a != "-S"] if identity is not None else ["-c", "commit.gpgsign=false"]
+        flag = ["-S"] if "-S" in sign and identity is not None else []
+        if identity is None and not self.has_identity():
+            raise GitError(NO_IDENTITY)
         with self._worktree(head) as tree:
-            env = _identity_env(identity, None)
+            env = _identity_env(identity, None) if identity is not None else None
             result = self.run(
                 *config, "merge", "--no-ff", "--no-verify", *flag, "-m", message, other,
                 cwd=tree, env=env, check=False,
@@ -299,22 +329,78 @@ class Remote:
 
     @contextlib.contextmanager
     def _worktree(self, head: str) -> Iterator[Path]:
-        folder = Path(tempfile.mkdtemp(prefix="loopkit-sync-"))
-        tree = folder / "tree"
+        folder = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX))
+        with self._noted({"worktree": str(folder)}):
+            try:
+                self.run("worktree", "add", "--detach", "--quiet", str(folder / "tree"), head)
+                yield folder / "tree"
+            finally:
+                self._drop_worktree(folder)
+
+    def _drop_worktree(self, folder: Path) -> None:
+        self.run("worktree", "remove", "--force", str(folder / "tree"), check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        self.run("worktree", "prune", check=False)
+
+    # -- a sync killed between two steps ----------------------------------------------------------
+    @contextlib.contextmanager
+    def _noted(self, step: dict[str, Any]) -> Iterator[None]:
+        """`step` in the intent file while it runs: a kill leaves it for `recover`. Written whole
+        and renamed into place, so `recover` reads the step or nothing."""
+        path = self.git_path(SYNC_INTENT)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(step), "utf-8")
+        os.replace(scratch, path)
         try:
-            self.run("worktree", "add", "--detach", "--quiet", str(tree), head)
-            yield tree
+            yield
         finally:
-            self.run("worktree", "remove", "--force", str(tree), check=False)
-            shutil.rmtree(folder, ignore_errors=True)
-            self.run("worktree", "prune", check=False)
+            path.unlink(missing_ok=True)
+
+    def recover(self) -> list[str]:
+        """Finish what a killed sync left (the caller holds the workspace lock): its temporary
+        worktree removed, a move of index and work tree that HEAD did not follow yet finished.
+        Returns a line for each thing done."""
+        path = self.git_path(SYNC_INTENT)
+        try:
+            step = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            step = {}
+        said: list[str] = []
+        folder = step.get("worktree") if isinstance(step, dict) else None
+        if isinstance(folder, str) and Path(folder).name.startswith(_TEMP_PREFIX):
+            self._drop_worktree(Path(folder))
+            said.append("removed the temporary worktree of a sync that was killed")
+        move = step.get("move") if isinstance(step, dict) else None
+        if isinstance(move, list) and len(move) == 2 and self.head() == (move[0] or None):
+            try:
+                self._move(str(move[1]), str(move[0]) or None)
+                said.append("finished a sync that was killed before it moved HEAD (run sync to push)")
+            except GitError as exc:  # the person's own changes in the way: leave the choice to them
+                undo = f": `git read-tree -m -u {move[1]} {move[0]}` takes it back out" if move[0] else ""
+                said.append(
+                    f"a sync killed before it moved HEAD left {move[1]} staged, and it cannot be "
+                    f"finished ({exc.message}){undo}"
+                )
+        path.unlink(missing_ok=True)
+        return said
 
     def _recommit(
-        self, onto: str, tip: str, identity_of: Callable[[str], Identity | None], resign: Resign | None
+        self,
+        onto: str,
+        tip: str,
+        identity_of: Callable[[str], Identity | None],
+        resign: Resign | None,
+        *,
+        own: bool,
     ) -> str:
         """Rebuild onto..tip with the same trees, messages and authors; loopkit's commits are
-        committed as their role (with the author's date, so a replay gives the same ids), and the
-        commits that were signed by this clone's key are signed again."""
+        committed as their role (with the author's date, so a replay gives the same ids), every
+        other commit keeps the committer git's rebase gave it (`own`: the clone's own; without
+        one such a commit cannot be rebased), and the commits that were signed by this clone's
+        key are signed again."""
         parent = onto
         for sha in self.commits(f"{onto}..{tip}"):
             headers, _, message = self.run("cat-file", "commit", sha).out.partition("\n\n")
@@ -322,6 +408,8 @@ class Remote:
             sign = resign is not None and (fields["author"], message) in resign.ids
             author = _ident(fields["author"])
             role = identity_of(message)
+            if role is None and not own:
+                raise GitError(NO_IDENTITY)
             committer = (role, author[2]) if role is not None else (None, _ident(fields["committer"])[2])
             env = {
                 "GIT_AUTHOR_NAME": author[0],
@@ -373,23 +461,21 @@ class Remote:
         (self.root / path).write_bytes(data)
         self.run("add", "--", path)
 
-    def resume(self, kind: str, identity: Identity | None) -> None:
-        env = _identity_env(identity, None) if identity is not None else _fallback_committer()
+    def resume(self, kind: str) -> None:
+        """Finish a person's stopped rebase or merge as `git … --continue` in this clone would:
+        with its own committer identity."""
+        if not self.has_identity():
+            raise GitError(NO_IDENTITY)
         if kind == "rebase":
-            self.run("rebase", "--continue", env=env)
+            self.run("rebase", "--continue")
         elif kind == "merge":
-            self.run("commit", "--no-edit", "--no-verify", env=env)
+            self.run("commit", "--no-edit", "--no-verify")
         else:
-            self.run("cherry-pick", "--continue", env=env)
+            self.run("cherry-pick", "--continue")
 
-    # -- set-up ---------------------------------------------------------------------------------
-    def ensure_driver(self, command: str) -> bool:
-        """merge.loopkit.* in this clone's own config; True when it had to be written."""
-        if self.config("merge.loopkit.driver") == command:
-            return False
-        self.run("config", "--local", "merge.loopkit.name", "loopkit: records merged by identity")
-        self.run("config", "--local", "merge.loopkit.driver", command)
-        return True
+    def has_identity(self) -> bool:
+        """Whether git knows a committer for this clone (what a commit, rebase or merge here needs)."""
+        return self.run("var", "GIT_COMMITTER_IDENT", check=False).status == 0
 
 
 def _signature_header(block: str) -> str | None:
@@ -435,12 +521,10 @@ def _identity_env(identity: Identity, date: str | None, *, author: bool = True) 
     return env
 
 
-def _fallback_committer() -> dict[str, str]:
-    """git's rebase needs a committer; loopkit sets the real one afterwards for its commits."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("GIT_COMMITTER_")}
-    env.setdefault("GIT_COMMITTER_NAME", "loopkit")
-    env.setdefault("GIT_COMMITTER_EMAIL", "loopkit@loopkit.invalid")
-    return env
+def _placeholder_committer() -> dict[str, str]:
+    """A committer for git's rebase in a clone that has none: only loopkit's own commits are
+    rebased then, and `_recommit` gives each its role's committer; no commit keeps this one."""
+    return {"GIT_COMMITTER_NAME": "loopkit", "GIT_COMMITTER_EMAIL": "loopkit@loopkit.invalid"}
 
 
 def _conflict_line(files: list[str], result: Result) -> str:

@@ -73,6 +73,12 @@ class Context:
             if txn.pending(self):  # a killed command left a transaction: finish or undo it first
                 with ws.lock():
                     txn.recover(self)
+        from loopkit.gitrepo.clone import needs_care  # a stat and a small read
+
+        if needs_care(ws.repo_root):  # no merge driver yet, or a killed sync's leftovers
+            from loopkit.services.sync import on_open
+
+            on_open(self, ws)
         return ws
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import sys
@@ -13,7 +14,7 @@ from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
 from loopkit.services.context import Context
-from loopkit.workspace import CONFIG_NAME
+from loopkit.workspace import CONFIG_NAME, Workspace
 
 if TYPE_CHECKING:
     from loopkit.gitrepo.remote import Resign, SignedCommit
@@ -64,9 +65,39 @@ def driver_command() -> str:
 
 
 def install_driver(repo_root: Path) -> bool:
-    from loopkit.gitrepo.remote import Remote
+    """This clone's merge.loopkit.driver, pointing at this loopkit; True when it had to be written."""
+    from loopkit.gitrepo.clone import ensure_driver
 
-    return Remote(repo_root).ensure_driver(driver_command())
+    return ensure_driver(repo_root, driver_command())
+
+
+# -- what every command does on opening the workspace of a clone (SPEC section 7) ----------------
+def on_open(ctx: Context, ws: Workspace) -> None:
+    """A clone made with plain `git clone` gets the merge driver from its first loopkit command
+    (said once: the next command finds it), so a plain `git pull` merges loopkit's files by
+    identity too; a sync killed between two steps is finished or cleaned up. Called when
+    `gitrepo.clone.needs_care` found one of them."""
+    from loopkit.gitrepo import clone
+
+    if ws.repo_root is None:
+        return
+    try:
+        git_dir = ws.git_dir
+    except LoopkitError:  # not a work tree git can use: the commands that need git say so
+        return
+    if clone.sync_pending(git_dir):
+        from loopkit.gitrepo.remote import Remote
+
+        with ws.lock():
+            for line in Remote(ws.repo_root).recover():
+                ctx.warn(line)
+    if not clone.driver_configured(ws.repo_root, git_dir):
+        with contextlib.suppress(LoopkitError):  # a config locked by another git: the next command
+            if install_driver(ws.repo_root):
+                ctx.warn(
+                    "set merge.loopkit.driver in this clone's git config: loopkit's files now merge "
+                    "by record identity in a plain git pull, rebase or merge too"
+                )
 
 
 # -- the merge driver -----------------------------------------------------------------------------
@@ -106,7 +137,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     if ws.repo_root is None:
         raise GitError(f"not inside a git work tree: {ws.root}")
     repo = Remote(ws.repo_root, progress=progress)
-    if repo.ensure_driver(driver_command()) and progress is not None:
+    if install_driver(ws.repo_root) and progress is not None:
         progress("set merge.loopkit.driver in this clone's git config")
     with ws.lock():
         _finish_stopped(ctx, repo)
@@ -136,11 +167,12 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                         resign = None if repo.has_merges(spec) else _resign(ctx, repo.signed_commits(spec))
                         if resign is None:
                             # A rebase would rewrite merges or drop signatures it cannot renew.
+                            identity, sign = _merge_as(ctx)
                             new = repo.merge(
                                 theirs,
                                 message=f"Merge {name}/{remote_branch} into {branch} (loopkit sync)",
-                                identity=_identity(ctx),
-                                sign=tuple(ctx.sign_args()),
+                                identity=identity,
+                                sign=sign,
                             )
                             integrated = "merge"
                         else:
@@ -156,8 +188,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                             f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)",
                         ) from None
             elif theirs is not None and head is None:
-                repo.run("read-tree", "-m", "-u", theirs)
-                repo.run("update-ref", "HEAD", theirs)
+                repo.move_to(theirs, None)
                 fetched += repo.count(theirs)
                 integrated = "fast-forward"
             head = repo.head()
@@ -212,11 +243,19 @@ def _resign(ctx: Context, signed: list[SignedCommit]) -> Resign | None:
     return Resign(frozenset((c.author, c.message) for c in signed), args)
 
 
-def _identity(ctx: Context) -> Identity:
+def _merge_as(ctx: Context) -> tuple[Identity | None, tuple[str, ...]]:
+    """Who makes sync's merge, and how it is signed: the role, signed when it signs (SPEC section
+    10); the clone's own identity, unsigned (None), without a role or without a key at hand. The
+    merge carries no record, so a missing key never stops a sync: only record writers refuse."""
+    from loopkit.gitrepo.signing import SigningError
+
     role = ctx.role
-    if role is not None:
-        return ctx.workspace.config.identities[role]
-    return Identity("loopkit", "loopkit@loopkit.invalid")
+    if role is None:
+        return None, ()
+    try:
+        return ctx.workspace.config.identities[role], tuple(ctx.sign_args())
+    except SigningError:
+        return None, ()
 
 
 _ROLE_TRAILER = re.compile(r"^Loopkit-Role:\s*(\S+)\s*$", re.MULTILINE)
@@ -258,7 +297,7 @@ def _finish_stopped(ctx: Context, repo: Any) -> None:
             merged[path] = data
         for path, data in merged.items():
             repo.resolve(path, data)
-        repo.resume(kind, _identity(ctx))
+        repo.resume(kind)
     raise GitError("the stopped rebase does not finish; resolve it with git")
 
 
