@@ -220,7 +220,12 @@ def untrusted_config(clone: Path, keys: dict[str, Path]) -> None:
 
 def duplicate_claim(clone: Path, keys: dict[str, Path]) -> None:
     after_claim(clone, claim_line(clone))  # typed as the builder, trailers and all: only the id is reused
-    trailers = {"Loopkit-Phase": "px", "Loopkit-Action": "claim", "Loopkit-Role": "builder", "Loopkit-Milestone": "M1"}
+    trailers = {
+        "Loopkit-Phase": "px",
+        "Loopkit-Action": "claim",
+        "Loopkit-Role": "builder",
+        "Loopkit-Milestone": "M1",
+    }
     by_hand(clone, "status(px): claim M1", author="builder", trailers=trailers)
 
 
@@ -311,18 +316,43 @@ def test_each_forgery_is_rejected_with_its_code_and_the_branch_unmoved(
 
 def _loop_to_done(clone: Path, keys: dict[str, Path], each: Callable[[], None]) -> None:
     env = {"LOOPKIT_SIGNING_KEY": str(keys["adversary"])} if keys else None
-    lk(clone, "verdict", "--phase", "px", "--milestone", "M1", "PASS", "--note", "checked", role="adversary", env=env)
+    lk(
+        clone,
+        "verdict",
+        "--phase",
+        "px",
+        "--milestone",
+        "M1",
+        "PASS",
+        "--note",
+        "checked",
+        role="adversary",
+        env=env,
+    )
     each()
     lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
     each()
-    lk(clone, "journal", "add", "--phase", "px", "--title", "Verdict received", "--body", "M1 passed.", role="builder")
+    lk(
+        clone,
+        "journal",
+        "add",
+        "--phase",
+        "px",
+        "--title",
+        "Verdict received",
+        "--body",
+        "M1 passed.",
+        role="builder",
+    )
     each()
     lk(clone, "done", "--phase", "px", "--summary", "answers 200", role="builder")
     each()
 
 
 @pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
-def test_genuine_work_up_to_done_is_accepted(request: pytest.FixtureRequest, tmp_path: Path, signed: bool) -> None:
+def test_genuine_work_up_to_done_is_accepted(
+    request: pytest.FixtureRequest, tmp_path: Path, signed: bool
+) -> None:
     template = request.getfixturevalue("signed_template" if signed else "template")
     bare, clone = copy(template, tmp_path / "copy")
     keys = {r: template / "keys" / r for r in ROLES} if signed else {}
@@ -332,29 +362,35 @@ def test_genuine_work_up_to_done_is_accepted(request: pytest.FixtureRequest, tmp
 
 
 def test_a_genuine_push_of_many_commits_at_once_and_a_new_branch(template: Path, tmp_path: Path) -> None:
-    bare, clone = copy(template, tmp_path / "copy")
+    _bare, clone = copy(template, tmp_path / "copy")
     _loop_to_done(clone, {}, lambda: None)
     result = run_loopkit("verify", "--json", cwd=clone)  # default: what HEAD has that origin/main lacks
     assert result.code == 0, result.out
     assert result.json["ok"] is True and result.json["commits"] == 4 and result.json["violations"] == []
-    proc = subprocess.run(["git", "push", "origin", "HEAD:refs/heads/done"], cwd=clone, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "push", "origin", "HEAD:refs/heads/done"], cwd=clone, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     pushed(clone)
-    proc = subprocess.run(["git", "push", "origin", ":refs/heads/done"], cwd=clone, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "push", "origin", ":refs/heads/done"], cwd=clone, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr  # a deleted branch passes
 
 
 def test_a_forgery_on_a_new_branch_is_judged_from_its_merge_base(template: Path, tmp_path: Path) -> None:
     bare, clone = copy(template, tmp_path / "copy")
     forged_done(clone, {})
-    proc = subprocess.run(["git", "push", "origin", "HEAD:refs/heads/side"], cwd=clone, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "push", "origin", "HEAD:refs/heads/side"], cwd=clone, capture_output=True, text=True
+    )
     assert proc.returncode != 0
     assert "remote: loopkit: side: forged-done:" in proc.stderr
     assert git(bare, "branch", "--list", "side") == ""
 
 
 def test_a_merge_is_judged_by_what_neither_parent_had(template: Path, tmp_path: Path) -> None:
-    bare, clone = copy(template, tmp_path / "copy")
+    _bare, clone = copy(template, tmp_path / "copy")
     base = git(clone, "rev-parse", "HEAD").strip()
     lk(clone, "journal", "add", "--phase", "px", "--title", "one side", "--body", "a", role="builder")
     git(clone, "checkout", "-q", "-b", "other", base)
@@ -375,9 +411,13 @@ def test_a_merge_is_judged_by_what_neither_parent_had(template: Path, tmp_path: 
 
 
 def test_hand_written_text_is_never_a_violation(template: Path, tmp_path: Path) -> None:
-    bare, clone = copy(template, tmp_path / "copy")
+    _bare, clone = copy(template, tmp_path / "copy")
     claim = claim_line(clone)
-    append(clone, "STATUS-px.md", f"\nA note typed by hand, quoting a record:\n\n```\n{claim}\n- **PASS** M1\n```\n")
+    append(
+        clone,
+        "STATUS-px.md",
+        f"\nA note typed by hand, quoting a record:\n\n```\n{claim}\n- **PASS** M1\n```\n",
+    )
     append(clone, "JOURNAL-px.md", "\n## 2026-06-13T14:00Z — Notes\n\ncurl → 200 ✓ looked fine.\n")
     by_hand(clone, "notes")
     pushed(clone)
@@ -418,7 +458,9 @@ def test_the_hook_over_git_daemon(tmp_path: Path) -> None:
         forged_verdict(clone, {})
         proc = push(clone)
         assert proc.returncode != 0
-        assert any(line.startswith("remote:") and "forged-verdict:" in line for line in proc.stderr.splitlines())
+        assert any(
+            line.startswith("remote:") and "forged-verdict:" in line for line in proc.stderr.splitlines()
+        )
         assert remote_tip(bare) == before
         git(clone, "reset", "-q", "--hard", "HEAD^")
         _loop_to_done(clone, {}, lambda: pushed(clone))

@@ -19,7 +19,9 @@ app.add_typer(hook_app, name="hook")
 def _lines(data: dict[str, Any]) -> str:
     for v in data["violations"]:
         where = f"{v['file']}:{v['line']}" if v["file"] and v["line"] else v["file"] or ""
-        sys.stderr.write(f"loopkit: {v['code']}: {v['commit'][:12]} {where}{': ' if where else ''}{v['message']}\n")
+        sys.stderr.write(
+            f"loopkit: {v['code']}: {v['commit'][:12]} {where}{': ' if where else ''}{v['message']}\n"
+        )
     if data["ok"]:
         sys.stderr.write(f"loopkit: {data['commits']} commit(s) verified: the books are honest\n")
     return ""
@@ -28,7 +30,10 @@ def _lines(data: dict[str, Any]) -> str:
 @app.command(epilog=epilog("loopkit verify origin/main..HEAD", EXIT_VERIFY))
 def verify(
     range_: Annotated[
-        str | None, typer.Argument(metavar="[RANGE]", help="OLD..NEW (default: the commits HEAD has that its upstream lacks).")
+        str | None,
+        typer.Argument(
+            metavar="[RANGE]", help="OLD..NEW (default: the commits HEAD has that its upstream lacks)."
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -59,7 +64,9 @@ def pre_receive() -> None:
         for ref, text in data["violations"]:
             sys.stderr.write(f"loopkit: {ref.removeprefix('refs/heads/')}: {text}\n")
         if data["violations"]:
-            sys.stderr.write("loopkit: push rejected: the books must change only through loopkit (docs/remote.md)\n")
+            sys.stderr.write(
+                "loopkit: push rejected: the books must change only through loopkit (docs/remote.md)\n"
+            )
         return ""
 
     _run(call, human=human, code=lambda d: 0 if d["ok"] else 1, sync=False)

@@ -160,11 +160,17 @@ def walk(root: Path, old: str | None, new: str, pathspec: Sequence[str]) -> list
         return commits
     known = {c.sha: c for c in commits}
     rest = _origins_of(root, [s for s, _ in listed if s not in seen])
-    return [known.get(sha) or PushCommit(rest[sha], parents) for sha, parents in listed if sha in known or sha in rest]
+    return [
+        known.get(sha) or PushCommit(rest[sha], parents)
+        for sha, parents in listed
+        if sha in known or sha in rest
+    ]
 
 
 def _commit_list(root: Path, old: str | None, new: str) -> list[tuple[str, list[str]]]:
-    code, out = _run(root, ["rev-list", "--topo-order", "--reverse", "--parents", new, *([f"^{old}"] if old else [])])
+    code, out = _run(
+        root, ["rev-list", "--topo-order", "--reverse", "--parents", new, *([f"^{old}"] if old else [])]
+    )
     if code != 0:
         raise GitError(f"git rev-list {old or ''}..{new} failed")
     found = []
@@ -201,7 +207,12 @@ def _parse(out: bytes) -> list[PushCommit]:
             fields = "\n".join(header)[:-1].split("\x1f")
             fields += [""] * (6 - len(fields))
             ids = fields[0].split()
-            origin = Origin(ids[0], Identity(fields[1], fields[2]), Identity(fields[3], fields[4]), trailer_pairs(fields[5]))
+            origin = Origin(
+                ids[0],
+                Identity(fields[1], fields[2]),
+                Identity(fields[3], fields[4]),
+                trailer_pairs(fields[5]),
+            )
             current, change = PushCommit(origin, ids[1:]), None
             commits.append(current)
         elif current is None:

@@ -79,8 +79,9 @@ QUARANTINE = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJE
 
 
 def pinned_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any GIT_* variable but git's QUARANTINE (GIT_CONFIG_PARAMETERS, GIT_DIR,
-    GIT_REPLACE_REF_BASE… all change what git reads), no global or system config, no replace refs."""
+    """The caller's environment without any GIT_* variable but git's QUARANTINE (GIT_CONFIG_PARAMETERS,
+    GIT_DIR, GIT_REPLACE_REF_BASE… all change what git reads), no global or system config, no replace
+    refs."""
     env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE}
     env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_NO_REPLACE_OBJECTS="1")
     env["GIT_TERMINAL_PROMPT"] = "0"
@@ -270,7 +271,9 @@ def public_key_blob(key: SigningKey, environ: Mapping[str, str] | None = None) -
         except (OSError, UnicodeDecodeError):
             return None
     else:
-        env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE}
+        env = {
+            k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE
+        }
         env["SSH_ASKPASS_REQUIRE"] = "never"
         try:
             proc = subprocess.run(

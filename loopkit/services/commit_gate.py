@@ -57,12 +57,16 @@ def trusted_spec_at(
     if data is None:
         return origin, None
     try:
-        return origin, phase_from(parse_toml(data, f"phases/{phase}.toml"), f"phases/{phase}.toml", expected=phase)
+        return origin, phase_from(
+            parse_toml(data, f"phases/{phase}.toml"), f"phases/{phase}.toml", expected=phase
+        )
     except BadInput:
         return origin, None
 
 
-def done_gate_at(books: CommitBooks, *, parent: str, commit: str, phase: str, verify: Verifier) -> list[Issue]:
+def done_gate_at(
+    books: CommitBooks, *, parent: str, commit: str, phase: str, verify: Verifier
+) -> list[Issue]:
     """What `loopkit gate` would have listed for `phase` with the books as `parent` holds them and
     the code of `commit` (the one declaring DONE): each unmet condition, none when the gate held."""
     from loopkit.gitrepo.history import origins as commit_origins

@@ -20,6 +20,7 @@ from typing import Any
 from loopkit.config import parse_toml
 from loopkit.errors import BadInput, UsageError
 from loopkit.gitrepo import push
+from loopkit.gitrepo.runner import ZERO
 from loopkit.markdown import comment
 from loopkit.markdown.evidence import record_from
 from loopkit.markdown.status import RECORD, parse_status
@@ -74,11 +75,11 @@ def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) ->
         old_text, dots, new_text = range_text.partition("..")
         if not dots or not new_text or new_text.startswith("."):
             raise UsageError(f"verify: the range must be OLD..NEW, not {range_text!r}")
-        new_sha = _commit(root, new_text) if not push.is_zero(new_text) else push.ZERO
+        new_sha = _commit(root, new_text) if not push.is_zero(new_text) else ZERO
         old = None if not old_text or push.is_zero(old_text) else _commit(root, old_text)
         new = new_sha
     found, counted = judge_update(root, old, new, environ=environ)
-    shown = f"{old or push.ZERO}..{new}"
+    shown = f"{old or ZERO}..{new}"
     return {"ok": not found, "range": shown, "commits": counted, "violations": [v.to_json() for v in found]}
 
 
@@ -178,7 +179,9 @@ class _Judge:
         return [":(glob)*", ":(glob)phases/**", f":(literal){self.config.archive}", *self._status_folders()]
 
     def _status_folders(self) -> list[str]:
-        folders = {p.split("{", 1)[0].rsplit("/", 1)[0] for p in [self.config.status, *self.config.journals.values()]}
+        folders = {
+            p.split("{", 1)[0].rsplit("/", 1)[0] for p in [self.config.status, *self.config.journals.values()]
+        }
         return [f":(literal){f}" for f in folders if f and "{" not in f]
 
     def _prime(self, commits: list[push.PushCommit]) -> None:
@@ -192,9 +195,7 @@ class _Judge:
         for commit in commits:
             for path, change in commit.files.items():
                 kind = self._kind(path)[0]
-                if kind == "status" and any(_record_line(t) for _, t in change.added):
-                    specs.append(f"{commit.sha}:{path}")
-                elif kind == "config":
+                if (kind == "status" and any(_record_line(t) for _, t in change.added)) or kind == "config":
                     specs.append(f"{commit.sha}:{path}")
         self.blobs = push.blobs(self.root, specs)
         for path in statuses:
@@ -255,7 +256,9 @@ class _Judge:
             self._config(commit, inner)
 
     # -- STATUS records ----------------------------------------------------------------------
-    def _status(self, commit: push.PushCommit, path: str, inner: str, phase: str, change: push.FileChange) -> None:
+    def _status(
+        self, commit: push.PushCommit, path: str, inner: str, phase: str, change: push.FileChange
+    ) -> None:
         numbers = [n for n, text in change.added if _record_line(text)]
         if not numbers:
             return
@@ -282,7 +285,12 @@ class _Judge:
                     **where,
                 )
             elif record.kind == "CLAIM" and record.id and record.id in ids:
-                self._add("duplicate-claim", commit.sha, f"claim id {record.id} was used by an earlier claim", **where)
+                self._add(
+                    "duplicate-claim",
+                    commit.sha,
+                    f"claim id {record.id} was used by an earlier claim",
+                    **where,
+                )
             elif record.kind == "DONE":
                 self._done(commit, phase, where)
             if record.kind == "CLAIM" and record.id:
@@ -297,7 +305,9 @@ class _Judge:
 
     def _done(self, commit: push.PushCommit, phase: str, where: dict[str, Any]) -> None:
         if not commit.parents:
-            self._add("done-without-gate", commit.sha, "## DONE in a root commit: no books to gate it", **where)
+            self._add(
+                "done-without-gate", commit.sha, "## DONE in a root commit: no books to gate it", **where
+            )
             return
         books = CommitBooks(self.root, self.ws, self.config)
         unmet = done_gate_at(
@@ -321,8 +331,8 @@ class _Judge:
             return
         from loopkit.markdown.journal import parse_journal
 
-        data = push.blobs(self.root, [f"{commit.sha}:{path}"])[f"{commit.sha}:{path}"] or b""
-        standing = {r.line for r in parse_journal(data.decode("utf-8", "replace")).probe_records}
+        raw = push.blobs(self.root, [f"{commit.sha}:{path}"])[f"{commit.sha}:{path}"] or b""
+        standing = {r.line for r in parse_journal(raw.decode("utf-8", "replace")).probe_records}
         for record in suspects:
             if record.line in standing:
                 self._add(
@@ -344,12 +354,16 @@ class _Judge:
             for gone in sorted(_message_ids(change.removed) - added):
                 if gone in self.archived or push.holds(self.root, commit.sha, self._archive(), gone):
                     continue
-                self._add("lost-message", commit.sha, f"message {gone} left {inner} without its archive", file=inner)
+                self._add(
+                    "lost-message", commit.sha, f"message {gone} left {inner} without its archive", file=inner
+                )
             return
         for message in sorted(added):
             self.archived.add(message)
             if message not in self.pending:
-                self._add("lost-message", commit.sha, f"message {message} archived but never pending", file=inner)
+                self._add(
+                    "lost-message", commit.sha, f"message {message} archived but never pending", file=inner
+                )
 
     def _archive(self) -> str:
         return self.repo_path(self.config.archive.rstrip("/"))
@@ -419,11 +433,22 @@ class _Judge:
         problem = None
         if self.config.signed:
             as_signed = dataclasses.replace(self.config, signed=("orchestrator",))
-            problem = signature_problem("orchestrator", origin, as_signed, self._signatures(origin, force=True))
+            problem = signature_problem(
+                "orchestrator", origin, as_signed, self._signatures(origin, force=True)
+            )
         if origin.author.email == orchestrator and problem is None and self._read_config(data):
             return
-        why = problem[1] if problem else f"authored by {origin.author.email}, not the orchestrator {orchestrator}"
-        self._add("untrusted-config", commit.sha, f"{inner}: [roles], [rules] or [files] changed ({why})", file=inner)
+        why = (
+            problem[1]
+            if problem
+            else f"authored by {origin.author.email}, not the orchestrator {orchestrator}"
+        )
+        self._add(
+            "untrusted-config",
+            commit.sha,
+            f"{inner}: [roles], [rules] or [files] changed ({why})",
+            file=inner,
+        )
 
     def _signers_chain(self, commits: list[push.PushCommit]) -> None:
         """allowed_signers' trust chain (gitrepo/signers.py) along the pushed branch: each refused
@@ -465,12 +490,18 @@ class _Judge:
         for path in paths:
             phase = self._kind(path)[1] or ""
             gone = removed_records(written_new[path], self._doc(self.new, path), phase, self.config)
-            before = set(removed_records(written_old.get(path, []), self._doc(self.old, path), phase, self.config))
+            before = set(
+                removed_records(written_old.get(path, []), self._doc(self.old, path), phase, self.config)
+            )
             for text in gone:
                 if text in before:
                     continue
                 by = next(
-                    (c for c in reversed(touched[path]) if any(t.rstrip("\r")[2:] == text for t in c.files[path].removed)),
+                    (
+                        c
+                        for c in reversed(touched[path])
+                        if any(t.rstrip("\r")[2:] == text for t in c.files[path].removed)
+                    ),
                     touched[path][-1],
                 )
                 self._add(
