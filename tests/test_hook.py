@@ -483,3 +483,21 @@ def test_verify_json_of_an_honest_range(template: Path, tmp_path: Path) -> None:
         "commits": int(git(clone, "rev-list", "--count", f"{first}..HEAD")),
         "violations": [],
     }
+
+
+def test_verify_from_inside_a_nested_workspace(tmp_path: Path) -> None:
+    """Pathspecs are the repository's, wherever verify runs (a range judged from docs/ once saw nothing)."""
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path, workspace="docs")
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-q", "-m", "workspace")
+    base = git(repo.root, "rev-parse", "HEAD").strip()
+    status = f"# STATUS — phase px\n\n## M1 — one\n\n## DONE\n\n- **DONE** @{STAMP} by builder — M1 PASS\n"
+    (repo.ws / "STATUS-px.md").write_text(status, encoding="utf-8")
+    by_hand(repo.root, "status(px): ## DONE")
+    for cwd in (repo.ws, repo.root):
+        result = run_loopkit("verify", f"{base}..HEAD", "--json", cwd=cwd)
+        assert result.code == 1, result.out
+        found = result.json["violations"]
+        assert [(v["code"], v["file"], v["line"]) for v in found] == [("forged-done", "STATUS-px.md", 7)]

@@ -61,6 +61,17 @@ def _run(root: Path, args: Sequence[str], *, stdin: bytes | None = None) -> tupl
     return code, out
 
 
+def toplevel(cwd: Path) -> Path:
+    """Where git's pathspecs start: the work tree's top, or the repository itself when bare."""
+    code, out = _run(cwd, ["rev-parse", "--is-bare-repository"])
+    if code != 0:
+        raise GitError(f"not a git repository: {cwd}")
+    if out.decode().strip() == "true":
+        return cwd
+    code, out = _run(cwd, ["rev-parse", "--show-toplevel"])
+    return Path(out.decode("utf-8", "surrogateescape").strip()) if code == 0 else cwd
+
+
 def resolve(root: Path, rev: str) -> str | None:
     """The commit a revision names, or None."""
     code, out = _run(root, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])

@@ -69,6 +69,7 @@ class Violation:
 # -- entry points ---------------------------------------------------------------------------------
 def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) -> dict[str, Any]:
     """`loopkit verify [OLD..NEW]`: SPEC 11's document (ok, range, commits, violations)."""
+    root = push.toplevel(root)
     if range_text is None:
         old, new = push.default_range(root)
     else:
@@ -85,6 +86,7 @@ def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) ->
 
 def pre_receive(root: Path, stdin: str, *, environ: Mapping[str, str]) -> list[tuple[str, Violation]]:
     """git's pre-receive protocol: each `<old> <new> <ref>` line, (ref, violation) for each problem."""
+    root = push.toplevel(root)
     found: list[tuple[str, Violation]] = []
     for raw in stdin.splitlines():
         parts = raw.split()
