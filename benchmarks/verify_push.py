@@ -55,7 +55,8 @@ def main() -> None:
             doc = json.loads(out.stdout)
             mine, base = bench_pair((argv, ws, {}), b0, args.runs)
             print(
-                f"{label}: verify {rng} --json: {doc['commits']} commits, {len(doc['violations'])} violations; "
+                f"{label}: verify {rng} --json: {doc['commits']} commits, "
+                f"{len(doc['violations'])} violations; "
                 f"median {mine.median:.3f} s, B0 {base.median:.3f} s, ratio {mine.median / base.median:.2f}"
             )
 
