@@ -52,6 +52,8 @@ def main() -> None:
         for label, rng in (("10-commit push", "HEAD~10..HEAD"), ("whole history", f"{root}..HEAD")):
             argv = [LOOPKIT, "verify", rng, "--json"]
             out = subprocess.run(argv, cwd=ws, env=env, capture_output=True, text=True)
+            if out.returncode == 1:  # violations found (the shortcut books): timed all the same
+                argv = ["sh", "-c", f'"{LOOPKIT}" verify {rng} --json >/dev/null; test $? -le 1']
             doc = json.loads(out.stdout)
             mine, base = bench_pair((argv, ws, {}), b0, args.runs)
             print(

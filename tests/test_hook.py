@@ -501,3 +501,21 @@ def test_verify_from_inside_a_nested_workspace(tmp_path: Path) -> None:
         assert result.code == 1, result.out
         found = result.json["violations"]
         assert [(v["code"], v["file"], v["line"]) for v in found] == [("forged-done", "STATUS-px.md", 7)]
+
+
+@pytest.mark.slow
+def test_three_clones_syncing_through_a_hooked_remote_are_never_refused(tmp_path: Path) -> None:
+    """test_sync's play, concurrent steps, rebases and merges by `sync`, against a hooked remote:
+    every genuine push goes through (a refused one would make its `--sync` exit 5)."""
+    from test_sync import assert_converged, finish, make_clones, play
+
+    bare, clones = make_clones(tmp_path)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(HOOK, encoding="utf-8")
+    hook.chmod(0o755)
+    play(clones)
+    assert_converged(clones)
+    finish(clones)
+    first = git(bare, "rev-list", "--max-parents=0", "main").strip()
+    result = run_loopkit("verify", f"{first}..main", "--json", cwd=bare)
+    assert result.code == 0, result.out

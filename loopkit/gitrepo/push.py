@@ -90,29 +90,29 @@ def default_range(root: Path) -> tuple[str | None, str]:
     return upstream, head
 
 
-def default_branch(root: Path) -> str | None:
-    """The commit of the repository's default branch (what HEAD names in a bare repository)."""
-    code, out = _run(root, ["symbolic-ref", "--quiet", "HEAD"])
-    if code != 0:
-        return None
-    return resolve(root, out.decode().strip())
-
-
 def merge_base(root: Path, a: str, b: str) -> str | None:
     code, out = _run(root, ["merge-base", a, b])
     sha = out.decode().strip().split("\n")[0]
     return sha if code == 0 and _SHA.match(sha) else None
 
 
+def default_ref(root: Path) -> str | None:
+    """The default branch's ref: the remote's HEAD in a clone that knows it (CI: `git remote
+    set-head origin --auto`), else what HEAD names (a bare repository's default branch)."""
+    for name in ("refs/remotes/origin/HEAD", "HEAD"):
+        code, out = _run(root, ["symbolic-ref", "--quiet", name])
+        if code == 0 and out.strip():
+            return out.decode("utf-8", "surrogateescape").strip()
+    return None
+
+
 def base_of_new_branch(root: Path, new: str, ref: str | None = None) -> str | None:
-    """SPEC 11: a new branch is judged from its merge base with the default branch, whole without one."""
-    code, out = _run(root, ["symbolic-ref", "--quiet", "HEAD"])
-    default_ref = out.decode().strip() if code == 0 else None
-    if default_ref is None or default_ref == ref:
-        return None
-    tip = resolve(root, default_ref)
+    """SPEC 11: a new branch is judged from its merge base with the default branch, whole without
+    one (or when the default branch holds it all: nothing would be judged)."""
+    default = default_ref(root)
+    tip = resolve(root, default) if default is not None and default != ref else None
     base = merge_base(root, tip, new) if tip is not None else None
-    return None if base == new else base  # the default branch holds it all: judged whole
+    return None if base == new else base
 
 
 def workspaces(root: Path, commit: str) -> list[str]:
