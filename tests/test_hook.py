@@ -519,3 +519,32 @@ def test_three_clones_syncing_through_a_hooked_remote_are_never_refused(tmp_path
     first = git(bare, "rev-list", "--max-parents=0", "main").strip()
     result = run_loopkit("verify", f"{first}..main", "--json", cwd=bare)
     assert result.code == 0, result.out
+
+
+def test_a_merge_that_takes_one_side_whole_cannot_drop_the_other_sides_records(
+    template: Path, tmp_path: Path
+) -> None:
+    _, clone = copy(template, tmp_path / "copy")
+    base = git(clone, "rev-parse", "HEAD").strip()
+    before_claim = git(clone, "rev-parse", f"{claim_commit(clone)}^").strip()
+    git(clone, "checkout", "-q", "-b", "old", before_claim)
+    lk(
+        clone,
+        "journal",
+        "add",
+        "--phase",
+        "px",
+        "--title",
+        "an old line of work",
+        "--body",
+        "b",
+        role="builder",
+    )
+    git(clone, "checkout", "-q", "main")
+    git(clone, "merge", "-q", "--no-ff", "--no-commit", "old")
+    git(clone, "checkout", "old", "--", "STATUS-px.md")  # the claim is gone, and no line says so
+    git(clone, "commit", "-q", "--no-edit")
+    merge = git(clone, "rev-parse", "HEAD").strip()
+    result = run_loopkit("verify", f"{base}..HEAD", "--json", cwd=clone)
+    assert result.code == 1, result.out
+    assert [(v["code"], v["commit"]) for v in result.json["violations"]] == [("removed-record", merge)]

@@ -128,6 +128,12 @@ def workspaces(root: Path, commit: str) -> list[str]:
     return sorted(found, key=lambda f: (f.count("/") + bool(f), f))
 
 
+def changed_between(root: Path, old: str, new: str, pathspec: Sequence[str]) -> list[str]:
+    """The paths under `pathspec` whose content differs between two commits."""
+    code, out = _run(root, ["diff", "--name-only", "--no-renames", "-z", old, new, "--", *pathspec])
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p] if code == 0 else []
+
+
 def count(root: Path, old: str | None, new: str) -> int:
     code, out = _run(root, ["rev-list", "--count", new, *([f"^{old}"] if old else [])])
     return int(out.decode().strip() or 0) if code == 0 else 0
@@ -317,10 +323,11 @@ def spec_commits(root: Path, commit: str) -> list[Origin]:
     return found
 
 
-def holds(root: Path, commit: str, folder: str, needle: str) -> bool:
-    """Whether some file under `folder` at `commit` holds the text `needle` (git grep, no work tree)."""
-    code, _ = _run(root, ["grep", "-q", "-F", "-e", needle, commit, "--", folder or "."])
-    return code == 0
+def grep_lines(root: Path, commit: str, folder: str, needle: str) -> list[str]:
+    """Every line holding the text `needle` in the files under `folder` at `commit` (git grep of
+    the commit's tree: no work tree needed), one process."""
+    code, out = _run(root, ["grep", "-h", "-F", "-e", needle, commit, "--", folder or "."])
+    return out.decode("utf-8", "surrogateescape").splitlines() if code == 0 else []
 
 
 def record_lines_at(root: Path, commit: str, paths: list[str]) -> dict[str, list[tuple[Origin, str]]]:

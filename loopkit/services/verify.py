@@ -118,7 +118,9 @@ def judge_update(
         old = push.base_of_new_branch(root, new, ref)
     counted = push.count(root, old, new)
     found: list[Violation] = []
-    for rel in push.workspaces(root, new)[:1]:  # the shallowest loopkit.toml is the workspace
+    # the shallowest loopkit.toml is the workspace; one the push deletes is still judged
+    rels = push.workspaces(root, new) or (push.workspaces(root, old) if old else [])
+    for rel in rels[:1]:
         found += _Judge(root, rel, old, new, environ).run()
     return found, counted
 
@@ -141,6 +143,7 @@ class _Judge:
     _signers: str | None = None
     opened: set[str] = field(default_factory=set)
     _base_opened: set[str] | None = None
+    _tip_archive: set[str] | None = None
 
     @property
     def ws(self) -> Workspace:
@@ -354,7 +357,7 @@ class _Judge:
         if kind == "inbox":
             self.pending |= added
             for gone in sorted(_message_ids(change.removed) - added):
-                if gone in self.archived or push.holds(self.root, commit.sha, self._archive(), gone):
+                if gone in self.archived or gone in self._archived_at_tip():
                     continue
                 self._add(
                     "lost-message", commit.sha, f"message {gone} left {inner} without its archive", file=inner
@@ -367,8 +370,13 @@ class _Judge:
                     "lost-message", commit.sha, f"message {message} archived but never pending", file=inner
                 )
 
-    def _archive(self) -> str:
-        return self.repo_path(self.config.archive.rstrip("/"))
+    def _archived_at_tip(self) -> set[str]:
+        """Every message id the pushed tip's archive holds (archives are never deleted), one read."""
+        if self._tip_archive is None:
+            folder = self.repo_path(self.config.archive.rstrip("/"))
+            lines = push.grep_lines(self.root, self.new, folder, "<!-- loopkit:message ")
+            self._tip_archive = _message_ids(lines)
+        return self._tip_archive
 
     # -- spec, config, signers -------------------------------------------------------------------
     def _spec(self, commit: push.PushCommit, inner: str, phase: str) -> None:
@@ -476,17 +484,30 @@ class _Judge:
 
     # -- removed records -------------------------------------------------------------------------
     def _removed(self, commits: list[push.PushCommit]) -> None:
-        """A genuine record the base's books did not miss and the pushed tip's do (removed_records)."""
+        """A genuine record the base's books did not miss and the pushed tip's do (removed_records).
+
+        Judged on the tip, not commit by commit: a merge that takes one side's STATUS whole shows
+        no line in its combined diff, yet drops the other side's records."""
         touched: dict[str, list[push.PushCommit]] = {}
         for commit in commits:
             for path, change in commit.files.items():
-                if self._kind(path)[0] == "status" and change.removed:
+                if self._kind(path)[0] == "status" and (change.removed or commit.is_merge):
                     touched.setdefault(path, []).append(commit)
+        merges = [c for c in commits if c.is_merge]
+        if merges:
+            every = (
+                push.changed_between(self.root, self.old, self.new, self._pathspec())
+                if self.old is not None
+                else [p for c in commits for p in c.files]
+            )
+            for path in every:
+                if self._kind(path)[0] == "status":
+                    touched.setdefault(path, [])
         if not touched:
             return
         paths = sorted(touched)
-        tip = push.blobs(self.root, [f"{self.new}:{p}" for p in paths])
-        self.blobs.update(tip)
+        ends = [f"{self.new}:{p}" for p in paths] + ([f"{self.old}:{p}" for p in paths] if self.old else [])
+        self.blobs.update(push.blobs(self.root, [s for s in ends if s not in self.blobs]))
         written_new = push.record_lines_at(self.root, self.new, paths)
         written_old = push.record_lines_at(self.root, self.old, paths) if self.old else {}
         for path in paths:
@@ -502,9 +523,9 @@ class _Judge:
                     (
                         c
                         for c in reversed(touched[path])
-                        if any(t.rstrip("\r")[2:] == text for t in c.files[path].removed)
+                        if path in c.files and any(t.rstrip("\r")[2:] == text for t in c.files[path].removed)
                     ),
-                    touched[path][-1],
+                    (touched[path] or merges or commits)[-1],
                 )
                 self._add(
                     "removed-record",
