@@ -61,10 +61,6 @@ class Violation:
             "message": self.message,
         }
 
-    def text(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file and self.line else self.file or ""
-        return f"{self.code}: {self.commit[:12]} {where}{': ' if where else ''}{self.message}"
-
 
 # -- entry points ---------------------------------------------------------------------------------
 def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) -> dict[str, Any]:
