@@ -548,3 +548,28 @@ def test_a_merge_that_takes_one_side_whole_cannot_drop_the_other_sides_records(
     result = run_loopkit("verify", f"{base}..HEAD", "--json", cwd=clone)
     assert result.code == 1, result.out
     assert [(v["code"], v["commit"]) for v in result.json["violations"]] == [("removed-record", merge)]
+
+
+@pytest.mark.slow
+def test_signed_clones_rebasing_by_sync_and_by_hand_through_a_hooked_remote(
+    signed_world: tuple[dict[str, Path], dict[str, Path]], tmp_path: Path
+) -> None:
+    """test_sync_signed's play (signing on for the builder and the adversary; a rebase by `sync`,
+    one by hand that re-signs) with the hook on the remote: no genuine push is refused."""
+    from test_sync_signed import test_signed_records_survive_rebases_by_sync_and_by_hand as play_signed
+
+    bare = tmp_path / "remote.git"
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(HOOK, encoding="utf-8")
+    hook.chmod(0o755)
+    play_signed(signed_world)
+    first = git(bare, "rev-list", "--max-parents=0", "main").strip()
+    result = run_loopkit("verify", f"{first}..main", "--json", cwd=bare)
+    assert result.code == 0, result.out
+
+
+@pytest.fixture
+def signed_world(tmp_path: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    import test_sync_signed
+
+    return test_sync_signed.world.__wrapped__(tmp_path)  # type: ignore[attr-defined,no-any-return]
