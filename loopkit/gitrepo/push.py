@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -294,26 +295,41 @@ def blame_at(root: Path, commit: str, path: str) -> list[str | None]:
     return [found.get(n) for n in range(1, (max(found) if found else 0) + 1)]
 
 
+def _touching_args(commit: str, path: str) -> list[str]:
+    return ["log", "--no-show-signature", "--topo-order", "--format=%H", commit, "--", path]
+
+
 def touching(root: Path, commit: str, path: str) -> list[str]:
     """The commits of `commit`'s history that touched `path`, oldest first (topological order)."""
-    code, out = _run(root, ["log", "--no-show-signature", "--topo-order", "--format=%H", commit, "--", path])
+    code, out = _run(root, _touching_args(commit, path))
     return list(reversed(out.decode().split())) if code == 0 else []
+
+
+def _spec_args(commit: str) -> list[str]:
+    return [
+        "log",
+        "--no-use-mailmap",
+        "--no-show-signature",
+        "-E",
+        "--grep=^Loopkit-Spec: ",
+        "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+        commit,
+    ]
+
+
+def gate_ahead(root: Path, commit: str, status: str) -> AbstractContextManager[None]:
+    """The history walks a DONE gate at `commit` asks (spec commits, the STATUS file's commits and
+    record lines), started side by side now (runner.ahead): their answers cannot change."""
+    from loopkit.gitrepo.repo import Repo
+    from loopkit.gitrepo.runner import ahead
+
+    record = Repo(root)._record_args([status], commit, literal=True)
+    return ahead(root, [_spec_args(commit), _touching_args(commit, status), record])
 
 
 def spec_commits(root: Path, commit: str) -> list[Origin]:
     """Every commit of `commit`'s history that names a spec blob (`Loopkit-Spec`), newest first."""
-    code, out = _run(
-        root,
-        [
-            "log",
-            "--no-use-mailmap",
-            "--no-show-signature",
-            "-E",
-            "--grep=^Loopkit-Spec: ",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
-            commit,
-        ],
-    )
+    code, out = _run(root, _spec_args(commit))
     found = []
     for chunk in out.decode("utf-8", "replace").split("\x1e")[1:] if code == 0 else []:
         fields = chunk.split("\x1f")
