@@ -573,3 +573,14 @@ def signed_world(tmp_path: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     import test_sync_signed
 
     return test_sync_signed.world.__wrapped__(tmp_path)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_a_record_under_another_list_marker_is_still_judged(template: Path, tmp_path: Path) -> None:
+    """STATUS reads any list item as a record: `* **PASS** …` counts as one for check, so for verify."""
+    bare, clone = copy(template, tmp_path / "copy")
+    before = remote_tip(bare)
+    after_claim(clone, f"* **PASS** M1 @{STAMP} by adversary · claim {claim_commit(clone)} — ok")
+    by_hand(clone, "review(px): M1 PASS")
+    proc = push(clone)
+    assert proc.returncode != 0 and "forged-verdict:" in proc.stderr, proc.stderr
+    assert remote_tip(bare) == before

@@ -23,7 +23,7 @@ from loopkit.gitrepo import push
 from loopkit.gitrepo.runner import ZERO
 from loopkit.markdown import comment
 from loopkit.markdown.evidence import record_from
-from loopkit.markdown.status import RECORD, parse_status
+from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config
 from loopkit.model.git import Origin
 from loopkit.model.status import StatusDoc, StatusRecord
@@ -559,9 +559,12 @@ def _pattern(pattern: str, name: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+_RECORD_WORD = re.compile(r"\*\*(?:CLAIM|PASS|FAIL|DONE)\*\*")
+
+
 def _record_line(text: str) -> bool:
-    line = text.rstrip("\r")
-    return line.startswith("- ") and RECORD.match(line[2:]) is not None
+    """A line that may be a record (any list marker, any indent): the parsed STATUS decides."""
+    return _RECORD_WORD.search(text) is not None
 
 
 def _message_ids(lines: Any) -> set[str]:
