@@ -584,3 +584,16 @@ def test_a_record_under_another_list_marker_is_still_judged(template: Path, tmp_
     proc = push(clone)
     assert proc.returncode != 0 and "forged-verdict:" in proc.stderr, proc.stderr
     assert remote_tip(bare) == before
+
+
+def test_a_forced_push_cannot_unwrite_a_record(template: Path, tmp_path: Path) -> None:
+    bare, clone = copy(template, tmp_path / "copy")
+    before = remote_tip(bare)
+    git(clone, "reset", "-q", "--hard", f"{claim_commit(clone)}^")  # history without the claim
+    (clone / "NOTES.md").write_text("rewritten\n", encoding="utf-8")
+    by_hand(clone, "notes")
+    proc = subprocess.run(
+        ["git", "push", "-f", "origin", "HEAD:main"], cwd=clone, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and "removed-record:" in proc.stderr, proc.stderr
+    assert remote_tip(bare) == before

@@ -490,7 +490,7 @@ class _Judge:
                 if self._kind(path)[0] == "status" and (change.removed or commit.is_merge):
                     touched.setdefault(path, []).append(commit)
         merges = [c for c in commits if c.is_merge]
-        if merges:
+        if merges or self.old is not None:  # a merge, or a forced push, may drop lines no diff shows
             every = (
                 push.changed_between(self.root, self.old, self.new, self._pathspec())
                 if self.old is not None
@@ -508,7 +508,9 @@ class _Judge:
         written_old = push.record_lines_at(self.root, self.old, paths) if self.old else {}
         for path in paths:
             phase = self._kind(path)[1] or ""
-            gone = removed_records(written_new[path], self._doc(self.new, path), phase, self.config)
+            # what the base's history wrote counts too: a forced push cannot unwrite a record
+            written = written_new[path] + written_old.get(path, [])
+            gone = removed_records(written, self._doc(self.new, path), phase, self.config)
             before = set(
                 removed_records(written_old.get(path, []), self._doc(self.old, path), phase, self.config)
             )
