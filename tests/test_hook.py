@@ -349,7 +349,9 @@ def _loop_to_done(clone: Path, keys: dict[str, Path], each: Callable[[], None]) 
     each()
 
 
-@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+@pytest.mark.parametrize(
+    "signed", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["unsigned", "signed"]
+)
 def test_genuine_work_up_to_done_is_accepted(
     request: pytest.FixtureRequest, tmp_path: Path, signed: bool
 ) -> None:
