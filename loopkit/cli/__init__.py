@@ -313,6 +313,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "inbox": ("inbox", "agents"), "next": ("agents",), "mcp": ("agents",),
     "status": ("view",), "check": ("view",), "report": ("report",),
     "sync": ("sync",), "merge-driver": ("sync",), "demo": ("demo",),
+    "verify": ("remote_hook",), "hook": ("remote_hook",),
 }  # fmt: skip
 _ALL_MODULES = tuple(dict.fromkeys(m for mods in COMMAND_MODULES.values() for m in mods))
 _VALUED = ("--workspace", "--role")

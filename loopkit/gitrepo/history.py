@@ -14,8 +14,11 @@ from loopkit.model.git import Origin
 _HEADER = re.compile(rb"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
 
 
-def blame(root: Path, path: str, *, lines: Sequence[int] | None = None) -> dict[int, str | None]:
-    """The commit that added each line of the working file (1-based), None for an uncommitted one.
+def blame(
+    root: Path, path: str, *, lines: Sequence[int] | None = None, rev: str | None = None
+) -> dict[int, str | None]:
+    """The commit that added each line of the working file (1-based), None for an uncommitted one;
+    with `rev`, of the file as that commit holds it (no work tree needed: `verify`, SPEC 11).
 
     `lines` limits the question to those lines (blame costs the history of what it is asked).
     A file git does not know has no committed line.
@@ -28,7 +31,7 @@ def blame(root: Path, path: str, *, lines: Sequence[int] | None = None) -> dict[
             return {}
         for start, end in _ranges(lines):
             args += ["-L", f"{start},{end}"]
-    code, out, _ = run_bytes(root, [*args, "--", path], check=False)
+    code, out, _ = run_bytes(root, [*args, *([rev] if rev else []), "--", path], check=False)
     if code != 0:
         return dict.fromkeys(lines) if lines is not None else {}
     found: dict[int, str | None] = {}

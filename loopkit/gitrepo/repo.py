@@ -437,6 +437,10 @@ class Repo:
             "--no-textconv",
             "--src-prefix=a/",
             "--dst-prefix=b/",
+            # every side of every merge: a merge that took one side's file whole would otherwise
+            # hide the other side's records from the walk (history simplification), and a record
+            # it dropped would never count as removed
+            "--full-history",
             "-p",
             "-U0",
             "-E",

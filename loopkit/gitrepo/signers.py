@@ -72,8 +72,10 @@ def trusted_signers(
     environ: Mapping[str, str] | None = None,
     cache: bool = True,
     git_dir: Path | None = None,
+    rev: str | None = None,
 ) -> TrustedSigners:
-    """The trusted allowed-signers text of the file at `path` (relative to `repo_root`)."""
+    """The trusted allowed-signers text of the file at `path` (relative to `repo_root`); with `rev`,
+    the chain of that commit's first-parent history, work tree left out (`verify`, SPEC 11)."""
     env = resolve_environ(environ)
     override = env.get("LOOPKIT_ALLOWED_SIGNERS", "").strip()
     if override:
@@ -85,11 +87,12 @@ def trusted_signers(
             raise BadInput(f"LOOPKIT_ALLOWED_SIGNERS: {override} is not UTF-8 text") from None
         return TrustedSigners(text, "environment", None)
 
-    versions = _history(repo_root, path, environ)
+    versions = _history(repo_root, path, environ, rev or "HEAD")
     texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
     problems: list[TrustProblem] = []
     if not versions:
-        problems += _uncommitted(repo_root, path, committed=None, trusted_commit=None)
+        if rev is None:
+            problems += _uncommitted(repo_root, path, committed=None, trusted_commit=None)
         return TrustedSigners("", "none", None, tuple(problems))
 
     first = versions[0]
@@ -120,7 +123,8 @@ def trusted_signers(
         )
     last = versions[-1]
     committed = (texts.get(last.blob, "") if last.blob else None, last.sha)
-    problems += _uncommitted(repo_root, path, committed=committed, trusted_commit=trusted_commit)
+    if rev is None:
+        problems += _uncommitted(repo_root, path, committed=committed, trusted_commit=trusted_commit)
     return TrustedSigners(trusted_text, "history", trusted_commit, tuple(problems))
 
 
@@ -151,8 +155,8 @@ def _refusal(
     return explain(verdict, role="orchestrator", signature=signature, role_email=orchestrator_email)
 
 
-def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None) -> list[_Version]:
-    """Every first-parent commit of HEAD that changed `path`, oldest first, with its new blob."""
+def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None, rev: str) -> list[_Version]:
+    """Every first-parent commit of `rev` that changed `path`, oldest first, with its new blob."""
     proc = run_pinned(
         repo_root,
         [
@@ -166,7 +170,7 @@ def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None) -> l
             "--raw",
             "--no-abbrev",
             "--format=%x01%H%x00%ae",
-            "HEAD",
+            rev,
             "--",
             f":(literal){path}",
         ],

@@ -72,10 +72,17 @@ def resolve_environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
+# Where a `pre-receive` hook finds the objects being pushed (git's quarantine): kept, or the pushed
+# commits could not be read and every signature on them would look missing (SPEC 11's hook). They
+# say where objects are, not how anything is read or verified.
+QUARANTINE = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+
+
 def pinned_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any GIT_* variable (GIT_CONFIG_PARAMETERS, GIT_DIR,
-    GIT_REPLACE_REF_BASE… all change what git reads), no global or system config, no replace refs."""
-    env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_")}
+    """The caller's environment without any GIT_* variable but git's QUARANTINE (GIT_CONFIG_PARAMETERS,
+    GIT_DIR, GIT_REPLACE_REF_BASE… all change what git reads), no global or system config, no replace
+    refs."""
+    env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE}
     env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_NO_REPLACE_OBJECTS="1")
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
@@ -193,7 +200,7 @@ def check_key(key: SigningKey, environ: Mapping[str, str] | None = None) -> None
     """Sign a throw-away message the way git will, so a missing private half (no agent, wrong
     file, a passphrase with no agent) is exit 4 before anything is written, not exit 5 after."""
     keygen = find_ssh_keygen(environ)
-    env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE}
     env["SSH_ASKPASS_REQUIRE"] = "never"  # a passphrase prompt must fail, not hang an agent
     with tempfile.TemporaryDirectory(prefix="loopkit-sign-") as tmp:
         keyfile = key.value
@@ -264,7 +271,9 @@ def public_key_blob(key: SigningKey, environ: Mapping[str, str] | None = None) -
         except (OSError, UnicodeDecodeError):
             return None
     else:
-        env = {k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_")}
+        env = {
+            k: v for k, v in resolve_environ(environ).items() if not k.startswith("GIT_") or k in QUARANTINE
+        }
         env["SSH_ASKPASS_REQUIRE"] = "never"
         try:
             proc = subprocess.run(

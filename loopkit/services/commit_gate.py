@@ -1,0 +1,114 @@
+"""The DONE gate of one phase on the books as a given commit holds them, read from git objects
+alone (SPEC 11: a `## DONE` is judged on its parent's books). The same inputs services/book.py
+builds from the work tree for `gate`, handed to the same rules (state.done_gate,
+state.milestone_views, state.removed_records, trust.trusted_spec): nothing here decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopkit.config import parse_toml, phase_from
+from loopkit.errors import BadInput
+from loopkit.gitrepo import push
+from loopkit.markdown.inbox import parse_inbox
+from loopkit.markdown.status import parse_status
+from loopkit.model.config import Config, PhaseSpec
+from loopkit.model.git import Origin
+from loopkit.signed import Signature
+from loopkit.state import GitFacts, done_gate, milestone_views, removed_records, signed_shas
+from loopkit.trust import Issue, spec_candidates, trusted_spec
+from loopkit.workspace import Workspace
+
+# shas -> their verified signatures (None: no role signs)
+Verifier = Callable[[list[str]], "Mapping[str, Signature] | None"]
+
+
+@dataclass(frozen=True)
+class CommitBooks:
+    """Where one workspace's books are in a repository that may have no work tree."""
+
+    root: Path  # the repository (bare or not)
+    ws: Workspace  # names files; its folder need not exist on disk
+    config: Config
+
+    def path(self, rel: str) -> str:
+        """A workspace-relative file as git names it."""
+        return f"{self.ws.rel}/{rel}" if self.ws.rel else rel
+
+    def shown(self, path: Path) -> str:
+        return self.ws.shown(path)
+
+
+def trusted_spec_at(
+    books: CommitBooks, commit: str, phase: str, verify: Verifier
+) -> tuple[Origin | None, PhaseSpec | None]:
+    """The spec commit a gate at `commit` trusts (trust.trusted_spec) and the spec it names."""
+    commits = push.spec_commits(books.root, commit)
+    config = books.config
+    signs = any(role in config.signed for role in config.open_phase)
+    sigs = verify([o.sha for o, _ in spec_candidates(commits, phase, config)]) if signs else None
+    origin = trusted_spec(commits, phase, config, sigs)
+    if origin is None:
+        return None, None
+    blob = origin.trailers["Loopkit-Spec"]
+    data = push.blobs(books.root, [blob]).get(blob)
+    if data is None:
+        return origin, None
+    try:
+        return origin, phase_from(
+            parse_toml(data, f"phases/{phase}.toml"), f"phases/{phase}.toml", expected=phase
+        )
+    except BadInput:
+        return origin, None
+
+
+def done_gate_at(
+    books: CommitBooks, *, parent: str, commit: str, phase: str, verify: Verifier
+) -> list[Issue]:
+    """What `loopkit gate` would have listed for `phase` with the books as `parent` holds them and
+    the code of `commit` (the one declaring DONE): each unmet condition, none when the gate held."""
+    from loopkit.gitrepo.history import origins as commit_origins
+    from loopkit.gitrepo.repo import Repo
+
+    ws, config = books.ws, books.config
+    status_path = ws.status_file(phase)
+    status = books.path(books.shown(status_path))
+    inbox = books.path(books.shown(ws.inbox_file("builder")))
+    found = push.blobs(books.root, [f"{parent}:{status}", f"{parent}:{inbox}"])
+    doc = parse_status((found[f"{parent}:{status}"] or b"").decode("utf-8", "replace"))
+    origin, spec = trusted_spec_at(books, parent, phase, verify)
+    issues: list[Issue] = []
+    if origin is None:
+        issues.append(Issue("untrusted-spec", f"phases/{phase}.toml was never committed by the orchestrator"))
+    shas = push.blame_at(books.root, parent, status) if doc.records else []
+    known = commit_origins(books.root, {s for s in shas if s})
+    line_origins: list[Origin | None] = [known.get(s) if s else None for s in shas]
+    order = {sha: n for n, sha in enumerate(push.touching(books.root, parent, status))}
+    sigs = verify(signed_shas(doc, line_origins, config)) if config.signed else None
+    views = milestone_views(doc, spec, line_origins, order, config, sigs)
+    written = push.record_lines_at(books.root, parent, [status])[status]
+    for text in removed_records(written, doc, phase, config):
+        issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
+    repo = Repo(books.root)
+    facts = GitFacts(
+        head=commit,
+        dirty_outside=[],
+        changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
+        changed_all=repo.changed,
+        inside=ws.is_inside,
+        code=repo.code_of(commit, rel=ws.rel, owned=ws.owns_top_level),
+        code_diff=repo.code_changed,
+    )
+    inbox_text = (found[f"{parent}:{inbox}"] or b"").decode("utf-8", "replace")
+    builder_inbox = [p.message for p in parse_inbox(inbox_text, role="builder")]
+    return issues + done_gate(
+        spec=spec,
+        doc=doc,
+        views=views,
+        facts=facts,
+        builder_inbox=builder_inbox,
+        phase=phase,
+        status_file=books.shown(status_path),
+    )
