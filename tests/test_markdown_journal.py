@@ -190,7 +190,7 @@ def test_records_from_the_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert [r.line for r, _ in found] == [r.line for r in reversed(full)]
 
 
-# -- the faster block loop gives markdown-it's own tokens ---------------------------------------
+# -- tokens.parse gives markdown-it's own tokens (a lone CR shown as ␍) ----------------------
 _BLOCK_LINES = [
     "## 2026-06-13 — x", "# t", "#x", "```", "~~~", "   ```", "    code", "\tcode", "- item", "* item",
     "+ item", "1. one", "2) two", "  - nested", "> q", ">", "---", "***", "___", "===", "- - -", "text",
