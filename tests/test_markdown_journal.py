@@ -288,7 +288,7 @@ def _shifted(journal: Journal, by: int, after: int) -> tuple[object, ...]:
     return entries, notes(journal.warnings), notes(journal.mismatches)
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(_PART_PIECES, max_size=30), st.booleans())
 def test_a_journal_read_from_a_restart_point_reads_as_the_whole(
     tmp_path_factory: pytest.TempPathFactory, pieces: list[str], crlf: bool

@@ -55,3 +55,30 @@ def test_only_rules_loopkit_never_needs_are_off() -> None:
     fresh = MarkdownIt("commonmark").get_active_rules()
     assert ours["block"] == fresh["block"]  # every block construct reads as CommonMark says
     assert [name for name in fresh["core"] if name not in ours["core"]] == ["inline", "text_join"]
+
+
+def test_the_cycle_collector_is_paused_only_during_a_parse() -> None:
+    import gc
+
+    from loopkit.markdown.journal import parse_journal
+    from loopkit.markdown.tokens import collector_paused, parse
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    parse_journal("## 2026-06-13 — x\n- `curl -s h` → 200 ✓\n")
+    parse("text\n")
+    assert gc.isenabled()
+    try:
+        with collector_paused():
+            raise ValueError
+    except ValueError:
+        pass
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it already keeps it paused
+    try:
+        parse("text\n")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
