@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loopkit.markdown.journal import parse_journal, probe_records_from_end
-from loopkit.model import FreeEvidence, ProbeRecord
+from loopkit.model import FreeEvidence, Journal, ParseWarning, ProbeRecord
 from loopkit.services.probes import render_evidence
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,7 +190,7 @@ def test_records_from_the_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert [r.line for r, _ in found] == [r.line for r in reversed(full)]
 
 
-# -- the faster block loop gives markdown-it's own tokens ---------------------------------------
+# -- tokens.parse gives markdown-it's own tokens (a lone CR shown as ␍) ----------------------
 _BLOCK_LINES = [
     "## 2026-06-13 — x", "# t", "#x", "```", "~~~", "   ```", "    code", "\tcode", "- item", "* item",
     "+ item", "1. one", "2) two", "  - nested", "> q", ">", "---", "***", "___", "===", "- - -", "text",
@@ -224,3 +224,85 @@ def test_heading_times_read_as_timefmt_reads_them(text: str) -> None:
     from loopkit.timefmt import parse_heading as reference
 
     assert parse_heading(text) == reference(text)
+
+
+# -- parsing from a restart point reads as the whole file (issue 24) -----------------------------
+# Every shortcut that reads only the end of a journal (`last_entry_time`, `journal add` from its
+# anchor or from the scan's last heading) parses from a top-level heading dated by its own text
+# (`self_dated`): what follows must read exactly as in the parse of the whole file. Pieces mix the
+# corpus's long runs of list lines without a blank line, unclosed fences, setext underlines,
+# binary-ish bytes, lone CRs and a line past HUGE_LINE.
+def _long_list(count: int) -> str:
+    return "".join(f"- `curl -s https://h.example/{i}` → {200 + i % 3} ✓\n" for i in range(count))
+
+
+_PART_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            "## 2026-05-04T10:00Z — dated\n", "## 2026-05-06\n", "### 18:08 UTC — a time\n",
+            "#### 2026-05-07 09:15 UTC — h4\n", "## Notes\n", "# JOURNAL — phase p (Builder)\n",
+            "```\n", "~~~~\n", "```console\n$ make\nok\n", "> ## 2026-05-07T10:00Z — quoted\n",
+            "- ## 2026-05-08T10:00Z — listed\n", "<!-- open\n", "-->\n", "<div>\n", "\n", "text\n",
+            "**Orientation:**\n", "---\n", "===\n", "    ## indented\n", "\t- deep\n", "1. one\n",
+            "  - nested\n", "**Timestamp**: 2026-05-10T12:00Z\n", "a\rb\n", "x\r\n", "\x00\x01\n",
+            "\ufffd\n", "x" * 100_001 + "\n", _long_list(40), _long_list(3),
+            render_evidence(_record()), render_evidence(_record(probe="P2", result="FAIL")),
+            render_evidence(_record()).replace("✓ PASS", "✗ FAIL"),
+        ]
+    ),
+    st.binary(max_size=40).map(lambda raw: raw.decode("utf-8", errors="replace")),
+    st.text(max_size=30),
+)  # fmt: skip
+_FILE_WARNINGS = ("binary or undecodable bytes", "line of ")
+
+
+def _restarts(text: str) -> list[int]:
+    """The offsets of the full parse's top-level headings dated by their own text."""
+    from loopkit.markdown.journal import self_dated
+    from loopkit.markdown.tokens import front_matter_lines, parse
+
+    skip = front_matter_lines(text)
+    seen = "\n" * skip + text.split("\n", skip)[-1] if skip else text
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    return [
+        starts[t.map[0]]
+        for t in parse(seen)
+        if t.type == "heading_open" and t.level == 0 and t.map and self_dated(lines[t.map[0]])
+    ]
+
+
+def _shifted(journal: Journal, by: int, after: int) -> tuple[object, ...]:
+    entries = [
+        replace(e, line=e.line + by, evidence=tuple(replace(x, line=x.line + by) for x in e.evidence))
+        for e in journal.entries
+        if e.line + by > after
+    ]
+
+    def notes(found: tuple[ParseWarning, ...]) -> list[ParseWarning]:
+        kept = [w for w in found if not w.message.startswith(_FILE_WARNINGS)]
+        return [replace(w, line=w.line + by) for w in kept if w.line + by > after]
+
+    return entries, notes(journal.warnings), notes(journal.mismatches)
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_PART_PIECES, max_size=30), st.booleans())
+def test_a_journal_read_from_a_restart_point_reads_as_the_whole(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[str], crlf: bool
+) -> None:
+    from loopkit.markdown.journal import last_entry_time
+
+    text = "".join(pieces)
+    if crlf:
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    whole = parse_journal(text)  # any text in: no exception
+    for offset in _restarts(text):
+        before = text.count("\n", 0, offset)
+        assert _shifted(parse_journal(text[offset:]), before, before) == _shifted(whole, 0, before)
+    path = tmp_path_factory.mktemp("j") / "JOURNAL-p.md"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    dated = [e.at for e in whole.entries if e.at is not None]
+    assert last_entry_time(path) == (dated[-1] if dated else None)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from loopkit.markdown import evidence as ev
 from loopkit.markdown import stamps
 from loopkit.markdown.freeform import ProseReader, from_code
-from loopkit.markdown.tokens import fence_unclosed, front_matter_lines, has_binary, line_count, parse
+from loopkit.markdown.tokens import (
+    collector_paused,
+    fence_unclosed,
+    front_matter_lines,
+    has_binary,
+    line_count,
+    parse,
+)
 from loopkit.markdown.toplevel import Undecided, is_record_token, scan
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
 
@@ -55,7 +62,8 @@ class _Entry:
 
 def parse_journal(text: str, *, file_name: str | None = None) -> Journal:
     """Any text in, entries and warnings out; never raises on content."""
-    return _Reader(text).read(file_name)
+    with collector_paused():
+        return _Reader(text).read(file_name)
 
 
 class _Reader:
