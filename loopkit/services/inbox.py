@@ -162,6 +162,11 @@ def send(
     if phase is not None:
         names.phase(phase)
     sender = ctx.need_role(doing="send a message")
+    if not (body or "").strip() and not (subject or "").strip():
+        raise UsageError(
+            "no message: give --body TEXT, --body-file FILE or --subject TEXT, or pipe the body on "
+            "standard input (an empty message is never sent)"
+        )
     limits.no_nul(body, "the body")
     limits.check(ctx, "subject", subject, "--subject")
     limits.check(ctx, "body", body, "the body")
