@@ -134,7 +134,8 @@ class Command:
 
     def call(self, ctx: Context, args: Mapping[str, Any], **shell: Any) -> Doc:
         """The service with these arguments (by the table's names), plus what the shell supplies."""
-        kwargs = {p.keyword: args.get(p.name, p.default) for p in self.params}
+        given = {k: v for k, v in args.items() if v is not None}  # None: not given, in either shell
+        kwargs = {p.keyword: given.get(p.name, p.default) for p in self.params}
         return self.function()(ctx, **{**kwargs, **shell})
 
 

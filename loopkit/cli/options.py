@@ -107,7 +107,7 @@ def _body(body: str | None, body_file: str | None, *, required: bool = False) ->
         return body
     text = stdin_text()
     if text is None and required and _on_terminal():
-        raise UsageError("no body: give --body TEXT or --body-file FILE, or pipe it on standard input")
+        raise BadInput("no body: give --body TEXT or --body-file FILE, or pipe it on standard input")
     return text
 
 
