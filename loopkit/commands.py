@@ -8,8 +8,16 @@ human renderer in `loopkit.cli.human`, and what it does: writes (it takes `--no-
 `committed_only` (it writes, but only as loopkit's own commit: `--no-commit` reaches the service,
 which refuses it), syncs (`--sync` around it), `tool` (an MCP tool too, SPEC section 8).
 
-To add a command: append a `Command(...)` to `COMMANDS` with its service, write its renderer in
-`cli/human.py`, and name its first word in `cli.COMMAND_MODULES` if it is a new one. Nothing else.
+To add a command:
+1. write its service (`loopkit/services/<module>.py`, `def name(ctx, *, ...) -> dict`);
+2. append a `Command(...)` to `COMMANDS`: its words, one-line help, "module:function", its
+   `Param`s, an example and its exit codes; `tool=False` unless SPEC section 8 lists it as a tool;
+   `exit_code` when a result that is no error still exits non-zero (`check`: 1);
+3. write its human renderer in `cli/human.py` (named as the tool, or as `human=` says);
+4. a new group of words (`hook pre-receive`): its one-line help in `GROUP_HELP`.
+The CLI command, its help and the MCP tool follow; `tests/test_commands.py` checks them.
+A command that cannot be a table command (it reads git's stdin, it serves, it builds its own
+workspace) is hand-written in its own `cli/` module, named in `cli.COMMAND_MODULES`.
 
 Imported on every run: it holds data only (no service, no typer, no SDK at import).
 """
@@ -628,6 +636,10 @@ COMMANDS: tuple[Command, ...] = (
         syncs=False,
     ),
 )
+
+# the help of a group of words the CLI has no typer group for yet (phase, journal, probe and inbox
+# have theirs in cli/__init__.py)
+GROUP_HELP: dict[str, str] = {}
 
 BY_WORDS: dict[str, Command] = {c.words: c for c in COMMANDS}
 TOOLS: dict[str, Command] = {c.name: c for c in COMMANDS if c.tool}

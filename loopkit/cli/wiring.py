@@ -15,7 +15,18 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import _GLOBAL, _context, _progress, _run, app, inbox_app, journal_app, phase_app, probe_app
+from loopkit.cli import (
+    _GLOBAL,
+    SETTINGS,
+    _context,
+    _progress,
+    _run,
+    app,
+    inbox_app,
+    journal_app,
+    phase_app,
+    probe_app,
+)
 from loopkit.cli.options import (
     BodyFile,
     Committed,
@@ -27,7 +38,7 @@ from loopkit.cli.options import (
     _given_body,
     epilog,
 )
-from loopkit.commands import Command, Param, run
+from loopkit.commands import GROUP_HELP, Command, Param, run
 
 GROUPS: dict[str, typer.Typer] = {
     "": app,
@@ -131,6 +142,9 @@ def register(command: Command) -> None:
         return
     _REGISTERED.add(command.words)
     group, _, leaf = command.words.rpartition(" ")
+    if group not in GROUPS:  # a new group of words: its typer group, made once
+        GROUPS[group] = typer.Typer(help=GROUP_HELP[group], no_args_is_help=True, context_settings=SETTINGS)
+        app.add_typer(GROUPS[group], name=group)
     GROUPS[group].command(leaf, help=command.help, epilog=epilog(command.example, command.exits))(
         callback(command)
     )

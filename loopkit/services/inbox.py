@@ -205,7 +205,7 @@ def consume(
     if to is None:  # your own inbox
         to = ctx.role
         if to is None:
-            raise UsageError("inbox consume needs --to ROLE, or a role of your own (--role or LOOPKIT_ROLE)")
+            raise UsageError(f"inbox consume needs --to ROLE (to), or a role of your own: {ctx.role_hint}")
     return _consume(ctx, to=_role(to), ids=ids, every=every, phase=phase)
 
 
