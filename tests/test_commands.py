@@ -56,7 +56,8 @@ title = "One"
 
 
 def cli_commands() -> dict[str, Any]:
-    """The click command of every CLI command, by its tool name (`inbox send` → inbox_send)."""
+    """The click command of every CLI command, by its tool name (`inbox send` → inbox_send), with
+    its words in `WORDS`."""
     import typer
 
     from loopkit.cli import app, load_commands
@@ -68,12 +69,16 @@ def cli_commands() -> dict[str, Any]:
         subcommands = getattr(command, "commands", None)
         if subcommands is None:
             found["_".join(words).replace("-", "_")] = command
+            WORDS["_".join(words).replace("-", "_")] = words
             return
         for name, sub in subcommands.items():
             walk(sub, (*words, name))
 
     walk(typer.main.get_command(app), ())
     return found
+
+
+WORDS: dict[str, tuple[str, ...]] = {}
 
 
 def cli_names(command: Any) -> set[str]:
@@ -151,7 +156,7 @@ def test_every_tool_takes_exactly_the_commands_options(repo: Repo) -> None:
         command = cli[name]
         takes = set(tool.input_schema["properties"])
         expected = cli_names(command) - {o for t, o in CLI_ONLY if t == name}
-        if name != "inbox_wait" and lifted_sync(_words(name)):
+        if lifted_sync(WORDS[name]):
             expected.add("sync")
         assert takes == expected, (name, takes ^ expected)
         assert set(tool.input_schema["required"]) <= takes
@@ -163,12 +168,6 @@ def test_every_tool_takes_exactly_the_commands_options(repo: Repo) -> None:
     assert "body" in tools["done"].input_schema["properties"]
     for name in ("inbox_list", "inbox_consume", "inbox_wait"):  # `to` defaults to the server's role
         assert "to" not in tools[name].input_schema["required"]
-
-
-def _words(tool: str) -> tuple[str, ...]:
-    from loopkit.commands import TOOLS
-
-    return tuple(TOOLS[tool].words.split())
 
 
 def test_the_cli_only_options_are_the_cli_s(repo: Repo) -> None:
