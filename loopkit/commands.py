@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 
 Doc = dict[str, Any]
 
-PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "bool": (bool,),
-    "int": (int,),
-    "float": (int, float),
-    "strs": (list,),
-}
 JSON_TYPES = {"str": "string", "bool": "boolean", "int": "integer", "float": "number", "strs": "array"}
 ROLES = ["builder", "adversary", "orchestrator"]
 PHASE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
