@@ -96,6 +96,7 @@ class Command:
     workspace: bool = True  # takes --workspace
     tool: bool = True  # an MCP tool (SPEC section 8 lists them)
     read_only: bool = False
+    progress: bool = False  # the service reports progress (`progress=`), as the shell shows it
     exit_code: Callable[[Doc], int] | None = None  # a result that is no error but not exit 0
     details: str = ""  # more for the tool's description (what an agent needs to know)
 
@@ -158,6 +159,8 @@ def run(
 
         syncing = syncing_module
         syncing.sync_before(ctx, progress)
+    if command.progress:
+        shell["progress"] = progress
     data = command.call(ctx, args, **shell)
     if syncing is not None:
         syncing.sync_after(ctx, progress)
@@ -627,6 +630,7 @@ COMMANDS: tuple[Command, ...] = (
         example="loopkit --role builder sync",
         exits="0 in sync, 2 usage error, 4 bad input, 5 git failed (a conflict).",
         syncs=False,
+        progress=True,
     ),
 )
 

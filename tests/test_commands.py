@@ -191,6 +191,7 @@ REFUSALS = {
                        ("claim", {"phase": "../etc", "milestone": "M1"}), 4),
     "gate": ("builder", ("claim", "--phase", PHASE, "--milestone", "M1"),
              ("claim", {"phase": PHASE, "milestone": "M1"}), 3),
+    "sync-without-a-remote": ("builder", ("sync",), ("sync", {}), 5),
     "empty-message": ("builder", ("inbox", "send", "--to", "adversary"),
                       ("inbox_send", {"to": "adversary"}), 2),
 }  # fmt: skip

@@ -118,8 +118,7 @@ def callback(command: Command) -> Callable[..., None]:
                 args[body.name] = (
                     _body(text, file, required=True) if body.body == "stdin" else _given_body(text, file)
                 )
-            shell: dict[str, Any] = {"progress": _progress} if command.words == "sync" else {}
-            return run(command, ctx, args, sync=bool(_GLOBAL.get("sync")), progress=_progress, **shell)
+            return run(command, ctx, args, sync=bool(_GLOBAL.get("sync")), progress=_progress)
 
         _run(
             call,
