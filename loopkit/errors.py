@@ -1,4 +1,5 @@
-"""The one error contract: core code raises these; cli.py turns them into one line and an exit code."""
+"""The one error contract: core code raises these; each shell (cli/, mcp_server.py) turns them into
+one line and an exit code, or into `error_document()`."""
 
 from __future__ import annotations
 
@@ -35,3 +36,27 @@ class BadInput(LoopkitError):
 
 class GitError(LoopkitError):
     exit_code = 5
+
+
+def error_document(exc: LoopkitError, message: str | None = None) -> dict[str, Any]:
+    """SPEC section 4: the one document of every failure, in `--json` and in MCP alike; `unmet`
+    added where a gate or a role rule said no (a role rule lists itself as the one condition)."""
+    text = exc.message if message is None else message
+    doc = failure_document(exc.exit_code, text)
+    if isinstance(exc, Refused):
+        unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
+        doc["unmet"] = unmet or [{"code": "refused", "milestone": None, "message": text}]
+    return doc
+
+
+def failure_document(exit_code: int, message: str) -> dict[str, Any]:
+    """The error document of a failure that is no LoopkitError (click's usage errors, a bug)."""
+    return {"schema_version": 1, "ok": False, "exit": exit_code, "error": message}
+
+
+def bug_line(exc: BaseException, *, what: str) -> str:
+    """The one line of an unexpected exception (exit 70): a bug to report, no traceback."""
+    return (
+        f"internal error ({type(exc).__name__}): this is a bug; please report it "
+        f"with {what} (LOOPKIT_DEBUG=1 shows the traceback)"
+    )

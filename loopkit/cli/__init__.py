@@ -6,7 +6,6 @@ The only module that imports typer, prints, or exits. Every expected failure is 
 stderr and SPEC's exit code; anything else is a bug: one line asking for a report, exit 70.
 """
 
-import contextlib
 import json
 import os
 import sys
@@ -17,8 +16,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from loopkit.cli.options import EXIT_GATE, Json, Role, Workspace, epilog
-from loopkit.errors import LoopkitError, Refused, UsageError
+from loopkit.cli.options import EXIT_ALL, Json, Role, Workspace, epilog
+from loopkit.errors import LoopkitError, Refused, UsageError, bug_line, error_document, failure_document
 
 # `loopkit --help` lists the commands in the order a loop uses them, not in the order of their code
 LOOP_ORDER = (
@@ -73,7 +72,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback(epilog=epilog("loopkit --role builder claim --phase px --milestone M1", EXIT_GATE))
+@app.callback(epilog=epilog("loopkit --role builder claim --phase px --milestone M1", EXIT_ALL))
 def _global_options(
     version: Annotated[
         bool,
@@ -116,9 +115,9 @@ def _emit(
     ctx: Any = None,
 ) -> None:
     if as_json:
-        payload = {"schema_version": 1, **{k: v for k, v in data.items() if k != "schema_version"}}
-        if ctx is not None:
-            payload = ctx.redactor.redact_obj(payload)
+        from loopkit.commands import document
+
+        payload = document(ctx, data)
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
     elif human is not None:
         text = human(data)
@@ -156,12 +155,9 @@ def _run(
     except Exception as exc:
         if os.environ.get("LOOPKIT_DEBUG"):
             raise
-        line = (
-            f"internal error ({type(exc).__name__}): this is a bug; please report it "
-            "with the command you ran (LOOPKIT_DEBUG=1 shows the traceback)"
-        )
+        line = bug_line(exc, what="the command you ran")
         if as_json:
-            _emit({"schema_version": 1, "ok": False, "exit": 70, "error": line}, True, None, None)
+            _emit(failure_document(70, line), True, None, None)
         sys.stderr.write(f"loopkit: {line}\n")
         raise typer.Exit(70) from None
     _warnings(ctx)
@@ -186,27 +182,17 @@ def _progress(text: str) -> None:
 
 
 def _fail(exc: LoopkitError, as_json: bool, ctx: Any) -> None:
-    message = exc.message
-    if ctx is not None:
-        with contextlib.suppress(LoopkitError):
-            message = ctx.redactor.redact(message)
+    from loopkit.commands import failure
+
+    doc = failure(ctx, exc)  # the one error document, its message redacted
     _warnings(ctx)
     if as_json:
-        _emit(error_document(exc, message), True, None, None)
-    sys.stderr.write(f"loopkit: error: {message}\n")
+        _emit(doc, True, None, None)
+    sys.stderr.write(f"loopkit: error: {doc['error']}\n")
     if isinstance(exc, Refused) and not as_json:
         for detail in exc.details:
             sys.stderr.write(f"  - {getattr(detail, 'code', '')}: {getattr(detail, 'message', detail)}\n")
     raise typer.Exit(exc.exit_code)
-
-
-def error_document(exc: LoopkitError, message: str) -> dict[str, Any]:
-    """SPEC section 4: one document for every failure, `unmet` added where a gate lists them."""
-    payload: dict[str, Any] = {"schema_version": 1, "ok": False, "exit": exc.exit_code, "error": message}
-    if isinstance(exc, Refused):
-        unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
-        payload["unmet"] = unmet or [{"code": "refused", "milestone": None, "message": message}]
-    return payload
 
 
 def _warnings(ctx: Any) -> None:
@@ -214,7 +200,7 @@ def _warnings(ctx: Any) -> None:
         sys.stderr.write(f"loopkit: warning: {line}\n")
 
 
-def _checked(ctx: Any) -> Any:
+def _checked(ctx: Any) -> Any:  # the hand-written commands' (commands.run does it for the table's)
     """Reject an unknown role before anything else, as SPEC asks of every command."""
     _ = ctx.role
     return ctx
@@ -238,26 +224,20 @@ def main() -> None:
         _click_failure(exc, as_json)
         if os.environ.get("LOOPKIT_DEBUG"):
             raise
-        line = (
-            f"internal error ({type(exc).__name__}): this is a bug; please report it "
-            "(LOOPKIT_DEBUG=1 shows the traceback)"
-        )
+        line = bug_line(exc, what="the command you ran")
         if as_json:
-            _emit({"schema_version": 1, "ok": False, "exit": 70, "error": line}, True, None, None)
+            _emit(failure_document(70, line), True, None, None)
         sys.stderr.write(f"loopkit: {line}\n")
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-_NO_SYNC = (
-    ("init",),
-    ("demo",),
-    ("journal", "parse"),
-    ("merge-driver",),
-    ("mcp",),
-    ("sync",),
-    ("inbox", "wait"),
-)
+def _no_sync() -> tuple[tuple[str, ...], ...]:
+    """The commands that never sync around themselves: the table's, and the hand-written ones."""
+    from loopkit.commands import COMMANDS
+
+    table = tuple(tuple(c.words.split()) for c in COMMANDS if not c.syncs)
+    return (("init",), ("demo",), ("merge-driver",), ("mcp",), *table)
 
 
 def _lift_sync(argv: list[str]) -> list[str]:
@@ -272,7 +252,7 @@ def _lift_sync(argv: list[str]) -> list[str]:
         for n, a in enumerate(argv[:end])
         if not a.startswith("-") and (n == 0 or argv[n - 1] not in ("--workspace", "--role"))
     ]
-    if any(tuple(words[: len(name)]) == name for name in _NO_SYNC):
+    if any(tuple(words[: len(name)]) == name for name in _no_sync()):
         return argv
     _GLOBAL["sync"] = True
     return [a for a in argv[:end] if a != "--sync"] + argv[end:]
@@ -298,24 +278,20 @@ def _click_failure(exc: Exception, as_json: bool) -> None:
     if name == "NoSuchOption" and exec_ and "--" not in sys.argv[1:]:
         text = f"put -- before the command: loopkit probe exec … -- CMD [ARG…] ({text})"
     if as_json:
-        _emit({"schema_version": 1, "ok": False, "exit": exit_code, "error": text}, True, None, None)
+        _emit(failure_document(exit_code, text), True, None, None)
     sys.stderr.write(f"loopkit: error: {text}\n")
     sys.exit(exit_code)
 
 
-# Command groups live in their own modules and register themselves on `app` when imported. A run
-# imports only the module(s) of the command it was given: each module costs a few milliseconds
-# and agents call loopkit dozens of times an hour. Help, a bad command, or none loads them all.
+# The commands of the table (loopkit/commands.py) are generated (cli/wiring.py); the few that do
+# not fit it (init and demo make their own workspace, report writes a page, mcp serves, merge-driver
+# is git's) live in their own modules and register themselves on `app` when imported. A run
+# registers only the command(s) it was given: agents call loopkit dozens of times an hour, and
+# each command costs typer some work. Help, a bad command, or none registers them all.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "init": ("phase",), "phase": ("phase",), "journal": ("journal",),
-    "probe": ("probe",), "evidence": ("probe",),
-    "claim": ("loop",), "verdict": ("loop",), "gate": ("loop",), "done": ("loop",), "instruct": ("loop",),
-    "inbox": ("inbox", "agents"), "next": ("agents",), "mcp": ("agents",),
-    "status": ("view",), "check": ("view",), "report": ("report",),
-    "sync": ("sync",), "merge-driver": ("sync",), "demo": ("demo",),
-    "verify": ("remote_hook",), "hook": ("remote_hook",),
+    "init": ("phase",), "mcp": ("agents",), "report": ("report",), "merge-driver": ("sync",),
+    "demo": ("demo",), "verify": ("remote_hook",), "hook": ("remote_hook",),
 }  # fmt: skip
-_ALL_MODULES = tuple(dict.fromkeys(m for mods in COMMAND_MODULES.values() for m in mods))
 _VALUED = ("--workspace", "--role")
 
 
@@ -336,6 +312,19 @@ def load_commands(argv: list[str] | None = None) -> None:
     """Register the commands `argv` needs on `app` (every command when argv is None or unknown)."""
     from importlib import import_module
 
+    from loopkit.cli.wiring import register
+    from loopkit.commands import COMMANDS
+
     word = _command_word(argv) if argv is not None else None
-    for name in COMMAND_MODULES.get(word or "", _ALL_MODULES):
+    table = [c for c in COMMANDS if c.words.split()[0] == word]
+    if table or word in COMMAND_MODULES:
+        modules = COMMAND_MODULES.get(word or "", ())
+    else:
+        table, modules = (
+            list(COMMANDS),
+            tuple(dict.fromkeys(m for ms in COMMAND_MODULES.values() for m in ms)),
+        )
+    for command in table:
+        register(command)
+    for name in modules:
         import_module(f"loopkit.cli.{name}")

@@ -33,7 +33,8 @@ Role = Annotated[
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the files but do not commit them.")]
 
 
-# claim, verdict and done count only as loopkit's own commits: --no-commit is refused there (exit 2)
+# claim, verdict and done count only as loopkit's own commits: their service refuses --no-commit
+# (exit 2), so the option is there for it to refuse, and hidden
 Committed = Annotated[bool, typer.Option("--no-commit", hidden=True)]
 
 
@@ -68,27 +69,17 @@ BodyFile = Annotated[
 ]
 
 
-def _refuse_no_commit(no_commit: bool, command: str) -> None:
-    if no_commit:
-        raise UsageError(
-            f"{command} --no-commit: a {command} counts only as loopkit's own commit, so it is never "
-            "written without one; leave --no-commit out"
-        )
-
-
 def epilog(example: str, codes: str) -> str:
     """The end of each command's help: an example, then its exit codes (SPEC section 5)."""
     lines = [f"  {line}" for line in example.strip("\n").split("\n")]
     return "\b\nExample:\n" + "\n".join(lines) + f"\n\n\b\nExit codes: {codes}"
 
 
-EXIT_READ = "0 done, 2 usage error, 4 bad input (no workspace, bad name, invalid file)."
-
-
-EXIT_WRITE = "0 done, 2 usage error, 3 refused by a role rule, 4 bad input, 5 git failed."
-
-
-EXIT_GATE = "0 done, 2 usage error, 3 refused by the gate or a role rule, 4 bad input, 5 git failed."
+EXIT_ALL = (
+    "0 done, 1 a probe failed its expectation or check found problems, 2 usage error, 3 refused by "
+    "a gate or a role rule (nothing written), 4 bad input, 5 git failed, 70 a bug (please report "
+    "it), 124 inbox wait timed out."
+)
 
 
 def _body(body: str | None, body_file: str | None, *, required: bool = False) -> str | None:

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 import typer
 
 from loopkit.cli import _GLOBAL, _checked, _context, _run, app
-from loopkit.cli.options import EXIT_READ, Json, OptPhase, Role, Workspace, epilog
+from loopkit.cli.options import Json, OptPhase, Role, Workspace, epilog
+from loopkit.commands import EXIT_READ
 from loopkit.errors import UsageError
 
 

@@ -1,4 +1,4 @@
-"""`loopkit sync` and `loopkit merge-driver` (SPEC section 7)."""
+"""`loopkit merge-driver` (SPEC section 7); `sync` is generated from the command table."""
 
 import sys
 from pathlib import Path
@@ -6,54 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from loopkit.cli import _checked, _context, _run, app
-from loopkit.cli.options import Json, Role, Workspace, epilog
-
-
-def _progress(text: str) -> None:
-    sys.stderr.write(f"loopkit: {text}\n")
-    sys.stderr.flush()
-
-
-def _sync_text(d: dict[str, Any]) -> str:
-    how = {
-        "none": "nothing to integrate",
-        "fast-forward": "fast-forwarded",
-        "rebase": "rebased",
-        "merge": "merged",
-    }
-    head = (d["head"] or "")[:10]
-    return (
-        f"{d['remote']}/{d['branch']}: {d['fetched']} commit(s) in, {d['pushed']} out; "
-        f"{how[d['integrated']]}; HEAD {head}"
-    )
-
-
-@app.command(
-    epilog=epilog(
-        "loopkit --role builder sync", "0 in sync, 2 usage error, 4 bad input, 5 git failed (a conflict)."
-    )
-)
-def sync(
-    remote: Annotated[
-        str | None,
-        typer.Option("--remote", metavar="R", help="The remote (default: upstream, else [git] remote)."),
-    ] = None,
-    workspace: Workspace = None,
-    role: Role = None,
-    as_json: Json = False,
-) -> None:
-    """Fetch the remote's branch, integrate it (fast-forward or rebase), push; retry if it moved."""
-    from loopkit.services.sync import sync as service
-
-    ctx = _context(workspace, role)
-    _run(
-        lambda: service(_checked(ctx), remote=remote, progress=_progress),
-        as_json=as_json,
-        human=_sync_text,
-        ctx=ctx,
-        sync=False,
-    )
+from loopkit.cli import _run, app
+from loopkit.cli.options import epilog
 
 
 @app.command(

@@ -31,6 +31,8 @@ class Context:
     workspace_dir: str | None = None
     role_option: str | None = None
     no_commit: bool = False
+    # how this shell is given a role, for the message that asks for one (a tool call cannot pass --role)
+    role_hint: str = "pass --role or set LOOPKIT_ROLE"
     _repo: Any = field(default=None, repr=False)
     _signing: Any = field(default=None, repr=False)  # (SigningKey, sign args) once checked
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -47,7 +49,7 @@ class Context:
     def need_role(self, *allowed: str, doing: str) -> str:
         role = self.role
         if role is None:
-            raise UsageError(f"{doing} needs a role: pass --role or set LOOPKIT_ROLE")
+            raise UsageError(f"{doing} needs a role: {self.role_hint}")
         if allowed and role not in allowed:
             raise Refused(f"only the {' or '.join(allowed)} may {doing}; you are {role}")
         return role

@@ -162,6 +162,11 @@ def send(
     if phase is not None:
         names.phase(phase)
     sender = ctx.need_role(doing="send a message")
+    if not (body or "").strip() and not (subject or "").strip():
+        raise UsageError(
+            "no message: give --body TEXT, --body-file FILE or --subject TEXT, or pipe the body on "
+            "standard input (an empty message is never sent)"
+        )
     limits.no_nul(body, "the body")
     limits.check(ctx, "subject", subject, "--subject")
     limits.check(ctx, "body", body, "the body")
@@ -228,7 +233,7 @@ def consume(
     if to is None:  # your own inbox
         to = ctx.role
         if to is None:
-            raise UsageError("inbox consume needs --to ROLE, or a role of your own (--role or LOOPKIT_ROLE)")
+            raise UsageError(f"inbox consume needs --to ROLE (to), or a role of your own: {ctx.role_hint}")
     return _consume(ctx, to=_role(to), ids=ids, every=every, phase=phase)
 
 

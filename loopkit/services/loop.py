@@ -89,7 +89,18 @@ def _verify(old: StatusDoc, new: StatusDoc, milestone: str, line: str, path: Pat
         )
 
 
+def committed_only(ctx: Context, command: str) -> None:
+    """claim, verdict and done count only as loopkit's own commits, so they are never written
+    without one: `--no-commit` (MCP `no_commit`) is refused before anything is read or written."""
+    if ctx.no_commit:
+        raise UsageError(
+            f"{command} --no-commit: a {command} counts only as loopkit's own commit, so it is never "
+            "written without one; leave --no-commit (no_commit) out"
+        )
+
+
 def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict[str, Any]:
+    committed_only(ctx, "claim")
     role = ctx.need_role("builder", doing="claim a milestone")
     limits.check(ctx, "note", note, "--note")
 
@@ -184,6 +195,7 @@ def claim_words(result: dict[str, Any]) -> str:
 
 
 def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str | None) -> dict[str, Any]:
+    committed_only(ctx, "verdict")
     result = result.upper()
     if result not in ("PASS", "FAIL"):
         raise UsageError(f"verdict {result!r}: use PASS or FAIL")
@@ -276,6 +288,7 @@ def gate(ctx: Context, *, phase: str) -> dict[str, Any]:
 
 
 def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = None) -> dict[str, Any]:
+    committed_only(ctx, "done")
     role = ctx.need_role("builder", doing="declare a phase done")
     limits.check(ctx, "note", summary, "--summary")
     limits.no_nul(body, "the body")
@@ -344,7 +357,7 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
         )
 
     outcome = txn.run(ctx, plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return {"ok": True, **outcome.plan.result, "commit": outcome.commit}
 
 
 def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> dict[str, Any]:

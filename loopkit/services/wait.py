@@ -71,7 +71,7 @@ def wait(
     `stop()` true after a sleep ends the wait early, as a timeout (a server shutting down)."""
     role = to or ctx.role
     if role is None:
-        raise UsageError("inbox wait needs --to ROLE, or a role of your own (--role or LOOPKIT_ROLE)")
+        raise UsageError(f"inbox wait needs --to ROLE (to), or a role of your own: {ctx.role_hint}")
     if role not in ROLES:
         raise UsageError(f"--to {role!r}: use one of {', '.join(ROLES)}")
     if phase is not None:
