@@ -15,7 +15,7 @@ from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
-from loopkit.state import Genuine, is_genuine_evidence, phase_state
+from loopkit.state import Genuine, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
 from loopkit.workspace import read_text
 
@@ -371,18 +371,10 @@ def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: 
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
         written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
-        signed = ctx.workspace.config.signed
-        if signed:
+        config = ctx.workspace.config
+        if config.signed:
             # one verification for every record commit of a signed role; the books ask the memo
-            actions = {"verdict"} if "adversary" in signed else set()
-            actions |= {"claim", "done"} if "builder" in signed else set()
-            shas = [
-                origin.sha
-                for lines in written.values()
-                for origin, _ in lines
-                if origin.trailers.get("Loopkit-Action") in actions
-            ]
-            signatures(ctx, shas)
+            signatures(ctx, [sha for lines in written.values() for sha in record_shas(lines, config)])
     if ctx.workspace.repo_root is not None:
         # staleness compares each claim's and each evidence record's commit with HEAD: their trees
         # are read in a few rounds when the first is needed, not one question each
