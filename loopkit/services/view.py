@@ -17,7 +17,7 @@ from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
 from loopkit.state import Genuine, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
-from loopkit.workspace import read_text
+from loopkit.workspace import CONFIG_NAME, read_text
 
 # SPEC section 4: the role whose move it is, from the phase's state.
 WAITING_ON: dict[str, str | None] = {
@@ -86,6 +86,8 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
     ) -> None:
         found.append(Issue(code, message, milestone, file, line, book.phase))
 
+    if not full:  # status lists the workspace's own problems with each phase; check once
+        found += config_problems(book.ctx)
     for issue in book.spec_state.problems if book.spec_state else ():
         add(issue.code, issue.message, file=issue.file)
     for issue in book.removed_issues():
@@ -406,6 +408,14 @@ def read_status(
     return result
 
 
+def config_problems(ctx: Context) -> list[Issue]:
+    """Changes to loopkit.toml's [roles], [rules] or [files] that do not count (SPEC section 2:
+    `untrusted-config`): the workspace's, so every phase's status lists them, and check once."""
+    ws = ctx.workspace
+    shown = ws.shown(ws.root / CONFIG_NAME)
+    return [Issue(p.code, p.message, file=shown) for p in ws.config_problems]
+
+
 def signer_problems(ctx: Context) -> list[Issue]:
     """The trust chain of allowed_signers (SPEC section 10), when some role signs."""
     ws = ctx.workspace
@@ -426,7 +436,7 @@ def signer_problems(ctx: Context) -> list[Issue]:
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = signer_problems(ctx) + [
+    found = config_problems(ctx) + signer_problems(ctx) + [
         issue
         for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
         for issue in problems(book, full=True)
