@@ -264,7 +264,8 @@ def test_a_replace_ref_does_not_lend_a_genuine_commit_to_a_forged_one(
     if not signed:
         config = repo.ws / "loopkit.toml"
         config.write_text(config.read_text("utf-8").replace('signed = ["adversary"]', "signed = []"), "utf-8")
-        repo.git("commit", "-q", "-am", "signing off")
+        # only the orchestrator's signed commit turns signing off (SPEC section 2)
+        repo.git(*as_("orchestrator"), *signing(keys["orchestrator"]), "commit", "-q", "-S", "-am", "off")
     forged = forge_pass(repo, author="builder")
     other = copy_repo(repo, repo.root.parent / "other")
     other.git("reset", "-q", "--hard", "HEAD~1")
