@@ -436,11 +436,15 @@ def signer_problems(ctx: Context) -> list[Issue]:
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = config_problems(ctx) + signer_problems(ctx) + [
-        issue
-        for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
-        for issue in problems(book, full=True)
-    ]
+    found = (
+        config_problems(ctx)
+        + signer_problems(ctx)
+        + [
+            issue
+            for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
+            for issue in problems(book, full=True)
+        ]
+    )
     _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
 
