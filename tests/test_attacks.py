@@ -229,6 +229,19 @@ def spec_scoped_away(repo: Repo, keys: Keys) -> None:
     commit_as_builder(repo, "narrow the scope", "phases/px.toml")
 
 
+def open_phase_given_to_the_builder(repo: Repo, keys: Keys) -> None:
+    """After a genuine PASS, new code; `[rules] open_phase` given to the builder, which then commits
+    a spec that scopes the milestone away from the new code with `loopkit phase update`."""
+    repo.commit_code("src/app.py", "print('never reviewed')\n", "new code")
+    edit_config(repo, 'open_phase = ["orchestrator"]', 'open_phase = ["orchestrator", "builder"]')
+    commit_as_builder(repo, "let the builder open phases", "loopkit.toml")
+    spec = repo.ws / "phases" / "px.toml"
+    spec.write_text(
+        SPEC.replace('title = "Attacked"\n', 'title = "Attacked"\npaths = ["README.md"]\n'), "utf-8"
+    )
+    repo.lk("phase", "update", PHASE, role="builder")  # refused (exit 3) once open_phase is trusted
+
+
 def allowed_signers_rewritten(repo: Repo, keys: Keys) -> None:
     """The builder lists its key for the adversary in allowed_signers, commits it signed with its
     own key, and signs a PASS with it."""
@@ -277,6 +290,9 @@ ATTACKS = {
     "claim-id-replay": Attack(claim_id_replay, "passed", 3, ("duplicate-claim", "stale-verdict")),
     "pass-without-a-claim": Attack(pass_without_a_claim, "opened", 3, ()),
     "spec-scoped-away": Attack(spec_scoped_away, "passed", 3, ("untrusted-spec", "stale-verdict")),
+    "open-phase-given-to-the-builder": Attack(
+        open_phase_given_to_the_builder, "passed", 3, ("untrusted-config", "untrusted-spec", "stale-verdict")
+    ),
     "allowed-signers-rewritten": Attack(
         allowed_signers_rewritten, "claimed", 3, ("untrusted-signers", "bad-signature")
     ),

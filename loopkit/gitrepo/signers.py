@@ -79,6 +79,7 @@ class Chain:
     commit: str | None
     refused: tuple[tuple[Version, str | None, str], ...]  # (change, its text, why it does not count)
     uncommitted: bool
+    differs: bool = False  # HEAD's version differs from the trusted one (by `key`)
 
 
 # (version, the trusted text before it) -> why the change does not count, or None when it does
@@ -117,7 +118,9 @@ def follow(
             refused.append((version, text, reason))
     last = versions[-1]
     committed = texts.get(last.blob, "") if last.blob else None
-    return Chain(trusted, trusted_commit, tuple(refused), key(work) != key(committed))
+    return Chain(
+        trusted, trusted_commit, tuple(refused), key(work) != key(committed), key(committed) != key(trusted)
+    )
 
 
 def orchestrator_refusal(
@@ -310,7 +313,9 @@ def trusted_config(
         label = f"{where} (as {at} has it)"
         base = config_from(parse_toml(chain.text.encode("utf-8"), label), label)
     problems = []
-    for version, text, reason in chain.refused:
+    # a refused change is reported while HEAD's version still differs from the trusted one (a
+    # refused change undone since changes nothing)
+    for version, text, reason in chain.refused if chain.differs else ():
         keys = guarded_differences(base, parsed(text) or Config()) if text is not None else ["the whole file"]
         problems.append(
             TrustProblem(

@@ -255,7 +255,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     milestones: list[dict[str, Any]] = []
     for view in book.views.values():
         claim = view.claim
-        verdict = view.current or view.verdict
+        verdict = view.current or (view.verdict if claim is not None else None)  # none without a claim
         evidence = book.evidence(view.id)
         milestones.append(
             {
