@@ -21,7 +21,7 @@ import posixpath
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from loopkit.errors import BadInput, GitError
 from loopkit.gitrepo.signing import resolve_environ, run_pinned, verify
@@ -99,8 +99,7 @@ def follow(
     on HEAD's first-parent history, then each later change that `refusal` accepts. A change that
     leaves `key` of the trusted text as it is changes nothing and is never refused; `work` (the
     work tree's text, None: absent) is compared with HEAD's version by `key` too."""
-    versions = _history(repo_root, path, environ)
-    texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    versions, texts = _versions(repo_root, path, environ)
     if not versions:
         return Chain(None, None, (), key(work) != key(None))
     first = versions[0]
@@ -266,13 +265,17 @@ def trusted_config(
         return TrustedConfig(work, None)
     path = config_path(workspace)
 
+    seen: dict[str, Config | None] = {work_text: work}
+
     def parsed(text: str | None) -> Config | None:
         if text is None:
             return None
-        try:
-            return config_from(parse_toml(text.encode("utf-8"), where), where)
-        except BadInput:
-            return None
+        if text not in seen:
+            try:
+                seen[text] = config_from(parse_toml(text.encode("utf-8"), where), where)
+            except BadInput:
+                seen[text] = None
+        return seen[text]
 
     def key(text: str | None) -> Hashable:
         config = parsed(text)
@@ -341,6 +344,62 @@ def trusted_config(
 
 def _few(keys: list[str]) -> str:
     return ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+
+
+def _versions(
+    repo_root: Path, path: str, environ: Mapping[str, str] | None
+) -> tuple[list[Version], dict[str, str]]:
+    """`_history` and the versions' texts, remembered in `.git/loopkit/cache/trust.json` under HEAD
+    and carried over while HEAD moves by single-parent commits that do not touch `path`
+    (gitrepo/cache.py): every command reads loopkit.toml's chain, and a walk of a long history
+    costs ~0.1 s. `LOOPKIT_NO_CACHE=1` turns it off; deleting the file changes no answer."""
+    from loopkit.gitrepo import cache
+    from loopkit.gitrepo.committer import current_head
+
+    folder = cache.folder_for(repo_root)
+    head = current_head(repo_root) if folder is not None else None
+    if folder is None or head is None:
+        versions = _history(repo_root, path, environ)
+        return versions, _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    store = cache.Store(repo_root, folder)
+    entries = store.kind("trust")
+    entry = entries.get(path)
+    stored = _stored(entry)
+    cached_head = str(entry.get("head")) if stored is not None and isinstance(entry, dict) else None
+    if stored is not None and cached_head == head:
+        return stored
+    chain = store.chain(cached_head, head) if stored is not None and cached_head else None
+    if stored is not None and chain is not None and not any(path in paths for _, paths in chain):
+        versions, texts = stored
+    else:
+        versions = _history(repo_root, path, environ)
+        texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    entries.pop(path, None)
+    entries[path] = {
+        "head": head,
+        "versions": [[v.sha, v.author_email, v.blob] for v in versions],
+        "texts": texts,
+    }
+    for old in list(entries)[:-8]:  # a few files (loopkit.toml, allowed_signers, per workspace)
+        del entries[old]
+    store.changed("trust")
+    store.save()
+    return versions, texts
+
+
+def _stored(entry: Any) -> tuple[list[Version], dict[str, str]] | None:
+    """A cache entry's versions and texts; None for anything not as `_versions` writes it."""
+    if not isinstance(entry, dict):
+        return None
+    try:
+        versions = [
+            Version(str(sha), str(email), None if blob is None else str(blob))
+            for sha, email, blob in entry["versions"]
+        ]
+        texts = {str(k): str(v) for k, v in dict(entry["texts"]).items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return versions, texts
 
 
 def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None) -> list[Version]:
