@@ -52,6 +52,8 @@ title = "Answers 200"
   observe = "stdout"
   expect = ["200"]
 """
+# the milestone's scope narrowed to a file the new code does not touch
+NARROWED = SPEC.replace('title = "Answers 200"\n', 'title = "Answers 200"\npaths = ["README.md"]\n')
 Keys = dict[str, Path]
 
 
@@ -223,9 +225,7 @@ def spec_scoped_away(repo: Repo, keys: Keys) -> None:
     new code is outside the milestone's scope."""
     repo.commit_code("src/app.py", "print('never reviewed')\n", "new code")
     spec = repo.ws / "phases" / "px.toml"
-    spec.write_text(
-        SPEC.replace('title = "Attacked"\n', 'title = "Attacked"\npaths = ["README.md"]\n'), "utf-8"
-    )
+    spec.write_text(NARROWED, "utf-8")
     commit_as_builder(repo, "narrow the scope", "phases/px.toml")
 
 
@@ -236,9 +236,7 @@ def open_phase_given_to_the_builder(repo: Repo, keys: Keys) -> None:
     edit_config(repo, 'open_phase = ["orchestrator"]', 'open_phase = ["orchestrator", "builder"]')
     commit_as_builder(repo, "let the builder open phases", "loopkit.toml")
     spec = repo.ws / "phases" / "px.toml"
-    spec.write_text(
-        SPEC.replace('title = "Attacked"\n', 'title = "Attacked"\npaths = ["README.md"]\n'), "utf-8"
-    )
+    spec.write_text(NARROWED, "utf-8")
     repo.lk("phase", "update", PHASE, role="builder")  # refused (exit 3) once open_phase is trusted
 
 
@@ -289,9 +287,15 @@ ATTACKS = {
     "files-pointed-elsewhere": Attack(files_pointed_elsewhere, "claimed", 3, ("untrusted-config",)),
     "claim-id-replay": Attack(claim_id_replay, "passed", 3, ("duplicate-claim", "stale-verdict")),
     "pass-without-a-claim": Attack(pass_without_a_claim, "opened", 3, ()),
-    "spec-scoped-away": Attack(spec_scoped_away, "passed", 3, ("untrusted-spec", "stale-verdict")),
+    "spec-scoped-away": Attack(
+        spec_scoped_away, "passed", 3, ("untrusted-spec", "stale-verdict"), ("removed-record", "bad-spec")
+    ),
     "open-phase-given-to-the-builder": Attack(
-        open_phase_given_to_the_builder, "passed", 3, ("untrusted-config", "untrusted-spec", "stale-verdict")
+        open_phase_given_to_the_builder,
+        "passed",
+        3,
+        ("untrusted-config", "untrusted-spec", "stale-verdict"),
+        ("removed-record", "bad-spec"),
     ),
     "allowed-signers-rewritten": Attack(
         allowed_signers_rewritten, "claimed", 3, ("untrusted-signers", "bad-signature")
