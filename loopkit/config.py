@@ -206,6 +206,48 @@ def config_from(data: dict[str, Any], where: str) -> Config:
     return config
 
 
+# SPEC section 2: the tables of loopkit.toml that are the orchestrator's (a trust chain,
+# gitrepo/signers.py), as the Config fields they set; the other tables come from the work tree
+_GUARDED = {
+    "status": "files.status",
+    "journals": "files.journal",
+    "inbox": "files.inbox",
+    "archive": "files.archive",
+    "identities": "roles",
+    "open_phase": "rules.open_phase",
+    "signed": "rules.signed",
+}
+
+
+def guarded_fields(config: Config) -> dict[str, Any]:
+    """The Config fields that `[files]`, `[roles]` and `[rules]` set."""
+    return {name: getattr(config, name) for name in _GUARDED}
+
+
+def guarded(config: Config) -> tuple[Any, ...]:
+    """What of a Config the trust chain compares: `[files]`, `[roles]` and `[rules]`, as read."""
+    return tuple(
+        tuple(sorted(value.items())) if isinstance(value, dict) else value
+        for value in guarded_fields(config).values()
+    )
+
+
+def guarded_differences(trusted: Config, other: Config) -> list[str]:
+    """The keys of `[files]`, `[roles]` and `[rules]` whose values differ, as loopkit.toml names them
+    (`rules.signed`, `roles.adversary.email`)."""
+    keys: list[str] = []
+    for name, key in _GUARDED.items():
+        old, new = getattr(trusted, name), getattr(other, name)
+        if name == "identities":
+            for role in ROLES:
+                for part in ("name", "email"):
+                    if getattr(old[role], part) != getattr(new[role], part):
+                        keys.append(f"roles.{role}.{part}")
+        elif old != new:
+            keys.append(key)
+    return keys
+
+
 def _check_patterns(config: Config, errors: _Errors) -> None:
     for key, pattern in [
         ("status", config.status),

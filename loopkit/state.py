@@ -31,8 +31,9 @@ class Genuine:
 
 @dataclass(frozen=True)
 class Unsigned:
-    """A record of a signed role whose commit's signature does not count (SPEC section 10):
-    `code` is "unsigned-record" or "bad-signature", `reason` says why."""
+    """A record that counts as none for a reason other than a forgery (SPEC sections 3 and 10):
+    `code` is "unsigned-record" or "bad-signature" (a signed role's commit whose signature does
+    not count) or "duplicate-claim" (a claim reusing an earlier claim's id); `reason` says why."""
 
     item: Genuine
     code: str
@@ -41,7 +42,11 @@ class Unsigned:
 
 @dataclass
 class MilestoneView:
-    """A milestone as the rules see it: its claims, verdicts and evidence."""
+    """A milestone as the rules see it: its claims, verdicts and evidence.
+
+    `claims` and `verdicts` hold the genuine records only; `forged` and `unsigned` the records that
+    count as none (SPEC section 3: they neither satisfy nor block a gate; check and status report
+    them)."""
 
     id: str
     title: str
@@ -62,12 +67,12 @@ class MilestoneView:
 
     @property
     def current(self) -> Genuine | None:
-        """SPEC section 3: the latest verdict that names the latest claim (by the claim's id, or by
-        the commit that recorded it for records without ids). A verdict naming an earlier claim is
-        history, wherever a merge of two clones put its line. Without any claim, the latest verdict."""
+        """SPEC section 3: the latest verdict that names the latest claim. A verdict naming an
+        earlier claim is history, wherever a merge of two clones put its line; a milestone without a
+        genuine claim has no current verdict, whatever verdict lines it holds."""
         claim = self.claim
         if claim is None:
-            return self.verdict
+            return None
         named = [v for v in self.verdicts if names_claim(v, claim)]
         return named[-1] if named else None
 
@@ -88,32 +93,79 @@ class MilestoneView:
 
 
 def names_claim(verdict: Genuine, claim: Genuine) -> bool:
+    """A verdict binds to the claim recorded by the commit it names, and, where both carry claim
+    ids, to the one with its id (a claim reusing an id counts as none: `milestone_views`)."""
+    if claim.origin is None or verdict.record.ref != claim.origin.sha:
+        return False
     if verdict.record.claim_id and claim.record.id:
         return verdict.record.claim_id == claim.record.id
-    return claim.origin is not None and verdict.record.ref == claim.origin.sha
+    return True
 
 
-def is_genuine(record: StatusRecord, origin: Origin | None, config: Config) -> bool:
-    """Provenance: written by `loopkit claim`/`loopkit verdict` as the right role, and committed.
-
-    The author and the trailers decide; the committer does not (a rebase by hand changes it).
-    """
-    if origin is None:
-        return False
-    role = "adversary" if record.is_verdict else "builder"
-    identity = config.identities[role]
-    action = "verdict" if record.is_verdict else "claim"
-    trailers = origin.trailers
-    if origin.author.email != identity.email:
-        return False
-    if trailers.get("Loopkit-Action") != action or trailers.get("Loopkit-Milestone") != record.milestone:
-        return False
-    return not (record.is_verdict and trailers.get("Loopkit-Verdict") != record.kind)
+# the role whose command writes each kind of STATUS record, and the action its commit names
+RECORD_WRITER: dict[str, tuple[str, str]] = {
+    "CLAIM": ("builder", "claim"),
+    "PASS": ("adversary", "verdict"),
+    "FAIL": ("adversary", "verdict"),
+    "DONE": ("builder", "done"),
+}
 
 
 def record_role(record: StatusRecord) -> str:
     """The role whose command writes a record: the adversary's verdicts, the builder's claims and DONE."""
-    return "adversary" if record.is_verdict else "builder"
+    return RECORD_WRITER[record.kind][0]
+
+
+def provenance(
+    record: StatusRecord,
+    origin: Origin | None,
+    config: Config,
+    signatures: Mapping[str, Signature] | None = None,
+    *,
+    phase: str | None = None,
+) -> tuple[str, str] | None:
+    """The one provenance rule of STATUS records (SPEC sections 3 and 10): None when the record is
+    genuine, else (code, reason) of why it counts as none.
+
+    Genuine: the commit that added the line (git blame; None: typed, uncommitted) is authored by
+    the role's identity and carries loopkit's trailers for it (`Loopkit-Action`, the milestone,
+    the verdict, the phase when `phase` is given), and, for a role in `[rules] signed`, is signed
+    by a key allowed for that role (`signatures`: the verifier's answers, None while no role
+    signs). The committer does not count (a rebase by hand changes it). A signature problem is
+    reported as such (`unsigned-record`, `bad-signature`) rather than as `forged-*`."""
+    role, action = RECORD_WRITER[record.kind]
+    problem = signature_problem(role, origin, config, signatures)
+    if problem is not None:
+        return problem
+    if origin is None:
+        return f"forged-{action}", "is not committed"
+    trailers = origin.trailers
+    genuine = (
+        origin.author.email == config.identities[role].email
+        and trailers.get("Loopkit-Action") == action
+        and (phase is None or trailers.get("Loopkit-Phase") == phase)
+        and (action == "done" or trailers.get("Loopkit-Milestone") == record.milestone)
+        and (not record.is_verdict or trailers.get("Loopkit-Verdict") == record.kind)
+    )
+    if genuine:
+        return None
+    return (
+        f"forged-{action}",
+        f"was committed by {origin.sha[:12]} ({origin.author.email}) without `loopkit {action}`",
+    )
+
+
+def is_genuine(
+    record: StatusRecord,
+    origin: Origin | None,
+    config: Config,
+    signatures: Mapping[str, Signature] | None = None,
+    *,
+    phase: str | None = None,
+) -> bool:
+    """Whether a STATUS record counts: what the gates count, what `removed-record` protects, what
+    `check` and `status` do not report (`provenance`, signatures included)."""
+    return provenance(record, origin, config, signatures, phase=phase) is None
 
 
 def signed_shas(doc: StatusDoc, origins: Sequence[Origin | None], config: Config) -> list[str]:
@@ -128,6 +180,20 @@ def signed_shas(doc: StatusDoc, origins: Sequence[Origin | None], config: Config
     return list(found)
 
 
+def record_shas(written: Sequence[tuple[Origin, str]], config: Config) -> list[str]:
+    """The commits of history's record lines (`removed_records`) whose signatures decide them."""
+    actions = {action for role, action in RECORD_WRITER.values() if role in config.signed}
+    return list(dict.fromkeys(o.sha for o, _ in written if o.trailers.get("Loopkit-Action") in actions))
+
+
+DUPLICATE = "duplicate-claim"
+
+
+def _duplicate(item: Genuine, first: Genuine) -> Unsigned:
+    used = first.origin.sha[:12] if first.origin else "an earlier claim"
+    return Unsigned(item, DUPLICATE, f"its id {item.record.id} was used first by the claim of {used}")
+
+
 def milestone_views(
     doc: StatusDoc,
     spec: PhaseSpec | None,
@@ -135,14 +201,16 @@ def milestone_views(
     order: Mapping[str, int],
     config: Config,
     signatures: Mapping[str, Signature] | None = None,
+    *,
+    phase: str | None = None,
 ) -> dict[str, MilestoneView]:
-    """Milestones of the spec (and any extra sections), each with its genuine and forged records.
-
-    With `signatures` (some role signs), a record of a signed role whose commit's signature does
-    not count is neither genuine nor forged: it is `unsigned` and counts as none."""
+    """Milestones of the spec (and any extra sections), each with its genuine records and those
+    that count as none (`provenance`; a claim whose id an earlier genuine claim used, in history
+    order across the file, is a `duplicate-claim`)."""
     views: dict[str, MilestoneView] = {}
     for m in spec.milestones if spec else ():
         views[m.id] = MilestoneView(m.id, m.title)
+    claims: list[tuple[MilestoneView, Genuine]] = []
     for section in doc.sections:
         view = views.setdefault(section.id, MilestoneView(section.id, section.title))
         for record in section.records:
@@ -151,55 +219,70 @@ def milestone_views(
             item = Genuine(record, origin, rank)
             if record.kind == "DONE":
                 continue
-            problem = signature_problem(record_role(record), origin, config, signatures)
-            if problem is not None:
-                view.unsigned.append(Unsigned(item, *problem))
-            elif not is_genuine(record, origin, config):
+            problem = provenance(record, origin, config, signatures, phase=phase)
+            if problem is None:
+                if record.is_verdict:
+                    view.verdicts.append(item)
+                else:
+                    claims.append((view, item))
+            elif problem[0].startswith("forged-"):
                 view.forged.append(item)
-            elif record.is_verdict:
-                view.verdicts.append(item)
             else:
-                view.claims.append(item)
+                view.unsigned.append(Unsigned(item, *problem))
+    first: dict[str, Genuine] = {}
+    duplicates: set[int] = set()
+    for _, item in sorted(claims, key=lambda pair: (pair[1].order, pair[1].record.line)):
+        claim_id = item.record.id
+        if claim_id is None:
+            continue
+        if claim_id in first:
+            duplicates.add(id(item))
+        else:
+            first[claim_id] = item
+    for view, item in claims:  # file order
+        if id(item) in duplicates:
+            view.unsigned.append(_duplicate(item, first[item.record.id or ""]))
+        else:
+            view.claims.append(item)
+    for view in views.values():
+        view.unsigned.sort(key=lambda u: u.item.record.line)
     return views
 
 
-_RECORD_ACTION = {
-    "CLAIM": ("claim", "builder"),
-    "PASS": ("verdict", "adversary"),
-    "FAIL": ("verdict", "adversary"),
-}
-
-
 def removed_records(
-    written: Sequence[tuple[Origin, str]], doc: StatusDoc, phase: str, config: Config
+    written: Sequence[tuple[Origin, str]],
+    doc: StatusDoc,
+    phase: str,
+    config: Config,
+    signatures: Mapping[str, Signature] | None = None,
 ) -> list[str]:
     """Genuine records that history says loopkit wrote and the file no longer holds.
 
     STATUS records are append-only: deleting a FAIL (by an edit or a revert) must not bring an
     older PASS back, so a removed genuine record still counts as history and blocks the gate.
-    """
-    from loopkit.markdown.status import RECORD
+    Genuine is `is_genuine`, signatures included, and a claim reusing the id of an earlier genuine
+    claim counts as none here as in `milestone_views`: removing a record that counts as none (a
+    forgery, an unsigned or badly signed record, a replayed claim) is never `removed-record`.
+    `written` is newest first, as git log gives it."""
+    from loopkit.markdown.status import parse_record
 
     present = {r.text for r in doc.records}
     if doc.done is not None:
         present.add(doc.done.text)
     missing: list[str] = []
-    for origin, raw in written:
+    used: set[str] = set()
+    for origin, raw in reversed(written):  # oldest first: the first claim of an id is the one
         line = raw.rstrip("\r")
         if not line.startswith("- "):
             continue
-        match = RECORD.match(line[2:])
-        if match is None or line[2:] in present or line[2:] in missing:
+        record = parse_record(line[2:])
+        if record is None or not is_genuine(record, origin, config, signatures, phase=phase):
             continue
-        action, role = _RECORD_ACTION.get(match["kind"], ("done", "builder"))
-        trailers = origin.trailers
-        genuine = (
-            trailers.get("Loopkit-Phase") == phase
-            and trailers.get("Loopkit-Action") == action
-            and origin.author.email == config.identities[role].email
-            and (action == "done" or trailers.get("Loopkit-Milestone") == match["milestone"])
-        )
-        if genuine:
+        if record.kind == "CLAIM" and record.id is not None:
+            if record.id in used:
+                continue
+            used.add(record.id)
+        if line[2:] not in present and line[2:] not in missing:
             missing.append(line[2:])
     return missing
 
@@ -452,30 +535,18 @@ def done_gate(
         issues.append(Issue("no-spec", f"phases/{phase}.toml names no milestones to pass"))
     for m in spec.milestones if spec else ():
         view = views[m.id]
-        for forged in view.forged:
-            if forged.record.is_verdict:
-                issues.append(
-                    Issue(
-                        "forged-verdict",
-                        f"{m.id}: {status_file}:{forged.record.line} was not written by `loopkit verdict` "
-                        "as the adversary; it counts as no verdict",
-                        m.id,
-                    )
-                )
-        for unsigned in view.unsigned:
-            record = unsigned.item.record
-            issues.append(
-                Issue(
-                    unsigned.code,
-                    f"{m.id}: {status_file}:{record.line} {record.kind} counts as none: {unsigned.reason}",
-                    m.id,
-                )
-            )
         current = view.current
-        if view.verdict is None:
-            issues.append(Issue("no-verdict", f"{m.id}: no verdict yet", m.id))
+        # records that count as none neither satisfy nor block (SPEC section 3): check and status
+        # report them; here they only explain why a milestone has no verdict
+        aside = _counted_as_none(view, status_file)
+        if view.claim is None:
+            issues.append(Issue("no-verdict", f"{m.id}: not claimed, so no verdict counts{aside}", m.id))
+        elif view.verdict is None:
+            issues.append(Issue("no-verdict", f"{m.id}: no verdict yet{aside}", m.id))
         elif current is None:
-            issues.append(Issue("claim-after-verdict", f"{m.id}: its latest claim has no verdict yet", m.id))
+            issues.append(
+                Issue("claim-after-verdict", f"{m.id}: its latest claim has no verdict yet{aside}", m.id)
+            )
         elif current.record.kind != "PASS":
             issues.append(Issue("verdict-fail", f"{m.id}: the verdict on its latest claim is FAIL", m.id))
     if spec is not None:
@@ -491,6 +562,16 @@ def done_gate(
     if doc.done_line is not None:
         issues.append(Issue("already-done", f"{status_file}:{doc.done_line} already says ## DONE"))
     return issues
+
+
+def _counted_as_none(view: MilestoneView, status_file: str) -> str:
+    """` (…counts as none: …)` naming a milestone's records that do not count, or ""."""
+    items = [(f.record, "forged-" + RECORD_WRITER[f.record.kind][1]) for f in view.forged]
+    items += [(u.item.record, u.code) for u in view.unsigned]
+    if not items:
+        return ""
+    named = "; ".join(f"{status_file}:{r.line} {r.kind} counts as none ({why})" for r, why in items[:3])
+    return f" ({named}{'; …' if len(items) > 3 else ''})"
 
 
 def phase_state(*, opened: bool, done: bool, ready: bool, views: Mapping[str, MilestoneView]) -> str:

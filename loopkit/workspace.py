@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from loopkit.config import load_config, load_phase
+from loopkit.config import load_phase
 from loopkit.errors import BadInput
 from loopkit.model.config import Config, PhaseSpec
 
@@ -38,6 +38,9 @@ class Workspace:
     root: Path
     repo_root: Path | None
     config: Config
+    # `untrusted-config` problems (gitrepo/signers.TrustProblem): changes to loopkit.toml's
+    # [roles], [rules] or [files] that do not count (SPEC section 2)
+    config_problems: tuple[Any, ...] = ()
 
     @cached_property
     def rel(self) -> str:
@@ -312,7 +315,31 @@ def discover(*, start: Path, override: str | None, environ: Mapping[str, str]) -
                 )
             raise BadInput(f"no workspace: no {CONFIG_NAME} in {here} or above (run `loopkit init`)")
         root = found
-    return Workspace(root=root, repo_root=find_repo_root(root), config=load_config(root / CONFIG_NAME))
+    return open_workspace(root, environ)
+
+
+def open_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
+    """The workspace in `root`, with the configuration every command reads: loopkit.toml's
+    `[roles]`, `[rules]` and `[files]` as the trust chain has them (SPEC section 2), the rest as
+    the work tree has it."""
+    repo_root = find_repo_root(root)
+    path = root / CONFIG_NAME
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {CONFIG_NAME}: {exc.strerror}") from None
+    from loopkit.gitrepo.signers import trusted_config
+
+    rel = "" if repo_root is None or root == repo_root else root.relative_to(repo_root).as_posix()
+    git_dir = _git_dir(repo_root) if repo_root is not None else None
+    found = trusted_config(
+        repo_root if git_dir is not None else None,
+        workspace=rel,
+        work_data=data,
+        environ=environ,
+        git_dir=git_dir,
+    )
+    return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
 
 
 _SKIP = {"node_modules", "__pycache__", "venv", "target", "dist", "build", "site-packages"}

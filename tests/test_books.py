@@ -241,10 +241,11 @@ def test_8_a_pasted_copy_does_not_make_the_genuine_pass_forged(px: Repo) -> None
     found = problems(px)
     forged = [p for p in found if p["code"] == "forged-verdict"]
     assert len(forged) == 1 and forged[0]["line"] == len(text.splitlines()) + 2, found
-    # the genuine PASS still counts; the gate names only the pasted copy (condition 3)
+    # the genuine PASS still counts; the pasted copy counts as none: it neither satisfies nor
+    # blocks the gate (SPEC section 3, condition 3), check reports it
     status_doc = ok(px.lk("status", "--json")).json
     assert status_doc["phases"][0]["milestones"][0]["state"] == "passed"
-    assert unmet(ok(px.lk("gate", "--phase", PHASE, "--json"), 3)) == {"forged-verdict"}
+    assert unmet(ok(px.lk("gate", "--phase", PHASE, "--json"))) == set()
 
 
 # 9 -----------------------------------------------------------------------------------------------
@@ -299,7 +300,9 @@ def test_13_a_mailmap_does_not_turn_the_builder_into_the_adversary(px: Repo) -> 
     )
     status.write_text(status.read_text("utf-8") + "\nA note typed by hand.\n", "utf-8")  # uncommitted
     gate = ok(px.lk("gate", "--phase", PHASE, "--json"), 3)
-    assert "forged-verdict" in unmet(gate)
+    # the forged PASS counts as none: the claim has no verdict, and the gate says why
+    assert unmet(gate) == {"no-verdict"} and "forged-verdict" in gate.out
+    assert "forged-verdict" in codes(px)
 
 
 # 14 ----------------------------------------------------------------------------------------------

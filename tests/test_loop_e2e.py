@@ -631,15 +631,16 @@ def _forge_pass_line(repo: Repo, m2_claim: str) -> tuple[Path, int]:
 
 
 def _assert_forged_refused(repo: Repo, line: int) -> None:
-    """gate and done refuse, check reports forged-verdict for M2, status shows no M2 verdict."""
+    """gate and done refuse (the forged PASS counts as none: M2 has no verdict, and the gate says
+    why), check reports forged-verdict for M2, status shows no M2 verdict."""
     gate_step, done_step, check_step, status_step = lk_many(
         repo, (GATE, "builder", 3), (DONE, "builder", 3), (("check", "--json"), None, 1), (*STATUS,)
     )
     gate(repo, 3, gate_step)
-    forged = [u for u in gate_step.data["unmet"] if u["code"] == "forged-verdict"]
-    assert [u["milestone"] for u in forged] == ["M2"], gate_step.data
+    unmet = [u for u in gate_step.data["unmet"] if u["milestone"] == "M2"]
+    assert [u["code"] for u in unmet] == ["no-verdict"] and "forged-verdict" in unmet[0]["message"], unmet
     assert not unmet_for(gate_step, "M1"), gate_step.data
-    assert "forged-verdict" in codes(done_step)
+    assert "no-verdict" in codes(done_step)
 
     assert check_step.data["ok"] is False
     problems = [p for p in check_step.data["problems"] if p["code"] == "forged-verdict"]

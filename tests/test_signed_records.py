@@ -157,11 +157,13 @@ def consume_builder(repo: Repo) -> None:
 
 
 def refused(repo: Repo, code: str) -> None:
-    """gate exit 3 naming `code`; check exit 1 reporting it (and no forged-*); status shows no verdict."""
+    """gate exit 3: the PASS counts as none, so the claim has no verdict (the message names `code`);
+    check exit 1 reporting it (and no forged-*); status shows no verdict."""
     gate = repo.lk(*GATE, role="builder")
     assert gate.code == 3, (gate.out, gate.err)
-    unmet = [u["code"] for u in json.loads(gate.out)["unmet"]]
-    assert code in unmet and "forged-verdict" not in unmet, unmet
+    unmet = json.loads(gate.out)["unmet"]
+    assert [u["code"] for u in unmet] == ["no-verdict"], unmet
+    assert code in unmet[0]["message"] and "forged-verdict" not in unmet[0]["message"], unmet
     check = repo.lk("check", "--json")
     assert check.code == 1, check.out
     problems = [p["code"] for p in json.loads(check.out)["problems"]]
@@ -262,7 +264,8 @@ def test_a_replace_ref_does_not_lend_a_genuine_commit_to_a_forged_one(
     if not signed:
         config = repo.ws / "loopkit.toml"
         config.write_text(config.read_text("utf-8").replace('signed = ["adversary"]', "signed = []"), "utf-8")
-        repo.git("commit", "-q", "-am", "signing off")
+        # only the orchestrator's signed commit turns signing off (SPEC section 2)
+        repo.git(*as_("orchestrator"), *signing(keys["orchestrator"]), "commit", "-q", "-S", "-am", "off")
     forged = forge_pass(repo, author="builder")
     other = copy_repo(repo, repo.root.parent / "other")
     other.git("reset", "-q", "--hard", "HEAD~1")
@@ -276,7 +279,8 @@ def test_a_replace_ref_does_not_lend_a_genuine_commit_to_a_forged_one(
     gate = repo.lk(*GATE, role="builder")
     assert gate.code == 3, gate.out
     expected = "unsigned-record" if signed else "forged-verdict"
-    assert expected in [u["code"] for u in json.loads(gate.out)["unmet"]], gate.out
+    assert [u["code"] for u in json.loads(gate.out)["unmet"]] == ["no-verdict"], gate.out
+    assert expected in gate.out and expected in repo.lk("check", "--json").out
 
 
 # -- keys ------------------------------------------------------------------------------------------------

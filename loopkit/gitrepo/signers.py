@@ -1,35 +1,45 @@
-"""The trust chain of the workspace's `allowed_signers` (SPEC section 10).
+"""The trust chains of the orchestrator's files: `allowed_signers` (SPEC section 10) and the
+`[roles]`, `[rules]` and `[files]` of `loopkit.toml` (SPEC section 2). One chain, `follow`:
 
 The first version committed on the first-parent history of HEAD is trusted as it stands. A later
-change (a deletion included) counts only when its commit is authored by the orchestrator's email
-and signed by a key that the previous trusted version allows for that email; otherwise it is an
-`untrusted-signers` problem and the last trusted version goes on being used. An uncommitted
-change never counts. `LOOPKIT_ALLOWED_SIGNERS=FILE` replaces the file and its chain outright.
+change counts only when its commit is authored by the orchestrator's email and, where signing is
+asked, signed by a key that the trusted allowed-signers text allows for that email
+(`orchestrator_refusal`); otherwise it is a problem and the last trusted version goes on being
+used. An uncommitted change never counts. What each file asks:
+- allowed_signers: every change (a deletion included) is signed, by a key its previous trusted
+  version allows; `LOOPKIT_ALLOWED_SIGNERS=FILE` replaces the file and its chain outright;
+- loopkit.toml: a change counts only as far as it changes `[roles]`, `[rules]` or `[files]`
+  (`config.guarded_differences`); it is authored by the orchestrator of the trusted version, and
+  signed where that version signs any role. A file never committed is the work tree's own.
 
-Cost: one `git log` for the file's history, one `git cat-file --batch` for its versions, and one
-(cached) verification per later change; changes to this file are rare."""
+Cost: one `git log` for a file's history, one `git cat-file --batch` for its versions, and one
+(cached) verification per later change; changes to these files are rare."""
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from loopkit.errors import BadInput, GitError
 from loopkit.gitrepo.signing import resolve_environ, run_pinned, verify
+from loopkit.model.config import Config
 from loopkit.signed import decide, explain
 
 FILE_NAME = "allowed_signers"
+CONFIG_FILE = "loopkit.toml"
 UNTRUSTED = "untrusted-signers"
+UNTRUSTED_CONFIG = "untrusted-config"
 _ZERO = "0" * 40
 _REGULAR = ("100644", "100755")
 
 
 @dataclass(frozen=True)
 class TrustProblem:
-    """`code` is always "untrusted-signers"; `commit` the refused change (None: uncommitted)."""
+    """`code`: "untrusted-signers" or "untrusted-config"; `commit` the refused change (None:
+    uncommitted)."""
 
     message: str
     file: str
@@ -51,17 +61,116 @@ class TrustedSigners:
 
 
 @dataclass(frozen=True)
-class _Version:
-    """One committed version of the allowed-signers file, and who wrote it."""
+class Version:
+    """One committed version of a file, and who wrote it."""
 
     sha: str
     author_email: str
     blob: str | None  # None: the change deleted the file (or made it something not a file)
 
 
+@dataclass(frozen=True)
+class Chain:
+    """What `follow` found: the trusted text (None: a deletion) and its commit (None: the file was
+    never committed), each refused change with why, and whether the work tree differs from HEAD's
+    version (by `key`)."""
+
+    text: str | None
+    commit: str | None
+    refused: tuple[tuple[Version, str | None, str], ...]  # (change, its text, why it does not count)
+    uncommitted: bool
+    differs: bool = False  # HEAD's version differs from the trusted one (by `key`)
+
+
+# (version, the trusted text before it) -> why the change does not count, or None when it does
+Refusal = Callable[[Version, "str | None"], "str | None"]
+
+
+def follow(
+    repo_root: Path,
+    path: str,
+    *,
+    refusal: Refusal,
+    work: str | None,
+    key: Callable[[str | None], Hashable] = lambda text: text,
+    environ: Mapping[str, str] | None = None,
+    rev: str | None = None,
+) -> Chain:
+    """The trust chain of the file at `path` (relative to `repo_root`): its first committed version
+    on HEAD's first-parent history, then each later change that `refusal` accepts. A change that
+    leaves `key` of the trusted text as it is changes nothing and is never refused; `work` (the
+    work tree's text, None: absent) is compared with HEAD's version by `key` too. With `rev`, the
+    chain of that commit's first-parent history instead of HEAD's (`verify`, SPEC 11)."""
+    if rev is None:
+        versions, texts = _versions(repo_root, path, environ)
+    else:
+        versions = _history(repo_root, path, environ, rev)
+        texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    if not versions:
+        return Chain(None, None, (), key(work) != key(None))
+    first = versions[0]
+    trusted = texts.get(first.blob, "") if first.blob else None
+    trusted_commit = first.sha
+    refused: list[tuple[Version, str | None, str]] = []
+    for version in versions[1:]:
+        text = texts.get(version.blob, "") if version.blob else None
+        if key(text) == key(trusted):
+            continue
+        reason = refusal(version, trusted)
+        if reason is None:
+            trusted, trusted_commit = text, version.sha
+        else:
+            refused.append((version, text, reason))
+    last = versions[-1]
+    committed = texts.get(last.blob, "") if last.blob else None
+    return Chain(
+        trusted, trusted_commit, tuple(refused), key(work) != key(committed), key(committed) != key(trusted)
+    )
+
+
+def orchestrator_refusal(
+    repo_root: Path,
+    version: Version,
+    *,
+    orchestrator_email: str,
+    signers_text: str | None,
+    environ: Mapping[str, str] | None = None,
+    cache: bool = True,
+    git_dir: Path | None = None,
+) -> str | None:
+    """Why a change to one of the orchestrator's files does not count, or None when it does: its
+    commit must be authored by the orchestrator's email and, unless `signers_text` is None (no
+    signature asked), signed by a key that text allows for that email."""
+    if version.author_email != orchestrator_email:
+        return f"authored by {version.author_email}, not by the orchestrator {orchestrator_email}"
+    if signers_text is None:
+        return None
+    signature = verify(
+        repo_root, [version.sha], signers_text, environ=environ, cache=cache, git_dir=git_dir
+    ).get(version.sha)
+    verdict = decide(
+        signed_roles=("orchestrator",),
+        role="orchestrator",
+        signature=signature,
+        role_email=orchestrator_email,
+    )
+    if verdict == "counts":
+        return None
+    return explain(verdict, role="orchestrator", signature=signature, role_email=orchestrator_email)
+
+
 def signers_path(workspace: str) -> str:
     """The repository-relative path of a workspace's allowed_signers ("" is the root)."""
-    return posixpath.join(workspace, FILE_NAME) if workspace not in ("", ".") else FILE_NAME
+    return _in_workspace(workspace, FILE_NAME)
+
+
+def config_path(workspace: str) -> str:
+    """The repository-relative path of a workspace's loopkit.toml."""
+    return _in_workspace(workspace, CONFIG_FILE)
+
+
+def _in_workspace(workspace: str, name: str) -> str:
+    return posixpath.join(workspace, name) if workspace not in ("", ".") else name
 
 
 def trusted_signers(
@@ -75,7 +184,7 @@ def trusted_signers(
     rev: str | None = None,
 ) -> TrustedSigners:
     """The trusted allowed-signers text of the file at `path` (relative to `repo_root`); with `rev`,
-    the chain of that commit's first-parent history, work tree left out (`verify`, SPEC 11)."""
+    the chain of that commit's first-parent history, the work tree left out (`verify`, SPEC 11)."""
     env = resolve_environ(environ)
     override = env.get("LOOPKIT_ALLOWED_SIGNERS", "").strip()
     if override:
@@ -87,75 +196,227 @@ def trusted_signers(
             raise BadInput(f"LOOPKIT_ALLOWED_SIGNERS: {override} is not UTF-8 text") from None
         return TrustedSigners(text, "environment", None)
 
-    versions = _history(repo_root, path, environ, rev or "HEAD")
-    texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
-    problems: list[TrustProblem] = []
-    if not versions:
-        if rev is None:
-            problems += _uncommitted(repo_root, path, committed=None, trusted_commit=None)
-        return TrustedSigners("", "none", None, tuple(problems))
-
-    first = versions[0]
-    trusted_text = texts.get(first.blob, "") if first.blob else ""
-    trusted_commit = first.sha
-    for version in versions[1:]:
-        reason = _refusal(
+    def refusal(version: Version, trusted: str | None) -> str | None:
+        return orchestrator_refusal(
             repo_root,
             version,
-            trusted_text=trusted_text,
             orchestrator_email=orchestrator_email,
+            signers_text=trusted or "",
             environ=environ,
             cache=cache,
             git_dir=git_dir,
         )
-        if reason is None:
-            trusted_text = texts.get(version.blob, "") if version.blob else ""
-            trusted_commit = version.sha
-            continue
-        change = "deletion" if version.blob is None else "change"
+
+    work = _work_text(repo_root / path) if rev is None else None
+    chain = follow(repo_root, path, refusal=refusal, work=work, environ=environ, rev=rev)
+    trusted_commit = chain.commit
+    problems = [
+        TrustProblem(
+            f"{path}: the {'deletion' if version.blob is None else 'change'} in {version.sha[:12]} "
+            f"does not count ({reason}); loopkit goes on using the version of {(trusted_commit or '')[:12]}",
+            path,
+            version.sha,
+        )
+        for version, _, reason in chain.refused
+    ]
+    if chain.uncommitted and rev is None:
+        using = f"the version of {trusted_commit[:12]}" if trusted_commit else "no allowed signers"
+        what = "deleted" if not (repo_root / path).exists() else "changed"
         problems.append(
             TrustProblem(
-                f"{path}: the {change} in {version.sha[:12]} does not count ({reason}); "
-                f"loopkit goes on using the version of {trusted_commit[:12]}",
+                f"{path}: {what} in the work tree and not committed: it does not count; "
+                f"loopkit goes on using {using}",
                 path,
-                version.sha,
+                None,
             )
         )
-    last = versions[-1]
-    committed = (texts.get(last.blob, "") if last.blob else None, last.sha)
-    if rev is None:
-        problems += _uncommitted(repo_root, path, committed=committed, trusted_commit=trusted_commit)
-    return TrustedSigners(trusted_text, "history", trusted_commit, tuple(problems))
+    if trusted_commit is None:
+        return TrustedSigners("", "none", None, tuple(problems))
+    return TrustedSigners(chain.text or "", "history", trusted_commit, tuple(problems))
 
 
-def _refusal(
-    repo_root: Path,
-    version: _Version,
-    *,
-    trusted_text: str,
-    orchestrator_email: str,
-    environ: Mapping[str, str] | None,
-    cache: bool,
-    git_dir: Path | None,
-) -> str | None:
-    """Why a later change does not count, or None when it does."""
-    if version.author_email != orchestrator_email:
-        return f"authored by {version.author_email}, not by the orchestrator {orchestrator_email}"
-    signature = verify(
-        repo_root, [version.sha], trusted_text, environ=environ, cache=cache, git_dir=git_dir
-    ).get(version.sha)
-    verdict = decide(
-        signed_roles=("orchestrator",),
-        role="orchestrator",
-        signature=signature,
-        role_email=orchestrator_email,
-    )
-    if verdict == "counts":
+def _work_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    return explain(verdict, role="orchestrator", signature=signature, role_email=orchestrator_email)
+    except (OSError, UnicodeDecodeError):
+        return "\0unreadable"  # differs from anything committed
 
 
-def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None, rev: str) -> list[_Version]:
+@dataclass(frozen=True)
+class TrustedConfig:
+    """loopkit.toml as loopkit uses it: `[roles]`, `[rules]` and `[files]` of the trusted version,
+    the rest of the work tree's; `commit` the trusted version's (None: never committed, the work
+    tree's is used whole)."""
+
+    config: Config
+    commit: str | None
+    problems: tuple[TrustProblem, ...] = ()
+
+
+def trusted_config(
+    repo_root: Path | None,
+    *,
+    workspace: str,
+    work_data: bytes,
+    where: str = CONFIG_FILE,
+    environ: Mapping[str, str] | None = None,
+    git_dir: Path | None = None,
+    rev: str | None = None,
+) -> TrustedConfig:
+    """The configuration every command reads (SPEC section 2). Exit 4 (BadInput) when the work
+    tree's file, or the trusted version, cannot be read. With `rev`, the chain of that commit's
+    first-parent history, `work_data` being that commit's file (`verify`, SPEC 11)."""
+    from loopkit.config import config_from, guarded, guarded_differences, guarded_fields, parse_toml
+
+    work = config_from(parse_toml(work_data, where), where)
+    work_text = work_data.decode("utf-8", "replace")
+    if repo_root is None:
+        return TrustedConfig(work, None)
+    path = config_path(workspace)
+
+    seen: dict[str, Config | None] = {work_text: work}
+
+    def parsed(text: str | None) -> Config | None:
+        if text is None:
+            return None
+        if text not in seen:
+            try:
+                seen[text] = config_from(parse_toml(text.encode("utf-8"), where), where)
+            except BadInput:
+                seen[text] = None
+        return seen[text]
+
+    def key(text: str | None) -> Hashable:
+        config = parsed(text)
+        return ("unreadable", text) if config is None else guarded(config)
+
+    signers: dict[str, str] = {}
+
+    def signers_text(orchestrator_email: str) -> str:
+        if orchestrator_email not in signers:
+            signers[orchestrator_email] = trusted_signers(
+                repo_root,
+                path=signers_path(workspace),
+                orchestrator_email=orchestrator_email,
+                environ=environ,
+                git_dir=git_dir,
+                rev=rev,
+            ).text
+        return signers[orchestrator_email]
+
+    def refusal(version: Version, trusted: str | None) -> str | None:
+        rules = parsed(trusted) or Config()
+        email = rules.identities["orchestrator"].email
+        return orchestrator_refusal(
+            repo_root,
+            version,
+            orchestrator_email=email,
+            signers_text=signers_text(email) if rules.signed else None,
+            environ=environ,
+            git_dir=git_dir,
+        )
+
+    chain = follow(repo_root, path, refusal=refusal, work=work_text, key=key, environ=environ, rev=rev)
+    if chain.commit is None:  # never committed: the work tree's, whole (docs/decisions.md)
+        return TrustedConfig(work, None)
+    at = chain.commit[:12]
+    if chain.text is None:
+        base = Config()  # the orchestrator deleted it: the defaults
+    else:  # strictly: exit 4 naming the commit when the trusted version cannot be read
+        label = f"{where} (as {at} has it)"
+        base = config_from(parse_toml(chain.text.encode("utf-8"), label), label)
+    problems = []
+    # a refused change is reported while HEAD's version still differs from the trusted one (a
+    # refused change undone since changes nothing)
+    for version, text, reason in chain.refused if chain.differs else ():
+        keys = guarded_differences(base, parsed(text) or Config()) if text is not None else ["the whole file"]
+        problems.append(
+            TrustProblem(
+                f"{path}: the change of {_few(keys)} in {version.sha[:12]} does not count ({reason}); "
+                f"loopkit goes on using them as {at} has them",
+                path,
+                version.sha,
+                UNTRUSTED_CONFIG,
+            )
+        )
+    if chain.uncommitted and (keys := guarded_differences(base, work)):
+        problems.append(
+            TrustProblem(
+                f"{path}: {_few(keys)} changed in the work tree and not committed by the orchestrator: "
+                f"it does not count; loopkit goes on using them as {at} has them",
+                path,
+                None,
+                UNTRUSTED_CONFIG,
+            )
+        )
+    return TrustedConfig(replace(work, **guarded_fields(base)), chain.commit, tuple(problems))
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+
+
+def _versions(
+    repo_root: Path, path: str, environ: Mapping[str, str] | None
+) -> tuple[list[Version], dict[str, str]]:
+    """`_history` and the versions' texts, remembered in `.git/loopkit/cache/trust.json` under HEAD
+    and carried over while HEAD moves by single-parent commits that do not touch `path`
+    (gitrepo/cache.py): every command reads loopkit.toml's chain, and a walk of a long history
+    costs ~0.1 s. `LOOPKIT_NO_CACHE=1` turns it off; deleting the file changes no answer."""
+    from loopkit.gitrepo import cache
+    from loopkit.gitrepo.committer import current_head
+
+    folder = cache.folder_for(repo_root)
+    head = current_head(repo_root) if folder is not None else None
+    if folder is None or head is None:
+        versions = _history(repo_root, path, environ)
+        return versions, _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    store = cache.Store(repo_root, folder)
+    entries = store.kind("trust")
+    entry = entries.get(path)
+    stored = _stored(entry)
+    cached_head = str(entry.get("head")) if stored is not None and isinstance(entry, dict) else None
+    if stored is not None and cached_head == head:
+        return stored
+    chain = store.chain(cached_head, head) if stored is not None and cached_head else None
+    if stored is not None and chain is not None and not any(path in paths for _, paths in chain):
+        versions, texts = stored
+    else:
+        versions = _history(repo_root, path, environ)
+        texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
+    entries.pop(path, None)
+    entries[path] = {
+        "head": head,
+        "versions": [[v.sha, v.author_email, v.blob] for v in versions],
+        "texts": texts,
+    }
+    for old in list(entries)[:-8]:  # a few files (loopkit.toml, allowed_signers, per workspace)
+        del entries[old]
+    store.changed("trust")
+    store.save()
+    return versions, texts
+
+
+def _stored(entry: Any) -> tuple[list[Version], dict[str, str]] | None:
+    """A cache entry's versions and texts; None for anything not as `_versions` writes it."""
+    if not isinstance(entry, dict):
+        return None
+    try:
+        versions = [
+            Version(str(sha), str(email), None if blob is None else str(blob))
+            for sha, email, blob in entry["versions"]
+        ]
+        texts = {str(k): str(v) for k, v in dict(entry["texts"]).items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return versions, texts
+
+
+def _history(
+    repo_root: Path, path: str, environ: Mapping[str, str] | None, rev: str = "HEAD"
+) -> list[Version]:
     """Every first-parent commit of `rev` that changed `path`, oldest first, with its new blob."""
     proc = run_pinned(
         repo_root,
@@ -182,7 +443,7 @@ def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None, rev:
             return []  # no commit yet
         last = said.strip().splitlines()[-1:] or [str(proc.returncode)]
         raise GitError(f"git log of {path} failed: {last[0]}")
-    versions: list[_Version] = []
+    versions: list[Version] = []
     for chunk in proc.stdout.decode("utf-8", "replace").split("\x01")[1:]:
         head, _, rest = chunk.partition("\n")
         sha, _, email = head.partition("\x00")
@@ -195,7 +456,7 @@ def _history(repo_root: Path, path: str, environ: Mapping[str, str] | None, rev:
             new_mode, new_blob, status = fields[1], fields[3], fields[4]
             if status != "D" and new_mode in _REGULAR and new_blob.strip("0"):
                 blob = new_blob
-        versions.append(_Version(sha, email, blob))
+        versions.append(Version(sha, email, blob))
     return versions
 
 
@@ -210,7 +471,7 @@ def _blobs(repo_root: Path, blobs: list[str], environ: Mapping[str, str] | None)
         stdin="".join(f"{b}\n" for b in wanted).encode("ascii"),
     )
     if proc.returncode != 0:
-        raise GitError("git cat-file failed reading allowed_signers")
+        raise GitError("git cat-file failed reading the versions of a trusted file")
     out = proc.stdout
     texts: dict[str, str] = {}
     at = 0
@@ -224,28 +485,3 @@ def _blobs(repo_root: Path, blobs: list[str], environ: Mapping[str, str] | None)
         texts[blob] = out[at : at + size].decode("utf-8", "replace")
         at += size + 1
     return texts
-
-
-def _uncommitted(
-    repo_root: Path, path: str, *, committed: tuple[str | None, str] | None, trusted_commit: str | None
-) -> list[TrustProblem]:
-    """A work-tree allowed_signers that differs from the committed one is reported: it never counts."""
-    try:
-        work: str | None = (repo_root / path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        work = None
-    except (OSError, UnicodeDecodeError):
-        work = ""  # unreadable: differs from anything committed
-    committed_text = committed[0] if committed else None
-    if work == committed_text:
-        return []
-    using = f"the version of {trusted_commit[:12]}" if trusted_commit else "no allowed signers"
-    what = "deleted" if work is None else "changed"
-    return [
-        TrustProblem(
-            f"{path}: {what} in the work tree and not committed: it does not count; "
-            f"loopkit goes on using {using}",
-            path,
-            None,
-        )
-    ]

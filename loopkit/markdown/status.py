@@ -107,6 +107,12 @@ def parse_status(text: str) -> StatusDoc:
     return StatusDoc(phase, title, frozen, done, done_line, tuple(warnings))
 
 
+def parse_record(text: str, line: int = 0) -> StatusRecord | None:
+    """One record line's text (without its `- `), as `parse_status` reads it; None if it is none."""
+    match = RECORD.match(text)
+    return None if match is None else _record(match, line, text)
+
+
 def _record(match: re.Match[str], line: int, text: str) -> StatusRecord:
     at = match["at"]
     if len(at) == len("2026-06-13T13:44Z"):

@@ -31,6 +31,7 @@ from loopkit.state import (
     is_genuine_evidence,
     matches_spec,
     milestone_views,
+    record_shas,
     removed_records,
     signed_shas,
 )
@@ -90,7 +91,9 @@ class Book:
     @cached_property
     def views(self) -> dict[str, MilestoneView]:
         config = self.ctx.workspace.config
-        return milestone_views(self.doc, self.spec, self.origins, self.order, config, self.signatures)
+        return milestone_views(
+            self.doc, self.spec, self.origins, self.order, config, self.signatures, phase=self.phase
+        )
 
     @property
     def done_origin(self) -> Origin | None:
@@ -211,7 +214,9 @@ class Book:
             return []
         path = self.ctx.workspace.repo_path(self.status_path)
         written = self.ctx.repo.record_lines([path])[path]
-        return removed_records(written, self.doc, self.phase, self.ctx.workspace.config)
+        config = self.ctx.workspace.config
+        signed = signatures(self.ctx, record_shas(written, config)) if config.signed else None
+        return removed_records(written, self.doc, self.phase, config, signed)
 
     def removed_issues(self) -> list[Issue]:
         return [

@@ -10,7 +10,6 @@ records is never judged. Returns data; never prints."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,6 +139,7 @@ class _Judge:
     opened: set[str] = field(default_factory=set)
     _base_opened: set[str] | None = None
     _tip_archive: set[str] | None = None
+    _config_refusals: dict[str, str] | None = None
 
     @property
     def ws(self) -> Workspace:
@@ -159,7 +159,9 @@ class _Judge:
         base = self.old
         config_path = self.repo_path(push.CONFIG_NAME)
         if base is not None:
-            self._read_config(push.blobs(self.root, [f"{base}:{config_path}"])[f"{base}:{config_path}"])
+            data = push.blobs(self.root, [f"{base}:{config_path}"])[f"{base}:{config_path}"]
+            if self._read_config(data) and data is not None:
+                self._trust_base(data, base)
         else:
             self.config_data = None
         commits = push.walk(self.root, base, self.new, self._pathspec())
@@ -422,39 +424,59 @@ class _Judge:
 
     def _config(self, commit: push.PushCommit, inner: str) -> None:
         """SPEC 2: [roles], [rules] and [files] change only by the orchestrator of the trusted
-        version (signed, where that version signs any role); the first version is trusted."""
+        version (signed, where that version signs any role); the first version is trusted. The
+        decision is loopkit.toml's one trust chain (gitrepo/signers.trusted_config), asked once
+        for the pushed tip; a change it accepts becomes the config the rest of the push is judged by."""
         data = self.blobs.get(f"{commit.sha}:{self.repo_path(push.CONFIG_NAME)}")
         if self.config_data is None:
             self._read_config(data)
             return
-        try:
-            parsed = parse_toml(data, inner) if data is not None else {}
-        except BadInput:
-            parsed = {"<unreadable>": True}
-        if all(parsed.get(t) == self.config_data.get(t) for t in ("roles", "rules", "files")):
-            self.config_data = parsed if data is not None else self.config_data
+        refused = self._refused_config().get(commit.sha)
+        if refused is None:
+            self._read_config(data)
             return
-        origin = commit.origin
-        orchestrator = self.config.identities["orchestrator"].email
-        problem = None
-        if self.config.signed:
-            as_signed = dataclasses.replace(self.config, signed=("orchestrator",))
-            problem = signature_problem(
-                "orchestrator", origin, as_signed, self._signatures(origin, force=True)
-            )
-        if origin.author.email == orchestrator and problem is None and self._read_config(data):
-            return
-        why = (
-            problem[1]
-            if problem
-            else f"authored by {origin.author.email}, not the orchestrator {orchestrator}"
-        )
-        self._add(
-            "untrusted-config",
-            commit.sha,
-            f"{inner}: [roles], [rules] or [files] changed ({why})",
-            file=inner,
-        )
+        self._add("untrusted-config", commit.sha, refused, file=inner)
+
+    def _trust_base(self, data: bytes, base: str) -> None:
+        """The base's [roles], [rules] and [files] as its trust chain has them (a change that
+        reached the branch before the hook did still does not count)."""
+        import contextlib
+
+        from loopkit.gitrepo.signers import trusted_config
+
+        with contextlib.suppress(BadInput):  # unreadable: the base's own text stands, as read
+            self.config = trusted_config(
+                self.root,
+                workspace=self.rel,
+                work_data=data,
+                where=push.CONFIG_NAME,
+                environ=self.environ,
+                rev=base,
+            ).config
+
+    def _refused_config(self) -> dict[str, str]:
+        """commit -> the trust chain's message, for each change of loopkit.toml it refuses."""
+        if self._config_refusals is None:
+            from loopkit.gitrepo.signers import trusted_config
+
+            path = self.repo_path(push.CONFIG_NAME)
+            data = push.blobs(self.root, [f"{self.new}:{path}"]).get(f"{self.new}:{path}")
+            self._config_refusals = {}
+            if data is not None:
+                try:
+                    found = trusted_config(
+                        self.root,
+                        workspace=self.rel,
+                        work_data=data,
+                        where=push.CONFIG_NAME,
+                        environ=self.environ,
+                        rev=self.new,
+                    )
+                except BadInput as exc:
+                    self._config_refusals = {self.new: str(exc)}
+                else:
+                    self._config_refusals = {p.commit: p.message for p in found.problems if p.commit}
+        return self._config_refusals
 
     def _signers_chain(self, commits: list[push.PushCommit]) -> None:
         """allowed_signers' trust chain (gitrepo/signers.py) along the pushed branch: each refused

@@ -15,9 +15,9 @@ from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
-from loopkit.state import Genuine, is_genuine_evidence, phase_state
+from loopkit.state import Genuine, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
-from loopkit.workspace import read_text
+from loopkit.workspace import CONFIG_NAME, read_text
 
 # SPEC section 4: the role whose move it is, from the phase's state.
 WAITING_ON: dict[str, str | None] = {
@@ -86,6 +86,8 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
     ) -> None:
         found.append(Issue(code, message, milestone, file, line, book.phase))
 
+    if not full:  # status lists the workspace's own problems with each phase; check once
+        found += config_problems(book.ctx)
     for issue in book.spec_state.problems if book.spec_state else ():
         add(issue.code, issue.message, file=issue.file)
     for issue in book.removed_issues():
@@ -253,7 +255,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
     milestones: list[dict[str, Any]] = []
     for view in book.views.values():
         claim = view.claim
-        verdict = view.current or view.verdict
+        verdict = view.current or (view.verdict if claim is not None else None)  # none without a claim
         evidence = book.evidence(view.id)
         milestones.append(
             {
@@ -371,18 +373,10 @@ def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: 
     opened = [ctx.workspace.repo_path(b.status_path) for b in books if b.opened]
     if opened:
         written = ctx.repo.record_lines(opened)  # one git process for every phase's record history
-        signed = ctx.workspace.config.signed
-        if signed:
+        config = ctx.workspace.config
+        if config.signed:
             # one verification for every record commit of a signed role; the books ask the memo
-            actions = {"verdict"} if "adversary" in signed else set()
-            actions |= {"claim", "done"} if "builder" in signed else set()
-            shas = [
-                origin.sha
-                for lines in written.values()
-                for origin, _ in lines
-                if origin.trailers.get("Loopkit-Action") in actions
-            ]
-            signatures(ctx, shas)
+            signatures(ctx, [sha for lines in written.values() for sha in record_shas(lines, config)])
     if ctx.workspace.repo_root is not None:
         # staleness compares each claim's and each evidence record's commit with HEAD: their trees
         # are read in a few rounds when the first is needed, not one question each
@@ -414,6 +408,14 @@ def read_status(
     return result
 
 
+def config_problems(ctx: Context) -> list[Issue]:
+    """Changes to loopkit.toml's [roles], [rules] or [files] that do not count (SPEC section 2:
+    `untrusted-config`): the workspace's, so every phase's status lists them, and check once."""
+    ws = ctx.workspace
+    shown = ws.shown(ws.root / CONFIG_NAME)
+    return [Issue(p.code, p.message, file=shown) for p in ws.config_problems]
+
+
 def signer_problems(ctx: Context) -> list[Issue]:
     """The trust chain of allowed_signers (SPEC section 10), when some role signs."""
     ws = ctx.workspace
@@ -434,11 +436,15 @@ def signer_problems(ctx: Context) -> list[Issue]:
 
 
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = signer_problems(ctx) + [
-        issue
-        for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
-        for issue in problems(book, full=True)
-    ]
+    found = (
+        config_problems(ctx)
+        + signer_problems(ctx)
+        + [
+            issue
+            for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
+            for issue in problems(book, full=True)
+        ]
+    )
     _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
 
