@@ -3,7 +3,7 @@ staleness and problems. Every git fact comes in as data, so these are plain func
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,9 @@ class MilestoneView:
         claim = self.claim
         if claim is None:
             return None
-        named = [v for v in self.verdicts if names_claim(v, claim)]
+        others = {c.origin.sha for c in self.claims if c is not claim and c.origin is not None}
+        others |= {u.item.origin.sha for u in self.unsigned if u.item.origin and not u.item.record.is_verdict}
+        named = [v for v in self.verdicts if names_claim(v, claim, others)]
         return named[-1] if named else None
 
     @property
@@ -92,14 +94,16 @@ class MilestoneView:
         return self.claim is not None and self.current is None
 
 
-def names_claim(verdict: Genuine, claim: Genuine) -> bool:
-    """A verdict binds to the claim recorded by the commit it names, and, where both carry claim
-    ids, to the one with its id (a claim reusing an id counts as none: `milestone_views`)."""
-    if claim.origin is None or verdict.record.ref != claim.origin.sha:
-        return False
+def names_claim(verdict: Genuine, claim: Genuine, others: Collection[str] = ()) -> bool:
+    """A verdict binds to the claim recorded by the commit it names. Where both carry claim ids
+    (unique: a claim reusing an id counts as none, `milestone_views`), the id binds, so a rewrite
+    of pushed history that gave the claim a new commit keeps the binding (SPEC section 7), unless
+    the commit the verdict names recorded another claim (`others`: the commits of the milestone's
+    other claim records), which is then the one it names (SPEC section 3)."""
+    named = claim.origin is not None and verdict.record.ref == claim.origin.sha
     if verdict.record.claim_id and claim.record.id:
-        return verdict.record.claim_id == claim.record.id
-    return True
+        return verdict.record.claim_id == claim.record.id and (named or verdict.record.ref not in others)
+    return named
 
 
 # the role whose command writes each kind of STATUS record, and the action its commit names

@@ -179,3 +179,33 @@ def test_parse_iso_reads_what_strptime_read(parts: tuple[int, ...], junk: str) -
         except ValueError:
             continue
     assert timefmt.parse_iso(text) == expected
+
+
+def test_a_verdict_binds_by_claim_id_across_a_rewrite_unless_it_names_another_claims_commit() -> None:
+    """SPEC 7: the binding is by id, so a rewrite of pushed history (the claim's commit renamed)
+    keeps it; SPEC 3: a verdict naming the commit of another claim binds to that one."""
+    from loopkit.model.status import StatusRecord
+    from loopkit.state import Genuine, MilestoneView
+
+    def rec(kind: str, line: int, **kw: str) -> StatusRecord:
+        return StatusRecord(
+            kind,
+            "M1",
+            "2026-06-13T13:44:00Z",
+            "x",
+            kw.get("ref"),
+            "",
+            line,
+            f"r{line}",
+            id=kw.get("id"),
+            claim_id=kw.get("claim_id"),
+        )  # type: ignore[arg-type]
+
+    old = Genuine(rec("CLAIM", 1, id="k1"), _origin("a" * 40, BUILDER), 0)
+    new = Genuine(rec("CLAIM", 2, id="k2"), _origin("b" * 40, BUILDER), 1)
+    rewritten = Genuine(rec("PASS", 3, ref="f" * 40, claim_id="k2"), _origin("c" * 40, ADV), 2)
+    view = MilestoneView("M1", "one", claims=[old, new], verdicts=[rewritten])
+    assert view.current is rewritten  # the commit it names is gone: the id binds
+    elsewhere = Genuine(rec("PASS", 3, ref="a" * 40, claim_id="k2"), _origin("c" * 40, ADV), 2)
+    view = MilestoneView("M1", "one", claims=[old, new], verdicts=[elsewhere])
+    assert view.current is None  # it names the commit of the other claim
