@@ -136,7 +136,7 @@ def evidence(
                 "failing": [p for p in m["failing"] if p not in errors],
                 "error": errors,
                 "missing": m["missing"],
-                "stale": m["stale"],
+                "stale": [_stale(p, m.get("stale_paths", {}).get(p)) for p in m["stale"]],
             }
             out.append(
                 f"{m['id']}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items())
@@ -149,3 +149,10 @@ def evidence(
         human=human,
         ctx=ctx,
     )
+
+
+def _stale(probe: str, paths: list[str] | None) -> str:
+    """A stale probe and, when known, the paths that made it so: whose commit it was."""
+    from loopkit.state import few  # lazy: start-up stays light
+
+    return f"{probe} ({few(paths)})" if paths else probe

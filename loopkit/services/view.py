@@ -140,9 +140,11 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
         evidence = book.evidence(m.id)
         for probe in evidence.stale:
             record = evidence.latest[probe]
+            why = evidence.why[probe]
+            because = f" ({why.words()})" if why.shown else ""  # a spec with scopes names the paths
             add(
                 "stale-evidence",
-                f"{m.id} {probe}: latest evidence is stale; run it again",
+                f"{m.id} {probe}: latest evidence is stale{because}; run it again",
                 milestone=m.id,
                 file=journal_name,
                 line=record.line or None,
