@@ -327,12 +327,11 @@ def test_two_builders_on_disjoint_scopes_over_a_git_daemon(tmp_path: Path) -> No
     git(base, "init", "-q", "--bare", "-b", "main", str(bare))
     (tmp_path / "seed").mkdir()
     seed = make_repo(tmp_path / "seed", workspace="docs")
-    for phase, scope in (("pa", "a/**"), ("pb", "b/**")):
-        seed.write(
-            f"docs/phases/{phase}.toml", spec(phase, paths=[scope], milestones={"M1": None, "M2": None})
-        )
-    seed.write("a/x.py", "# a\n")
-    seed.write("b/y.py", "# b\n")
+    for phase, folder in (("pa", "a"), ("pb", "b")):
+        own = {mid: [f"{folder}/{mid.lower()}.py"] for mid in ("M1", "M2")}
+        seed.write(f"docs/phases/{phase}.toml", spec(phase, paths=[f"{folder}/**"], milestones=own))
+        for mid in ("m1", "m2"):
+            seed.write(f"{folder}/{mid}.py", f"# {folder} {mid}\n")
     seed.git("add", "-A")
     seed.git("commit", "-q", "-m", "two scopes")
     seed.git("push", "-q", str(bare), "main")
@@ -351,12 +350,12 @@ def test_two_builders_on_disjoint_scopes_over_a_git_daemon(tmp_path: Path) -> No
         ok(_lk(o, "phase", "new", "pb", role="orchestrator"))
         sent = 0
 
-        def builder(name: str, phase: str, rel: str) -> list[Result]:
+        def builder(name: str, phase: str, folder: str) -> list[Result]:
             """Each milestone: a code commit in its own scope, its probes, a claim."""
             clone = clones[name]
             out = []
             for mid in ("M1", "M2"):
-                path = clone / rel
+                path = clone / folder / f"{mid.lower()}.py"
                 path.write_text(path.read_text("utf-8") + f"# {mid}\n", encoding="utf-8")
                 git(clone, "commit", "-q", "-am", f"{phase}: {mid}")
                 out.append(_lk(clone, "probe", "run", "--phase", phase, "--milestone", mid, role="builder"))
@@ -379,8 +378,8 @@ def test_two_builders_on_disjoint_scopes_over_a_git_daemon(tmp_path: Path) -> No
 
         with ThreadPoolExecutor(max_workers=3) as pool:
             work = [
-                pool.submit(builder, "ba", "pa", "a/x.py"),
-                pool.submit(builder, "bb", "pb", "b/y.py"),
+                pool.submit(builder, "ba", "pa", "a"),
+                pool.submit(builder, "bb", "pb", "b"),
                 pool.submit(
                     lambda: [
                         _lk(
