@@ -12,6 +12,7 @@ from loopkit.model.git import Origin
 from loopkit.model.inbox import Message
 from loopkit.model.journal import ProbeRecord
 from loopkit.model.status import StatusDoc, StatusRecord
+from loopkit.scope import few, in_scope
 from loopkit.signed import Signature
 from loopkit.trust import Issue, signature_problem
 
@@ -288,14 +289,6 @@ class Stale:
         return self.named and bool(self.paths)
 
 
-def in_scope(paths: Sequence[str], scope: Sequence[str]) -> list[str]:
-    """The paths of a scope (SPEC section 1): all of them for `()`, all the code; else those a
-    pattern of the scope matches."""
-    if not scope:
-        return list(paths)
-    return [p for p in paths if _matches(p, scope)]
-
-
 def scope_changes(
     code: str | None, head: str | None, facts: GitFacts, scope: Sequence[str]
 ) -> list[str] | None:
@@ -485,19 +478,6 @@ def pass_staleness(
         where = "in the milestones' scope" if spec.scoped else "outside the workspace"
         issues.append(Issue("dirty", f"uncommitted changes {where}: {few(dirty)}"))
     return issues
-
-
-def few(paths: Sequence[str]) -> str:
-    """Up to five paths, and how many more."""
-    shown = ", ".join(paths[:5])
-    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-
-
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    """gitignore-style globs relative to the repository root (`*` stays in a folder, `**` crosses)."""
-    from loopkit.globs import match
-
-    return any(match(pattern, path) for pattern in patterns)
 
 
 def done_gate(

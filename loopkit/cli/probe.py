@@ -153,6 +153,6 @@ def evidence(
 
 def _stale(probe: str, paths: list[str] | None) -> str:
     """A stale probe and, when known, the paths that made it so: whose commit it was."""
-    from loopkit.state import few  # lazy: start-up stays light
+    from loopkit.scope import few  # lazy: start-up stays light
 
     return f"{probe} ({few(paths)})" if paths else probe

@@ -39,7 +39,7 @@ def _record(
     scope: tuple[str, ...] = (),
 ) -> ProbeRecord:
     """Run one probe and turn what was seen into a redacted record (`scope`: its milestone's)."""
-    from loopkit.state import few, in_scope
+    from loopkit.scope import few, in_scope
 
     repo = ctx.repo
     ws = ctx.workspace
