@@ -234,10 +234,18 @@ def journal_text(
 # -- 1. journal parse throughput ------------------------------------------------------------------
 
 
-def spec_toml(phase: str, title: str, milestones: list[dict[str, Any]], plan: str | None = None) -> str:
+def spec_toml(
+    phase: str,
+    title: str,
+    milestones: list[dict[str, Any]],
+    plan: str | None = None,
+    paths: list[str] | None = None,
+) -> str:
     out = [f'phase = "{phase}"', f'title = "{title}"']
     if plan:
         out.append(f'plan = "{plan}"')
+    if paths:  # the phase's scope (SPEC section 1)
+        out.append("paths = [" + ", ".join(f'"{p}"' for p in paths) + "]")
     for m in milestones:
         out += ["", "[[milestones]]", f'id = "{m["id"]}"', f'title = "{m["title"]}"']
         if m.get("paths"):

@@ -19,7 +19,9 @@ from harness import LOOPKIT, MB, PY, Row, Timing, compare, git, lk, log, new_tim
 MODULES = ["proxy", "gate", "bridge", "sweep", "alerts", "keycloak", "drone", "reports", "registry", "backup"]
 
 
-def phase_plan(count: int, seed: int) -> list[dict[str, Any]]:
+def phase_plan(count: int, seed: int, *, scoped: bool = True) -> list[dict[str, Any]]:
+    """`scoped`: each phase's spec names its own code (`src/<phase>/**`) as its scope, as phases
+    worked in parallel in one repository do; M1 names it again at the milestone level."""
     rng = random.Random(seed)
     phases = []
     for i in range(count):
@@ -80,6 +82,7 @@ def phase_plan(count: int, seed: int) -> list[dict[str, Any]]:
                 "title": f"{mod.capitalize()} gate, round {i // len(MODULES) + 1}",
                 "mod": mod,
                 "milestones": milestones,
+                "paths": [f"src/{name}/**"] if scoped else [],
             }
         )
     return phases
@@ -95,7 +98,9 @@ class Clock:
         return self.now
 
 
-def build_status(root: Path, *, phases: int, total: int, full: int, rounds: int, seed: int) -> dict[str, Any]:
+def build_status(
+    root: Path, *, phases: int, total: int, full: int, rounds: int, seed: int, scoped: bool = True
+) -> dict[str, Any]:
     """One workspace with `phases` phases and `total` bytes of committed journal text (0 for none).
 
     History, in order: specs; every phase opened (with a code commit each); hand-written journal
@@ -111,7 +116,7 @@ def build_status(root: Path, *, phases: int, total: int, full: int, rounds: int,
 
     started = time.perf_counter()
     rng = random.Random(seed)
-    plan = phase_plan(phases, seed)
+    plan = phase_plan(phases, seed, scoped=scoped)
     clock = Clock(datetime(2026, 3, 1, 8, tzinfo=UTC), timedelta(minutes=3))
     ws = new_repo(root, when=clock.now)
     repo = root
@@ -124,7 +129,13 @@ def build_status(root: Path, *, phases: int, total: int, full: int, rounds: int,
 
     for p in plan:
         (ws / "phases" / f"{p['name']}.toml").write_text(
-            spec_toml(p["name"], p["title"], p["milestones"], plan=f"plans/plan-phase-{p['name']}.md"),
+            spec_toml(
+                p["name"],
+                p["title"],
+                p["milestones"],
+                plan=f"plans/plan-phase-{p['name']}.md",
+                paths=p["paths"],
+            ),
             encoding="utf-8",
         )
     git(repo, "add", "-A")

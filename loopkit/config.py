@@ -263,7 +263,7 @@ def _check_patterns(config: Config, errors: _Errors) -> None:
         errors.add("files", "inbox must contain {ROLE}")
 
 
-_PHASE_KEYS = ("phase", "title", "plan", "milestones")
+_PHASE_KEYS = ("phase", "title", "plan", "paths", "milestones")
 _MILESTONE_KEYS = ("id", "title", "paths", "probes")
 _PROBE_KEYS = ("id", "title", "run", "observe", "expect", "expect_not", "expect_exit", "timeout")
 
@@ -284,6 +284,7 @@ def phase_from(data: dict[str, Any], where: str, *, expected: str) -> PhaseSpec:
         errors.add("", f"phase = {phase!r} does not match the file name")
     title = _take(data, "title", _is_str, "a string", errors, "", phase)
     plan = _take(data, "plan", _is_str, "a string", errors, "", None)
+    paths = _paths(data, errors, "")
     raw_milestones = data.get("milestones", [])
     if not isinstance(raw_milestones, list):
         errors.add("", "milestones must be an array of tables ([[milestones]])")
@@ -314,12 +315,28 @@ def phase_from(data: dict[str, Any], where: str, *, expected: str) -> PhaseSpec:
             Milestone(
                 id=mid,
                 title=_take(raw, "title", _is_str, "a string", errors, place, mid),
-                paths=tuple(_take(raw, "paths", _is_strings, "a list of strings", errors, place, [])),
+                paths=_paths(raw, errors, place),
                 probes=tuple(probes),
             )
         )
     errors.raise_if_any()
-    return PhaseSpec(phase=phase, title=title, plan=plan, milestones=tuple(milestones))
+    return PhaseSpec(phase=phase, title=title, plan=plan, milestones=tuple(milestones), paths=paths)
+
+
+def _paths(table: dict[str, Any], errors: _Errors, place: str) -> tuple[str, ...]:
+    """A scope (SPEC section 1): gitignore-style globs relative to the repository root. What git's
+    ignore files allow and loopkit cannot honour (a negation, a path climbing out) is an error,
+    never a glob quietly matching something else."""
+    found = tuple(_take(table, "paths", _is_strings, "a list of strings", errors, place, []))
+    for pattern in found:
+        bare = pattern.strip("/")
+        if not bare.strip():
+            errors.add(place, f"paths: {pattern!r} is empty")
+        elif pattern.startswith("!"):
+            errors.add(place, f"paths: {pattern!r}: negated patterns are not supported")
+        elif ".." in bare.split("/") or any(c in pattern for c in "\0\n\r\\"):
+            errors.add(place, f"paths: {pattern!r} is not a path inside the repository")
+    return found
 
 
 def _expectations(raw: dict[str, Any], key: str, errors: _Errors, place: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from loopkit.model.git import Origin
 from loopkit.model.inbox import Message
 from loopkit.model.journal import ProbeRecord
 from loopkit.model.status import StatusDoc, StatusRecord
+from loopkit.scope import few, in_scope
 from loopkit.signed import Signature
 from loopkit.trust import Issue, signature_problem
 
@@ -334,6 +335,93 @@ def matches_spec(record: ProbeRecord, spec: ProbeSpec) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class GitFacts:
+    """What git says of the work tree and of the code, for the staleness rules."""
+
+    head: str | None
+    dirty_outside: list[str]
+    changed: Changed  # paths outside the workspace that differ (a walk that may stop early)
+    inside: Callable[[str], bool]
+    changed_all: Changed | None = None  # every path that differs between two commits
+    code: str | None = None  # the code id of HEAD (SPEC section 7)
+    code_diff: Changed | None = None  # paths that differ between two code trees
+
+
+@dataclass(frozen=True)
+class Stale:
+    """Why something is stale: the paths of its scope that made it so.
+
+    `dirty`: it was recorded while these tracked files had uncommitted changes. Otherwise these
+    files differ between the code it was about and the code now; `lost` when that cannot be told
+    (its commit is not in this clone's history), and then `paths` is empty. `named`: the spec
+    names scopes, so the words name the paths too (whose commit it was, among parallel builders);
+    a spec without `paths` keeps the words it always had."""
+
+    paths: tuple[str, ...]
+    dirty: bool = False
+    lost: bool = False
+    named: bool = False
+
+    def words(self, changed: str = "code changed since") -> str:
+        """The reason in a few words, naming up to five paths when `named`."""
+        if self.dirty:
+            return "recorded with uncommitted changes" + (f" to {few(self.paths)}" if self.shown else "")
+        if self.lost and self.named:
+            return "the code it was recorded at is not in this clone's history"
+        return changed + (f": {few(self.paths)}" if self.shown else "")
+
+    @property
+    def shown(self) -> bool:
+        return self.named and bool(self.paths)
+
+
+def scope_changes(
+    code: str | None, head: str | None, facts: GitFacts, scope: Sequence[str]
+) -> list[str] | None:
+    """The files of a scope that differ between the code a record names (its code id, else its
+    commit) and the code now; None when that cannot be told (its commit is not in history).
+
+    Equal code ids answer at once; otherwise the two code trees are diffed (`code_diff`, asked
+    once per pair in a command). A code tree this clone never built (a record made in another
+    clone) is not at hand: the record's commit is diffed with HEAD instead, which differ in the
+    same code files. Workspace files are never code."""
+    if code is not None and facts.code is not None:
+        if code == facts.code:
+            return []
+        found = facts.code_diff(code, facts.code) if facts.code_diff is not None else None
+        if found is not None:
+            return in_scope(found, scope)
+    if head is None or facts.head is None:
+        return None
+    if head == facts.head:
+        return []
+    # the whole list when only some paths count; otherwise a walk that stops at the first one
+    every = facts.changed_all if scope and facts.changed_all is not None else facts.changed
+    found = every(head, facts.head)
+    if found is None:
+        return None
+    return in_scope([p for p in found if not facts.inside(p)], scope)
+
+
+def evidence_staleness(
+    record: ProbeRecord, facts: GitFacts, scope: Sequence[str] = (), *, named: bool = False
+) -> Stale | None:
+    """SPEC section 3, claim gate: a record is stale when a file of its milestone's scope differs
+    between the code it was recorded at and the code now, or when it was recorded while tracked
+    files of that scope had uncommitted changes. None: fresh."""
+    if record.dirty:
+        if not record.dirty_paths:  # an older record that did not list them: any may be in scope
+            return Stale((), dirty=True, named=named)
+        hits = in_scope(record.dirty_paths, scope)
+        if hits:
+            return Stale(tuple(hits), dirty=True, named=named)
+    found = scope_changes(record.code, record.head, facts, scope)
+    if found is None:
+        return Stale((), lost=True, named=named)
+    return Stale(tuple(found), named=named) if found else None
+
+
 def evidence_is_stale(
     record: ProbeRecord,
     *,
@@ -342,24 +430,14 @@ def evidence_is_stale(
     inside: Callable[[str], bool],
     code: str | None = None,
 ) -> bool:
-    """SPEC: stale when recorded on a dirty tree, or when the code outside the workspace differs
-    from the code it was recorded at: compared by code id (unchanged by a rebase or a merge that
-    brought only workspace files), by a diff of HEADs for records without one."""
-    if record.dirty or head is None:
-        return True
-    if record.code is not None and code is not None:
-        return record.code != code
-    if record.head is None:
-        return True
-    if record.head == head:
-        return False
-    paths = changed(record.head, head)
-    return paths is None or any(not inside(p) for p in paths)
+    """Whether a record is stale for a milestone whose scope is all the code (evidence_staleness)."""
+    facts = GitFacts(head=head, dirty_outside=[], changed=changed, inside=inside, code=code)
+    return evidence_staleness(record, facts) is not None
 
 
 @dataclass(frozen=True)
 class EvidenceView:
-    """The latest genuine evidence of one required probe, and whether it is stale."""
+    """The latest genuine evidence of one required probe, and whether it is stale (and why)."""
 
     required: list[str]
     passing: list[str]
@@ -367,6 +445,7 @@ class EvidenceView:
     missing: list[str]
     stale: list[str]
     latest: dict[str, ProbeRecord]
+    why: dict[str, Stale] = field(default_factory=dict)  # each stale probe's reason
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -377,17 +456,24 @@ class EvidenceView:
             "stale": self.stale,
         }
 
+    def stale_paths(self) -> dict[str, list[str]]:
+        """For each stale probe, the paths of the scope that made it stale (`evidence --json`)."""
+        return {p: list(self.why[p].paths) for p in self.stale if p in self.why}
+
 
 def evidence_view(
     required: Sequence[str],
     latest: Mapping[str, ProbeRecord],
     *,
-    head: str | None,
-    changed: Changed,
-    inside: Callable[[str], bool],
-    code: str | None = None,
+    facts: GitFacts,
+    scope: Sequence[str] = (),
+    named: bool = False,
+    history: bool = False,
 ) -> EvidenceView:
+    """The evidence of one milestone against its scope; `named`: the spec names scopes (Stale);
+    `history`: its phase is DONE, and nothing of it goes stale."""
     passing, failing, missing, stale = [], [], [], []
+    why: dict[str, Stale] = {}
     for probe in required:
         record = latest.get(probe)
         if record is None:
@@ -395,11 +481,14 @@ def evidence_view(
             continue
         if record.result != "PASS":
             failing.append(probe)
-        elif evidence_is_stale(record, head=head, changed=changed, inside=inside, code=code):
-            stale.append(probe)
-        else:
+            continue
+        reason = None if history else evidence_staleness(record, facts, scope, named=named)
+        if reason is None:
             passing.append(probe)
-    return EvidenceView(list(required), passing, failing, missing, stale, dict(latest))
+        else:
+            stale.append(probe)
+            why[probe] = reason
+    return EvidenceView(list(required), passing, failing, missing, stale, dict(latest), why)
 
 
 def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
@@ -416,111 +505,66 @@ def claim_gate(milestone: str, view: EvidenceView) -> list[Issue]:
             )
         )
     for probe in view.stale:
-        record = view.latest[probe]
-        if record.dirty:
-            what = "stale (recorded with uncommitted changes); commit your changes, then run the probe again"
+        reason = view.why.get(probe) or Stale(())
+        if reason.dirty:
+            what = f"{reason.words()}); commit your changes, then run the probe again"
         else:
-            what = "stale (code changed since it was recorded); run it again"
-        issues.append(Issue("stale-evidence", f"{milestone} {probe}: {what}", milestone))
+            what = f"{reason.words('code changed since it was recorded')}); run it again"
+        issues.append(Issue("stale-evidence", f"{milestone} {probe}: stale ({what}", milestone))
     return issues
 
 
-@dataclass(frozen=True)
-class GitFacts:
-    """What git says of the work tree and of the code, for the staleness rules."""
+def stale_passes(
+    views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts, *, history: bool = False
+) -> dict[str, tuple[Genuine, Stale]]:
+    """Gate condition 2, each milestone whose current PASS is stale: the claim it names, and why.
 
-    head: str | None
-    dirty_outside: list[str]
-    changed: Changed  # paths outside the workspace that differ
-    inside: Callable[[str], bool]
-    changed_all: Changed | None = None  # every path that differs, for a milestone's `paths`
-    code: str | None = None  # the code id of HEAD (SPEC section 7)
-    code_diff: Changed | None = None  # paths that differ between two code trees
-
-
-def pass_staleness(views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts) -> list[Issue]:
-    """Gate condition 2: the code the adversary passed is the code being declared done.
-
-    Codes are compared by id (SPEC section 7); where they differ, the paths that changed come
-    from diffing the two code trees (or, for a claim without a code id, the two commits).
-    """
-    issues: list[Issue] = []
+    With `paths` anywhere in the spec, every current PASS is judged against its own scope: no
+    file of it differs between its claim's code and the code now. Without any, the strict rule:
+    the code is the code of the claim the newest PASS (by history) names, and earlier PASSes do
+    not go stale. A DONE phase (`history`) goes stale no more."""
     passes = [
         (v.current, v.claim)
         for v in views.values()
         if v.current is not None and v.current.record.kind == "PASS" and v.claim is not None
     ]
-    if not passes or facts.head is None:
-        if facts.dirty_outside:
-            issues.append(_dirty(facts))
-        return issues
-    newest_pass, newest_claim = max(passes, key=lambda pair: (pair[0].order, pair[0].record.line))
-    mid = newest_pass.record.milestone
-    label = (newest_claim.origin.sha if newest_claim.origin else newest_claim.record.ref or "?")[:12]
-    if newest_claim.record.code is None or newest_claim.record.code != facts.code:
-        changed = _claim_diff(newest_claim, facts, every=False)
-        if changed is None:
-            issues.append(
-                Issue("stale-verdict", f"{mid}: the claim {label} it passed is not in history", mid)
-            )
-        elif changed:
-            issues.append(
-                Issue(
-                    "stale-verdict",
-                    f"{mid}: code changed since the claim {label} that was passed: {_few(changed)}",
-                    mid,
-                )
-            )
+    if history or not passes or facts.head is None:
+        return {}
+    if not spec.scoped:
+        passes = [max(passes, key=lambda pair: (pair[0].order, pair[0].record.line))]
+    found: dict[str, tuple[Genuine, Stale]] = {}
     for verdict, claim in passes:
-        milestone = spec.milestone(verdict.record.milestone or "")
-        if milestone is None or not milestone.paths or verdict is newest_pass:
-            continue
-        if claim.record.code is not None and claim.record.code == facts.code:
-            continue
-        changed = _claim_diff(claim, facts, every=True)
-        hits = [p for p in changed or [] if _matches(p, milestone.paths)]
-        if changed is None or hits:
-            issues.append(
-                Issue(
-                    "stale-verdict",
-                    f"{milestone.id}: its paths changed since its claim: "
-                    + (_few(hits) or "claim not in history"),
-                    milestone.id,
-                )
-            )
-    if facts.dirty_outside:
-        issues.append(_dirty(facts))
+        mid = verdict.record.milestone or ""
+        changed = scope_changes(claim.record.code, claim.record.ref, facts, spec.scope(mid))
+        if changed is None:
+            found[mid] = (claim, Stale((), lost=True, named=spec.scoped))
+        elif changed:
+            found[mid] = (claim, Stale(tuple(changed), named=spec.scoped))
+    return found
+
+
+def pass_staleness(
+    views: Mapping[str, MilestoneView], spec: PhaseSpec, facts: GitFacts, *, history: bool = False
+) -> list[Issue]:
+    """Gate condition 2 as unmet conditions: each stale PASS (stale_passes), and uncommitted
+    changes to tracked files in some milestone's scope."""
+    if history:
+        return []
+    issues: list[Issue] = []
+    for mid, (claim, stale) in stale_passes(views, spec, facts).items():
+        label = (claim.origin.sha if claim.origin else claim.record.ref or "?")[:12]
+        if stale.lost:
+            message = f"{mid}: the claim {label} it passed is not in history"
+        else:
+            what = "its scope changed" if spec.scoped else "code changed"
+            message = f"{mid}: {what} since the claim {label} that was passed: {few(stale.paths)}"
+        issues.append(Issue("stale-verdict", message, mid))
+    scopes = [spec.scope(m.id) for m in spec.milestones] or [()]
+    dirty = [p for p in facts.dirty_outside if any(in_scope([p], s) for s in scopes)]
+    if dirty:
+        where = "in the milestones' scope" if spec.scoped else "outside the workspace"
+        issues.append(Issue("dirty", f"uncommitted changes {where}: {few(dirty)}"))
     return issues
-
-
-def _dirty(facts: GitFacts) -> Issue:
-    return Issue("dirty", f"uncommitted changes outside the workspace: {_few(facts.dirty_outside)}")
-
-
-def _claim_diff(claim: Genuine, facts: GitFacts, *, every: bool) -> list[str] | None:
-    """Paths outside the workspace that differ between a claim's code and the code now."""
-    if claim.record.code is not None and facts.code is not None and facts.code_diff is not None:
-        found = facts.code_diff(claim.record.code, facts.code)
-        if found is not None:
-            return found
-    if claim.record.ref is None or facts.head is None:
-        return None
-    changed = (facts.changed_all or facts.changed)(claim.record.ref, facts.head)
-    if changed is None:
-        return None
-    return changed if every else [p for p in changed if not facts.inside(p)]
-
-
-def _few(paths: Sequence[str]) -> str:
-    shown = ", ".join(paths[:5])
-    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-
-
-def _matches(path: str, patterns: Sequence[str]) -> bool:
-    """gitignore-style globs relative to the repository root (`*` stays in a folder, `**` crosses)."""
-    from loopkit.globs import match
-
-    return any(match(pattern, path) for pattern in patterns)
 
 
 def done_gate(
@@ -554,7 +598,7 @@ def done_gate(
         elif current.record.kind != "PASS":
             issues.append(Issue("verdict-fail", f"{m.id}: the verdict on its latest claim is FAIL", m.id))
     if spec is not None:
-        issues += pass_staleness(views, spec, facts)
+        issues += pass_staleness(views, spec, facts, history=doc.done_line is not None)
     pending = [msg for msg in builder_inbox if msg.phase in (None, phase)]
     if pending:
         issues.append(

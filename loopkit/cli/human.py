@@ -63,10 +63,17 @@ def evidence(d: Doc, a: Args) -> str:
             "failing": [p for p in m["failing"] if p not in errors],
             "error": errors,
             "missing": m["missing"],
-            "stale": m["stale"],
+            "stale": [_stale(p, m.get("stale_paths", {}).get(p)) for p in m["stale"]],
         }
         out.append(f"{m['id']}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items()))
     return "\n".join(out)
+
+
+def _stale(probe: str, paths: list[str] | None) -> str:
+    """A stale probe and, when known, the paths that made it so: whose commit it was."""
+    from loopkit.scope import few  # lazy: start-up stays light
+
+    return f"{probe} ({few(paths)})" if paths else probe
 
 
 def claim(d: Doc, a: Args) -> str:

@@ -26,6 +26,7 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 # file's content cannot open a line of a patch)
 _COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
 _Answer = dict[int, str | None] | None  # a blame's answer, None when the replay has none
+_CODE_TREES = "code-trees"  # code_changed's answers in the diff memo, apart from commits' diffs
 REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than one walk of history
 
 
@@ -329,10 +330,17 @@ class Repo:
         return self._codes[key]
 
     def code_changed(self, old: str, new: str) -> list[str] | None:
-        """Paths that differ between two code trees (or commits); None when either is unknown."""
-        from loopkit.gitrepo.code import changed_paths
+        """Paths that differ between two code trees (or commits); None when either is unknown.
 
-        return changed_paths(self.root, old, new)
+        `git diff-tree` of the pair, asked once per pair in a command (`changed`'s memo: status
+        over every phase asks about the same few code ids again and again); the answer does not
+        depend on the order of the two."""
+        key = (min(old, new), max(old, new), _CODE_TREES, None)
+        if key not in self._diff_cache:
+            from loopkit.gitrepo.code import changed_paths
+
+            self._diff_cache[key] = changed_paths(self.root, old, new)
+        return self._diff_cache[key]
 
     @cached_property
     def spec_commits(self) -> list[Origin]:

@@ -130,6 +130,7 @@ def record_from(data: dict[str, Any], line: int) -> ProbeRecord | None:
             stderr_bytes=_int(data.get("stderr_bytes"), default=0) or 0,
             line=line,
             code=data["code"] if isinstance(data.get("code"), str) else None,
+            dirty_paths=_strings(data.get("dirty_paths")),
         )
     except (KeyError, TypeError, ValueError, OverflowError):
         return None

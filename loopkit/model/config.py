@@ -39,9 +39,24 @@ class PhaseSpec:
     title: str
     plan: str | None = None
     milestones: tuple[Milestone, ...] = ()
+    paths: tuple[str, ...] = ()  # the phase's scope, for milestones without their own
 
     def milestone(self, mid: str) -> Milestone | None:
         return next((m for m in self.milestones if m.id == mid), None)
+
+    def scope(self, mid: str) -> tuple[str, ...]:
+        """SPEC section 1: a milestone's scope is its own `paths`, else its phase's; `()` is all
+        the code (every tracked file outside the workspace folder). The one place this is decided."""
+        milestone = self.milestone(mid)
+        if milestone is not None and milestone.paths:
+            return milestone.paths
+        return self.paths
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the spec names any `paths` at all; without any, the DONE gate keeps the strict
+        rule (SPEC section 3, condition 2)."""
+        return bool(self.paths) or any(m.paths for m in self.milestones)
 
 
 @dataclass(frozen=True)

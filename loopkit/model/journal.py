@@ -53,23 +53,31 @@ class ProbeRecord:
     stderr_bytes: int = 0
     line: int = 0
     code: str | None = None  # the code id at HEAD when it ran (SPEC section 7)
+    # tracked files outside the workspace with uncommitted changes when it ran (SPEC section 3)
+    dirty_paths: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["expect"] = list(self.expect)
         data["expect_not"] = list(self.expect_not)
         code = data.pop("code")
+        dirty_paths = list(data.pop("dirty_paths"))
         ordered: dict[str, Any] = {}
         for key, value in data.items():
             ordered[key] = value
             if key == "head":
                 ordered["code"] = code  # SPEC's order: head, code, dirty
+            elif key == "dirty":
+                ordered["dirty_paths"] = dirty_paths
         return {"schema_version": 1, "source": "probe", **ordered}
 
     def stored(self) -> dict[str, Any]:
-        """What the journal comment keeps: everything but the line, which the file itself tells."""
+        """What the journal comment keeps: everything but the line, which the file itself tells,
+        and `dirty_paths` when there are none (a record of a clean tree reads as it always did)."""
         data = self.to_json()
         del data["line"]
+        if not data["dirty_paths"]:
+            del data["dirty_paths"]
         return data
 
 

@@ -24,8 +24,10 @@ from loopkit.services.specs import SpecState, read_spec
 from loopkit.signed import Signature
 from loopkit.state import (
     EvidenceView,
+    Genuine,
     GitFacts,
     MilestoneView,
+    Stale,
     done_gate,
     evidence_view,
     is_genuine_evidence,
@@ -34,6 +36,7 @@ from loopkit.state import (
     record_shas,
     removed_records,
     signed_shas,
+    stale_passes,
 )
 from loopkit.trust import Issue, signature_problem
 from loopkit.workspace import read_text
@@ -197,11 +200,22 @@ class Book:
         return evidence_view(
             required,
             latest,
-            head=self.facts.head,
-            changed=self.facts.changed,
-            inside=self.facts.inside,
-            code=self.facts.code,
+            facts=self.facts,
+            scope=self.spec.scope(milestone) if self.spec else (),
+            named=self.spec is not None and self.spec.scoped,
+            history=self.history,
         )
+
+    @property
+    def history(self) -> bool:
+        """A phase that is DONE is history: later changes make nothing of it stale (SPEC section 3)."""
+        return self.doc.done_line is not None
+
+    def stale_passes(self) -> dict[str, tuple[Genuine, Stale]]:
+        """Each milestone whose current PASS is stale (DONE gate condition 2), and why."""
+        if self.spec is None:
+            return {}
+        return stale_passes(self.views, self.spec, self.facts, history=self.history)
 
     @cached_property
     def builder_inbox(self) -> list[Message]:

@@ -17,7 +17,7 @@ from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import list_messages
 from loopkit.services.view import phase_view
-from loopkit.state import MilestoneView
+from loopkit.state import MilestoneView, scope_changes
 
 # SPEC section 4: whose move it is, by phase state.
 # TODO(state.py): status should carry `waiting_on` itself; then read it from phase_view.
@@ -211,15 +211,13 @@ def _builder(book: Book, state: str) -> list[Action]:
 
 
 def _changed_since_claim(book: Book, view: MilestoneView) -> bool:
-    """Has committed code outside the workspace moved since the claim that failed?"""
+    """Has committed code of the milestone's scope moved since the claim that failed?"""
     claim = view.claim
-    head = book.facts.head
-    if claim is None or claim.record.ref is None or head is None:
+    if claim is None:
         return True
-    if claim.record.ref == head:
-        return False
-    changed = book.facts.changed(claim.record.ref, head)
-    return changed is None or any(not book.facts.inside(p) for p in changed)
+    scope = book.spec.scope(view.id) if book.spec else ()
+    changed = scope_changes(claim.record.code, claim.record.ref, book.facts, scope)
+    return changed is None or bool(changed)
 
 
 def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
@@ -230,8 +228,7 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
         record = evidence.latest[p]
         reasons.append(f"{p}: latest record {record.result} (observed {record.observed!r})")
     for p in evidence.stale:
-        why = "recorded with uncommitted changes" if evidence.latest[p].dirty else "code changed since"
-        reasons.append(f"{p}: stale ({why})")
+        reasons.append(f"{p}: stale ({evidence.why[p].words()})")
     if reasons:
         return Action(
             phase,
@@ -244,7 +241,9 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
         )
     why = f"{mid}: every required probe passes on committed code"
     if stale_pass:
-        why = f"{mid}: its PASS is stale (code changed since); claim it again"
+        found = book.stale_passes().get(mid)
+        words = found[1].words() if found is not None else "code changed since"
+        why = f"{mid}: its PASS is stale ({words}); claim it again"
     elif book.views[mid].state == "failed":
         why = f"{mid}: changed since the FAIL and every required probe passes; claim it again"
     return Action(

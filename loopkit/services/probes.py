@@ -63,19 +63,23 @@ def _record(
     milestone: str,
     spec: ProbeSpec,
     argv: list[str] | None,
+    scope: tuple[str, ...] = (),
 ) -> ProbeRecord:
-    """Run one probe and turn what was seen into a redacted record."""
+    """Run one probe and turn what was seen into a redacted record (`scope`: its milestone's)."""
+    from loopkit.scope import few, in_scope
+
     repo = ctx.repo
     ws = ctx.workspace
     head = repo.head
     code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
-    dirty = any(not ws.is_inside(p) for p in repo.dirty)
+    dirty_paths = tuple(p for p in repo.dirty if not ws.is_inside(p))
     if ctx.no_commit:  # HEAD stays: the next probe here reads the spec commits and code id back
         repo.save_cache()  # (after a commit they would name a HEAD gone, and cost a history walk)
-    if dirty and not ctx.cache.get("warned-dirty"):
+    hits = in_scope(dirty_paths, scope)
+    if hits and not ctx.cache.get("warned-dirty"):
         ctx.cache["warned-dirty"] = True
         ctx.warn(
-            "the work tree has uncommitted changes outside the workspace: this evidence is recorded "
+            f"uncommitted changes in {milestone}'s scope ({few(hits)}): this evidence is recorded "
             "as dirty and no claim can use it; commit your changes, then run the probe again"
         )
     from loopkit import probe
@@ -114,7 +118,8 @@ def _record(
         duration=outcome.duration,
         at=timefmt.iso(started),
         head=head,
-        dirty=dirty,
+        dirty=bool(dirty_paths),
+        dirty_paths=dirty_paths,
         stdout=outcome.stdout,
         stderr=outcome.stderr,
         stdout_bytes=outcome.stdout_bytes,
@@ -135,6 +140,7 @@ def _redacted(ctx: Context, record: ProbeRecord) -> ProbeRecord:
     }
     changes["expect"] = tuple(redact(v) for v in record.expect)
     changes["expect_not"] = tuple(redact(v) for v in record.expect_not)
+    changes["dirty_paths"] = tuple(redact(v) for v in record.dirty_paths)
     return replace(record, **changes)
 
 
@@ -251,8 +257,8 @@ def probe_exec(
     runner.validate_observe(kind)
     role = ctx.need_role(doing="record evidence")
     journal_path(ctx, phase, role)
-    _spec_bound(ctx, phase=phase, milestone=milestone, probe=probe, argv=argv, kind=kind,
-                expect=expect, expect_not=expect_not, expect_exit=expect_exit)  # fmt: skip
+    scope = _spec_bound(ctx, phase=phase, milestone=milestone, probe=probe, argv=argv, kind=kind,
+                        expect=expect, expect_not=expect_not, expect_exit=expect_exit)  # fmt: skip
     spec = ProbeSpec(
         id=probe,
         title=title or probe,
@@ -263,7 +269,7 @@ def probe_exec(
         expect_exit=expect_exit,
         timeout=timeout,
     )
-    record = _record(ctx, phase=phase, milestone=milestone, spec=spec, argv=argv)
+    record = _record(ctx, phase=phase, milestone=milestone, spec=spec, argv=argv, scope=scope)
     written, sha = _write(ctx, record, role)
     return {**written.to_json(), "commit": sha}
 
@@ -279,21 +285,22 @@ def _spec_bound(
     expect: list[str],
     expect_not: list[str],
     expect_exit: int | None,
-) -> None:
+) -> tuple[str, ...]:
     """A probe id the milestone's spec defines is recorded only with the spec's own command,
-    observation and expectation (SPEC section 3); ids the spec does not define are free."""
+    observation and expectation (SPEC section 3); ids the spec does not define are free.
+    Returns the milestone's scope."""
     from loopkit.services.specs import read_spec
 
     spec = read_spec(ctx, phase).needed().spec
     if spec is None:
-        return
+        return ()
     chosen = spec.milestone(milestone)
     if chosen is None:
         known = ", ".join(m.id for m in spec.milestones) or "none"
         raise BadInput(f"{milestone} is not a milestone of phase {phase} (spec has: {known})")
     defined = next((p for p in chosen.probes if p.id == probe), None)
     if defined is None:
-        return
+        return spec.scope(milestone)
     try:
         spec_argv: list[str] | None = shlex.split(defined.run)
     except ValueError:
@@ -316,6 +323,7 @@ def _spec_bound(
                 Issue("spec-probe", f"{probe} must be recorded as the spec defines it: {command}", milestone)
             ],
         )
+    return spec.scope(milestone)
 
 
 # a `run` that needs the shell (pipes, redirections, expansions) goes through `probe run` only
@@ -338,7 +346,11 @@ def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | N
         raise BadInput(f"no probe {probe} in phase {phase}" + (f" {milestone}" if milestone else ""))
     if not pairs:
         return {"records": []}
-    records = [_record(ctx, phase=phase, milestone=mid, spec=spec, argv=None) for mid, spec in pairs]
+    spec_of = book.spec
+    records = [
+        _record(ctx, phase=phase, milestone=mid, spec=spec, argv=None, scope=spec_of.scope(mid))
+        for mid, spec in pairs
+    ]
     written, sha = _write_all(ctx, records, role)
     return {"records": [{**r.to_json(), "commit": sha} for r in written]}
 
@@ -358,5 +370,5 @@ def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, An
     for mid in spec_ids:
         view = book.evidence(mid)
         latest = {p: r.to_json() for p, r in view.latest.items()}
-        milestones.append({"id": mid, **view.to_json(), "latest": latest})
+        milestones.append({"id": mid, **view.to_json(), "stale_paths": view.stale_paths(), "latest": latest})
     return {"phase": phase, "milestones": milestones}

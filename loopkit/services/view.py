@@ -142,9 +142,11 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
         evidence = book.evidence(m.id)
         for probe in evidence.stale:
             record = evidence.latest[probe]
+            why = evidence.why[probe]
+            because = f" ({why.words()})" if why.shown else ""  # a spec with scopes names the paths
             add(
                 "stale-evidence",
-                f"{m.id} {probe}: latest evidence is stale; run it again",
+                f"{m.id} {probe}: latest evidence is stale{because}; run it again",
                 milestone=m.id,
                 file=journal_name,
                 line=record.line or None,
@@ -396,14 +398,15 @@ def read_status(
     """status's document read from the books (services/status.py serves it from its memo).
 
     For the memo: `only` reads just these phases (in this order); `watching` is told, for each
-    phase read, whether its view looks at paths changed anywhere since a claim (a milestone's
-    `paths`: then any new commit can change it, not only one touching its own books)."""
+    phase read, whether its view may change with any new commit, not only one touching its own
+    books. Staleness reads only code (scopes match code paths, never workspace files), which a
+    commit of workspace files leaves as it was: only a phase without a spec is watched."""
     ws = ctx.workspace
     books = _books(ctx, phase, only)
     result = {"workspace": ws.rel or ".", "phases": [phase_view(book, detail=detail) for book in books]}
     if watching is not None:
         for book in books:
-            watching[book.phase] = book.spec is None or any(m.paths for m in book.spec.milestones)
+            watching[book.phase] = book.spec is None
     _save_cache(ctx)
     return result
 
