@@ -80,6 +80,7 @@ OPS = [
 ]
 
 
+@pytest.mark.slow
 def test_three_clones_converge_after_random_operations_and_syncs(tmp_path: Path) -> None:
     runs = int(os.environ.get("LOOPKIT_TORTURE_OPS", "60"))
     _, clones = make_clones(tmp_path)
