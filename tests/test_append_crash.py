@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import git, make_repo
@@ -23,6 +25,8 @@ from loopkit import txn
 from loopkit.markdown.journal import parse_journal
 from loopkit.services.context import Context
 from loopkit.services.journals import journal_add
+
+pytestmark = pytest.mark.slow  # SIGKILL crash runs (issue 21: the slow tier)
 
 KILLS = 200
 PHASE = "p"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_shortcut_props import FILLER, HAND_BLOCKS, RECORDS, TAILS, _phase_px
@@ -49,6 +50,7 @@ def _put_anchors(root: Path, anchors: dict[str, bytes]) -> None:
         (folder / name).write_bytes(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @example(  # found by hypothesis: an untitled anchor heading in a CRLF file still dates itself
     big=True,

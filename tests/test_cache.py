@@ -32,6 +32,7 @@ STATUS_TESTS = [  # the one whose workspaces go through every state; CI time is 
 SKIP = "not test_status_golden"
 
 
+@pytest.mark.slow
 def test_suite_status_checks_both_ways() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}
     env["PYTHONPATH"] = str(TESTS) + os.pathsep + env.get("PYTHONPATH", "")
@@ -79,6 +80,7 @@ def test_status_golden_three_ways(tmp_path: Path) -> None:
         assert (again.code, again.out, again.err) == (warm.code, warm.out, warm.err)
 
 
+@pytest.mark.slow
 def test_realistic_workspace_both_ways(tmp_path: Path) -> None:
     ws = build(tmp_path / "repo", 60)  # the same phases as the 200 of benchmarks/, a third as many
     for args in (("status", "--json"), ("check", "--json"), ("status",)):

@@ -12,7 +12,11 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import LOOPKIT, NOW, Repo
+
+pytestmark = pytest.mark.slow  # SIGKILL crash runs (issue 21: the slow tier)
 
 RUNS = int(os.environ.get("LOOPKIT_CRASH_RUNS", "200"))
 PHASE = "px"

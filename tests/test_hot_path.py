@@ -52,9 +52,7 @@ def _phase(repo: Repo) -> None:
     assert repo.lk("phase", "new", "px", role="orchestrator").code == 0
 
 
-def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(
-    repo: Repo, tmp_path: Path
-) -> None:
+def test_a_second_probe_exec_parses_no_markdown(repo: Repo, tmp_path: Path) -> None:
     """The first evidence append parses the journal's end; the next finds it as loopkit left it
     (the anchor's checksums) and appends without markdown-it, as the shortcut property allows."""
     _phase(repo)
@@ -62,7 +60,8 @@ def test_a_second_probe_exec_parses_no_markdown_and_renders_without_jinja2(
     first = loaded(repo, tmp_path, *exec_)
     assert "markdown_it" in first  # nothing remembered yet: the full check
     again = modules(repo, tmp_path, *exec_)
-    assert not {name.split(".")[0] for name in again} & set(HEAVY), again
+    # jinja2 renders the evidence entry (from its bytecode cache): issue 21
+    assert not {name.split(".")[0] for name in again} & (set(HEAVY) - {"jinja2"}), again
     # the rules and the records of STATUS files and inboxes, and the history walk, stay unbuilt
     unused = {"loopkit.state", "loopkit.model.status", "loopkit.model.inbox", "loopkit.gitrepo.provenance"}
     assert not again & unused, again & unused

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Repo
 
 # One writer process: 50 `journal add`s through the service (what the command runs, minus Python's
@@ -51,6 +52,7 @@ print(json.dumps({"ok": ok, "refused": refused, "waits": waits}))
 WORKERS, WRITES = 16, 50
 
 
+@pytest.mark.slow
 def test_a_burst_of_16_writers_x_50_is_served_in_order_and_nothing_is_lost(repo: Repo) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LOOPKIT_LOCK_TIMEOUT"}
     env["LOOPKIT_NOW"] = "2026-06-13T13:44:00Z"

@@ -303,6 +303,7 @@ def px(docs_repo: Repo) -> Repo:
 
 
 # -- the whole phase ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_whole_phase_played_by_three_roles(docs_repo: Repo) -> None:
     repo = docs_repo
     write_spec(repo)

@@ -257,6 +257,7 @@ def state_of(repo: Repo, phase: str) -> str:
     return str(lk_json(repo, "status", "--phase", phase)["phases"][0]["state"])
 
 
+@pytest.mark.slow
 def test_agents_running_only_next_drive_the_demo_phase_to_done(demo_repo: Repo) -> None:
     log = play(demo_repo)
     kinds = [line.split(": ", 1)[1].split(" --")[0] for line in log]
@@ -268,6 +269,7 @@ def test_agents_running_only_next_drive_the_demo_phase_to_done(demo_repo: Repo) 
     assert check.code == 0, check.out
 
 
+@pytest.mark.slow
 def test_agents_with_a_fail_and_a_fix_still_reach_done(demo_repo: Repo) -> None:
     """The adversary finds a fault in the first claim of M1; the builder's only own work is the
     fix `next` asks for (a commit); everything else is what `next` says."""

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,7 @@ def _apply(root: Path, n: int, kind: str, target: object, arg: object) -> None:
     _commit(root, n)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(STEP, min_size=1, max_size=9), st.one_of(st.none(), st.tuples(FILE, EDIT)))
 def test_replay_names_the_commit_git_blame_names(

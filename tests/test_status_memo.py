@@ -340,6 +340,7 @@ CHANGES = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.booleans(), st.lists(st.tuples(CHANGES, st.integers(0, 1000), st.booleans()), min_size=1, max_size=8)

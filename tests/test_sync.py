@@ -390,6 +390,7 @@ def finish(clones: dict[str, Path]) -> None:
     assert status["phases"][0]["state"] == "done" and check["ok"] is True, (status, check)
 
 
+@pytest.mark.slow
 def test_three_clones_play_a_phase_with_concurrent_steps_and_converge(three: dict[str, Path]) -> None:
     play(three)
     assert_converged(three)
@@ -402,6 +403,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_the_same_phase_over_a_git_daemon(tmp_path: Path) -> None:
     port = _free_port()
     base = tmp_path / "served"

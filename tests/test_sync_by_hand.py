@@ -30,6 +30,7 @@ def push(clone: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [("--rebase",), ("--no-rebase", "--no-edit")])
 def test_a_phase_played_with_plain_git_pull(tmp_path: Path, how: tuple[str, ...]) -> None:
     _, clones = make_clones(tmp_path)
@@ -80,6 +81,7 @@ OPS = [
 ]
 
 
+@pytest.mark.slow
 def test_three_clones_converge_after_random_operations_and_syncs(tmp_path: Path) -> None:
     runs = int(os.environ.get("LOOPKIT_TORTURE_OPS", "60"))
     _, clones = make_clones(tmp_path)

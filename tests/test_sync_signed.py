@@ -79,6 +79,7 @@ def good(clone: Path, sha: str, email: str) -> bool:
     return out.strip() == f"G\x00{email}"
 
 
+@pytest.mark.slow
 def test_signed_records_survive_rebases_by_sync_and_by_hand(
     world: tuple[dict[str, Path], dict[str, Path]],
 ) -> None:

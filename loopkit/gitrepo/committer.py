@@ -1,5 +1,6 @@
 """Commits of exactly the written paths, like Backlog.md: a temporary index built from HEAD,
-`write-tree`, `commit-tree`, then `update-ref HEAD new old` as a compare-and-swap.
+`write-tree`, `commit-tree`, then `update-ref HEAD new old` as a compare-and-swap. git writes
+every object; loopkit only says which paths.
 
 Everything that can fail happens before the ref moves: the blobs, the tree, the commit, the
 person's new index (prepared under git's own `index.lock`, so a running `git` makes us fail
@@ -60,50 +61,41 @@ def build(
     allow_empty: bool = False,
     sign: Sequence[str] = (),
     reader: Trees | None = None,
-    by_git: bool = False,
 ) -> Built | None:
     """A commit of these work-tree paths on top of `parent`; None when it would change nothing.
 
-    `sign` holds the `-c key=value` options and `-S` flag of SSH signing, when the role signs.
-    The blobs and trees are written in Python when the repository is plain (gitrepo/objects.py),
-    the parent's trees read through `reader` (the transaction's, or one of its own), else (or
-    with `by_git`, the slow path the tests compare with) by git's commands on a temporary index.
+    git writes every object: the blobs (`hash-object -w --stdin-paths`), the trees (`read-tree`
+    of the parent, `update-index --index-info`, `write-tree`, on a temporary index) and the commit
+    (`commit-tree`). `sign` holds the `-c key=value` options and `-S` flag of SSH signing, when
+    the role signs; `reader` (the transaction's `cat-file --batch`) answers the parent's tree.
     """
     # every git child carries the transaction's mark, so a kill's survivors can be waited for
     env = {**identity_env(identity, when), MARK: scratch}
     present = [p for p in paths if (root / p).is_file()]
-    from loopkit.gitrepo import objects  # lazy: every Repo imports this module, few commit
-    from loopkit.gitrepo.trees import Trees
-
-    objects_dir = None if by_git else objects.object_dir(git_dir)
-    made = None
-    if objects_dir is not None:
-        reader = reader or Trees(root)
-        base = reader.commit_tree(parent) if parent else None
-        if base is not None or parent is None:
-            made = objects.commit_tree(root, objects_dir, reader, base=base, paths=paths, present=present)
-    if made is not None:
-        tree, blobs = made[0].hex(), [blob.hex() for blob in made[1]]
-        unchanged = parent is not None and made[0] == base
-    else:
-        blobs, tree = _git_tree(
-            root, git_dir, env, paths=paths, present=present, parent=parent, scratch=scratch
-        )
-        unchanged = parent is not None and tree == run(root, "rev-parse", f"{parent}^{{tree}}").strip()
-    if unchanged and not allow_empty:
+    lines, tree = _git_tree(root, git_dir, env, paths=paths, present=present, parent=parent, scratch=scratch)
+    if parent is not None and not allow_empty and tree == _tree_of(root, parent, reader):
         return None
     config = [a for a in sign if a != "-S"]
     args = [*config, "commit-tree", tree, *(["-S"] if "-S" in sign else []), "-F", "-"]
     if parent:
         args[len(config) + 2 : len(config) + 2] = ["-p", parent]
     sha = run(root, *args, env=env, stdin=message).strip()
-    return Built(sha, parent, _index_lines(paths, present, blobs))
+    return Built(sha, parent, lines)
 
 
-def _index_lines(paths: Sequence[str], present: Sequence[str], blobs: Sequence[str]) -> str:
-    """`update-index --index-info` lines: each present path's blob, the others taken out."""
+def _tree_of(root: Path, commit: str, reader: Trees | None) -> str:
+    found = reader.commit_tree(commit) if reader is not None else None
+    return found.hex() if found is not None else run(root, "rev-parse", f"{commit}^{{tree}}").strip()
+
+
+def _index_lines(
+    paths: Sequence[str], present: Sequence[str], blobs: Sequence[str], parent: str | None
+) -> str:
+    """`update-index --index-info` lines: each present path's blob, the others taken out (mode 0
+    and a null id as long as the repository's ids: git refuses SHA-1's in a sha256 repository)."""
+    known = parent or next(iter(blobs), ZERO)
     lines = [f"100644 {blob}\t{path}" for path, blob in zip(present, blobs, strict=True)]
-    lines += [f"0 {ZERO}\t{path}" for path in paths if path not in present]
+    lines += [f"0 {'0' * len(known)}\t{path}" for path in paths if path not in present]
     return "\n".join(lines) + "\n"
 
 
@@ -116,30 +108,32 @@ def _git_tree(
     present: Sequence[str],
     parent: str | None,
     scratch: str,
-) -> tuple[list[str], str]:
-    """The blob ids of the present paths and the new root tree, by git's own commands on a
-    temporary index (the path every unusual repository takes: see gitrepo/objects.py)."""
+) -> tuple[str, str]:
+    """The index lines of the written paths (see _index_lines) and the new root tree, by git's
+    own commands on a temporary index (the person's index is never touched here)."""
     index_path = git_dir / f"loopkit-index-{scratch}"
-    env = {**env, "GIT_INDEX_FILE": str(index_path)}
+    index_env = {**env, "GIT_INDEX_FILE": str(index_path)}
     try:
-        run(root, "read-tree", parent or "--empty", env=env)
+        run(root, "read-tree", parent or "--empty", env=index_env)
         blobs = (
             run(
                 root,
-                # fast zlib: a 10 MB journal is re-stored on every append
+                # fast zlib: a 10 MB journal is stored again on every append
                 "-c",
                 "core.looseCompression=1",
                 "hash-object",
                 "-w",
-                "--no-filters",
+                "--no-filters",  # the bytes loopkit wrote, whatever .gitattributes says
                 "--stdin-paths",
+                env=env,
                 stdin="\n".join(present) + "\n",
             ).split()
             if present
             else []
         )
-        run(root, "update-index", "--index-info", env=env, stdin=_index_lines(paths, present, blobs))
-        return blobs, run(root, "write-tree", env=env).strip()
+        lines = _index_lines(paths, present, blobs, parent)
+        run(root, "update-index", "--index-info", env=index_env, stdin=lines)
+        return lines, run(root, "write-tree", env=index_env).strip()
     finally:
         with contextlib.suppress(FileNotFoundError):
             index_path.unlink()
@@ -182,7 +176,8 @@ def publish(root: Path, git_dir: Path, built: Built, *, subject: str, scratch: s
         run(root, "update-index", "--index-info", env=env, stdin=built.index_lines)
         code, _, err = run_bytes(
             root,
-            ["update-ref", "-m", f"loopkit: {subject}", "HEAD", built.sha, built.parent or ZERO],
+            # no parent: "" (git's "must not exist yet", whatever the length of the repository's ids)
+            ["update-ref", "-m", f"loopkit: {subject}", "HEAD", built.sha, built.parent or ""],
             env=git_env({MARK: scratch}),  # a kill must not leave it moving HEAD unseen: see settle()
             check=False,
         )

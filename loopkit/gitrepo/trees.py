@@ -106,8 +106,7 @@ class Trees:
                 self._trees[tree] = _entries(_listing(found[2], len(tree)))
 
     def listing(self, tree: bytes) -> list[tuple[str, int, bytes]]:
-        """A tree's entries (name, mode, binary id) in the order the object holds them, duplicates
-        kept: what a writer checks before it rebuilds the tree (gitrepo/objects.py)."""
+        """A tree's entries (name, mode, binary id) in the order the object holds them."""
         found = self._objects([tree.hex()])[0]
         if found is None or found[1] != b"tree":
             raise GitError(f"git cat-file failed: {tree.hex()} is not a tree in this repository")
