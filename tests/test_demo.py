@@ -10,7 +10,9 @@ from conftest import git, run_loopkit
 
 def test_demo_plays_a_whole_loop(tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    result = run_loopkit("demo", "--dir", str(target), cwd=tmp_path, env={"LOOPKIT_NOW": ""})
+    result = run_loopkit(
+        "demo", "--dir", str(target), cwd=tmp_path, env={"LOOPKIT_NOW": "", "COLUMNS": "100"}
+    )
     assert result.code == 0, result.err
     out = result.out
     for step in (
@@ -22,7 +24,13 @@ def test_demo_plays_a_whole_loop(tmp_path: Path) -> None:
         "## DONE",
     ):
         assert step in out, step
-    assert "$ loopkit status" in out and "demo  done" in out
+    # the final status block is exactly what `loopkit status` prints (issue 24 item 11), not a layout
+    # of the demo's own; ages read "now" for a minute, so the two readings agree
+    shown = out.split("\n$ loopkit status\n", 1)[1].split("\n\n$ git log --oneline\n", 1)[0]
+    printed = run_loopkit("status", cwd=target / "loop", env={"LOOPKIT_NOW": "", "COLUMNS": "100"})
+    assert printed.code == 0, printed.err
+    assert shown == printed.out.rstrip("\n")
+    assert shown.splitlines()[0].split() == ["PHASE", "STATE", "MILESTONES", "WAITS", "ON", "ACTIVE", "NOTE"]
     subjects = git(target, "log", "--format=%s").splitlines()
     assert subjects[0] == "status(demo): ## DONE — M1+M2 PASS, version endpoint serves a release"
     assert any(s.startswith("review(demo): M1 FAIL @") for s in subjects)

@@ -9,7 +9,6 @@ import typer
 
 from loopkit.cli import _GLOBAL, _checked, _context, _run, app
 from loopkit.cli.options import Json, Role, epilog
-from loopkit.cli.text import _status_text
 
 
 @app.command(
@@ -44,8 +43,14 @@ def demo(
             sys.stdout.flush()
 
     def human(d: dict[str, Any]) -> str:
+        # exactly what `loopkit status` prints: the renderer the command table gives `status`
+        from loopkit.cli.wiring import _renderer
+        from loopkit.commands import COMMANDS
+
+        command = next(c for c in COMMANDS if c.words == "status")
+        text = _renderer(command, {"phase": None})(d["status"])
         log = "\n".join(d["log"])
-        return f"\n$ loopkit status\n{_status_text(d['status'])}\n\n$ git log --oneline\n{log}"
+        return f"\n$ loopkit status\n{text}\n\n$ git log --oneline\n{log}"
 
     def call() -> dict[str, Any]:
         _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error

@@ -333,19 +333,3 @@ def _unmet_text(d: dict[str, Any]) -> str:
 
 def _message_text(m: dict[str, Any]) -> str:
     return f"{m['id']}  {m['from']} → {m['to']}  [{m['phase'] or '-'}]  {m['subject']}"
-
-
-def _status_text(d: dict[str, Any]) -> str:
-    out = []
-    for p in d["phases"]:
-        inbox = " ".join(f"{k}:{v}" for k, v in p["inbox"].items() if v)
-        out.append(f"{p['phase']}  {p['state']}  {p['title']}" + (f"  (inbox {inbox})" if inbox else ""))
-        for m in p["milestones"]:
-            ev = m["evidence"]
-            detail = f"evidence {len(ev['passing'])}/{len(ev['required'])}"
-            if ev["stale"]:
-                detail += f", stale {', '.join(ev['stale'])}"
-            out.append(f"  {m['id']:<8} {m['state']:<8} {detail}  {m['title']}")
-        for problem in p["problems"]:
-            out.append(f"  problem: {problem['code']}: {problem['message']}")
-    return "\n".join(out) or "no phases"

@@ -120,29 +120,37 @@ def _allowed_signers(keys: dict[str, Path], emails: dict[str, str]) -> str:
     return "".join(lines)
 
 
-def demo(target: str | None, *, step: Callable[[str], None], signed: bool = False) -> dict[str, Any]:
-    from loopkit.gitrepo import committer, init_repo
+class _Loop:
+    """One demo run: the repository, the server's port, and a fresh context per step for each role."""
 
-    root = _folder(target)
-    repo = init_repo(root)
-    ws = root / WORKSPACE
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}
-    keys = _make_keys(root) if signed else {}
+    def __init__(self, root: Path, *, step: Callable[[str], None], signed: bool) -> None:
+        self.root = root
+        self.ws = root / WORKSPACE
+        self.step = step
+        self.signed = signed
+        self.environ = {k: v for k, v in os.environ.items() if not k.startswith("LOOPKIT_")}
+        self.keys = _make_keys(root) if signed else {}
+        self.port = 0
 
-    def as_role(role: str) -> Context:
+    def as_role(self, role: str) -> Context:
         """A fresh context per step, as each command gets: its own clock reading, its own reads,
         and (with --signed) its own role's key."""
-        env = {**environ, "LOOPKIT_SIGNING_KEY": str(keys[role])} if role in keys else environ
-        return Context(cwd=ws, environ=env, role_option=role)
+        env = self.environ
+        if role in self.keys:
+            env = {**env, "LOOPKIT_SIGNING_KEY": str(self.keys[role])}
+        return Context(cwd=self.ws, environ=env, role_option=role)
 
-    def code_commit(role: str, files: dict[str, str], subject: str) -> None:
+    def code_commit(self, role: str, files: dict[str, str], subject: str) -> None:
         """A plain commit of code, signed as the role's commits are (SPEC 10: every commit)."""
         import secrets
 
+        from loopkit.gitrepo import committer
+
+        root = self.root
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text, encoding="utf-8")
-        ctx = as_role(role)
+        ctx = self.as_role(role)
         scratch = secrets.token_hex(6)
         built = committer.build(
             root,
@@ -158,28 +166,31 @@ def demo(target: str | None, *, step: Callable[[str], None], signed: bool = Fals
         if built is not None:
             committer.publish(root, ctx.workspace.git_dir, built, subject=subject, scratch=scratch)
 
-    step(f"demo repository: {root}")
-    with _server(root / "app") as port:
-        python = shlex.quote(sys.executable)
+    def set_up(self) -> None:
+        """The workspace, the demo spec aimed at the server, and (with --signed) a key per role."""
+        ws, environ = self.ws, self.environ
         spec = (data_dir("phases") / "demo.toml").read_text("utf-8")
         spec = (
-            spec.replace("@PYTHON@", python)
-            .replace("@PORT@", str(port))
+            spec.replace("@PYTHON@", shlex.quote(sys.executable))
+            .replace("@PORT@", str(self.port))
             .replace("@CLOSED@", str(_closed_port()))
         )
-        phases.init(Context(cwd=root, environ=environ), WORKSPACE)
+        phases.init(Context(cwd=self.root, environ=environ), WORKSPACE)
         (ws / "phases" / "demo.toml").write_text(spec, encoding="utf-8")
-        step(f"HTTP server on 127.0.0.1:{port}; workspace {WORKSPACE}/ with phases/demo.toml")
+        self.step(f"HTTP server on 127.0.0.1:{self.port}; workspace {WORKSPACE}/ with phases/demo.toml")
         signing: dict[str, str] = {}
-        if signed:
+        if self.signed:
             config_path = ws / "loopkit.toml"
             text = config_path.read_text("utf-8")
             roles = ", ".join(f'"{r}"' for r in SIGNED_ROLES)
             config_path.write_text(text.replace("signed = []", f"signed = [{roles}]", 1), encoding="utf-8")
-            emails = {r: i.email for r, i in as_role("orchestrator").workspace.config.identities.items()}
-            signing[f"{WORKSPACE}/allowed_signers"] = _allowed_signers(keys, emails)
-            step(f"signing on: a key per role in {keys['builder'].parent}, {WORKSPACE}/allowed_signers")
-        code_commit(
+            identities = self.as_role("orchestrator").workspace.config.identities
+            emails = {r: i.email for r, i in identities.items()}
+            signing[f"{WORKSPACE}/allowed_signers"] = _allowed_signers(self.keys, emails)
+            self.step(
+                f"signing on: a key per role in {self.keys['builder'].parent}, {WORKSPACE}/allowed_signers"
+            )
+        self.code_commit(
             "orchestrator",
             {
                 **signing,
@@ -194,114 +205,130 @@ def demo(target: str | None, *, step: Callable[[str], None], signed: bool = Fals
             "chore: the demo service, its probe tool and the demo phase spec",
         )
 
-        opened = phases.phase_new(as_role("orchestrator"), "demo", None)
-        step(f"orchestrator: opened phase demo — {opened['title']}")
+    def open_phase(self) -> None:
+        opened = phases.phase_new(self.as_role("orchestrator"), "demo", None)
+        self.step(f"orchestrator: opened phase demo — {opened['title']}")
         sent = inbox.send(
-            as_role("orchestrator"),
+            self.as_role("orchestrator"),
             to="builder",
             phase="demo",
             subject="phase demo is open",
             body="Plan: plans/demo.md. M1 first.",
         )
-        step(f"orchestrator → builder: {sent['id']}")
-        got = inbox.consume(as_role("builder"), to="builder", ids=[], every=True, phase=None)
-        step(f"builder: consumed {len(got['consumed'])} message(s)")
+        self.step(f"orchestrator → builder: {sent['id']}")
+        self.consume("builder", report=True)
 
-        def run_probes(milestone: str) -> None:
-            for r in probes.probe_run(as_role("builder"), phase="demo", milestone=milestone, probe=None)[
-                "records"
-            ]:
-                step(f"builder: probe {r['milestone']} {r['probe']} → {r['observed']} {r['result']}")
+    def consume(self, role: str, *, report: bool) -> None:
+        got = inbox.consume(self.as_role(role), to=role, ids=[], every=True, phase=None)
+        if report:
+            self.step(f"{role}: consumed {len(got['consumed'])} message(s)")
 
-        run_probes("M1")
-        try:
-            loop.claim(as_role("builder"), phase="demo", milestone="M1", note=None)
-        except Refused as exc:
-            step(f"builder: claim M1 refused (exit 3): {exc.details[0].message}")
-        code_commit(
-            "builder",
-            {"app/version.json": json.dumps({"version": "dev"}) + "\n"},
-            "feat(app): version endpoint",
+    def run_probes(self, milestone: str) -> None:
+        ran = probes.probe_run(self.as_role("builder"), phase="demo", milestone=milestone, probe=None)
+        for r in ran["records"]:
+            self.step(f"builder: probe {r['milestone']} {r['probe']} → {r['observed']} {r['result']}")
+
+    def claim(self, milestone: str, note: str | None) -> str:
+        c = loop.claim(self.as_role("builder"), phase="demo", milestone=milestone, note=note)
+        return loop.claim_words(c)
+
+    def verdict(self, milestone: str, result: str, note: str) -> dict[str, Any]:
+        return loop.verdict(
+            self.as_role("adversary"), phase="demo", milestone=milestone, result=result, note=note
         )
-        step("builder: committed the version endpoint")
-        run_probes("M1")
-        c = loop.claim(as_role("builder"), phase="demo", milestone="M1", note="version endpoint")
-        step(f"builder: {loop.claim_words(c)}")
 
-        url = f"http://127.0.0.1:{port}/api/version"
-        argv = [sys.executable, "tools/http_code.py", "--body", url]
-
-        def break_it() -> dict[str, Any]:
-            r = probes.probe_exec(
-                as_role("adversary"),
-                phase="demo",
-                milestone="M1",
-                probe="A1",
-                argv=argv,
-                title="the version is a release, not dev",
-                expect=["1.0.0"],
-                expect_not=[],
-                expect_exit=None,
-                observe=r'regex:"version":\s*"([^"]+)"',
-                timeout=10,
-            )
-            step(f"adversary: break-it probe A1 → {r['observed']} {r['result']}")
-            return r
-
-        break_it()
-        v = loop.verdict(
-            as_role("adversary"),
+    def break_it(self) -> None:
+        """The adversary's own probe: the version must be a release."""
+        url = f"http://127.0.0.1:{self.port}/api/version"
+        r = probes.probe_exec(
+            self.as_role("adversary"),
             phase="demo",
             milestone="M1",
-            result="FAIL",
-            note="version is 'dev', not a release",
+            probe="A1",
+            argv=[sys.executable, "tools/http_code.py", "--body", url],
+            title="the version is a release, not dev",
+            expect=["1.0.0"],
+            expect_not=[],
+            expect_exit=None,
+            observe=r'regex:"version":\s*"([^"]+)"',
+            timeout=10,
         )
-        step(f"adversary: M1 {v['result']} — version is 'dev'")
-        inbox.consume(as_role("builder"), to="builder", ids=[], every=True, phase=None)
-        code_commit(
-            "builder",
-            {"app/version.json": json.dumps({"version": "1.0.0"}) + "\n"},
-            "fix(app): release version 1.0.0",
-        )
-        step("builder: fixed the version and committed")
-        run_probes("M1")
-        c = loop.claim(as_role("builder"), phase="demo", milestone="M1", note="release version")
-        step(f"builder: {loop.claim_words(c)}, again")
-        break_it()
-        v = loop.verdict(
-            as_role("adversary"), phase="demo", milestone="M1", result="PASS", note="release version served"
-        )
-        step(f"adversary: M1 PASS (claim {v['claim_commit'][:10]})")
+        self.step(f"adversary: break-it probe A1 → {r['observed']} {r['result']}")
 
-        run_probes("M2")
-        c = loop.claim(as_role("builder"), phase="demo", milestone="M2", note=None)
-        step(f"builder: {loop.claim_words(c)}")
-        v = loop.verdict(
-            as_role("adversary"), phase="demo", milestone="M2", result="PASS", note="health answers 200"
-        )
-        step("adversary: M2 PASS")
-        inbox.consume(as_role("adversary"), to="adversary", ids=[], every=True, phase=None)
+    def version(self, role: str, version: str, subject: str) -> None:
+        self.code_commit(role, {"app/version.json": json.dumps({"version": version}) + "\n"}, subject)
+
+    def milestone_one(self) -> None:
+        """M1: refused without the endpoint, claimed, FAILed by the break-it probe, fixed, PASSed."""
+        self.run_probes("M1")
+        try:
+            self.claim("M1", None)
+        except Refused as exc:
+            self.step(f"builder: claim M1 refused (exit 3): {exc.details[0].message}")
+        self.version("builder", "dev", "feat(app): version endpoint")
+        self.step("builder: committed the version endpoint")
+        self.run_probes("M1")
+        self.step(f"builder: {self.claim('M1', 'version endpoint')}")
+        self.break_it()
+        v = self.verdict("M1", "FAIL", "version is 'dev', not a release")
+        self.step(f"adversary: M1 {v['result']} — version is 'dev'")
+        self.consume("builder", report=False)
+        self.version("builder", "1.0.0", "fix(app): release version 1.0.0")
+        self.step("builder: fixed the version and committed")
+        self.run_probes("M1")
+        self.step(f"builder: {self.claim('M1', 'release version')}, again")
+        self.break_it()
+        v = self.verdict("M1", "PASS", "release version served")
+        self.step(f"adversary: M1 PASS (claim {v['claim_commit'][:10]})")
+
+    def milestone_two(self) -> None:
+        self.run_probes("M2")
+        self.step(f"builder: {self.claim('M2', None)}")
+        self.verdict("M2", "PASS", "health answers 200")
+        self.step("adversary: M2 PASS")
+        self.consume("adversary", report=False)
+
+    def finish(self) -> dict[str, Any]:
+        """The gate waits on the inbox, the builder empties it and writes DONE; the final status."""
         inbox.send(
-            as_role("orchestrator"),
+            self.as_role("orchestrator"),
             to="builder",
             phase="demo",
             subject="write DONE when the gate holds",
             body="",
         )
-        unmet = loop.gate_issues(as_role("builder"), phase="demo")
-        step("builder: gate → " + ("; ".join(f"{u.code}" for u in unmet) or "met"))
-        got = inbox.consume(as_role("builder"), to="builder", ids=[], every=True, phase=None)
-        step(f"builder: consumed {len(got['consumed'])} message(s)")
+        unmet = loop.gate_issues(self.as_role("builder"), phase="demo")
+        self.step("builder: gate → " + ("; ".join(f"{u.code}" for u in unmet) or "met"))
+        self.consume("builder", report=True)
         journals.journal_add(
-            as_role("builder"),
+            self.as_role("builder"),
             phase="demo",
             title="M1+M2 PASS received",
             body="Both verdicts are in; writing DONE.",
         )
-        d = loop.done(as_role("builder"), phase="demo", summary="version endpoint serves a release")
-        step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
-        final = status.status(as_role("orchestrator"), phase=None)
-        if signed:
-            problems = view.check(as_role("orchestrator"), phase=None)["problems"]
-            step("orchestrator: check → " + ("; ".join(p["code"] for p in problems) or "no problems"))
+        d = loop.done(self.as_role("builder"), phase="demo", summary="version endpoint serves a release")
+        self.step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
+        final = status.status(self.as_role("orchestrator"), phase=None)
+        if self.signed:
+            problems = view.check(self.as_role("orchestrator"), phase=None)["problems"]
+            self.step("orchestrator: check → " + ("; ".join(p["code"] for p in problems) or "no problems"))
+        return final
+
+
+def demo(target: str | None, *, step: Callable[[str], None], signed: bool = False) -> dict[str, Any]:
+    """The whole loop; returns the final `status` document (the CLI prints it as `loopkit status`
+    does) and the repository's log."""
+    from loopkit.gitrepo import init_repo
+
+    root = _folder(target)
+    repo = init_repo(root)
+    run = _Loop(root, step=step, signed=signed)
+    step(f"demo repository: {root}")
+    with _server(root / "app") as port:
+        run.port = port
+        run.set_up()
+        run.open_phase()
+        run.milestone_one()
+        run.milestone_two()
+        final = run.finish()
     return {"dir": str(root), "status": final, "log": repo.log_oneline(limit=100).splitlines()}
