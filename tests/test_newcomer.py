@@ -113,7 +113,7 @@ def on_terminal(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
 
 # -- wrong or misleading --------------------------------------------------------------------------
-def test_inbox_list_is_oldest_first_by_send_time_then_file_order(books: Repo) -> None:
+def test_inbox_list_is_oldest_first_by_history_never_by_clock(books: Repo) -> None:
     sent = []
     for n in range(4):
         result = books.lk("inbox", "send", "--to", "builder", "--subject", f"s{n}", "--body", "b", "--json",
@@ -125,7 +125,8 @@ def test_inbox_list_is_oldest_first_by_send_time_then_file_order(books: Repo) ->
     older = books.lk("inbox", "send", "--to", "builder", "--body", "b", "--json", role="orchestrator",
                      env={"LOOPKIT_NOW": "2026-06-13T13:00:00Z"})  # fmt: skip
     listed = books.lk("inbox", "list", "--to", "builder", "--json").json["messages"]
-    assert listed[0]["id"] == older.json["id"]
+    # SPEC 1: records are ordered by history, never by their timestamps (a skewed clock included)
+    assert [m["id"] for m in listed] == [*sent, older.json["id"]]
 
 
 def test_no_workspace_hint_names_a_workspace_found_below(tmp_path: Path) -> None:

@@ -338,3 +338,143 @@ def test_report_in_headless_chromium(page: Path, tmp_path: Path) -> None:
         Path(keep).mkdir(parents=True, exist_ok=True)
         for shot in (*shots.values(), page):
             shutil.copy(shot, Path(keep) / shot.name)
+
+
+# -- the timeline, check's problems, staleness (issue 24 item 9) ----------------------------------
+def _answer_spec(phase: str, answer: Path) -> str:
+    return f"""phase = "{phase}"
+title = "{phase}"
+
+[[milestones]]
+id = "M1"
+title = "answers"
+
+  [[milestones.probes]]
+  id = "P1"
+  title = "answers 200"
+  run = "cat {answer}"
+  observe = "stdout"
+  expect = ["200"]
+"""
+
+
+@pytest.fixture(scope="module")
+def lived(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """`history`: a FAIL, then a fix, its PASS, a claim, the adversary's own PASS, a verdict, DONE,
+    then code changed (a DONE phase is history: nothing of it goes stale). `open`: evidence made
+    stale by that change, and a journal with an unclosed fence (a parse-warning, check's only)."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Person\n\temail = person@example.invalid\n[commit]\n\tgpgsign = false\n",
+        encoding="utf-8",
+    )
+    saved = dict(os.environ)
+    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1")
+    for name in list(os.environ):
+        if name.startswith(("LOOPKIT_", "GIT_AUTHOR_", "GIT_COMMITTER_")):
+            del os.environ[name]
+    try:
+        repo = make_repo(tmp_path_factory.mktemp("lived"), workspace="docs")
+        answer = repo.root / "answer.txt"
+        repo.commit_code("answer.txt", "500\n", "answers 500")
+        for phase in ("history", "open"):
+            repo.write(f"docs/phases/{phase}.toml", _answer_spec(phase, answer))
+        repo.git("add", "-A")
+        repo.git("commit", "-q", "-m", "specs")
+        env = {**os.environ, "LOOPKIT_NOW": NOW}
+
+        def ctx(role: str) -> Context:
+            return Context(cwd=repo.ws, environ={**env, "LOOPKIT_ROLE": role})
+
+        phase_new(ctx("orchestrator"), "history", None)
+        probe_run(ctx("builder"), phase="history", milestone="M1", probe=None)  # FAIL: 500
+        repo.commit_code("answer.txt", "200\n", "answers 200")
+        probe_run(ctx("builder"), phase="history", milestone="M1", probe=None)
+        claim(ctx("builder"), phase="history", milestone="M1", note="fixed")
+        probe_run(ctx("adversary"), phase="history", milestone="M1", probe=None)
+        verdict(ctx("adversary"), phase="history", milestone="M1", result="PASS", note="saw 200")
+        consume(ctx("builder"), to="builder", ids=[], every=True, phase="history")
+        done(ctx("builder"), phase="history", summary="answers")
+        phase_new(ctx("orchestrator"), "open", None)
+        probe_run(ctx("builder"), phase="open", milestone="M1", probe=None)
+        repo.commit_code("src/app.py", "print('changed')\n", "code changed after both phases' evidence")
+        journal = repo.ws / "JOURNAL-open.md"
+        journal.write_text(journal.read_text(encoding="utf-8") + "\n```sh\nnever closed\n", encoding="utf-8")
+        repo.git("commit", "-q", "-am", "a note with an unclosed fence")
+        return repo
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def lived_page(lived: Repo) -> str:
+    result = run_loopkit("report", "--out", "-", cwd=lived.ws)
+    assert result.code == 0, result.err
+    return result.out
+
+
+def _section(html: str, phase: str) -> str:
+    start = html.index(f'<section class="phase" id="phase-{phase}-')
+    end = html.find("<section", start + 1)
+    return html[start : end if end != -1 else len(html)]
+
+
+def _items(html: str, css: str) -> list[str]:
+    """The text of each <li> of the first list of this class, tags dropped, spaces folded."""
+    found = re.search(rf'<ol class="{css}">(.*?)</ol>', html, re.S)
+    assert found, css
+    items = re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)
+    return [" ".join(parse(item).all_text.split()) for item in items]
+
+
+def test_report_timeline_holds_every_genuine_record_in_history_order(lived: Repo, lived_page: str) -> None:
+    timeline = _items(_section(lived_page, "history"), "timeline")
+    # `evidence P1 FAIL by builder, …`, `CLAIM by builder, …`, `PASS by adversary, …`
+    shapes = [(i.split()[0], i.split()[2] if i.startswith("evidence") else "") for i in timeline]
+    assert shapes == [
+        ("evidence", "FAIL"),  # the FAIL that the later PASS replaced: still shown
+        ("evidence", "PASS"),
+        ("CLAIM", ""),
+        ("evidence", "PASS"),  # the adversary's own probe, from its journal
+        ("PASS", ""),
+    ], timeline
+    assert "by builder" in timeline[0] and "observed 500" in timeline[0]
+    assert "by adversary" in timeline[3] and "observed 200" in timeline[3]
+    assert "saw 200" in timeline[4]
+
+
+def test_report_problems_are_exactly_checks(lived: Repo, lived_page: str) -> None:
+    from loopkit.services.status import status
+    from loopkit.services.view import check
+
+    checked = run_loopkit("check", "--json", cwd=lived.ws).json["problems"]
+    assert "parse-warning" in {p["code"] for p in checked}
+    ctx = Context(cwd=lived.ws, environ={**os.environ, "LOOPKIT_NOW": NOW, "LOOPKIT_NO_CACHE": "1"})
+    data = status(ctx, phase=None, detail=True)
+    shown = data.get("problems", []) + [p for phase in data["phases"] for p in phase["problems"]]
+    assert shown == check(ctx, phase=None)["problems"] == checked
+    text = parse(lived_page).all_text
+    assert f"{len(checked)} problem" in text
+    for problem in checked:
+        assert problem["message"] in text, problem
+
+
+def test_report_a_done_phase_is_history_nothing_stale(lived: Repo, lived_page: str) -> None:
+    evidence = run_loopkit("evidence", "--phase", "history", "--json", cwd=lived.ws).json
+    assert evidence["milestones"][0]["stale"] == ["P1"]  # the code did change after it
+    done_part = parse(_section(lived_page, "history")).all_text
+    assert "stale" not in done_part.lower(), done_part
+    assert "p-stale" not in _section(lived_page, "history")
+
+
+def test_report_stale_evidence_says_why(lived: Repo, lived_page: str) -> None:
+    refused = lived.lk("claim", "--phase", "open", "--milestone", "M1", "--json", role="builder")
+    assert refused.code == 3, refused.err
+    why = [u["message"] for u in refused.json["unmet"] if u["code"] == "stale-evidence"]
+    assert why, refused.json
+    part = _section(lived_page, "open")
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", part, re.S) if "p-stale" in r)
+    assert why[0] in parse(row).all_text  # the claim gate's words, beside the word "stale"
+    problems = [" ".join(parse(li).all_text.split()) for li in re.findall(r"<li>(.*?)</li>", part, re.S)]
+    assert any(p.startswith("stale-evidence") and why[0] in p for p in problems), problems

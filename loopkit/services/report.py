@@ -1,8 +1,9 @@
 """report: one self-contained HTML page of every phase, for people (SPEC section 9).
 
-It reads the books once, through the view `status --json` is built from (with its detail), redacts
-it as `--json` output is, and renders it with autoescaping on. It needs no role, writes only its
-output file, and commits nothing.
+It reads the books once, through the view `status --json` is built from (with its detail: every
+genuine record of each milestone in history order, and check's problems, the workspace's and each
+phase's), redacts it as `--json` output is, and renders it with autoescaping on. It needs no role,
+writes only its output file, and commits nothing.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def render_page(
         generated=timefmt.iso(now),
         phases=phases,
         counts={s: n for s, n in counts.items() if n},
-        problems=sum(len(p["problems"]) for p in phases),
+        workspace_problems=data.get("problems", []),
+        problems=len(data.get("problems", [])) + sum(len(p["problems"]) for p in phases),
         pending=sum(len(p["messages"]) for p in phases),
         age=lambda at: age(at, now),
         when=_when,

@@ -49,7 +49,7 @@ from loopkit.redact import is_secret_name
 from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME, Workspace, write_cache
 
-VERSION = 2
+VERSION = 3  # 3: the detail document holds every genuine record and check's problems
 RACY_NS = 2_000_000_000
 
 Stat = list[int] | None

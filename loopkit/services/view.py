@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from loopkit import names, timefmt
 from loopkit.markdown.journal import parse_journal
 from loopkit.model import ROLES
+from loopkit.model.git import Origin
+from loopkit.model.journal import Journal, ProbeRecord
 from loopkit.services import journal_memo
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures, trusted
-from loopkit.state import Genuine, is_genuine_evidence, phase_state, record_shas
+from loopkit.state import EvidenceView, Genuine, claim_gate, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
 from loopkit.workspace import CONFIG_NAME, read_text
 
@@ -67,10 +70,44 @@ def _phases(ctx: Context, phase: str | None, only: list[str] | None = None) -> l
     return ctx.workspace.phases() if only is None else only
 
 
-def problems(book: Book, *, full: bool) -> list[Issue]:
+def stale_why(milestone: str, probe: str, evidence: EvidenceView) -> str:
+    """Why this probe's latest record is stale, as the claim gate says it (state.claim_gate)."""
+    record = evidence.latest[probe]
+    why = {probe: evidence.why[probe]} if probe in evidence.why else {}
+    alone = EvidenceView([probe], [], [], [], [probe], {probe: record}, why)
+    return claim_gate(milestone, alone)[0].message
+
+
+@dataclass(frozen=True)
+class JournalRead:
+    """One role's journal of a phase, parsed whole, with the commit that added each record."""
+
+    role: str
+    shown: str
+    parsed: Journal
+    origins: dict[int, Origin | None]
+
+
+def read_journals(book: Book) -> list[JournalRead]:
+    """Every role's journal of the phase that exists (check reads them all; so does report)."""
+    ws = book.ctx.workspace
+    found = []
+    for role in ws.config.journals:
+        path = ws.journal_file(book.phase, role)
+        if path is None or not path.is_file():
+            continue
+        parsed = parse_journal(read_text(path), file_name=path.name)
+        lines = [r.line for r in parsed.probe_records]
+        origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if lines else {}
+        found.append(JournalRead(role, ws.shown(path), parsed, origins))
+    return found
+
+
+def problems(book: Book, *, full: bool, journals: list[JournalRead] | None = None) -> list[Issue]:
     """What is wrong in a phase's books.
 
-    `full` also parses whole journals (check does); status reads only what it must.
+    `full` also parses whole journals (check does; `journals` when they are read already);
+    status reads only what it must.
     """
     found: list[Issue] = []
     ws = book.ctx.workspace
@@ -142,11 +179,9 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
         evidence = book.evidence(m.id)
         for probe in evidence.stale:
             record = evidence.latest[probe]
-            why = evidence.why[probe]
-            because = f" ({why.words()})" if why.shown else ""  # a spec with scopes names the paths
             add(
                 "stale-evidence",
-                f"{m.id} {probe}: latest evidence is stale{because}; run it again",
+                stale_why(m.id, probe, evidence),
                 milestone=m.id,
                 file=journal_name,
                 line=record.line or None,
@@ -161,21 +196,14 @@ def problems(book: Book, *, full: bool) -> list[Issue]:
                 line=line or None,
             )
         return found
-    for role in ws.config.journals:
-        path = ws.journal_file(book.phase, role)
-        if path is None or not path.is_file():
-            continue
-        shown = ws.shown(path)
-        parsed = parse_journal(read_text(path), file_name=path.name)
+    for read in journals if journals is not None else read_journals(book):
+        shown, parsed, origins = read.shown, read.parsed, read.origins
         for warning in parsed.warnings:
             add("parse-warning", warning.message, file=shown, line=warning.line)
         for mismatch in parsed.mismatches:
             add("evidence-mismatch", mismatch.message, file=shown, line=mismatch.line)
-        records = parsed.probe_records
-        lines = [r.line for r in records]
-        origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if records else {}
-        for record in records:
-            if not is_genuine_evidence(record, origins.get(record.line), ws.config, role):
+        for record in parsed.probe_records:
+            if not is_genuine_evidence(record, origins.get(record.line), ws.config, read.role):
                 origin = origins.get(record.line)
                 how = (
                     "is not committed"
@@ -217,16 +245,63 @@ def _record(item: Genuine, *, genuine: bool) -> dict[str, Any]:
     }
 
 
-def _timeline(book: Book, mid: str) -> list[dict[str, Any]]:
-    """Claims, verdicts and forged records in file order: the section's own history order."""
+def _evidence_record(journal: JournalRead, record: ProbeRecord) -> dict[str, Any]:
+    """One genuine probe record of a milestone's timeline (report detail)."""
+    origin = journal.origins.get(record.line)
+    return {
+        "kind": "EVIDENCE",
+        "probe": record.probe,
+        "title": record.title,
+        "result": record.result,
+        "observed": record.observed,
+        "at": record.at,
+        "by": journal.role,
+        "head": record.head,
+        "commit": origin.sha if origin else None,
+        "genuine": True,
+        "line": record.line,
+    }
+
+
+def _timeline(
+    book: Book, mid: str, journals: list[JournalRead], history: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Every genuine evidence record of the milestone (every role's journal), its claims,
+    verdicts and forged records, in history order (SPEC section 1): by the commit that added each
+    (`history`: oldest first), then within one file by place; uncommitted records last."""
     view = book.views[mid]
     items = [(g, True) for g in (*view.claims, *view.verdicts)] + [(g, False) for g in view.forged]
     items += [(u.item, False) for u in view.unsigned]  # a signed role's record whose signature fails
-    return [_record(g, genuine=ok) for g, ok in sorted(items, key=lambda pair: pair[0].record.line)]
+    keyed = [
+        (
+            (_place(g.origin, history), 0, g.record.line),
+            _record(g, genuine=ok),
+        )
+        for g, ok in items
+    ]
+    config = book.ctx.workspace.config
+    for rank, journal in enumerate(journals, start=1):
+        for record in journal.parsed.probe_records:
+            origin = journal.origins.get(record.line)
+            if record.milestone != mid or origin is None:
+                continue
+            if is_genuine_evidence(record, origin, config, journal.role):
+                keyed.append(
+                    ((_place(origin, history), rank, record.line), _evidence_record(journal, record))
+                )
+    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _place(origin: Origin | None, history: dict[str, int]) -> int:
+    """A record's place in history: its commit's; after every commit when uncommitted."""
+    if origin is None:
+        return len(history) + 1
+    return history.get(origin.sha, len(history))
 
 
 def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
-    """The latest record of each probe the milestone requires, with what the evidence view made of it."""
+    """The latest record of each probe the milestone requires, with what the evidence view made of
+    it and, when stale, why. A DONE phase is history (SPEC section 3): nothing of it is stale."""
     evidence = book.evidence(mid)
     spec_m = book.spec.milestone(mid) if book.spec else None
     titles = {p.id: p.title for p in spec_m.probes} if spec_m else {}
@@ -235,11 +310,18 @@ def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
         record = evidence.latest.get(probe)
         kinds = ("passing", "failing", "missing", "stale")
         verdict = next((k for k in kinds if probe in getattr(evidence, k)), "missing")
+        why = None
+        if verdict == "stale":
+            if book.done:
+                verdict = "passing"
+            else:
+                why = stale_why(mid, probe, evidence)
         out.append(
             {
                 "probe": probe,
                 "title": record.title if record else titles.get(probe, probe),
                 "state": verdict,
+                "why": why,
                 "result": record.result if record else None,
                 "observed": record.observed if record else None,
                 "at": record.at if record else None,
@@ -250,10 +332,27 @@ def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda p: (p["at"] is None, p["at"] or "", p["probe"]))
 
 
-def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
-    """One phase as `status --json` shows it; `detail` adds what `report` shows besides (timelines,
-    the latest evidence, pending messages, problems with their places) from the same reading."""
+def _history(ctx: Context, books: Sequence[Book]) -> dict[str, int]:
+    """The commits that touched these phases' STATUS files and journals, oldest = 0: one order
+    in which a phase's records of every file compare (report's timelines)."""
+    ws = ctx.workspace
+    if ws.repo_root is None or ctx.repo.head is None:
+        return {}
+    paths = [ws.repo_path(b.status_path) for b in books]
+    for book in books:
+        paths += [ws.repo_path(j) for role in ws.config.journals if (j := ws.journal_file(book.phase, role))]
+    log = ctx.repo.run(
+        "log", "--no-show-signature", "--topo-order", "--format=%H", ctx.repo.head, "--", *paths
+    )
+    return {sha: index for index, sha in enumerate(reversed(log.split()))}
+
+
+def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | None = None) -> dict[str, Any]:
+    """One phase as `status --json` shows it; `detail` adds what `report` shows besides (timelines
+    of every genuine record, the latest evidence, pending messages, check's problems) from the
+    same reading; `history` orders the timelines (_history)."""
     ws = book.ctx.workspace
+    journals = read_journals(book) if detail else []
     milestones: list[dict[str, Any]] = []
     for view in book.views.values():
         claim = view.claim
@@ -289,7 +388,7 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
             }
         )
         if detail:
-            milestones[-1]["timeline"] = _timeline(book, view.id)
+            milestones[-1]["timeline"] = _timeline(book, view.id, journals, history or {})
             milestones[-1]["probes"] = _probes(book, view.id)
     counts = {}
     pending: list[dict[str, Any]] = []
@@ -323,8 +422,8 @@ def phase_view(book: Book, *, detail: bool = False) -> dict[str, Any]:
         "last_activity": max(times) if times else None,
         "problems": [p.to_json(problem=True) for p in found],  # with file and line, as check's
     }
-    if detail:
-        data["problems"] = [p.to_json(problem=True) for p in found]
+    if detail:  # check's problems of the phase (the workspace's own are read_status's)
+        data["problems"] = [p.to_json(problem=True) for p in problems(book, full=True, journals=journals)]
         data["messages"] = sorted(pending, key=lambda m: m["at"] or "")  # stable: then file order
         data["status_file"] = book.status_name
         data["plan"] = book.spec.plan if book.spec else None
@@ -402,8 +501,14 @@ def read_status(
     books. Staleness reads only code (scopes match code paths, never workspace files), which a
     commit of workspace files leaves as it was: only a phase without a spec is watched."""
     ws = ctx.workspace
-    books = _books(ctx, phase, only)
-    result = {"workspace": ws.rel or ".", "phases": [phase_view(book, detail=detail) for book in books]}
+    books = _books(ctx, phase, only, roles=list(ws.config.journals) if detail else ("builder",))
+    history = _history(ctx, books) if detail else None
+    result: dict[str, Any] = {
+        "workspace": ws.rel or ".",
+        "phases": [phase_view(book, detail=detail, history=history) for book in books],
+    }
+    if detail:  # with each phase's, exactly check's problems
+        result["problems"] = [i.to_json(problem=True) for i in workspace_problems(ctx)]
     if watching is not None:
         for book in books:
             watching[book.phase] = book.spec is None
@@ -438,16 +543,17 @@ def signer_problems(ctx: Context) -> list[Issue]:
     return found
 
 
+def workspace_problems(ctx: Context) -> list[Issue]:
+    """The problems of no one phase: loopkit.toml's and allowed_signers' (check lists them first)."""
+    return config_problems(ctx) + signer_problems(ctx)
+
+
 def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
-    found = (
-        config_problems(ctx)
-        + signer_problems(ctx)
-        + [
-            issue
-            for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
-            for issue in problems(book, full=True)
-        ]
-    )
+    found = workspace_problems(ctx) + [
+        issue
+        for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
+        for issue in problems(book, full=True)
+    ]
     _save_cache(ctx)
     return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
 
