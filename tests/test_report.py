@@ -462,7 +462,8 @@ def test_report_problems_are_exactly_checks(lived: Repo, lived_page: str) -> Non
 
 def test_report_a_done_phase_is_history_nothing_stale(lived: Repo, lived_page: str) -> None:
     evidence = run_loopkit("evidence", "--phase", "history", "--json", cwd=lived.ws).json
-    assert evidence["milestones"][0]["stale"] == ["P1"]  # the code did change after it
+    # the code did change after it, but a DONE phase is history (SPEC 3, DONE gate 2): nothing stale
+    assert evidence["milestones"][0]["stale"] == []
     done_part = parse(_section(lived_page, "history")).all_text
     assert "stale" not in done_part.lower(), done_part
     assert "p-stale" not in _section(lived_page, "history")
