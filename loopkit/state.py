@@ -625,7 +625,9 @@ def replay_gate(
     for probe in view.stale:
         why = "recorded with uncommitted changes" if view.latest[probe].dirty else "not at the claim's code"
         issues.append(
-            Issue("unreplayed", f"{milestone} {probe}: the adversary's latest run is {why} ({where})", milestone)
+            Issue(
+                "unreplayed", f"{milestone} {probe}: the adversary's latest run is {why} ({where})", milestone
+            )
         )
     return issues
 

@@ -143,7 +143,9 @@ def problem_codes(doc: dict[str, Any]) -> list[str]:
 
 def test_a_builder_pass_and_an_adversary_fail_at_one_code_are_flaky(px: Repo) -> None:
     claimed(px)
-    ran = lk_json(px, "probe", "run", "--phase", PHASE, "--milestone", "M1", role="adversary", code=1, FLAKY="1")
+    ran = lk_json(
+        px, "probe", "run", "--phase", PHASE, "--milestone", "M1", role="adversary", code=1, FLAKY="1"
+    )
     assert [r["result"] for r in ran["records"]] == ["FAIL", "PASS"]
 
     evidence = lk_json(px, "evidence", "--phase", PHASE)
@@ -196,7 +198,10 @@ def test_next_tells_the_adversary_to_run_the_probes_first(px: Repo) -> None:
 def test_replay_off_changes_nothing(tmp_path: Path) -> None:
     repo = make(tmp_path, replay=False)
     claimed(repo)
-    ok(repo.lk("probe", "run", "--phase", PHASE, "--milestone", "M1", role="adversary", env={"FLAKY": "1"}), 1)
+    ok(
+        repo.lk("probe", "run", "--phase", PHASE, "--milestone", "M1", role="adversary", env={"FLAKY": "1"}),
+        1,
+    )
     assert lk_json(repo, "evidence", "--phase", PHASE)["milestones"][0]["flaky"] == []
     assert "flaky" not in problem_codes(lk_json(repo, "check", "--phase", PHASE))
     moves = [a["action"] for a in lk_json(repo, "next", "--phase", PHASE, role="adversary")["actions"]]

@@ -216,7 +216,9 @@ class Book:
             code=self.facts.code,
         )
 
-    def _of_milestone(self, latest: dict[tuple[str, str], ProbeRecord], milestone: str) -> dict[str, ProbeRecord]:
+    def _of_milestone(
+        self, latest: dict[tuple[str, str], ProbeRecord], milestone: str
+    ) -> dict[str, ProbeRecord]:
         return {p: r for (m, p), r in latest.items() if m == milestone}
 
     def _required(self, milestone: str) -> list[str]:
