@@ -4,7 +4,7 @@ staleness and problems. Every git fact comes in as data, so these are plain func
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from loopkit.model.config import Config, PhaseSpec, ProbeSpec
@@ -591,29 +591,20 @@ def phase_state(*, opened: bool, done: bool, ready: bool, views: Mapping[str, Mi
     return "in-progress" if opened else "planned"
 
 
-def replay_gate(
-    milestone: str,
-    required: Sequence[str],
-    adversary_latest: Mapping[str, ProbeRecord],
-    claim: Genuine,
-    facts: GitFacts,
-) -> list[Issue]:
+def replay_gate(milestone: str, replayed: EvidenceView, claim: Genuine) -> list[Issue]:
     """SPEC section 11, replayed verdicts (`[rules] replay`): a PASS of `claim` counts only when the
     adversary's own journal holds, for every probe the milestone requires, a passing record at the
-    claim's code. `adversary_latest`: the adversary's latest genuine record of each probe
-    (is_genuine_evidence with role="adversary", made with the spec's command); "at the claim's
-    code" is the claim gate's staleness rule with the claim's code as the code now."""
-    at = replace(facts, head=claim.record.ref, code=claim.record.code)
-    view = evidence_view(
-        required, adversary_latest, head=at.head, changed=at.changed, inside=at.inside, code=at.code
-    )
+    claim's code. `replayed`: the adversary's latest genuine record of each required probe
+    (is_genuine_evidence with role="adversary", made with the spec's command) judged by the claim
+    gate's staleness rule with the claim's code as the code now (evidence_view); one issue
+    `unreplayed` for each probe that is not passing there."""
     where = (claim.record.code or claim.record.ref or "?")[:12]
     issues = [
         Issue("unreplayed", f"{milestone} {p}: the adversary has no run of it recorded by loopkit", milestone)
-        for p in view.missing
+        for p in replayed.missing
     ]
-    for probe in view.failing:
-        record = view.latest[probe]
+    for probe in replayed.failing:
+        record = replayed.latest[probe]
         issues.append(
             Issue(
                 "unreplayed",
@@ -622,11 +613,14 @@ def replay_gate(
                 milestone,
             )
         )
-    for probe in view.stale:
-        why = "recorded with uncommitted changes" if view.latest[probe].dirty else "not at the claim's code"
+    for probe in replayed.stale:
+        dirty = replayed.latest[probe].dirty
+        why = "recorded with uncommitted changes" if dirty else "not at the claim's code"
         issues.append(
             Issue(
-                "unreplayed", f"{milestone} {probe}: the adversary's latest run is {why} ({where})", milestone
+                "unreplayed",
+                f"{milestone} {probe}: the adversary's latest run is {why} ({where})",
+                milestone,
             )
         )
     return issues
@@ -639,14 +633,16 @@ def flaky_probes(
     facts: GitFacts,
 ) -> list[str]:
     """SPEC section 11: the required probes whose two latest runs disagree at one code: the
-    builder's PASS, the adversary's FAIL (or ERROR), at the same code by the staleness rule (the
-    builder's record's code as the code now); a record made on a dirty tree is at no code."""
+    builder's PASS, the adversary's FAIL (or ERROR), at the same code: the whole code, by the
+    staleness rule with the builder's record's code as the code now (evidence_is_stale), so runs
+    on code differing anywhere are never flaky; a record made on a dirty tree is at no code."""
     found: list[str] = []
     for probe in required:
         ours, theirs = builder_latest.get(probe), adversary_latest.get(probe)
         if ours is None or theirs is None or ours.result != "PASS" or theirs.result == "PASS" or ours.dirty:
             continue
-        at = replace(facts, head=ours.head, code=ours.code)
-        if not evidence_is_stale(theirs, head=at.head, changed=at.changed, inside=at.inside, code=at.code):
+        if not evidence_is_stale(
+            theirs, head=ours.head, changed=facts.changed, inside=facts.inside, code=ours.code
+        ):
             found.append(probe)
     return found

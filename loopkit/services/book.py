@@ -3,7 +3,7 @@ the latest evidence of each required probe, the git facts, the builder's inbox."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -203,17 +203,25 @@ class Book:
             self._evidence[milestone] = self._evidence_of(milestone)
         return self._evidence[milestone]
 
-    def _evidence_of(self, milestone: str) -> EvidenceView:
-        spec_m = self.spec.milestone(milestone) if self.spec else None
-        required = [p.id for p in spec_m.probes] if spec_m else []
-        latest = {p: r for (m, p), r in self.latest.items() if m == milestone}
+    def _evidence_of(
+        self,
+        milestone: str,
+        latest: dict[str, ProbeRecord] | None = None,
+        facts: GitFacts | None = None,
+    ) -> EvidenceView:
+        """The builder's evidence against the code now; or these records (another journal's)
+        against another code (`facts`: the claim's, for `[rules] replay`), by the same rule."""
+        required = self._required(milestone)
+        if latest is None:
+            latest = self._of_milestone(self.latest, milestone)
+        facts = facts or self.facts
         return evidence_view(
             required,
             latest,
-            head=self.facts.head,
-            changed=self.facts.changed,
-            inside=self.facts.inside,
-            code=self.facts.code,
+            head=facts.head,
+            changed=facts.changed,
+            inside=facts.inside,
+            code=facts.code,
         )
 
     def _of_milestone(
@@ -232,7 +240,8 @@ class Book:
         if not self.ctx.workspace.config.replay or claim is None:
             return []
         adversary = self._of_milestone(self.adversary_latest, milestone)
-        return replay_gate(milestone, self._required(milestone), adversary, claim, self.facts)
+        at_claim = replace(self.facts, head=claim.record.ref, code=claim.record.code)
+        return replay_gate(milestone, self._evidence_of(milestone, adversary, at_claim), claim)
 
     def flaky(self, milestone: str) -> list[str]:
         """With `[rules] replay`, the required probes whose builder PASS and adversary FAIL share a
