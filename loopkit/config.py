@@ -158,7 +158,7 @@ def config_from(data: dict[str, Any], where: str) -> Config:
             errors.add("redact.patterns", f"bad regular expression {pattern!r}: {exc}")
 
     rules = tables["rules"]
-    errors.keys(rules, ("open_phase", "signed"), "rules")
+    errors.keys(rules, ("open_phase", "signed", "replay"), "rules")
     open_phase = tuple(
         _take(rules, "open_phase", _is_strings, "a list of roles", errors, "rules", list(defaults.open_phase))
     )
@@ -191,6 +191,7 @@ def config_from(data: dict[str, Any], where: str) -> Config:
         redact_patterns=patterns,
         open_phase=open_phase,
         signed=signed,
+        replay=_take(rules, "replay", _is_bool, "true or false", errors, "rules", defaults.replay),
         git_remote=_take(git, "remote", _is_str, "a string", errors, "git", defaults.git_remote),
         git_sync=_take(git, "sync", _is_bool, "true or false", errors, "git", defaults.git_sync),
         lock_timeout=_take(lock, "timeout", _is_number, "a positive number of seconds", errors, "lock", None),
@@ -216,6 +217,7 @@ _GUARDED = {
     "identities": "roles",
     "open_phase": "rules.open_phase",
     "signed": "rules.signed",
+    "replay": "rules.replay",
 }
 
 

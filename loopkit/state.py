@@ -633,3 +633,60 @@ def phase_state(*, opened: bool, done: bool, ready: bool, views: Mapping[str, Mi
     if "claimed" in states:
         return "awaiting-review"
     return "in-progress" if opened else "planned"
+
+
+def replay_gate(milestone: str, replayed: EvidenceView, claim: Genuine) -> list[Issue]:
+    """SPEC section 11, replayed verdicts (`[rules] replay`): a PASS of `claim` counts only when the
+    adversary's own journal holds, for every probe the milestone requires, a passing record at the
+    claim's code. `replayed`: the adversary's latest genuine record of each required probe
+    (is_genuine_evidence with role="adversary", made with the spec's command) judged by the claim
+    gate's staleness rule with the claim's code as the code now (evidence_view); one issue
+    `unreplayed` for each probe that is not passing there."""
+    where = (claim.record.code or claim.record.ref or "?")[:12]
+    issues = [
+        Issue("unreplayed", f"{milestone} {p}: the adversary has no run of it recorded by loopkit", milestone)
+        for p in replayed.missing
+    ]
+    for probe in replayed.failing:
+        record = replayed.latest[probe]
+        issues.append(
+            Issue(
+                "unreplayed",
+                f"{milestone} {probe}: the adversary's latest run is {record.result} "
+                f"(observed {record.observed!r})",
+                milestone,
+            )
+        )
+    for probe in replayed.stale:
+        dirty = replayed.latest[probe].dirty
+        why = "recorded with uncommitted changes" if dirty else "not at the claim's code"
+        issues.append(
+            Issue(
+                "unreplayed",
+                f"{milestone} {probe}: the adversary's latest run is {why} ({where})",
+                milestone,
+            )
+        )
+    return issues
+
+
+def flaky_probes(
+    required: Sequence[str],
+    builder_latest: Mapping[str, ProbeRecord],
+    adversary_latest: Mapping[str, ProbeRecord],
+    facts: GitFacts,
+) -> list[str]:
+    """SPEC section 11: the required probes whose two latest runs disagree at one code: the
+    builder's PASS, the adversary's FAIL (or ERROR), at the same code: the whole code, by the
+    staleness rule with the builder's record's code as the code now (evidence_is_stale), so runs
+    on code differing anywhere are never flaky; a record made on a dirty tree is at no code."""
+    found: list[str] = []
+    for probe in required:
+        ours, theirs = builder_latest.get(probe), adversary_latest.get(probe)
+        if ours is None or theirs is None or ours.result != "PASS" or theirs.result == "PASS" or ours.dirty:
+            continue
+        if not evidence_is_stale(
+            theirs, head=ours.head, changed=facts.changed, inside=facts.inside, code=ours.code
+        ):
+            found.append(probe)
+    return found

@@ -108,7 +108,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "adversary": {"name": "adversary", "email": "adversary@loopkit.invalid"},
         "orchestrator": {"name": "orchestrator", "email": "orchestrator@loopkit.invalid"},
     },
-    "rules": {"open_phase": ["orchestrator"], "signed": []},
+    "rules": {"open_phase": ["orchestrator"], "signed": [], "replay": False},
     "probe": {"timeout": 30},
     "redact": {"patterns": []},
 }

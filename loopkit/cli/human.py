@@ -65,6 +65,8 @@ def evidence(d: Doc, a: Args) -> str:
             "missing": m["missing"],
             "stale": [_stale(p, m.get("stale_paths", {}).get(p)) for p in m["stale"]],
         }
+        if m.get("flaky"):  # [rules] replay: builder PASS, adversary FAIL at one code
+            groups["flaky"] = m["flaky"]
         out.append(f"{m['id']}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items()))
     return "\n".join(out)
 

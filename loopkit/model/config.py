@@ -94,6 +94,7 @@ class Config:
     redact_patterns: tuple[str, ...] = ()
     open_phase: tuple[str, ...] = ("orchestrator",)
     signed: tuple[str, ...] = ()
+    replay: bool = False  # [rules] replay: a PASS needs the adversary's own run (SPEC section 11)
     git_remote: str = "origin"
     git_sync: bool = False
     lock_timeout: float | None = None

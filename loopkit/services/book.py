@@ -3,7 +3,7 @@ the latest evidence of each required probe, the git facts, the builder's inbox."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -30,11 +30,13 @@ from loopkit.state import (
     Stale,
     done_gate,
     evidence_view,
+    flaky_probes,
     is_genuine_evidence,
     matches_spec,
     milestone_views,
     record_shas,
     removed_records,
+    replay_gate,
     signed_shas,
     stale_passes,
 )
@@ -139,16 +141,27 @@ class Book:
 
     @cached_property
     def latest(self) -> dict[tuple[str, str], ProbeRecord]:
-        """The newest *genuine* builder record of each probe the spec requires.
+        """The newest *genuine* builder record of each probe the spec requires (`latest_of`)."""
+        return self.latest_of("builder")
+
+    @cached_property
+    def adversary_latest(self) -> dict[tuple[str, str], ProbeRecord]:
+        """The newest genuine record of each required probe in the adversary's own journal (REVIEW):
+        what `[rules] replay` asks of a PASS (SPEC section 11)."""
+        return self.latest_of("adversary")
+
+    def latest_of(self, role: str) -> dict[tuple[str, str], ProbeRecord]:
+        """The newest *genuine* record of each probe the spec requires, in the role's journal.
 
         Read from the journal's end; each candidate's line is blamed, and a record that loopkit's
-        own evidence commit did not add (typed, pasted, uncommitted), or that was not made with
-        the spec's command and expectation, counts as none: the search goes on to older records.
+        own evidence commit for the role did not add (typed, pasted, uncommitted), or that was not
+        made with the spec's command and expectation, counts as none: the search goes on to older
+        records.
         """
         spec = self.spec
         wanted = {(m.id, p.id): p for m in (spec.milestones if spec else ()) for p in m.probes}
         found: dict[tuple[str, str], ProbeRecord] = {}
-        path = self.ctx.workspace.journal_file(self.phase, "builder")
+        path = self.ctx.workspace.journal_file(self.phase, role)
         if not wanted or path is None or not path.is_file():
             return found
         pending = set(wanted)
@@ -176,10 +189,10 @@ class Book:
                 break
             origins = self._record_origins(path, [r.line for r, _ in heads.values()])
             for key, (record, edited) in heads.items():
-                if is_genuine_evidence(record, origins.get(record.line), config):
+                if is_genuine_evidence(record, origins.get(record.line), config, role):
                     found[key] = record
                     pending.discard(key)
-                    if edited:
+                    if edited and role == "builder":  # status names the builder's journal for it
                         self.mismatched[key] = record.line
         return found
 
@@ -193,14 +206,22 @@ class Book:
             self._evidence[milestone] = self._evidence_of(milestone)
         return self._evidence[milestone]
 
-    def _evidence_of(self, milestone: str) -> EvidenceView:
-        spec_m = self.spec.milestone(milestone) if self.spec else None
-        required = [p.id for p in spec_m.probes] if spec_m else []
-        latest = {p: r for (m, p), r in self.latest.items() if m == milestone}
+    def _evidence_of(
+        self,
+        milestone: str,
+        latest: dict[str, ProbeRecord] | None = None,
+        facts: GitFacts | None = None,
+    ) -> EvidenceView:
+        """The builder's evidence against the code now; or these records (another journal's)
+        against another code (`facts`: the claim's, for `[rules] replay`), by the same rule."""
+        required = self._required(milestone)
+        if latest is None:
+            latest = self._of_milestone(self.latest, milestone)
+        facts = facts or self.facts
         return evidence_view(
             required,
             latest,
-            facts=self.facts,
+            facts=facts,
             scope=self.spec.scope(milestone) if self.spec else (),
             named=self.spec is not None and self.spec.scoped,
             history=self.history,
@@ -216,6 +237,48 @@ class Book:
         if self.spec is None:
             return {}
         return stale_passes(self.views, self.spec, self.facts, history=self.history)
+
+    def _of_milestone(
+        self, latest: dict[tuple[str, str], ProbeRecord], milestone: str
+    ) -> dict[str, ProbeRecord]:
+        return {p: r for (m, p), r in latest.items() if m == milestone}
+
+    def _required(self, milestone: str) -> list[str]:
+        spec_m = self.spec.milestone(milestone) if self.spec else None
+        return [p.id for p in spec_m.probes] if spec_m else []
+
+    def unreplayed(self, milestone: str) -> list[Issue]:
+        """`[rules] replay` (SPEC section 11): why a PASS of the milestone's latest claim would not
+        count, none when replay is off or the adversary's runs hold (state.replay_gate)."""
+        claim = self.views[milestone].claim if milestone in self.views else None
+        if not self.ctx.workspace.config.replay or claim is None:
+            return []
+        adversary = self._of_milestone(self.adversary_latest, milestone)
+        at_claim = replace(self.facts, head=claim.record.ref, code=claim.record.code)
+        return replay_gate(milestone, self._evidence_of(milestone, adversary, at_claim), claim)
+
+    def flaky(self, milestone: str) -> list[str]:
+        """With `[rules] replay`, the required probes whose builder PASS and adversary FAIL share a
+        code (state.flaky_probes); replay off reads no adversary journal and finds none."""
+        if not self.ctx.workspace.config.replay:
+            return []
+        return flaky_probes(
+            self._required(milestone),
+            self._of_milestone(self.latest, milestone),
+            self._of_milestone(self.adversary_latest, milestone),
+            self.facts,
+        )
+
+    def replay_unmet(self) -> list[Issue]:
+        """The DONE gate with replay on counts a current PASS only when its replay holds."""
+        if not self.ctx.workspace.config.replay or self.spec is None:
+            return []
+        issues: list[Issue] = []
+        for m in self.spec.milestones:
+            current = self.views[m.id].current
+            if current is not None and current.record.kind == "PASS":
+                issues += self.unreplayed(m.id)
+        return issues
 
     @cached_property
     def builder_inbox(self) -> list[Message]:
@@ -259,6 +322,7 @@ class Book:
             self.spec_unmet()
             + self.removed_issues()
             + ([self.done_unsigned] if self.done_unsigned is not None else [])
+            + self.replay_unmet()
             + done_gate(
                 spec=self.spec,
                 doc=self.doc,

@@ -212,6 +212,13 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
                 f"PASS {milestone} refused: no open claim ({why})",
                 details=[Issue("no-open-claim", why, milestone)],
             )
+        unreplayed = book.unreplayed(milestone) if result == "PASS" else []
+        if unreplayed:
+            raise Refused(
+                f"PASS {milestone} refused: [rules] replay asks for your own run of each required probe "
+                f"at the claim's code; run `loopkit probe run --phase {phase} --milestone {milestone}` first",
+                details=unreplayed,
+            )
         claim_sha = claim_record.origin.sha if claim_record and claim_record.origin else None
         claim_id = claim_record.record.id if claim_record else None
         at = timefmt.iso(ctx.now)

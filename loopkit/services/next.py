@@ -141,7 +141,7 @@ def _for_role(role: str, book: Book, state: str) -> list[Action]:
     if role == "builder":
         return _builder(book, state)
     if role == "adversary":
-        reviews = [_review(book, view) for view in book.views.values() if view.claim_open]
+        reviews = [a for view in book.views.values() if view.claim_open for a in _review(book, view)]
         if reviews:
             return reviews
     return [_waiting(book, state, role)]
@@ -155,7 +155,28 @@ def _waiting(book: Book, state: str, role: str) -> Action:
     return Action(book.phase, None, "wait", why)
 
 
-def _review(book: Book, view: MilestoneView) -> Action:
+def _review(book: Book, view: MilestoneView) -> list[Action]:
+    """Review an open claim; with `[rules] replay`, the adversary's own `probe run` first, since a
+    PASS without it is refused (the verdict service asks Book.unreplayed too)."""
+    unreplayed = book.unreplayed(view.id)
+    if not unreplayed:
+        return [_verdict(book, view)]
+    why = "; ".join(u.message for u in unreplayed) + (
+        ": [rules] replay asks for your own run of each required probe at the claim's code before a PASS"
+    )
+    probe = Action(
+        book.phase,
+        view.id,
+        "probe",
+        why,
+        ("probe", "run", "--phase", book.phase, "--milestone", view.id),
+        "probe_run",
+        {"phase": book.phase, "milestone": view.id},
+    )
+    return [probe, _verdict(book, view)]
+
+
+def _verdict(book: Book, view: MilestoneView) -> Action:
     claim = view.claim
     assert claim is not None
     commit = claim.origin.sha[:12] if claim.origin else "?"

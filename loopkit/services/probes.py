@@ -371,4 +371,5 @@ def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, An
         view = book.evidence(mid)
         latest = {p: r.to_json() for p, r in view.latest.items()}
         milestones.append({"id": mid, **view.to_json(), "stale_paths": view.stale_paths(), "latest": latest})
+        milestones[-1]["flaky"] = book.flaky(mid)  # [rules] replay (SPEC section 11); else []
     return {"phase": phase, "milestones": milestones}

@@ -186,6 +186,18 @@ def problems(book: Book, *, full: bool, journals: list[JournalRead] | None = Non
                 file=journal_name,
                 line=record.line or None,
             )
+    for m in book.spec.milestones if book.spec and book.doc.done_line is None else ():
+        for probe in book.flaky(m.id):  # [rules] replay (SPEC section 11)
+            record = book.adversary_latest[(m.id, probe)]
+            review = ws.journal_file(book.phase, "adversary")
+            add(
+                "flaky",
+                f"{m.id} {probe}: the builder's run PASSes and the adversary's {record.result}s at the same "
+                "code; find out why before anyone passes it",
+                milestone=m.id,
+                file=ws.shown(review) if review else None,
+                line=record.line or None,
+            )
     if not full:
         for (mid, probe), line in sorted(book.mismatched.items()):
             add(
@@ -435,7 +447,10 @@ def _books(
 ) -> list[Book]:
     """Every phase's book (or `only` these), with the history of all their STATUS files read in
     one git call, and the origins of the lines of their STATUS files and of these roles' journals
-    from one walk (status reads the builder's evidence; check reads every journal's)."""
+    from one walk (status reads the builder's evidence, and the adversary's with `[rules] replay`;
+    check reads every journal's)."""
+    if ctx.workspace.config.replay and "adversary" not in roles:
+        roles = (*roles, "adversary")
     with _history_ahead(ctx, phase, only, roles):
         return _read_books(ctx, phase, only, roles)
 
@@ -482,7 +497,10 @@ def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: 
         # staleness compares each claim's and each evidence record's commit with HEAD: their trees
         # are read in a few rounds when the first is needed, not one question each
         revs = [r.ref for b in books for r in b.doc.records if r.ref]
-        ctx.repo.expect_trees(revs + [r.head for b in books for r in b.latest.values() if r.head])
+        revs += [r.head for b in books for r in b.latest.values() if r.head]
+        if ctx.workspace.config.replay:  # the adversary's runs are compared with claims and the builder's
+            revs += [r.head for b in books for r in b.adversary_latest.values() if r.head]
+        ctx.repo.expect_trees(revs)
     return books
 
 
