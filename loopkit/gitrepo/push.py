@@ -18,6 +18,7 @@ from pathlib import Path
 from loopkit.errors import GitError, UsageError
 from loopkit.gitrepo.history import blame as _blame
 from loopkit.gitrepo.history import trailer_pairs
+from loopkit.gitrepo.repo import spec_args
 from loopkit.gitrepo.runner import PINNED, ZERO, run_bytes
 from loopkit.model.config import Identity
 from loopkit.model.git import Origin
@@ -305,18 +306,6 @@ def touching(root: Path, commit: str, path: str) -> list[str]:
     return list(reversed(out.decode().split())) if code == 0 else []
 
 
-def _spec_args(commit: str) -> list[str]:
-    return [
-        "log",
-        "--no-use-mailmap",
-        "--no-show-signature",
-        "-E",
-        "--grep=^Loopkit-Spec: ",
-        "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
-        commit,
-    ]
-
-
 def gate_ahead(root: Path, commit: str, status: str) -> AbstractContextManager[None]:
     """The history walks a DONE gate at `commit` asks (spec commits, the STATUS file's commits and
     record lines), started side by side now (runner.ahead): their answers cannot change."""
@@ -324,12 +313,12 @@ def gate_ahead(root: Path, commit: str, status: str) -> AbstractContextManager[N
     from loopkit.gitrepo.runner import ahead
 
     record = Repo(root)._record_args([status], commit, literal=True)
-    return ahead(root, [_spec_args(commit), _touching_args(commit, status), record])
+    return ahead(root, [spec_args(commit), _touching_args(commit, status), record])
 
 
 def spec_commits(root: Path, commit: str) -> list[Origin]:
     """Every commit of `commit`'s history that names a spec blob (`Loopkit-Spec`), newest first."""
-    code, out = _run(root, _spec_args(commit))
+    code, out = _run(root, spec_args(commit))
     found = []
     for chunk in out.decode("utf-8", "replace").split("\x1e")[1:] if code == 0 else []:
         fields = chunk.split("\x1f")

@@ -365,7 +365,7 @@ class Repo:
         return found
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
-        out = self.run(*_spec_args(revisions))
+        out = self.run(*spec_args(revisions))
         found = []
         for chunk in out.split("\x1e")[1:]:
             fields = chunk.split("\x1f")
@@ -544,7 +544,7 @@ class Repo:
         questions: list[list[str]] = []
         if head is not None and status_files:
             if self._cold("spec", "HEAD"):
-                questions.append(_spec_args(head))
+                questions.append(spec_args(head))
             if self._cold("order"):
                 questions.append(self._touching_args(status_files, head)[0])
             if self._cold("records"):
@@ -598,7 +598,9 @@ class Repo:
         return self.run("log", "--oneline", f"-{limit}")
 
 
-def _spec_args(revisions: str) -> list[str]:
+def spec_args(revisions: str) -> list[str]:
+    """The log of the commits that opened a phase or updated its spec (`Loopkit-Spec`), for
+    `Repo.spec_commits` and `verify` alike."""
     return [
         "log",
         "--no-use-mailmap",
