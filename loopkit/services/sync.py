@@ -19,7 +19,7 @@ from loopkit.workspace import CONFIG_NAME, Workspace
 if TYPE_CHECKING:
     from loopkit.gitrepo.remote import Resign, SignedCommit
 
-ATTEMPTS = 16  # pushes rejected because the remote moved, then exit 5 (SPEC section 7: a bound)
+ATTEMPTS = 30  # pushes rejected because the remote moved, then exit 5 (SPEC section 7: a bound)
 BACKOFF = (0.1, 2.0)  # seconds: the first wait's ceiling, the largest ceiling; doubling between
 Progress = Callable[[str], None] | None
 
