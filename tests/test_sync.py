@@ -123,7 +123,7 @@ def test_sync_with_nothing_to_do_changes_nothing(three: dict[str, Path]) -> None
     before = snapshot(clone)
     doc = json.loads(ok(lk(clone, "sync", "--json", role="builder", sync=False)).out)
     assert doc == {"schema_version": 1, "remote": "origin", "branch": "main", "integrated": "none",
-                   "fetched": 0, "pushed": 0, "head": before[0].strip()}  # fmt: skip
+                   "fetched": 0, "pushed": 0, "head": before[0].strip(), "retries": 0}  # fmt: skip
     assert snapshot(clone) == before
 
 

@@ -19,7 +19,8 @@ from loopkit.workspace import CONFIG_NAME, Workspace
 if TYPE_CHECKING:
     from loopkit.gitrepo.remote import Resign, SignedCommit
 
-ATTEMPTS = 5
+ATTEMPTS = 30  # pushes rejected because the remote moved, then exit 5 (SPEC section 7: a bound)
+BACKOFF = (0.1, 2.0)  # seconds: the first wait's ceiling, the largest ceiling; doubling between
 Progress = Callable[[str], None] | None
 
 
@@ -151,9 +152,16 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
             name, remote_branch = ws.config.git_remote, branch
         if not repo.has_remote(name):
             raise GitError(f"no remote {name!r} in this clone: add one with `git remote add {name} URL`")
-        fetched = pushed = 0
+        fetched = pushed = retries = 0
         integrated = "none"
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                retries += 1
+                if progress is not None:
+                    progress(
+                        f"{name}/{remote_branch} moved while pushing: integrating again (retry {attempt})"
+                    )
+                _backoff(attempt)
             theirs = repo.fetch(name, remote_branch)
             head = repo.head()
             if theirs is not None and head is not None and not repo.is_ancestor(theirs, head):
@@ -207,7 +215,18 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
         "fetched": fetched,
         "pushed": pushed,
         "head": repo.head(),
+        "retries": retries,
     }
+
+
+def _backoff(attempt: int) -> None:
+    """Before retry `attempt`: a random wait below a ceiling that doubles with each retry (full
+    jitter), so clones whose pushes collided do not collide again in step."""
+    import random
+    import time
+
+    first, largest = BACKOFF
+    time.sleep(random.uniform(0, min(largest, first * 2 ** (attempt - 1))))
 
 
 def _resign(ctx: Context, signed: list[SignedCommit]) -> Resign | None:
