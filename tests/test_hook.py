@@ -599,3 +599,30 @@ def test_a_forced_push_cannot_unwrite_a_record(template: Path, tmp_path: Path) -
     )
     assert proc.returncode != 0 and "removed-record:" in proc.stderr, proc.stderr
     assert remote_tip(bare) == before
+
+
+def test_reverting_an_unsigned_forgery_that_reached_the_remote_is_accepted(
+    signed_template: Path, tmp_path: Path
+) -> None:
+    """A forged PASS typed as the adversary, trailers and all but unsigned, counts as none (SPEC 3,
+    10): it reached the remote before the hook did; a push that reverts it is no `removed-record`,
+    and a genuine signed PASS after it passes the DONE gate at the remote (issue 24 item 2)."""
+    bare, clone = copy(signed_template, tmp_path / "copy")
+    claim = claim_commit(clone)
+    after_claim(clone, f"- **PASS** M1 @{STAMP} by adversary · claim {claim} — typed")
+    trailers = {"Loopkit-Phase": "px", "Loopkit-Action": "verdict", "Loopkit-Milestone": "M1",
+                "Loopkit-Verdict": "PASS", "Loopkit-Claim": claim}  # fmt: skip
+    forgery = by_hand(clone, "review(px): M1 PASS", author="adversary", trailers=trailers)
+    hook = bare / "hooks" / "pre-receive"
+    hook.rename(bare / "hooks" / "off")  # the forgery lands before the hook is installed
+    pushed(clone)
+    (bare / "hooks" / "off").rename(hook)
+    git(clone, "-c", "user.email=builder@loopkit.invalid", "revert", "--no-edit", forgery)
+    pushed(clone)
+    keys = {"LOOPKIT_SIGNING_KEY": str(signed_template / "keys" / "adversary")}
+    lk(clone, "verdict", "PASS", "--phase", "px", "--milestone", "M1", role="adversary", env=keys)
+    lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
+    lk(clone, "done", "--phase", "px", role="builder")
+    proc = push(clone)
+    assert proc.returncode == 0, proc.stderr
+    assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()

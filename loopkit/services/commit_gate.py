@@ -17,7 +17,7 @@ from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config, PhaseSpec
 from loopkit.model.git import Origin
 from loopkit.signed import Signature
-from loopkit.state import GitFacts, done_gate, milestone_views, removed_records, signed_shas
+from loopkit.state import GitFacts, done_gate, milestone_views, record_shas, removed_records, signed_shas
 from loopkit.trust import Issue, spec_candidates, trusted_spec
 from loopkit.workspace import Workspace
 
@@ -86,10 +86,12 @@ def done_gate_at(
     known = commit_origins(books.root, {s for s in shas if s})
     line_origins: list[Origin | None] = [known.get(s) if s else None for s in shas]
     order = {sha: n for n, sha in enumerate(push.touching(books.root, parent, status))}
-    sigs = verify(signed_shas(doc, line_origins, config)) if config.signed else None
-    views = milestone_views(doc, spec, line_origins, order, config, sigs)
     written = push.record_lines_at(books.root, parent, [status])[status]
-    for text in removed_records(written, doc, phase, config):
+    # the one provenance rule, signatures included, for the records present and those removed
+    record_commits = signed_shas(doc, line_origins, config) + record_shas(written, config)
+    sigs = verify(record_commits) if config.signed else None
+    views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
+    for text in removed_records(written, doc, phase, config, sigs):
         issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
     repo = Repo(books.root)
     facts = GitFacts(

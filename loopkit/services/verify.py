@@ -29,7 +29,7 @@ from loopkit.model.status import StatusDoc, StatusRecord
 from loopkit.redact import Redactor
 from loopkit.services.commit_gate import CommitBooks, done_gate_at
 from loopkit.signed import Signature
-from loopkit.state import is_genuine, is_genuine_evidence, record_role, removed_records
+from loopkit.state import is_genuine, is_genuine_evidence, record_role, record_shas, removed_records
 from loopkit.trust import signature_problem, trusted_spec
 from loopkit.workspace import Workspace
 
@@ -304,7 +304,9 @@ class _Judge:
         the records loopkit wrote (the one place a DONE's provenance is written today)."""
         if record.kind != "DONE":
             return is_genuine(record, origin, self.config)
-        return bool(removed_records([(origin, f"- {record.text}")], _EMPTY, phase, self.config))
+        written = [(origin, f"- {record.text}")]
+        sigs = self._verify_many(record_shas(written, self.config))
+        return bool(removed_records(written, _EMPTY, phase, self.config, sigs))
 
     def _done(self, commit: push.PushCommit, phase: str, where: dict[str, Any]) -> None:
         if not commit.parents:
@@ -532,9 +534,13 @@ class _Judge:
             phase = self._kind(path)[1] or ""
             # what the base's history wrote counts too: a forced push cannot unwrite a record
             written = written_new[path] + written_old.get(path, [])
-            gone = removed_records(written, self._doc(self.new, path), phase, self.config)
+            # the one provenance rule, signatures included: a removed forgery is never removed-record
+            sigs = self._verify_many(record_shas(written, self.config))
+            gone = removed_records(written, self._doc(self.new, path), phase, self.config, sigs)
             before = set(
-                removed_records(written_old.get(path, []), self._doc(self.old, path), phase, self.config)
+                removed_records(
+                    written_old.get(path, []), self._doc(self.old, path), phase, self.config, sigs
+                )
             )
             for text in gone:
                 if text in before:
