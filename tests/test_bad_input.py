@@ -84,7 +84,8 @@ def test_a_folder_where_the_journal_should_be_is_exit_4(repo: Repo) -> None:
     journal.unlink()
     journal.mkdir()
     for args in (("status",), ("status", "--json"), ("report",), ("journal", "add", "--phase", "ok", "--title", "t",
-                 "--body", "b")):  # fmt: skip
+                 "--body", "b"), ("evidence", "--phase", "ok"), ("check",),
+                 ("claim", "--phase", "ok", "--milestone", "M1")):  # fmt: skip
         result = repo.lk(*args, role="builder")
         assert result.code == 4, (args, result.err)
         _one_line(result.err, "JOURNAL-ok.md", "directory")

@@ -162,8 +162,8 @@ class Book:
         wanted = {(m.id, p.id): p for m in (spec.milestones if spec else ()) for p in m.probes}
         found: dict[tuple[str, str], ProbeRecord] = {}
         path = self.ctx.workspace.journal_file(self.phase, role)
-        if not wanted or path is None or not path.is_file():
-            return found
+        if not wanted or path is None or not path.exists():
+            return found  # (a folder in its place is bad input: journal_memo.spans says so, exit 4)
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
         stream = probe_records_from_end(
