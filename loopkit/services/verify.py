@@ -3,7 +3,7 @@ commands obey, so a hand-typed `## DONE` or PASS is refused at the shared remote
 
 One `git log -p` through the range (gitrepo/push.py) gives, per commit, the lines it adds to and
 removes from the books; each added record line is asked the one provenance rule where it lives
-(state.is_genuine, state.is_genuine_evidence, trust.signature_problem), each DONE the DONE gate
+(state.provenance, signatures included; state.is_genuine_evidence), each DONE the DONE gate
 on its parent's books (services/commit_gate.py → state.done_gate), each removal
 state.removed_records, each added line the one redaction function. Hand-written text outside
 records is never judged. Returns data; never prints."""
@@ -29,11 +29,10 @@ from loopkit.model.status import StatusDoc, StatusRecord
 from loopkit.redact import Redactor
 from loopkit.services.commit_gate import CommitBooks, done_gate_at
 from loopkit.signed import Signature
-from loopkit.state import is_genuine, is_genuine_evidence, record_role, record_shas, removed_records
-from loopkit.trust import signature_problem, trusted_spec
+from loopkit.state import RECORD_WRITER, is_genuine_evidence, provenance, record_shas, removed_records
+from loopkit.trust import trusted_spec
 from loopkit.workspace import Workspace
 
-_KINDS = {"CLAIM": "claim", "PASS": "verdict", "FAIL": "verdict", "DONE": "done"}
 _EMPTY = parse_status("")
 
 
@@ -276,17 +275,18 @@ class _Judge:
             if record is None:
                 continue  # a record-like line where no record stands (quoted, in a fence): prose
             where = {"phase": phase, "milestone": record.milestone, "file": inner, "line": number}
-            problem = signature_problem(record_role(record), origin, self.config, self._signatures(origin))
-            kind = _KINDS[record.kind]
-            if problem is not None:
-                self._add(problem[0], commit.sha, f"{record.kind} counts as none: {problem[1]}", **where)
-            elif not self._genuine(record, origin, phase):
+            # the one provenance rule (state.provenance), signatures included, as the gates ask it
+            problem = provenance(record, origin, self.config, self._signatures(origin), phase=phase)
+            if problem is not None and problem[0].startswith("forged-"):
                 self._add(
-                    f"forged-{kind}",
+                    problem[0],
                     commit.sha,
-                    f"{record.kind} was committed by {origin.author.email} without `loopkit {kind}`",
+                    f"{record.kind} was committed by {origin.author.email} without "
+                    f"`loopkit {RECORD_WRITER[record.kind][1]}`",
                     **where,
                 )
+            elif problem is not None:
+                self._add(problem[0], commit.sha, f"{record.kind} counts as none: {problem[1]}", **where)
             elif record.kind == "CLAIM" and record.id and record.id in ids:
                 self._add(
                     "duplicate-claim",
@@ -296,17 +296,8 @@ class _Judge:
                 )
             elif record.kind == "DONE":
                 self._done(commit, phase, where)
-            if record.kind == "CLAIM" and record.id:
-                ids.add(record.id)
-
-    def _genuine(self, record: StatusRecord, origin: Origin, phase: str) -> bool:
-        """state.is_genuine for claims and verdicts; for DONE, the rule removed_records applies to
-        the records loopkit wrote (the one place a DONE's provenance is written today)."""
-        if record.kind != "DONE":
-            return is_genuine(record, origin, self.config)
-        written = [(origin, f"- {record.text}")]
-        sigs = self._verify_many(record_shas(written, self.config))
-        return bool(removed_records(written, _EMPTY, phase, self.config, sigs))
+            if record.kind == "CLAIM" and record.id and problem is None:
+                ids.add(record.id)  # as milestone_views: only a genuine claim uses up its id
 
     def _done(self, commit: push.PushCommit, phase: str, where: dict[str, Any]) -> None:
         if not commit.parents:
