@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopkit.errors import GitError
-from loopkit.workspace import INTENT_FILE, write_atomic
+from loopkit.errors import GitError, LoopkitError
+from loopkit.workspace import INTENT_FILE, Workspace, write_atomic
 
 if TYPE_CHECKING:
-    from loopkit.services.context import Context
+    from loopkit.model.config import Identity
+    from loopkit.redact import Redactor
 
 RETRIES = 8
 
@@ -61,6 +62,19 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Author:
+    """Who commits a transaction's plan and how: the identity for its action (refusing one without
+    a role), its message, the commit date (None: now), the `commit-tree` signing arguments, and
+    what a failed signature says."""
+
+    identity: Callable[[str], Identity]
+    message: Callable[[Plan], str]
+    when: str | None
+    sign: tuple[str, ...]
+    signing_failure: Callable[[GitError], LoopkitError]
+
+
+@dataclass(frozen=True)
 class Outcome:
     """A transaction's plan as carried out, and its commit (None with --no-commit)."""
 
@@ -68,35 +82,34 @@ class Outcome:
     commit: str | None
 
 
-def run(ctx: Context, planner: Callable[[], Plan]) -> Outcome:
-    ws = ctx.workspace
-    if not ctx.no_commit:
-        ctx.sign_args()  # a signed role without a usable key: exit 4 before anything is written
+def run(
+    ws: Workspace,
+    planner: Callable[[], Plan],
+    *,
+    redactor: Redactor,
+    author: Author | None,
+    warn: Callable[[str], None],
+) -> Outcome:
+    """Plan (the planner reads afresh on each call), check, write and commit as `author`; with no
+    author (--no-commit) the files are written and nothing is committed. `warn` takes the lines
+    for stderr (a recovered transaction, a hook's complaint)."""
     with ws.lock():
-        recover(ctx)
+        recover(ws, warn)
         for _ in range(RETRIES):
-            ctx.refresh()
             plan = planner()
             if not plan.writes and not plan.appends:
                 return Outcome(plan, None)
             encoded = _encode(plan.writes)
             for text in plan.writes.values():
-                ctx.redactor.check(text or "")
+                redactor.check(text or "")
             for appended in plan.appends.values():
-                if ctx.redactor.may_leak(appended.base, appended.tail):  # else check() finds nothing
-                    ctx.redactor.check((appended.base + appended.tail).decode("utf-8"))
+                if redactor.may_leak(appended.base, appended.tail):  # else check() finds nothing
+                    redactor.check((appended.base + appended.tail).decode("utf-8"))
             encoded.update((path, appended) for path, appended in plan.appends.items())
-            if ctx.no_commit:
-                _write_all(ctx, encoded, commit=False)
+            if author is None:
+                _write_all(ws, encoded, warn)
                 return Outcome(plan, None)
-            message = ctx.commit_message(
-                action=plan.action,
-                phase=plan.phase,
-                subject=plan.subject,
-                body=plan.body,
-                trailers=plan.trailers,
-            )
-            sha = _write_all(ctx, encoded, commit=True, plan=plan, message=message)
+            sha = _write_all(ws, encoded, warn, author=author, plan=plan, message=author.message(plan))
             if sha is not _MOVED:
                 return Outcome(plan, sha if isinstance(sha, str) else None)
     raise GitError(f"HEAD kept moving while loopkit committed ({RETRIES} tries); nothing was written")
@@ -110,19 +123,20 @@ def _encode(writes: Mapping[Path, str | None]) -> dict[Path, bytes | Append | No
 
 
 def _write_all(
-    ctx: Context,
+    ws: Workspace,
     writes: Mapping[Path, bytes | Append | None],
+    warn: Callable[[str], None],
     *,
-    commit: bool,
+    author: Author | None = None,
     plan: Plan | None = None,
     message: str = "",
 ) -> object:
     from loopkit.gitrepo import committer
     from loopkit.gitrepo.trees import Trees
 
-    ws = ctx.workspace
+    commit = author is not None
     scratch = os.urandom(6).hex()
-    intent_path = _intent_path(ctx)
+    intent_path = _intent_path(ws)
     before = {path: _before(path, data) for path, data in writes.items()}
     root = ws.repo_root
     # one `git cat-file --batch` answers HEAD and the parent's trees the commit is built from
@@ -146,11 +160,11 @@ def _write_all(
                 _write_append(path, data, scratch=scratch)
             else:
                 _write(path, _known(before[path]), data, scratch=scratch)
-        if not commit or root is None or plan is None:
+        if author is None or root is None or plan is None:
             _drop(intent_path)
             return None
         git_dir = ws.git_dir
-        sign = ctx.sign_args()
+        sign = list(author.sign)
         try:
             built = committer.build(
                 root,
@@ -158,8 +172,8 @@ def _write_all(
                 paths=[ws.repo_path(p) for p in writes],
                 parent=parent,
                 message=message,
-                identity=ws.config.identities[ctx.need_role(doing=plan.action)],
-                when=ctx.git_date,
+                identity=author.identity(plan.action),
+                when=author.when,
                 scratch=scratch,
                 allow_empty=plan.allow_empty,
                 sign=sign,
@@ -167,7 +181,7 @@ def _write_all(
             )
         except GitError as exc:
             if sign and "commit-tree" in exc.message:
-                raise ctx.signing_failure(exc) from None
+                raise author.signing_failure(exc) from None
             raise
         if built is None:
             _drop(intent_path)
@@ -178,7 +192,7 @@ def _write_all(
         subject = message.split("\n", 1)[0]
         warning = committer.publish(root, git_dir, built, subject=subject, scratch=scratch)
         if warning:
-            ctx.warn(warning)
+            warn(warning)
     except committer.HeadMoved:
         _restore(before, scratch)
         _drop(intent_path)
@@ -316,8 +330,8 @@ def _restore(before: Mapping[Path, bytes | Append | None], scratch: str) -> None
         raise failure
 
 
-def _intent_path(ctx: Context) -> Path:
-    return ctx.workspace.git_dir / "loopkit" / INTENT_FILE
+def _intent_path(ws: Workspace) -> Path:
+    return ws.git_dir / "loopkit" / INTENT_FILE
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
@@ -330,29 +344,27 @@ def _drop(path: Path) -> None:
         path.unlink()
 
 
-def pending(ctx: Context) -> bool:
+def pending(ws: Workspace) -> bool:
     """Whether a killed command left a transaction (a stat: cheap enough for every command)."""
-    ws = ctx.workspace
-    return ws.repo_root is not None and _intent_path(ctx).exists()
+    path = ws.intent_file
+    return path is not None and path.exists()
 
 
-def recover(ctx: Context) -> None:
-    """Finish (HEAD reached the planned commit) or undo (it did not) a killed transaction.
-
-    The caller holds the workspace lock.
+def recover(ws: Workspace, warn: Callable[[str], None]) -> None:
+    """Finish (HEAD reached the planned commit) or undo (it did not) a killed transaction; `warn`
+    takes the line that says which. The caller holds the workspace lock.
     """
     from loopkit.gitrepo import committer
 
-    ws = ctx.workspace
     if ws.repo_root is None:
         return
-    path = _intent_path(ctx)
+    path = _intent_path(ws)
     try:
         intent = json.loads(path.read_bytes())
     except FileNotFoundError:
         return
     except (OSError, ValueError):
-        ctx.warn(f"an unreadable transaction record {path} was removed")
+        warn(f"an unreadable transaction record {path} was removed")
         _drop(path)
         return
     root, git_dir = ws.repo_root, ws.git_dir
@@ -387,7 +399,7 @@ def recover(ctx: Context) -> None:
     committer.release_index_lock(git_dir, scratch)
     _drop(path)
     what = intent.get("action", "command")
-    ctx.warn(
+    warn(
         f"an interrupted `{what}` was {'finished' if finished else 'undone'} "
         f"({'its commit is in history' if finished else 'its files are back as they were'})"
     )

@@ -1,4 +1,7 @@
-"""Finds the workspace, names its files, takes the lock, reads and writes files atomically."""
+"""Finds the workspace folder, names its files, takes the lock, reads and writes files atomically.
+
+Below gitrepo/ and txn: it asks git nothing (services/context.open_workspace reads the trusted
+configuration through gitrepo and recovers through txn)."""
 
 from __future__ import annotations
 
@@ -295,51 +298,27 @@ def _git_dir(repo_root: Path) -> Path | None:
     return None
 
 
-def discover(*, start: Path, override: str | None, environ: Mapping[str, str]) -> Workspace:
-    """`--workspace DIR`, then LOOPKIT_WORKSPACE, then the nearest loopkit.toml above `start`."""
+def find_root(*, start: Path, override: str | None, environ: Mapping[str, str]) -> Path:
+    """The workspace folder: `--workspace DIR`, then LOOPKIT_WORKSPACE, then the nearest
+    loopkit.toml above `start` (services/context.open_workspace opens it)."""
     chosen = override or environ.get("LOOPKIT_WORKSPACE") or None
     if chosen:
         root = (start / chosen).resolve()
         if not (root / CONFIG_NAME).is_file():
             raise BadInput(f"no workspace: {root} has no {CONFIG_NAME} (run `loopkit init`)")
-    else:
-        here = start.resolve()
-        found = next((d for d in (here, *here.parents) if (d / CONFIG_NAME).is_file()), None)
-        if found is None:
-            below = find_below(here)
-            if below is not None:
-                rel = below.relative_to(here).as_posix()
-                raise BadInput(
-                    f"no workspace: no {CONFIG_NAME} in {here} or above; "
-                    f"found {rel}/{CONFIG_NAME}: use --workspace {rel} (or LOOPKIT_WORKSPACE)"
-                )
-            raise BadInput(f"no workspace: no {CONFIG_NAME} in {here} or above (run `loopkit init`)")
-        root = found
-    return open_workspace(root, environ)
-
-
-def open_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
-    """The workspace in `root`, with the configuration every command reads: loopkit.toml's
-    `[roles]`, `[rules]` and `[files]` as the trust chain has them (SPEC section 2), the rest as
-    the work tree has it."""
-    repo_root = find_repo_root(root)
-    path = root / CONFIG_NAME
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read {CONFIG_NAME}: {exc.strerror}") from None
-    from loopkit.gitrepo.signers import trusted_config
-
-    rel = "" if repo_root is None or root == repo_root else root.relative_to(repo_root).as_posix()
-    git_dir = _git_dir(repo_root) if repo_root is not None else None
-    found = trusted_config(
-        repo_root if git_dir is not None else None,
-        workspace=rel,
-        work_data=data,
-        environ=environ,
-        git_dir=git_dir,
-    )
-    return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
+        return root
+    here = start.resolve()
+    found = next((d for d in (here, *here.parents) if (d / CONFIG_NAME).is_file()), None)
+    if found is None:
+        below = find_below(here)
+        if below is not None:
+            rel = below.relative_to(here).as_posix()
+            raise BadInput(
+                f"no workspace: no {CONFIG_NAME} in {here} or above; "
+                f"found {rel}/{CONFIG_NAME}: use --workspace {rel} (or LOOPKIT_WORKSPACE)"
+            )
+        raise BadInput(f"no workspace: no {CONFIG_NAME} in {here} or above (run `loopkit init`)")
+    return found
 
 
 _SKIP = {"node_modules", "__pycache__", "venv", "target", "dist", "build", "site-packages"}

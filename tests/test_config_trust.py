@@ -14,14 +14,14 @@ import pytest
 from conftest import Repo, make_repo
 
 from loopkit.errors import BadInput
-from loopkit.workspace import open_workspace
+from loopkit.services.context import read_workspace
 
 ORCH = ("-c", "user.name=orchestrator", "-c", "user.email=orchestrator@loopkit.invalid")
 BUILDER = ("-c", "user.name=builder", "-c", "user.email=builder@loopkit.invalid")
 
 
 def config_of(repo: Repo, **env: str) -> tuple[object, list[str]]:
-    ws = open_workspace(repo.ws, {**os.environ, **env})
+    ws = read_workspace(repo.ws, {**os.environ, **env})
     return ws.config, [p.message for p in ws.config_problems]
 
 

@@ -146,8 +146,8 @@ def test_a_live_holder_gives_exit_4_after_the_configured_timeout(repo: Repo) -> 
     config.write_text(config.read_text("utf-8") + "\n[lock]\ntimeout = 0.4\n", encoding="utf-8")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from loopkit.workspace import discover; import os\n"
-         "ws = discover(start=Path.cwd(), override=None, environ=os.environ)\n"
+         "import sys, time; from pathlib import Path; from loopkit.services.context import Context; import os\n"
+         "ws = Context(cwd=Path.cwd(), environ=os.environ).workspace\n"
          "with ws.lock():\n    print('held', flush=True); time.sleep(30)\n"],
         cwd=repo.ws, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

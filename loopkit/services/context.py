@@ -1,30 +1,33 @@
-"""What every command needs: the workspace, the repository, the role, the clock, the redactor,
-and the one way loopkit writes: check, write atomically, commit exactly those paths or roll back."""
+"""What every command has: its invocation (who, where, when: fixed for the command), the workspace
+it opens (`open_workspace`: find, read the trusted configuration, finish or undo a killed command's
+transaction, give the clone its merge driver), and the repository handle; `Context` bundles the
+three for the services, with what the command collects as it runs (warnings, the signing key)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loopkit import timefmt
+from loopkit import timefmt, txn
 from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
-from loopkit.workspace import Workspace, discover
+from loopkit.workspace import CONFIG_NAME, GIT_INIT_HINT, Workspace, _git_dir, find_repo_root, find_root
 
-if False:  # pragma: no cover - typing only, without importing GitPython at start-up
+if TYPE_CHECKING:  # without importing GitPython at start-up
     from loopkit.gitrepo import Repo
+    from loopkit.model.config import Identity
 
 
-@dataclass
-class Context:
-    """One command's world: where it runs, its environment, role and workspace, read once."""
+@dataclass(frozen=True)
+class Invocation:
+    """Who runs the command, where, and when: read once, from the shell, the environment and the clock."""
 
     cwd: Path
     environ: Mapping[str, str]
@@ -33,12 +36,7 @@ class Context:
     no_commit: bool = False
     # how this shell is given a role, for the message that asks for one (a tool call cannot pass --role)
     role_hint: str = "pass --role or set LOOPKIT_ROLE"
-    _repo: Any = field(default=None, repr=False)
-    _signing: Any = field(default=None, repr=False)  # (SigningKey, sign args) once checked
-    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
-    warnings: list[str] = field(default_factory=list, repr=False)
 
-    # -- who and when ---------------------------------------------------------------------------
     @cached_property
     def role(self) -> str | None:
         role = self.role_option or self.environ.get("LOOPKIT_ROLE") or None
@@ -61,40 +59,129 @@ class Context:
     @property
     def git_date(self) -> str | None:
         """Commit dates follow LOOPKIT_NOW when it is set, so replays are reproducible."""
-        fixed = self.environ.get("LOOPKIT_NOW")
-        return f"{timefmt.iso(self.now)}" if fixed else None
+        return timefmt.iso(self.now) if self.environ.get("LOOPKIT_NOW") else None
 
-    # -- where ----------------------------------------------------------------------------------
-    @cached_property
+
+def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
+    """The workspace in `root`, with the configuration every command reads: loopkit.toml's
+    `[roles]`, `[rules]` and `[files]` as the trust chain has them (SPEC section 2), the rest as
+    the work tree has it."""
+    from loopkit.gitrepo.signers import trusted_config
+
+    repo_root = find_repo_root(root)
+    path = root / CONFIG_NAME
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        from loopkit.errors import BadInput
+
+        raise BadInput(f"cannot read {CONFIG_NAME}: {exc.strerror}") from None
+    rel = "" if repo_root is None or root == repo_root else root.relative_to(repo_root).as_posix()
+    git_dir = _git_dir(repo_root) if repo_root is not None else None
+    found = trusted_config(
+        repo_root if git_dir is not None else None,
+        workspace=rel,
+        work_data=data,
+        environ=environ,
+        git_dir=git_dir,
+    )
+    return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
+
+
+def open_workspace(invocation: Invocation, warn: Callable[[str], None]) -> Workspace:
+    """The command's workspace, ready to read: found (`--workspace`, LOOPKIT_WORKSPACE, the nearest
+    loopkit.toml), a transaction a killed command left finished or undone (under the lock), and a
+    clone's merge driver or a killed sync's leftovers seen to (`services/sync.on_open`)."""
+    root = find_root(start=invocation.cwd, override=invocation.workspace_dir, environ=invocation.environ)
+    ws = read_workspace(root, invocation.environ)
+    if txn.pending(ws):
+        with ws.lock():
+            txn.recover(ws, warn)
+    from loopkit.gitrepo.clone import needs_care  # a stat and a small read
+
+    if needs_care(ws.repo_root):  # no merge driver yet, or a killed sync's leftovers
+        from loopkit.services.sync import on_open
+
+        on_open(ws, warn)
+    return ws
+
+
+def open_repo(ws: Workspace) -> Repo:
+    """The repository handle of an opened workspace (GitPython's, imported on first use)."""
+    from loopkit.gitrepo import Repo
+
+    if ws.repo_root is None:
+        raise GitError(f"not inside a git work tree: {ws.root}; {GIT_INIT_HINT}")
+    return Repo(ws.repo_root)
+
+
+class Context:
+    """What a service is handed: the invocation (`ctx.role`, `ctx.now`, ... read through), the
+    workspace (opened by `open_workspace` when the command first asks for it) and the repository
+    handle; and the command's own collections: its warnings for stderr, the signing key it checked,
+    and `cache` (what it read, forgotten when a transaction re-reads)."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        environ: Mapping[str, str],
+        workspace_dir: str | None = None,
+        role_option: str | None = None,
+        no_commit: bool = False,
+        role_hint: str | None = None,
+    ) -> None:
+        hint = {"role_hint": role_hint} if role_hint is not None else {}
+        self.invocation = Invocation(cwd, environ, workspace_dir, role_option, no_commit, **hint)
+        self.warnings: list[str] = []
+        self.cache: dict[Any, Any] = {}
+        self._workspace: Workspace | None = None
+        self._repo: Repo | None = None
+        self._signing: tuple[Any, list[str]] | None = None  # (SigningKey, sign args) once checked
+
+    # -- the invocation, read through -------------------------------------------------------------
+    @property
+    def cwd(self) -> Path:
+        return self.invocation.cwd
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.invocation.environ
+
+    @property
+    def no_commit(self) -> bool:
+        return self.invocation.no_commit
+
+    @property
+    def role_hint(self) -> str:
+        return self.invocation.role_hint
+
+    @property
+    def git_date(self) -> str | None:
+        return self.invocation.git_date
+
+    @property
+    def role(self) -> str | None:
+        return self.invocation.role
+
+    @property
+    def now(self) -> datetime:
+        return self.invocation.now
+
+    def need_role(self, *allowed: str, doing: str) -> str:
+        return self.invocation.need_role(*allowed, doing=doing)
+
+    # -- the workspace and the repository ---------------------------------------------------------
+    @property
     def workspace(self) -> Workspace:
-        ws = discover(start=self.cwd, override=self.workspace_dir, environ=self.environ)
-        self.__dict__["workspace"] = ws
-        if ws.intent_file is not None and ws.intent_file.exists():
-            from loopkit import txn
-
-            if txn.pending(self):  # a killed command left a transaction: finish or undo it first
-                with ws.lock():
-                    txn.recover(self)
-        from loopkit.gitrepo.clone import needs_care  # a stat and a small read
-
-        if needs_care(ws.repo_root):  # no merge driver yet, or a killed sync's leftovers
-            from loopkit.services.sync import on_open
-
-            on_open(self, ws)
-        return ws
+        if self._workspace is None:
+            self._workspace = open_workspace(self.invocation, self.warn)
+        return self._workspace
 
     @property
     def repo(self) -> Repo:
         if self._repo is None:
-            from loopkit.gitrepo import Repo
-
-            root = self.workspace.repo_root
-            if root is None:
-                from loopkit.workspace import GIT_INIT_HINT
-
-                raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
-            self._repo = Repo(root)
-        return self._repo  # type: ignore[no-any-return]
+            self._repo = open_repo(self.workspace)
+        return self._repo
 
     def wants_sync(self, flag: bool) -> bool:
         """--sync given, or `[git] sync` on (SPEC section 7); a workspace that cannot be read syncs not."""
@@ -112,15 +199,39 @@ class Context:
             patterns = self.workspace.config.redact_patterns
         return Redactor(environ=self.environ, extra_patterns=patterns)
 
-    # -- the transaction's needs ------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Forget what was read: a transaction re-reads everything inside the lock."""
-        self._repo = None
-        self.cache.clear()
-
     def warn(self, line: str) -> None:
         """A line for stderr (the CLI prints them after the command; --json output stays one document)."""
         self.warnings.append(line)
+
+    # -- writing ------------------------------------------------------------------------------------
+    def transact(self, planner: Callable[[], txn.Plan]) -> txn.Outcome:
+        """Run the planner in one transaction (txn.run): re-read from scratch on each try, commit as
+        this role (unless --no-commit), signed when it signs."""
+
+        def fresh() -> txn.Plan:
+            self._repo = None  # a transaction re-reads everything inside the lock
+            self.cache.clear()
+            return planner()
+
+        author = None if self.no_commit else self._author()
+        return txn.run(self.workspace, fresh, redactor=self.redactor, author=author, warn=self.warn)
+
+    def _author(self) -> txn.Author:
+        sign = self.sign_args()  # a signed role without a usable key: exit 4 before anything is written
+
+        def identity(action: str) -> Identity:
+            return self.workspace.config.identities[self.need_role(doing=action)]
+
+        def message(plan: txn.Plan) -> str:
+            return self.commit_message(
+                action=plan.action,
+                phase=plan.phase,
+                subject=plan.subject,
+                body=plan.body,
+                trailers=plan.trailers,
+            )
+
+        return txn.Author(identity, message, self.git_date, tuple(sign), self._signing_failure)
 
     def signs(self) -> bool:
         """Whether this role's commits must be signed (`[rules] signed`, SPEC section 10)."""
@@ -146,7 +257,7 @@ class Context:
             self._signing = (key, [*commit_tree_sign_args(key, self.environ), "-S"])
         return list(self._signing[1])
 
-    def signing_failure(self, exc: GitError) -> LoopkitError:
+    def _signing_failure(self, exc: GitError) -> LoopkitError:
         """A failed `commit-tree -S` of a signed role: what ssh-keygen said and how to set a key."""
         if self._signing is None:
             return exc

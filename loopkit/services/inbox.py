@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt, txn
+from loopkit import names, timefmt
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
@@ -184,7 +184,7 @@ def send(
             result={"id": message.id, **message.to_json()},
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
@@ -299,7 +299,7 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
             result={"consumed": [p.message.to_json() for p in placed]},
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 

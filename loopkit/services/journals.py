@@ -434,7 +434,7 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
             },
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 

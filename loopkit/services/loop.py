@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt, txn
+from loopkit import names, timefmt
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.status import parse_status
@@ -183,7 +183,7 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
             },
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
@@ -280,7 +280,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
             },
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
@@ -363,7 +363,7 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
             result={"phase": phase, "milestones": ids, "at": at, "verdicts": verdicts},
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {"ok": True, **outcome.plan.result, "commit": outcome.commit}
 
 
@@ -428,7 +428,7 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
             result={"phase": phase, "milestone": milestone, "at": at, "file": book.status_name},
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 

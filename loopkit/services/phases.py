@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, txn
+from loopkit import names
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import PhaseSpec
@@ -113,7 +113,7 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
             },
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 
@@ -158,7 +158,7 @@ def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
             allow_empty=True,
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
 
 

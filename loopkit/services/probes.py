@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from loopkit import names, timefmt, txn
+from loopkit import names, timefmt
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
 from loopkit.model.config import ProbeSpec
@@ -226,7 +226,7 @@ def _write_all(ctx: Context, records: list[ProbeRecord], role: str) -> tuple[lis
             result={"records": written},
         )
 
-    outcome = txn.run(ctx, plan)
+    outcome = ctx.transact(plan)
     return outcome.plan.result["records"], outcome.commit
 
 

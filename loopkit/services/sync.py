@@ -73,7 +73,7 @@ def install_driver(repo_root: Path) -> bool:
 
 
 # -- what every command does on opening the workspace of a clone (SPEC section 7) ----------------
-def on_open(ctx: Context, ws: Workspace) -> None:
+def on_open(ws: Workspace, warn: Callable[[str], None]) -> None:
     """A clone made with plain `git clone` gets the merge driver from its first loopkit command
     (said once: the next command finds it), so a plain `git pull` merges loopkit's files by
     identity too; a sync killed between two steps is finished or cleaned up. Called when
@@ -91,11 +91,11 @@ def on_open(ctx: Context, ws: Workspace) -> None:
 
         with ws.lock():
             for line in Remote(ws.repo_root).recover():
-                ctx.warn(line)
+                warn(line)
     if not clone.driver_configured(ws.repo_root, git_dir):
         with contextlib.suppress(LoopkitError):  # a config locked by another git: the next command
             if install_driver(ws.repo_root):
-                ctx.warn(
+                warn(
                     "set merge.loopkit.driver in this clone's git config: loopkit's files now merge "
                     "by record identity in a plain git pull, rebase or merge too"
                 )
