@@ -37,6 +37,7 @@ def main() -> None:
         sys.exit("no loopkit console script beside this interpreter: run with the venv's python")
 
     from loopkit.markdown.journal import probe_records_from_end
+    from loopkit.workspace import read_mapped
 
     small, big = (int(mb * MB) for mb in args.mb)
     cfg = {"parse_sizes": [small, big], "parse_n": args.n, "cmd_n": args.n, "shapes": args.shape}
@@ -46,7 +47,7 @@ def main() -> None:
         path = Path(folder) / "JOURNAL-reverse.md"
         path.write_text(corpus_style(big), encoding="utf-8")
         started = time.perf_counter()
-        list(probe_records_from_end(path))
+        list(probe_records_from_end(read_mapped(path)))
         reverse = time.perf_counter() - started
     print(machine())
     print_table(rows)

@@ -344,12 +344,6 @@ def _drop(path: Path) -> None:
         path.unlink()
 
 
-def pending(ws: Workspace) -> bool:
-    """Whether a killed command left a transaction (a stat: cheap enough for every command)."""
-    path = ws.intent_file
-    return path is not None and path.exists()
-
-
 def recover(ws: Workspace, warn: Callable[[str], None]) -> None:
     """Finish (HEAD reached the planned commit) or undo (it did not) a killed transaction; `warn`
     takes the line that says which. The caller holds the workspace lock.

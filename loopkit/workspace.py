@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import mmap
 import os
 import re
 import sys
@@ -376,6 +377,19 @@ def read_exact(path: Path) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); loopkit will not edit it") from None
+
+
+def read_mapped(path: Path) -> bytes | mmap.mmap | None:
+    """A file mapped read-only, for the readers that look at a few parts of a long one
+    (markdown/journal's scans from the end); b"" when it is empty, None when there is none."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, the map keeps its own descriptor
+    except FileNotFoundError:
+        return None
+    with handle:
+        if handle.seek(0, 2) == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def write_cache(path: Path, data: Any) -> None:

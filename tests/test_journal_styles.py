@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from loopkit.markdown.freeform import is_command
 from loopkit.markdown.journal import parse_journal
 from loopkit.model import FreeEvidence, Journal
+from loopkit.workspace import read_mapped
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "journals"
@@ -240,7 +241,7 @@ def test_last_entry_time_reads_the_styles_too(tmp_path: Path) -> None:
     def last(text: str) -> str | None:
         path = tmp_path / "JOURNAL-x.md"
         path.write_text(text, "utf-8")
-        return last_entry_time(path)
+        return last_entry_time(read_mapped(path))
 
     assert last("## 2026-05-04\n\n### 18:08 UTC — a\n\ntext\n") == "2026-05-04T18:08:00Z"
     assert last("## Build #5 — 2026-03-01 18:01 UTC — B\n") == "2026-03-01T18:01:00Z"
@@ -277,4 +278,4 @@ def test_last_entry_time_is_the_full_parse(
     path = tmp_path_factory.mktemp("j") / "JOURNAL-p.md"
     path.write_text(text, "utf-8")
     dated = [e.at for e in parse_journal(text).entries if e.at is not None]
-    assert last_entry_time(path) == (dated[-1] if dated else None)
+    assert last_entry_time(read_mapped(path)) == (dated[-1] if dated else None)

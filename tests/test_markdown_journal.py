@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from loopkit.markdown.journal import parse_journal, probe_records_from_end
 from loopkit.model import FreeEvidence, Journal, ParseWarning, ProbeRecord
 from loopkit.services.probes import render_evidence
+from loopkit.workspace import read_mapped
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -180,7 +181,7 @@ def test_records_from_the_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
         "# JOURNAL — phase px (Builder)\n\n" + first + "\n" + second + "\n" + third,
         encoding="utf-8",
     )
-    found = list(probe_records_from_end(path, with_lines=True))
+    found = list(probe_records_from_end(read_mapped(path), with_lines=True))
     assert [(r.probe, r.result) for r, _ in found] == [
         ("P1", "PASS"),
         ("P2", "PASS"),
@@ -305,4 +306,4 @@ def test_a_journal_read_from_a_restart_point_reads_as_the_whole(
     path = tmp_path_factory.mktemp("j") / "JOURNAL-p.md"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     dated = [e.at for e in whole.entries if e.at is not None]
-    assert last_entry_time(path) == (dated[-1] if dated else None)
+    assert last_entry_time(read_mapped(path)) == (dated[-1] if dated else None)

@@ -23,6 +23,7 @@ from loopkit.markdown.evidence import decode_comment, record_from
 from loopkit.markdown.inbox import parse_inbox
 from loopkit.markdown.journal import parse_journal, probe_records_from_end
 from loopkit.markdown.status import parse_status
+from loopkit.workspace import read_mapped
 
 # 20,000 in all
 JOURNAL_N, REVERSE_N, STATUS_N, INBOX_N, COMMENT_N = 6000, 3000, 4000, 4000, 3000
@@ -189,7 +190,7 @@ _DIR = Path(tempfile.mkdtemp(prefix="loopkit-fuzz-"))
 def test_reverse_reader_fuzz(text: str) -> None:
     path = _DIR / "JOURNAL-px.md"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
-    fast = list(probe_records_from_end(path, with_lines=True))
+    fast = list(probe_records_from_end(read_mapped(path), with_lines=True))
     for record, _ in fast:
         _json(record.to_json())
     # the fast path is the full parse, whatever the input
@@ -267,7 +268,7 @@ def test_lines_just_under_the_limit_parse_in_linear_time() -> None:
         parse_journal(text)
         parse_status(text)
         parse_inbox(text, role="builder")
-        list(probe_records_from_end(path))
+        list(probe_records_from_end(read_mapped(path)))
         return time.process_time() - started
 
     for fill in ("a", "`", "` ", "→ ", "`a`(", "<", "#", "- ", "> ", "[", "*", " "):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from loopkit.markdown.journal import parse_journal, probe_records_from_end
 from loopkit.model import ProbeRecord
 from loopkit.services.probes import render_evidence
+from loopkit.workspace import read_mapped
 
 SETTINGS = settings(
     max_examples=300,
@@ -50,7 +51,7 @@ def _record(
 
 
 def _fast(path: Path, **kwargs: object) -> list[tuple[ProbeRecord, bool]]:
-    return list(probe_records_from_end(path, **kwargs))  # type: ignore[arg-type]
+    return list(probe_records_from_end(read_mapped(path), **kwargs))  # type: ignore[arg-type]
 
 
 def _full(text: str) -> list[tuple[ProbeRecord, bool]]:
@@ -264,5 +265,5 @@ def test_wanted_skips_without_changing_the_rest(tmp_path: Path) -> None:
     text = HEAD + render_evidence(_record("M1", "P1")) + "\n" + render_evidence(_record("M2", "P1"))
     path = tmp_path / "JOURNAL-px.md"
     path.write_text(text, encoding="utf-8")
-    found = list(probe_records_from_end(path, wanted=lambda m, p: m == "M1"))
+    found = list(probe_records_from_end(read_mapped(path), wanted=lambda m, p: m == "M1"))
     assert [(r.milestone, r.probe) for r, _ in found] == [("M1", "P1")]

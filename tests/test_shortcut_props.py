@@ -25,6 +25,7 @@ from loopkit.render import render
 from loopkit.services.context import Context
 from loopkit.services.journals import _key, append_entry
 from loopkit.services.probes import render_evidence
+from loopkit.workspace import read_mapped
 
 LINES = st.sampled_from(
     ["alpha", "beta", "alpha", "- **PASS** M1 @2026-06-13T13:44Z by adversary", "", "gamma"]
@@ -394,16 +395,16 @@ def test_a_remembered_journal_time_is_the_read_one(edits: list[tuple[list[str], 
                     with journal.open("a", encoding="utf-8") as handle:
                         handle.write(text)
                 ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_memo.last_time(ctx, journal) == last_entry_time(journal)
-                assert journal_memo.spans(ctx, journal) == record_spans(journal)
+                assert journal_memo.last_time(ctx, journal) == last_entry_time(read_mapped(journal))
+                assert journal_memo.spans(ctx, journal) == record_spans(read_mapped(journal))
                 journal_memo.save(ctx)
                 again = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_memo.last_time(again, journal) == last_entry_time(journal)
+                assert journal_memo.last_time(again, journal) == last_entry_time(read_mapped(journal))
                 known = journal_memo.spans(again, journal)
-                assert known == record_spans(journal)
-                assert list(probe_records_from_end(journal, with_lines=True, known=known)) == list(
-                    probe_records_from_end(journal, with_lines=True)
-                )
+                assert known == record_spans(read_mapped(journal))
+                assert list(
+                    probe_records_from_end(read_mapped(journal), with_lines=True, known=known)
+                ) == list(probe_records_from_end(read_mapped(journal), with_lines=True))
         finally:
             journal_memo.RACY_NS = racy
 

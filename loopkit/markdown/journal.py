@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import mmap
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from loopkit.markdown import evidence as ev
@@ -24,7 +23,11 @@ from loopkit.markdown.toplevel import Undecided, is_record_token, scan
 from loopkit.model import Evidence, Journal, JournalEntry, ParseWarning, ProbeRecord
 
 if TYPE_CHECKING:
+    import mmap
+
     from markdown_it.token import Token
+
+    Mapped = bytes | mmap.mmap  # a file's bytes, or the file mapped (workspace.read_mapped)
 
 _TITLE_PHASE = re.compile(r"\bphase\s+`?([a-z0-9][a-z0-9._-]{0,63})`?", re.IGNORECASE)
 _TITLE_ROLE = re.compile(r"\((builder|adversary|orchestrator)\)", re.IGNORECASE)
@@ -226,7 +229,7 @@ class _Reader:
             self.warnings.append(ParseWarning(1, "no entry headings (`## <timestamp> — <title>`)"))
         phase, role = self.phase, self.role
         if file_name is not None and (phase is None or role is None):
-            match = _FILE_NAME.match(Path(file_name).name)
+            match = _FILE_NAME.match(PurePath(file_name).name)
             if match:
                 phase = phase or match[2]
                 role = role or ("builder" if match[1] == "JOURNAL" else "adversary")
@@ -263,7 +266,7 @@ def _mismatch(record: ProbeRecord) -> str:
 # -- reading only the end of a journal ----------------------------------------------------------
 
 
-def last_entry_time(path: Path) -> str | None:
+def last_entry_time(data: Mapped | None) -> str | None:
     """The time of the journal's last dated entry, as the full parse reads it (`status`'s last
     activity), read from the end.
 
@@ -272,31 +275,26 @@ def last_entry_time(path: Path) -> str | None:
     `####` heading: how it reads then depends on nothing above it, and every entry after it reads
     as in the full parse, times of day included). tests/test_journal_styles.py pins the two
     together. A file the scan cannot read alone, or with no such heading, is parsed whole.
+    `data`: the file's bytes (`workspace.read_mapped`), None for no file.
     """
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
-    except FileNotFoundError:
+    if not data:
         return None
-    with handle:
-        if handle.seek(0, 2) == 0:
-            return None
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            begin = 0
-            try:
-                found = scan(data)
-            except Undecided:
-                found = None
-            if found is not None and found.end == len(data):
-                for at in reversed(found.starts):
-                    if data[at : at + 1] == b"#" and _self_dated(data, at):
-                        begin = at
-                        break
-            journal = parse_journal(data[begin:].decode("utf-8", errors="replace"))
+    begin = 0
+    try:
+        found = scan(data)
+    except Undecided:
+        found = None
+    if found is not None and found.end == len(data):
+        for at in reversed(found.starts):
+            if data[at : at + 1] == b"#" and _self_dated(data, at):
+                begin = at
+                break
+    journal = parse_journal(data[begin:].decode("utf-8", errors="replace"))
     dated = [e.at for e in journal.entries if e.at is not None]
     return dated[-1] if dated else None
 
 
-def _self_dated(data: mmap.mmap, at: int) -> bool:
+def _self_dated(data: Mapped, at: int) -> bool:
     """Whether the heading line at `at` is an entry heading dated by its own text."""
     stop = data.find(b"\n", at)
     return self_dated(data[at : len(data) if stop < 0 else stop].decode("utf-8", errors="replace"))
@@ -341,31 +339,27 @@ def _dated_at(tokens: list[Token], index: int) -> bool:
 Spans = list[tuple[int, int, int]]  # each top-level probe comment: (byte offset, 0-based line, window end)
 
 
-def record_spans(path: Path) -> tuple[int, Spans] | None:
+def record_spans(data: Mapped | None) -> tuple[int, Spans] | None:
     """The file's size and where its top-level probe comments are (one scan over its bytes);
-    None when the scan cannot tell alone (the records are then read by a full parse)."""
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
-    except FileNotFoundError:
+    None when the scan cannot tell alone (the records are then read by a full parse), or for no
+    file (`data` None)."""
+    if data is None:
         return None
-    with handle:
-        size = handle.seek(0, 2)
-        if size == 0:
-            return 0, []
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            try:
-                return size, _spans(data)
-            except Undecided:
-                return None
+    if not data:
+        return 0, []
+    try:
+        return len(data), _spans(data)
+    except Undecided:
+        return None
 
 
-def _spans(data: mmap.mmap) -> Spans:
+def _spans(data: Mapped) -> Spans:
     found = scan(data)
     return [(offset, line, found.window_end(offset)) for offset, line in found.candidates]
 
 
 def probe_records_from_end(
-    path: Path,
+    data: Mapped | None,
     *,
     with_lines: bool = False,
     wanted: Callable[[str, str], bool] | None = None,
@@ -377,32 +371,26 @@ def probe_records_from_end(
     comment lines are top-level blocks (not inside a fence or a quote, however far above it was
     opened), then only the entry of each record asked for is parsed. Candidates whose
     (milestone, probe) `wanted` rejects are skipped unparsed. `known`: what `record_spans` said of
-    this file (remembered by the caller); used only when the size is still the same.
+    this file (remembered by the caller); used only when the size is still the same. `data`: the
+    file's bytes (`workspace.read_mapped`), None for no file.
     """
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs it open
-    except FileNotFoundError:
+    if not data:
         return
-    with handle:
-        size = handle.seek(0, 2)
-        if size == 0:
-            return
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            try:
-                spans = known[1] if known is not None and known[0] == size else _spans(data)
-            except Undecided:
-                yield from _slow(data, with_lines=with_lines, wanted=wanted)
-                return
-            for offset, line, end in reversed(spans):
-                if wanted is not None and not _wanted(data, offset, wanted):
-                    continue
-                confirmed = _confirm(data, offset, end, line + 1 if with_lines else 0)
-                if confirmed is not None:
-                    yield confirmed
+    try:
+        spans = known[1] if known is not None and known[0] == len(data) else _spans(data)
+    except Undecided:
+        yield from _slow(data, with_lines=with_lines, wanted=wanted)
+        return
+    for offset, line, end in reversed(spans):
+        if wanted is not None and not _wanted(data, offset, wanted):
+            continue
+        confirmed = _confirm(data, offset, end, line + 1 if with_lines else 0)
+        if confirmed is not None:
+            yield confirmed
 
 
 def _slow(
-    data: mmap.mmap, *, with_lines: bool, wanted: Callable[[str, str], bool] | None
+    data: Mapped, *, with_lines: bool, wanted: Callable[[str, str], bool] | None
 ) -> Iterator[tuple[ProbeRecord, bool]]:
     """The full parse, for the rare file the scan cannot read alone."""
     journal = parse_journal(data[:].decode("utf-8", errors="replace"))
@@ -412,7 +400,7 @@ def _slow(
             yield (record if with_lines else replace(record, line=0)), record.line in edited
 
 
-def _wanted(data: mmap.mmap, begin: int, wanted: Callable[[str, str], bool]) -> bool:
+def _wanted(data: Mapped, begin: int, wanted: Callable[[str, str], bool]) -> bool:
     stop = data.find(b"\n", begin)
     line = data[begin : len(data) if stop < 0 else stop].decode("utf-8", errors="replace")
     decoded = ev.decode_comment(line)
@@ -422,7 +410,7 @@ def _wanted(data: mmap.mmap, begin: int, wanted: Callable[[str, str], bool]) -> 
     return isinstance(milestone, str) and isinstance(probe, str) and wanted(milestone, probe)
 
 
-def _confirm(data: mmap.mmap, begin: int, end: int, line: int) -> tuple[ProbeRecord, bool] | None:
+def _confirm(data: Mapped, begin: int, end: int, line: int) -> tuple[ProbeRecord, bool] | None:
     """The record at `begin` read as the full parse reads it, from `begin` to the next known
     top-level block start (both ends are block starts, so the tokens between are the full
     parse's)."""

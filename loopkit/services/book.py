@@ -41,7 +41,7 @@ from loopkit.state import (
     stale_passes,
 )
 from loopkit.trust import Issue, signature_problem
-from loopkit.workspace import read_text
+from loopkit.workspace import read_mapped, read_text
 
 
 @dataclass
@@ -167,7 +167,7 @@ class Book:
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
         stream = probe_records_from_end(
-            path,
+            read_mapped(path),
             with_lines=True,
             wanted=lambda m, p: (m, p) in pending,
             known=journal_memo.spans(self.ctx, path),

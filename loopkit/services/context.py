@@ -14,13 +14,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopkit import timefmt, txn
+from loopkit import timefmt
 from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
 from loopkit.workspace import CONFIG_NAME, GIT_INIT_HINT, Workspace, _git_dir, find_repo_root, find_root
 
-if TYPE_CHECKING:  # without importing GitPython at start-up
+if TYPE_CHECKING:  # without importing GitPython, or txn on the read-only path, at start-up
+    from loopkit import txn
     from loopkit.gitrepo import Repo
     from loopkit.model.config import Identity
 
@@ -94,7 +95,9 @@ def open_workspace(invocation: Invocation, warn: Callable[[str], None]) -> Works
     clone's merge driver or a killed sync's leftovers seen to (`services/sync.on_open`)."""
     root = find_root(start=invocation.cwd, override=invocation.workspace_dir, environ=invocation.environ)
     ws = read_workspace(root, invocation.environ)
-    if txn.pending(ws):
+    if ws.intent_file is not None and ws.intent_file.exists():  # a killed command's transaction
+        from loopkit import txn
+
         with ws.lock():
             txn.recover(ws, warn)
     from loopkit.gitrepo.clone import needs_care  # a stat and a small read
@@ -207,6 +210,7 @@ class Context:
     def transact(self, planner: Callable[[], txn.Plan]) -> txn.Outcome:
         """Run the planner in one transaction (txn.run): re-read from scratch on each try, commit as
         this role (unless --no-commit), signed when it signs."""
+        from loopkit import txn
 
         def fresh() -> txn.Plan:
             self._repo = None  # a transaction re-reads everything inside the lock
@@ -217,6 +221,8 @@ class Context:
         return txn.run(self.workspace, fresh, redactor=self.redactor, author=author, warn=self.warn)
 
     def _author(self) -> txn.Author:
+        from loopkit import txn
+
         sign = self.sign_args()  # a signed role without a usable key: exit 4 before anything is written
 
         def identity(action: str) -> Identity:

@@ -24,7 +24,7 @@ from typing import Any
 from loopkit.errors import BadInput
 from loopkit.markdown.journal import Spans, last_entry_time, record_spans
 from loopkit.services.context import Context
-from loopkit.workspace import write_cache
+from loopkit.workspace import read_mapped, write_cache
 
 RACY_NS = 2_000_000_000
 _VERSION = 2
@@ -32,13 +32,13 @@ _MEMO = "journals"
 
 
 def last_time(ctx: Context, path: Path) -> str | None:
-    found = _remembered(ctx, path, "time", lambda: last_entry_time(path))
+    found = _remembered(ctx, path, "time", lambda: last_entry_time(read_mapped(path)))
     return found if isinstance(found, str) else None
 
 
 def spans(ctx: Context, path: Path) -> tuple[int, Spans] | None:
     """`record_spans` of the file, for `probe_records_from_end(known=…)`; None: let it scan."""
-    found = _remembered(ctx, path, "spans", lambda: _plain(record_spans(path)))
+    found = _remembered(ctx, path, "spans", lambda: _plain(record_spans(read_mapped(path))))
     if not isinstance(found, list) or len(found) != 2 or not isinstance(found[1], list):
         return None
     return int(found[0]), [(int(a), int(b), int(c)) for a, b, c in found[1]]
