@@ -63,9 +63,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Author:
-    """Who commits a transaction's plan and how: the identity for its action (refusing one without
-    a role), its message, the commit date (None: now), the `commit-tree` signing arguments, and
-    what a failed signature says."""
+    """Who commits a plan, with what message, when (None: now), signed how, and what a failed
+    signature says (services/context.Context._author makes one)."""
 
     identity: Callable[[str], Identity]
     message: Callable[[Plan], str]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit import timefmt
-from loopkit.errors import GitError, LoopkitError, Refused, UsageError
+from loopkit.errors import BadInput, GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
 from loopkit.workspace import CONFIG_NAME, GIT_INIT_HINT, Workspace, _git_dir, find_repo_root, find_root
@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # without importing GitPython, or txn on the read-only path, 
     from loopkit import txn
     from loopkit.gitrepo import Repo
     from loopkit.model.config import Identity
+
+
+ROLE_HINT = "pass --role or set LOOPKIT_ROLE"
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Invocation:
     role_option: str | None = None
     no_commit: bool = False
     # how this shell is given a role, for the message that asks for one (a tool call cannot pass --role)
-    role_hint: str = "pass --role or set LOOPKIT_ROLE"
+    role_hint: str = ROLE_HINT
 
     @cached_property
     def role(self) -> str | None:
@@ -74,8 +77,6 @@ def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        from loopkit.errors import BadInput
-
         raise BadInput(f"cannot read {CONFIG_NAME}: {exc.strerror}") from None
     rel = "" if repo_root is None or root == repo_root else root.relative_to(repo_root).as_posix()
     git_dir = _git_dir(repo_root) if repo_root is not None else None
@@ -109,15 +110,6 @@ def open_workspace(invocation: Invocation, warn: Callable[[str], None]) -> Works
     return ws
 
 
-def open_repo(ws: Workspace) -> Repo:
-    """The repository handle of an opened workspace (GitPython's, imported on first use)."""
-    from loopkit.gitrepo import Repo
-
-    if ws.repo_root is None:
-        raise GitError(f"not inside a git work tree: {ws.root}; {GIT_INIT_HINT}")
-    return Repo(ws.repo_root)
-
-
 class Context:
     """What a service is handed: the invocation (`ctx.role`, `ctx.now`, ... read through), the
     workspace (opened by `open_workspace` when the command first asks for it) and the repository
@@ -131,10 +123,9 @@ class Context:
         workspace_dir: str | None = None,
         role_option: str | None = None,
         no_commit: bool = False,
-        role_hint: str | None = None,
+        role_hint: str = ROLE_HINT,
     ) -> None:
-        hint = {"role_hint": role_hint} if role_hint is not None else {}
-        self.invocation = Invocation(cwd, environ, workspace_dir, role_option, no_commit, **hint)
+        self.invocation = Invocation(cwd, environ, workspace_dir, role_option, no_commit, role_hint)
         self.warnings: list[str] = []
         self.cache: dict[Any, Any] = {}
         self._workspace: Workspace | None = None
@@ -159,10 +150,6 @@ class Context:
         return self.invocation.role_hint
 
     @property
-    def git_date(self) -> str | None:
-        return self.invocation.git_date
-
-    @property
     def role(self) -> str | None:
         return self.invocation.role
 
@@ -182,8 +169,14 @@ class Context:
 
     @property
     def repo(self) -> Repo:
+        """The repository handle (GitPython's, imported on first use)."""
         if self._repo is None:
-            self._repo = open_repo(self.workspace)
+            from loopkit.gitrepo import Repo
+
+            root = self.workspace.repo_root
+            if root is None:
+                raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
+            self._repo = Repo(root)
         return self._repo
 
     def wants_sync(self, flag: bool) -> bool:
@@ -237,20 +230,16 @@ class Context:
                 trailers=plan.trailers,
             )
 
-        return txn.Author(identity, message, self.git_date, tuple(sign), self._signing_failure)
-
-    def signs(self) -> bool:
-        """Whether this role's commits must be signed (`[rules] signed`, SPEC section 10)."""
-        role = self.role
-        return role is not None and role in self.workspace.config.signed
+        return txn.Author(identity, message, self.invocation.git_date, tuple(sign), self._signing_failure)
 
     def sign_args(self) -> list[str]:
         """The `-c` options and `-S` that make `commit-tree` sign the role's commits; none for a
-        role that does not sign. Without a usable key: SigningError (exit 4, saying how to set one).
+        role that does not sign (`[rules] signed`, SPEC section 10). Without a usable key:
+        SigningError (exit 4, saying how to set one).
 
         The key is found and tried once per command (kept across a transaction's retries), so a
         missing key or private half fails before anything is written, not after."""
-        if not self.signs():
+        if self.role is None or self.role not in self.workspace.config.signed:
             return []
         if self._signing is None:
             from loopkit.gitrepo.signing import check_key, commit_tree_sign_args, require_signing_key
