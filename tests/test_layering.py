@@ -93,11 +93,16 @@ def _typing_only(test: ast.expr) -> bool:
     return name == "TYPE_CHECKING"
 
 
-def imports(module: str) -> Iterator[Import]:
-    """Every import in the module, wherever it is, relative ones resolved; `from loopkit import x`
-    names loopkit.x when that is a module."""
+@cache
+def imports(module: str) -> tuple[Import, ...]:
     path = source_of(module)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    return tuple(imports_in(path.read_text("utf-8"), package))
+
+
+def imports_in(text: str, package: str) -> Iterator[Import]:
+    """Every import in the text, wherever it is, relative ones resolved against `package`;
+    `from loopkit import x` names loopkit.x when that is a module."""
     known = set(modules())
 
     def walk(node: ast.AST, typing_only: bool) -> Iterator[Import]:
@@ -121,7 +126,7 @@ def imports(module: str) -> Iterator[Import]:
                         yield Import(base, alias.name, child.lineno, typing_only)
             yield from walk(child, typing_only)
 
-    yield from walk(ast.parse(path.read_text("utf-8")), False)
+    yield from walk(ast.parse(text), False)
 
 
 def loopkit_imports(module: str) -> Iterator[Import]:
@@ -221,12 +226,20 @@ def test_third_party_packages_stay_in_their_place() -> None:
 
 def test_the_checks_see_what_they_look_for() -> None:
     """The parser finds imports inside functions and type-only blocks, relative ones resolved."""
-    found = {(i.target, i.typing_only) for i in imports("loopkit.markdown.journal")}
-    assert ("markdown_it.token", True) in found  # under `if TYPE_CHECKING:`
-    assert ("loopkit.markdown.evidence", False) in found  # `from loopkit.markdown import evidence`
-    assert any(
-        i.target == "loopkit.gitrepo.clone" for i in imports("loopkit.services.context")
-    )  # in a function
+    text = (
+        "import typing\nfrom loopkit import txn, errors\nif typing.TYPE_CHECKING:\n    from .context import Context\n"
+        "if False:\n    import git\ndef f():\n    from ..gitrepo import Repo\n    import os\n"
+    )
+    found = {(i.target, i.name, i.typing_only) for i in imports_in(text, "loopkit.services")}
+    assert found == {
+        ("typing", "", False),
+        ("loopkit.txn", "", False),
+        ("loopkit.errors", "", False),
+        ("loopkit.services.context", "Context", True),
+        ("git", "", True),
+        ("loopkit.gitrepo", "Repo", False),
+        ("os", "", False),
+    }
     assert _circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
