@@ -1,7 +1,7 @@
 """Finds the workspace folder, names its files, takes the lock, reads and writes files atomically.
 
-Below gitrepo/ and txn: it asks git nothing (services/context.open_workspace reads the trusted
-configuration through gitrepo and recovers through txn)."""
+Below gitrepo/ and txn: it asks git nothing (services/context.find_workspace reads the trusted
+configuration through gitrepo, make_ready recovers through txn)."""
 
 from __future__ import annotations
 
@@ -171,12 +171,7 @@ class Workspace:
         """
         if timeout is None:
             timeout = lock_timeout(os.environ.get("LOOPKIT_LOCK_TIMEOUT"), self.config.lock_timeout)
-        lock_dir = _git_dir(self.repo_root) if self.repo_root else None
-        if lock_dir is None:  # nothing to commit to: say so before leaving anything behind
-            from loopkit.errors import GitError
-
-            raise GitError(f"not inside a git work tree: {self.root}; {GIT_INIT_HINT}")
-        path = lock_dir / "loopkit.lock"
+        path = self.git_dir / "loopkit.lock"  # outside git: said before anything is left behind
         queue = path.parent / "loopkit" / "lock"
         queue.mkdir(parents=True, exist_ok=True)
         host = os.uname().nodename  # socket.gethostname(), without importing socket
@@ -301,7 +296,7 @@ def _git_dir(repo_root: Path) -> Path | None:
 
 def find_root(*, start: Path, override: str | None, environ: Mapping[str, str]) -> Path:
     """The workspace folder: `--workspace DIR`, then LOOPKIT_WORKSPACE, then the nearest
-    loopkit.toml above `start` (services/context.open_workspace opens it)."""
+    loopkit.toml above `start` (services/context.find_workspace opens it)."""
     chosen = override or environ.get("LOOPKIT_WORKSPACE") or None
     if chosen:
         root = (start / chosen).resolve()

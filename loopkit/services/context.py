@@ -1,7 +1,7 @@
 """What every command has: its invocation (who, where, when: fixed for the command), the workspace
-it opens (`open_workspace`: find, read the trusted configuration, finish or undo a killed command's
-transaction, give the clone its merge driver), and the repository handle; `Context` bundles the
-three for the services, with what the command collects as it runs (warnings, the signing key)."""
+it opens (`find_workspace`: find it, read the trusted configuration; `make_ready`: finish or undo
+a killed command's transaction, give the clone its merge driver), and the repository handle.
+`Context` bundles the three for the services, with what the command collects as it runs."""
 
 from __future__ import annotations
 
@@ -90,12 +90,16 @@ def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
     return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
 
 
-def open_workspace(invocation: Invocation, warn: Callable[[str], None]) -> Workspace:
-    """The command's workspace, ready to read: found (`--workspace`, LOOPKIT_WORKSPACE, the nearest
-    loopkit.toml), a transaction a killed command left finished or undone (under the lock), and a
-    clone's merge driver or a killed sync's leftovers seen to (`services/sync.on_open`)."""
+def find_workspace(invocation: Invocation) -> Workspace:
+    """The command's workspace: `--workspace`, LOOPKIT_WORKSPACE, or the nearest loopkit.toml."""
     root = find_root(start=invocation.cwd, override=invocation.workspace_dir, environ=invocation.environ)
-    ws = read_workspace(root, invocation.environ)
+    return read_workspace(root, invocation.environ)
+
+
+def make_ready(ws: Workspace, warn: Callable[[str], None]) -> None:
+    """What opening a workspace does before anything reads it: a transaction a killed command left
+    is finished or undone (under the lock), a clone's merge driver or a killed sync's leftovers
+    are seen to (`services/sync.on_open`)."""
     if ws.intent_file is not None and ws.intent_file.exists():  # a killed command's transaction
         from loopkit import txn
 
@@ -107,12 +111,11 @@ def open_workspace(invocation: Invocation, warn: Callable[[str], None]) -> Works
         from loopkit.services.sync import on_open
 
         on_open(ws, warn)
-    return ws
 
 
 class Context:
     """What a service is handed: the invocation (`ctx.role`, `ctx.now`, ... read through), the
-    workspace (opened by `open_workspace` when the command first asks for it) and the repository
+    workspace (found, then made ready, when the command first asks for it) and the repository
     handle; and the command's own collections: its warnings for stderr, the signing key it checked,
     and `cache` (what it read, forgotten when a transaction re-reads)."""
 
@@ -164,7 +167,8 @@ class Context:
     @property
     def workspace(self) -> Workspace:
         if self._workspace is None:
-            self._workspace = open_workspace(self.invocation, self.warn)
+            self._workspace = find_workspace(self.invocation)  # kept if make_ready fails: the error
+            make_ready(self._workspace, self.warn)  # document is still redacted by its config
         return self._workspace
 
     @property
