@@ -24,9 +24,9 @@ def bench_probe_exec(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path
     committed, bare_t = bench_pair(([*base, "--", "true"], ws, role), (bare_argv, tmp, {}), n)
     nocommit, bare_t2 = bench_pair(([*base, "--no-commit", "--", "true"], ws, role), (bare_argv, tmp, {}), n)
     rows.append(
-        compare("P5", "probe exec --no-commit -- true vs bare typer app", nocommit, bare_t2, "<=", 1.5)
+        compare("P5", "probe exec --no-commit -- true vs bare typer app", nocommit, bare_t2, goal="probe-nc")
     )
     rows.append(
-        compare("P5c", "probe exec -- true (with commit) vs bare typer app", committed, bare_t, "<=", 1.8)
+        compare("P5c", "probe exec -- true (with commit) vs bare typer app", committed, bare_t, goal="probe")
     )
     check_journal(ws, "4")

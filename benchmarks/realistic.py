@@ -41,8 +41,17 @@ def bench_realistic(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path)
             f"status --json, realistic {phases} phases ({commits} commits), warm cache / B0",
             warm,
             bare_w,
-            "<=",
-            2.0,
+            goal="status-real",
+        )
+    )
+    check_t, bare_k = bench_pair(([LOOPKIT, "check", "--json"], ws, {}), (bare_argv, tmp, {}), n, ok=(0, 1))
+    rows.append(
+        compare(
+            "P6",
+            f"check --json, realistic {phases} phases, warm cache / B0",
+            check_t,
+            bare_k,
+            goal="check-real",
         )
     )
     cold_t, bare_c = bench_pair((argv, ws, {}), (bare_argv, tmp, {}), max(3, n // 2), before=cold)
