@@ -20,6 +20,15 @@ LOOPKIT = (
     str(Path(PY).parent / "loopkit") if (Path(PY).parent / "loopkit").exists() else shutil.which("loopkit")
 )
 MB = 1_000_000
+# loopkit trusts what it remembered of a file only when the file had not changed within 2 s of the
+# read (git's "racily clean" rule, services/status.py RACY_NS): a workspace timed right after it
+# was built would never be warm. `settle()` waits that out once after a build.
+RACY_S = 2.0
+
+
+def settle() -> None:
+    time.sleep(RACY_S + 0.5)
+
 
 # -- sizes ----------------------------------------------------------------------------------------
 FULL = {

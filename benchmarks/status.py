@@ -13,7 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from corpus import journal_text, new_repo, spec_toml
-from harness import LOOPKIT, MB, PY, Row, Timing, compare, git, lk, log, new_timing, peak_rss, run_once
+from harness import (
+    LOOPKIT,
+    MB,
+    PY,
+    Row,
+    Timing,
+    compare,
+    git,
+    lk,
+    log,
+    new_timing,
+    peak_rss,
+    run_once,
+    settle,
+)
 
 # -- 5. status on 200 phases with 100 MB of journals ---------------------------------------------
 MODULES = ["proxy", "gate", "bridge", "sweep", "alerts", "keycloak", "drone", "reports", "registry", "backup"]
@@ -454,6 +468,7 @@ def bench_status(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path) ->
         f"{slim_info['commits']} commits; "
         f"empty: {empty_info['journal_bytes'] / 1000:.0f} kB"
     )
+    settle()  # the emptied copy was just committed: out of the racy window before timing
     argv = [LOOPKIT, "status", "--json"]
     outs = {name: tmp / f"status-{name}.out.json" for name in ("big", "slim", "empty")}
     timings: dict[str, Timing] = {}
