@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import new_repo, simple_phase
-from harness import LOOPKIT, PY, Row, bench_pair, compare, lk
+from harness import LOOPKIT, PY, Row, bench_pair, compare, lk, settle
 
 
 def bench_inbox(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path) -> None:
@@ -30,8 +30,9 @@ def bench_inbox(tmp: Path, cfg: dict[str, Any], rows: list[Row], bare: Path) -> 
             f"body {i}",
             role="orchestrator",
         )
+    settle()  # the messages were just written: out of the racy window, as a later list finds them
     argv = [LOOPKIT, "inbox", "list"]
     lk_t, bare_t = bench_pair(
         (argv, ws, {"LOOPKIT_ROLE": "builder"}), ([PY, str(bare)], tmp, {}), cfg["cmd_n"]
     )
-    rows.append(compare("P7", "inbox list / B0", lk_t, bare_t, "<=", 1.3))
+    rows.append(compare("P7", "inbox list / B0", lk_t, bare_t, goal="inbox"))

@@ -6,7 +6,9 @@ Run with the interpreter loopkit is installed in:
     .venv/bin/python benchmarks/run.py            # full sizes (building takes minutes)
     .venv/bin/python benchmarks/run.py --quick    # small sizes: a smoke run
 
-It prints figures and whether each target is met; it never fails on a timing. It is not part of
+It prints figures and whether each target is met, then issue 21's speed goals as one table (each
+goal's figure, the goal, met or missed; --quick marks it as a smoke run at small sizes); it never
+fails on a timing. It is not part of
 the test suite. Command timings are wall-clock medians of N runs (N=7, --quick 3) after one
 discarded warm-up run; each command is a fresh process, run the way users and agents run it
 (`loopkit …` as a subprocess, the console script of this interpreter). In-process parse timings
@@ -20,9 +22,9 @@ PYTHONPATH, so edits made to the work tree during a long run cannot change what 
 commit (and whether loopkit/ or templates/ had uncommitted changes) is printed with the results.
 
 Layout: harness.py (timing, B0, ratios, the table), corpus.py (texts and small repositories), and
-one module per scenario: parse, journal_add (P3, P3n), help, probe_exec (P5, P5c), status (P4b),
-realistic (P6 warm and cold), inbox (P7), builders (8: many builders, one remote). `.ci/run` runs
-`--quick` so none rots.
+one module per scenario: parse, journal_add (P3, P3n), help, probe_exec (P5, P5c), status (P4b,
+warm and cold), realistic (P6: status warm and cold, check warm), inbox (P7), builders (8: many
+builders, one remote). `.ci/run` runs `--quick` so none rots.
 
 Only the standard library and loopkit's own dependencies are used. Everything happens under one
 temporary folder (kept with --keep, or placed with --dir) with its own HOME and git configuration.
@@ -42,7 +44,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from builders import run_builders
-from harness import FULL, LOOPKIT, QUICK, Row, isolate, log, machine, print_table, snapshot, write_bare
+from harness import (
+    FULL,
+    LOOPKIT,
+    QUICK,
+    Row,
+    isolate,
+    log,
+    machine,
+    print_goals,
+    print_table,
+    snapshot,
+    write_bare,
+)
 from help import bench_help
 from inbox import bench_inbox
 from journal_add import bench_journal_add
@@ -135,6 +149,8 @@ def main() -> None:
     )
     print()
     print_table(rows)
+    print()
+    print_goals(rows, quick=args.quick)
     print()
     print("section times: " + ", ".join(f"[{k}] {v:.0f} s" for k, v in timings.items()))
 

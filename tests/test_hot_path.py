@@ -156,3 +156,15 @@ def test_probe_exec_without_a_commit_leaves_its_git_reads_in_the_cache(repo: Rep
     assert repo.lk(*exec_, role="builder").code == 0
     parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
     assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]
+
+
+def test_reading_the_trusted_config_loads_no_signing_code(repo: Repo, tmp_path: Path) -> None:
+    """Every command reads loopkit.toml's trust chain; a chain with no later change to verify
+    needs none of signing's code (its import with hashlib, secrets and tempfile: ~8 ms of an
+    `inbox list`, benchmarks/ P7), and a read of an inbox none of the transaction's (~3 ms)."""
+    sent = repo.lk("inbox", "send", "--to", "builder", "--subject", "hello", "--body", "b", role="adversary")
+    assert sent.code == 0, sent.err
+    for _ in range(2):
+        again = modules(repo, tmp_path, "inbox", "list", "--to", "builder")
+    assert "loopkit.gitrepo.signers" in again  # the chain was read
+    assert not again & {"loopkit.gitrepo.signing", "secrets", "tempfile", "loopkit.txn"}, again

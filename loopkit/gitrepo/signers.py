@@ -24,9 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from loopkit.errors import BadInput, GitError
-from loopkit.gitrepo.signing import resolve_environ, run_pinned, verify
 from loopkit.model.config import Config
-from loopkit.signed import decide, explain
 
 FILE_NAME = "allowed_signers"
 CONFIG_FILE = "loopkit.toml"
@@ -145,6 +143,10 @@ def orchestrator_refusal(
         return f"authored by {version.author_email}, not by the orchestrator {orchestrator_email}"
     if signers_text is None:
         return None
+    # imported here: every command reads the chain, few verify a change (signing's import ~5 ms)
+    from loopkit.gitrepo.signing import verify
+    from loopkit.signed import decide, explain
+
     signature = verify(
         repo_root, [version.sha], signers_text, environ=environ, cache=cache, git_dir=git_dir
     ).get(version.sha)
@@ -185,6 +187,8 @@ def trusted_signers(
 ) -> TrustedSigners:
     """The trusted allowed-signers text of the file at `path` (relative to `repo_root`); with `rev`,
     the chain of that commit's first-parent history, the work tree left out (`verify`, SPEC 11)."""
+    from loopkit.gitrepo.signing import resolve_environ
+
     env = resolve_environ(environ)
     override = env.get("LOOPKIT_ALLOWED_SIGNERS", "").strip()
     if override:
@@ -418,6 +422,8 @@ def _history(
     repo_root: Path, path: str, environ: Mapping[str, str] | None, rev: str = "HEAD"
 ) -> list[Version]:
     """Every first-parent commit of `rev` that changed `path`, oldest first, with its new blob."""
+    from loopkit.gitrepo.signing import run_pinned
+
     proc = run_pinned(
         repo_root,
         [
@@ -464,6 +470,8 @@ def _blobs(repo_root: Path, blobs: list[str], environ: Mapping[str, str] | None)
     if not blobs:
         return {}
     wanted = list(dict.fromkeys(blobs))
+    from loopkit.gitrepo.signing import run_pinned
+
     proc = run_pinned(
         repo_root,
         ["cat-file", "--batch"],

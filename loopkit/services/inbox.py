@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, UsageError
@@ -19,8 +19,10 @@ from loopkit.model.inbox import Message
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context
-from loopkit.txn import Plan
 from loopkit.workspace import read_exact, read_text, write_cache
+
+if TYPE_CHECKING:
+    from loopkit.txn import Plan
 
 
 def new_id(ctx: Context, sender: str) -> str:
@@ -170,6 +172,7 @@ def send(
     limits.no_nul(body, "the body")
     limits.check(ctx, "subject", subject, "--subject")
     limits.check(ctx, "body", body, "the body")
+    from loopkit.txn import Plan  # the writers' only: `inbox list` is spared its import (~3 ms)
 
     def plan() -> Plan:
         message = build_message(ctx, sender=sender, to=to, phase=phase, subject=subject, body=body or "")
@@ -242,6 +245,7 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
         raise UsageError("name the messages to consume, or pass --all (not both)")
     ctx.need_role(to, doing=f"consume the {to} inbox")
     ws = ctx.workspace
+    from loopkit.txn import Plan
 
     def plan() -> Plan:
         inbox_path = ws.inbox_file(to)
