@@ -96,7 +96,9 @@ def signer_line(keys: dict[str, Path], role: str) -> str:
     return f"{EMAIL[role]} {kind} {blob}\n"
 
 
-def build(base: Path, *, signed: bool, url: str | None = None) -> tuple[Path, Path, dict[str, Path]]:
+def build(
+    base: Path, *, signed: bool, url: str | None = None, replay: bool = False
+) -> tuple[Path, Path, dict[str, Path]]:
     """A hooked bare remote and a clone whose phase px is open, evidenced and claimed, all pushed."""
     bare = base / "remote.git"
     git(base, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -110,6 +112,9 @@ def build(base: Path, *, signed: bool, url: str | None = None) -> tuple[Path, Pa
     lk(clone, "init", role="orchestrator")
     (clone / "phases" / "px.toml").write_text(SPEC, encoding="utf-8")
     keys = make_keys(base / "keys") if signed else {}
+    if replay:
+        config = clone / "loopkit.toml"
+        config.write_text(config.read_text("utf-8").replace("replay = false", "replay = true", 1), "utf-8")
     if signed:
         config = clone / "loopkit.toml"
         text = config.read_text("utf-8").replace("signed = []", 'signed = ["adversary"]', 1)
@@ -626,3 +631,29 @@ def test_reverting_an_unsigned_forgery_that_reached_the_remote_is_accepted(
     proc = push(clone)
     assert proc.returncode == 0, proc.stderr
     assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()
+
+
+def test_a_done_over_an_unreplayed_pass_is_refused_with_replay_on(tmp_path: Path) -> None:
+    """SPEC 11, replayed verdicts: the DONE gate counts replayed PASSes only, at the remote too. A
+    PASS typed as the adversary (trailers and all) is a genuine record, but no replay stands behind
+    it, so `done` refuses; a DONE pushed by hand over it is rejected. The adversary's own run, then
+    loopkit's PASS and DONE, is accepted."""
+    bare, clone, _ = build(tmp_path, signed=False, replay=True)
+    before = remote_tip(bare)
+    _signed_pass(clone, None)  # genuine by provenance (nothing is signed), not replayed
+    lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
+    refused = run_loopkit("done", "--phase", "px", "--summary", "M1 PASS", cwd=clone, role="builder")
+    assert refused.code == 3 and "unreplayed" in refused.err, refused.err
+    done_without_gate(clone, {})
+    proc = push(clone)
+    assert proc.returncode != 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if line.startswith("remote:")]
+    assert any("done-without-gate:" in line and "unreplayed" in line for line in said), proc.stderr
+    assert remote_tip(bare) == before
+    git(clone, "reset", "-q", "--hard", before)
+    lk(clone, "probe", "run", "--phase", "px", role="adversary")
+    lk(clone, "verdict", "--phase", "px", "--milestone", "M1", "PASS", role="adversary")
+    lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
+    lk(clone, "done", "--phase", "px", "--summary", "M1 PASS", role="builder")
+    pushed(clone)
+    assert "## DONE" in git(bare, "show", "main:STATUS-px.md")

@@ -16,8 +16,19 @@ from loopkit.markdown.inbox import parse_inbox
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config, PhaseSpec
 from loopkit.model.git import Origin
+from loopkit.model.journal import ProbeRecord
 from loopkit.signed import Signature
-from loopkit.state import GitFacts, done_gate, milestone_views, record_shas, removed_records, signed_shas
+from loopkit.state import (
+    GitFacts,
+    done_gate,
+    is_genuine_evidence,
+    matches_spec,
+    milestone_views,
+    record_shas,
+    removed_records,
+    replay_unmet,
+    signed_shas,
+)
 from loopkit.trust import Issue, spec_candidates, trusted_spec
 from loopkit.workspace import Workspace
 
@@ -103,6 +114,9 @@ def done_gate_at(
         code=repo.code_of(commit, rel=ws.rel, owned=ws.owns_top_level),
         code_diff=repo.code_changed,
     )
+    if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
+        adversary = adversary_latest(books, parent, phase, spec)
+        issues += replay_unmet(spec, views, adversary, facts, history=doc.done_line is not None)
     inbox_text = (found[f"{parent}:{inbox}"] or b"").decode("utf-8", "replace")
     builder_inbox = [p.message for p in parse_inbox(inbox_text, role="builder")]
     return issues + done_gate(
@@ -114,3 +128,38 @@ def done_gate_at(
         phase=phase,
         status_file=books.shown(status_path),
     )
+
+
+def adversary_latest(
+    books: CommitBooks, commit: str, phase: str, spec: PhaseSpec
+) -> dict[tuple[str, str], ProbeRecord]:
+    """The adversary's newest genuine record of each probe the spec requires, in its journal as
+    `commit` holds it: made with the spec's command (state.matches_spec) and added by loopkit's
+    evidence commit for the adversary (state.is_genuine_evidence), as Book.latest_of reads it."""
+    from loopkit.gitrepo.history import origins as commit_origins
+    from loopkit.markdown.journal import parse_journal
+
+    journal = books.ws.journal_file(phase, "adversary")
+    if journal is None:
+        return {}
+    path = books.path(books.shown(journal))
+    data = push.blobs(books.root, [f"{commit}:{path}"]).get(f"{commit}:{path}")
+    records = parse_journal(data.decode("utf-8", "replace")).probe_records if data else []
+    wanted = {(m.id, p.id): p for m in spec.milestones for p in m.probes}
+    candidates = [r for r in records if (r.milestone, r.probe) in wanted]
+    if not candidates:
+        return {}
+    shas = push.blame_at(books.root, commit, path)
+    known = commit_origins(books.root, {s for s in shas if s})
+    found: dict[tuple[str, str], ProbeRecord] = {}
+    for record in reversed(candidates):
+        key = (record.milestone, record.probe)
+        sha = shas[record.line - 1] if record.line - 1 < len(shas) else None
+        origin = known.get(sha) if sha else None
+        if (
+            key not in found
+            and matches_spec(record, wanted[key])
+            and is_genuine_evidence(record, origin, books.config, "adversary")
+        ):
+            found[key] = record
+    return found
