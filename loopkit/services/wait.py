@@ -25,15 +25,12 @@ DEFAULT_SYNC_INTERVAL = 15.0
 Signature = tuple[int, int, int] | None
 
 
-def _fetch(ctx: Context) -> dict[str, Any]:
-    """What `--sync` does before each check: fetch the remote and fast-forward to it.
+def _sync(ctx: Context) -> dict[str, Any]:
+    """What `--sync` does before each check: `loopkit sync` (SPEC 7), which fetches, integrates
+    (fast-forward, or a rebase or merge over this clone's unpushed commits) and pushes them."""
+    from loopkit.services.sync import sync
 
-    A stand-in until `loopkit sync` lands: swap this for its fetch-only entry point.
-    """
-    from loopkit.gitrepo.fetch import fetch_fast_forward
-
-    with ctx.workspace.lock():
-        return fetch_fast_forward(ctx.repo, dict(ctx.environ))
+    return sync(ctx)
 
 
 def _signature(path: os.PathLike[str] | str) -> Signature:
@@ -82,7 +79,7 @@ def wait(
         raise UsageError("--timeout must not be negative")
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
-    fetch = fetch or (_fetch if sync else None)
+    fetch = fetch or (_sync if sync else None)
     path = ctx.workspace.inbox_file(role)
     deadline = clock() + timeout
     seen: Signature | bool = False  # False: never looked; None: no inbox file
