@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import LOOPKIT, NOW, Result, git, run_loopkit
+from remotes import git_daemon
 
 ROLES = ("builder", "adversary", "orchestrator")
 EMAIL = {r: f"{r}@loopkit.invalid" for r in ROLES}
@@ -438,29 +437,12 @@ def test_usage_errors_are_one_line(template: Path, tmp_path: Path) -> None:
         assert len(result.err.strip().splitlines()) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_hook_over_git_daemon(tmp_path: Path) -> None:
-    port = _free_port()
     served = tmp_path / "served"
     served.mkdir()
-    daemon = subprocess.Popen(
-        ["git", "daemon", f"--base-path={served}", "--export-all", "--enable=receive-pack",
-         f"--port={port}", "--listen=127.0.0.1", "--reuseaddr", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        bare, clone, _ = build(served, signed=False, url=f"git://127.0.0.1:{port}/remote.git")
+    with git_daemon(served) as url:
+        bare, clone, _ = build(served, signed=False, url=f"{url}/remote.git")
         before = remote_tip(bare)
         forged_verdict(clone, {})
         proc = push(clone)
@@ -472,9 +454,6 @@ def test_the_hook_over_git_daemon(tmp_path: Path) -> None:
         git(clone, "reset", "-q", "--hard", "HEAD^")
         _loop_to_done(clone, {}, lambda: pushed(clone))
         assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def test_verify_json_of_an_honest_range(template: Path, tmp_path: Path) -> None:
