@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,16 +303,6 @@ def touching(root: Path, commit: str, path: str) -> list[str]:
     """The commits of `commit`'s history that touched `path`, oldest first (topological order)."""
     code, out = _run(root, _touching_args(commit, path))
     return list(reversed(out.decode().split())) if code == 0 else []
-
-
-def gate_ahead(root: Path, commit: str, status: str) -> AbstractContextManager[None]:
-    """The history walks a DONE gate at `commit` asks (spec commits, the STATUS file's commits and
-    record lines), started side by side now (runner.ahead): their answers cannot change."""
-    from loopkit.gitrepo.repo import Repo
-    from loopkit.gitrepo.runner import ahead
-
-    record = Repo(root)._record_args([status], commit, literal=True)
-    return ahead(root, [spec_args(commit), _touching_args(commit, status), record])
 
 
 def spec_commits(root: Path, commit: str) -> list[Origin]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +27,18 @@ _RECORD_WORD = re.compile(r"\*\*(?:CLAIM|PASS|FAIL|DONE)\*\*")
 
 @dataclass(frozen=True)
 class Violation:
-    """One dishonest change to the books; `to_json` gives SPEC 11's shape."""
+    """One dishonest change to the books; `to_json` gives SPEC 11's shape (in its order)."""
 
     code: str
     commit: str
-    message: str
     phase: str | None = None
     milestone: str | None = None
     file: str | None = None
     line: int | None = None
+    message: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "commit": self.commit,
-            "phase": self.phase,
-            "milestone": self.milestone,
-            "file": self.file,
-            "line": self.line,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -79,7 +71,7 @@ class PushRange:
         return path[len(self.rel) + 1 :] if path.startswith(self.rel + "/") else None
 
     def add(self, code: str, commit: str, message: str, **where: Any) -> None:
-        self.found.append(Violation(code, commit, message, **where))
+        self.found.append(Violation(code, commit, message=message, **where))
 
     def kind(self, path: str) -> tuple[str, str | None, str | None]:
         """(kind, phase, role) of a repository path: status, journal, inbox, archive, spec,
