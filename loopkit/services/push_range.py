@@ -16,7 +16,6 @@ from loopkit.gitrepo.signers import TrustedSigners
 from loopkit.markdown import comment
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config
-from loopkit.model.git import Origin
 from loopkit.model.status import StatusDoc
 from loopkit.signed import Signature
 from loopkit.workspace import Workspace
@@ -112,18 +111,17 @@ class PushRange:
         if todo:
             self.blobs.update(push.blobs(self.root, todo))
 
+    def blob(self, commit: str, path: str) -> bytes | None:
+        """The file `path` as `commit` holds it; None: none there."""
+        self.read([f"{commit}:{path}"])
+        return self.blobs.get(f"{commit}:{path}")
+
     def doc(self, commit: str | None, path: str) -> StatusDoc:
         """The STATUS file `path` as `commit` holds it (read into `blobs` before)."""
         data = self.blobs.get(f"{commit}:{path}") if commit else None
         return parse_status(data.decode("utf-8", "replace")) if data is not None else EMPTY
 
     # -- signatures --------------------------------------------------------------------------------
-    def signatures(self, origin: Origin) -> Mapping[str, Signature] | None:
-        """The verifier's answer for one record's commit; None while no role signs."""
-        if not self.config.signed:
-            return None
-        return self.verify_many([origin.sha]) or {}
-
     def verify_many(self, shas: list[str]) -> Mapping[str, Signature] | None:
         """The pinned verifier's answer for these commits, with the allowed_signers trusted at the
         pushed tip (never the server's cache: the hook writes nothing)."""

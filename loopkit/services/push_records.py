@@ -55,7 +55,7 @@ def _judge_record(
 ) -> bool:
     """One added record: its violation, if any; whether provenance finds it genuine."""
     origin = commit.origin
-    problem = provenance(record, origin, books.config, books.signatures(origin), phase=phase)
+    problem = provenance(record, origin, books.config, books.verify_many([origin.sha]), phase=phase)
     if problem is not None and problem[0].startswith("forged-"):
         command = RECORD_WRITER[record.kind][1]
         message = f"{record.kind} was committed by {origin.author.email} without `loopkit {command}`"
@@ -101,9 +101,7 @@ def judge_journal(
         return
     from loopkit.markdown.journal import parse_journal
 
-    where = f"{commit.sha}:{change.path}"
-    books.read([where])
-    raw = books.blobs.get(where) or b""
+    raw = books.blob(commit.sha, change.path) or b""
     standing = {r.line for r in parse_journal(raw.decode("utf-8", "replace")).probe_records}
     for record in (r for r in suspects if r.line in standing):
         books.add(

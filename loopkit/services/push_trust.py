@@ -29,29 +29,20 @@ class Trust:
     def read_base(self) -> None:
         """The base's [roles], [rules] and [files] as its trust chain has them (a change that
         reached the branch before the hook did still does not count); unreadable: the defaults."""
-        books = self.books
-        if books.old is None:
-            return
-        spec = f"{books.old}:{books.repo_path(push.CONFIG_NAME)}"
-        books.read([spec])
-        data = books.blobs.get(spec)
-        if data is None or not self._take(data):
-            return
-        with contextlib.suppress(BadInput):  # unreadable: the base's own text stands, as read
-            books.config = self._chain(data, books.old).config
+        old = self.books.old
+        data = self.books.blob(old, self.books.repo_path(push.CONFIG_NAME)) if old else None
+        if old and data is not None and self._take(data):
+            with contextlib.suppress(BadInput):  # the trusted version unreadable: the base's text stands
+                self.books.config = self._chain(data, old).config
 
     def config(self, commit: push.PushCommit) -> None:
         """A change of loopkit.toml by `commit`: the config the rest of the push is judged by
         when the chain of the pushed tip accepts it, `untrusted-config` when it refuses it."""
         books = self.books
-        path = books.repo_path(push.CONFIG_NAME)
         refused = self._refused().get(commit.sha)
         if refused is not None:
             books.add("untrusted-config", commit.sha, refused, file=push.CONFIG_NAME)
-            return
-        spec = f"{commit.sha}:{path}"
-        books.read([spec])
-        if (data := books.blobs.get(spec)) is not None:
+        elif (data := books.blob(commit.sha, books.repo_path(push.CONFIG_NAME))) is not None:
             self._take(data)
 
     def _take(self, data: bytes) -> bool:
@@ -75,18 +66,13 @@ class Trust:
     def _refused(self) -> dict[str, str]:
         """commit -> the trust chain's message, for each change of loopkit.toml it refuses."""
         if self._refusals is None:
-            books = self.books
-            spec = f"{books.new}:{books.repo_path(push.CONFIG_NAME)}"
-            books.read([spec])
-            data = books.blobs.get(spec)
-            self._refusals = {}
-            if data is not None:
-                try:
-                    found = self._chain(data, books.new)
-                except BadInput as exc:
-                    self._refusals = {books.new: str(exc)}
-                else:
-                    self._refusals = {p.commit: p.message for p in found.problems if p.commit}
+            new = self.books.new
+            data = self.books.blob(new, self.books.repo_path(push.CONFIG_NAME))
+            try:
+                found = self._chain(data, new).problems if data is not None else ()
+                self._refusals = {p.commit: p.message for p in found if p.commit}
+            except BadInput as exc:
+                self._refusals = {new: str(exc)}
         return self._refusals
 
     # -- specs ----------------------------------------------------------------------------------
@@ -95,7 +81,7 @@ class Trust:
         anyone else's, once the phase is open, is `untrusted-spec` (before, a spec is a draft)."""
         books, origin = self.books, commit.origin
         signs = any(role in books.config.signed for role in books.config.open_phase)
-        sigs = books.signatures(origin) if signs else None
+        sigs = books.verify_many([origin.sha]) if signs else None
         if not commit.is_merge and trusted_spec([origin], phase, books.config, sigs) is not None:
             self.opened.add(phase)
         elif phase in self._opened_at_base():

@@ -25,14 +25,6 @@ DEFAULT_SYNC_INTERVAL = 15.0
 Signature = tuple[int, int, int] | None
 
 
-def _sync(ctx: Context) -> dict[str, Any]:
-    """What `--sync` does before each check: `loopkit sync` (SPEC 7), which fetches, integrates
-    (fast-forward, or a rebase or merge over this clone's unpushed commits) and pushes them."""
-    from loopkit.services.sync import sync
-
-    return sync(ctx)
-
-
 def _signature(path: os.PathLike[str] | str) -> Signature:
     try:
         st = os.stat(path)
@@ -79,7 +71,8 @@ def wait(
         raise UsageError("--timeout must not be negative")
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
-    fetch = fetch or (_sync if sync else None)
+    if fetch is None and sync:  # `loopkit sync` before each check, as every --sync (SPEC 7)
+        from loopkit.services.sync import sync as fetch
     path = ctx.workspace.inbox_file(role)
     deadline = clock() + timeout
     seen: Signature | bool = False  # False: never looked; None: no inbox file
