@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loopkit.errors import GitError, UsageError
 from loopkit.gitrepo.history import blame as _blame
-from loopkit.gitrepo.history import trailer_pairs
+from loopkit.gitrepo.history import origins, trailer_pairs
 from loopkit.gitrepo.repo import spec_args
 from loopkit.gitrepo.runner import PINNED, ZERO, run_bytes
 from loopkit.model.config import Identity
@@ -34,7 +34,6 @@ class FileChange:
     path: str
     added: list[tuple[int, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    touched: bool = True
 
 
 @dataclass
@@ -177,7 +176,7 @@ def walk(root: Path, old: str | None, new: str, pathspec: Sequence[str]) -> list
     if len(listed) == len(seen):
         return commits
     known = {c.sha: c for c in commits}
-    rest = _origins_of(root, [s for s, _ in listed if s not in seen])
+    rest = origins(root, [s for s, _ in listed if s not in seen])
     return [
         known.get(sha) or PushCommit(rest[sha], parents)
         for sha, parents in listed
@@ -197,12 +196,6 @@ def _commit_list(root: Path, old: str | None, new: str) -> list[tuple[str, list[
         if ids:
             found.append((ids[0], ids[1:]))
     return found
-
-
-def _origins_of(root: Path, shas: list[str]) -> dict[str, Origin]:
-    from loopkit.gitrepo.history import origins
-
-    return origins(root, shas) if shas else {}
 
 
 def _parse(out: bytes) -> list[PushCommit]:
