@@ -95,9 +95,7 @@ def signer_line(keys: dict[str, Path], role: str) -> str:
     return f"{EMAIL[role]} {kind} {blob}\n"
 
 
-def build(
-    base: Path, *, signed: bool, url: str | None = None, replay: bool = False
-) -> tuple[Path, Path, dict[str, Path]]:
+def build(base: Path, *, signed: bool, url: str | None = None) -> tuple[Path, Path, dict[str, Path]]:
     """A hooked bare remote and a clone whose phase px is open, evidenced and claimed, all pushed."""
     bare = base / "remote.git"
     git(base, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -111,9 +109,6 @@ def build(
     lk(clone, "init", role="orchestrator")
     (clone / "phases" / "px.toml").write_text(SPEC, encoding="utf-8")
     keys = make_keys(base / "keys") if signed else {}
-    if replay:
-        config = clone / "loopkit.toml"
-        config.write_text(config.read_text("utf-8").replace("replay = false", "replay = true", 1), "utf-8")
     if signed:
         config = clone / "loopkit.toml"
         text = config.read_text("utf-8").replace("signed = []", 'signed = ["adversary"]', 1)
@@ -612,12 +607,16 @@ def test_reverting_an_unsigned_forgery_that_reached_the_remote_is_accepted(
     assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()
 
 
-def test_a_done_over_an_unreplayed_pass_is_refused_with_replay_on(tmp_path: Path) -> None:
+def test_a_done_over_an_unreplayed_pass_is_refused_with_replay_on(template: Path, tmp_path: Path) -> None:
     """SPEC 11, replayed verdicts: the DONE gate counts replayed PASSes only, at the remote too. A
     PASS typed as the adversary (trailers and all) is a genuine record, but no replay stands behind
     it, so `done` refuses; a DONE pushed by hand over it is rejected. The adversary's own run, then
     loopkit's PASS and DONE, is accepted."""
-    bare, clone, _ = build(tmp_path, signed=False, replay=True)
+    bare, clone = copy(template, tmp_path / "copy")
+    config = clone / "loopkit.toml"
+    config.write_text(config.read_text("utf-8").replace("replay = false", "replay = true", 1), "utf-8")
+    by_hand(clone, "config: PASSes need the adversary's own runs", author="orchestrator")
+    pushed(clone)  # the orchestrator's change: its trust chain accepts it
     before = remote_tip(bare)
     _signed_pass(clone, None)  # genuine by provenance (nothing is signed), not replayed
     lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
