@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # remotes.py: the git daemon
 
 from harness import LOOPKIT, isolate, log, snapshot
+from remotes import git_daemon
 
 SIZES = {"full": (8, 20), "quick": (3, 6)}
 RETRY_LINE = re.compile(r"integrating again \(retry \d+\)")
@@ -71,29 +72,6 @@ def git(cwd: Path, *args: str) -> str:
     if done.returncode:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}")
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """`git daemon` serving `base` on 127.0.0.1 (as tests/test_scope.py starts it)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        ["git", "daemon", f"--base-path={base}", "--export-all", "--enable=receive-pack",
-         f"--port={port}", "--listen=127.0.0.1", "--reuseaddr", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError("git daemon did not start")
 
 
 def spec(phase: str) -> str:
@@ -216,10 +194,9 @@ def bench_builders(tmp: Path, *, builders: int, steps: int) -> dict[str, Any]:
     git(seed, "add", "-A")
     git(seed, "commit", "-q", "-m", "plan: phases and their code")
     git(seed, "push", "-q", str(bare), "main")
-    proc, port = daemon(base)
     book = Book()
-    try:
-        url = f"git://127.0.0.1:{port}/remote.git"
+    with git_daemon(base) as served:
+        url = f"{served}/remote.git"
         clones: dict[str, Path] = {}
         for name in ["orchestrator", "adversary", *phases]:
             clones[name] = tmp / name
@@ -262,9 +239,6 @@ def bench_builders(tmp: Path, *, builders: int, steps: int) -> dict[str, Any]:
             p: (clones[p] / "docs" / f"JOURNAL-{p}.md").read_text("utf-8").count("<!-- loopkit:probe ")
             for p in phases
         }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     run = book.calls[setup:]
     writes = [c.seconds for c in run if c.what in WRITES and c.code == 0]
     exit5 = [c for c in book.calls if c.code == 5]

@@ -24,7 +24,8 @@ commit (and whether loopkit/ or templates/ had uncommitted changes) is printed w
 Layout: harness.py (timing, B0, ratios, the table), corpus.py (texts and small repositories), and
 one module per scenario: parse, journal_add (P3, P3n), help, probe_exec (P5, P5c), status (P4b,
 warm and cold), realistic (P6: status warm and cold, check warm), inbox (P7), builders (8: many
-builders, one remote). `.ci/run` runs `--quick` so none rots.
+builders, one remote), report_speed (9: report's time and page size). `.ci/run` runs `--quick` so
+none rots.
 
 Only the standard library and loopkit's own dependencies are used. Everything happens under one
 temporary folder (kept with --keep, or placed with --dir) with its own HOME and git configuration.
@@ -63,6 +64,7 @@ from journal_add import bench_journal_add
 from parse import bench_parse
 from probe_exec import bench_probe_exec
 from realistic import bench_realistic
+from report_speed import bench_report
 from status import bench_status, build_status
 
 
@@ -72,7 +74,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--dir", help="build under this folder (must not exist) instead of a temporary one")
     parser.add_argument(
-        "--only", default="1,2,3,4,5,6,7,8", help="comma-separated benchmark numbers (default all)"
+        "--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated benchmark numbers (default all)"
     )
     parser.add_argument("--live", action="store_true", help="run the work tree's loopkit, not a copy")
     parser.add_argument("--build-status", help=argparse.SUPPRESS)
@@ -118,6 +120,7 @@ def main() -> None:
             ("6", "status on the realistic workspace (P6)", lambda: bench_realistic(tmp, cfg, rows, bare)),
             ("7", "inbox list (P7)", lambda: bench_inbox(tmp, cfg, rows, bare)),
             ("8", "many builders, one remote (issue 22)", lambda: run_builders(tmp, args.quick)),
+            ("9", "report on many phases: time and page size", lambda: bench_report(tmp, cfg, rows)),
         ):
             if number not in only:
                 continue

@@ -4,7 +4,7 @@ staleness and problems. Every git fact comes in as data, so these are plain func
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loopkit.model.config import Config, PhaseSpec, ProbeSpec
@@ -668,6 +668,66 @@ def replay_gate(milestone: str, replayed: EvidenceView, claim: Genuine) -> list[
             )
         )
     return issues
+
+
+def claim_replay(
+    spec: PhaseSpec,
+    milestone: str,
+    claim: Genuine,
+    adversary: Mapping[str, ProbeRecord],
+    facts: GitFacts,
+    *,
+    history: bool = False,
+) -> list[Issue]:
+    """replay_gate of `claim`: `adversary` (probe -> the adversary's latest genuine record, made
+    with the spec's command) judged by the claim gate's staleness rule at the claim's code."""
+    found = spec.milestone(milestone)
+    at_claim = replace(facts, head=claim.record.ref, code=claim.record.code)
+    replayed = evidence_view(
+        [p.id for p in found.probes] if found else [],
+        adversary,
+        facts=at_claim,
+        scope=spec.scope(milestone),
+        named=spec.scoped,
+        history=history,
+    )
+    return replay_gate(milestone, replayed, claim)
+
+
+def replay_unmet(
+    spec: PhaseSpec,
+    views: Mapping[str, MilestoneView],
+    adversary: Mapping[tuple[str, str], ProbeRecord],
+    facts: GitFacts,
+    *,
+    history: bool = False,
+) -> list[Issue]:
+    """SPEC section 11: with `[rules] replay` the DONE gate counts a current PASS only when its
+    replay holds (claim_replay); `adversary`: (milestone, probe) -> the adversary's latest record."""
+    issues: list[Issue] = []
+    for m in spec.milestones:
+        view = views[m.id]
+        current, claim = view.current, view.claim
+        if current is None or current.record.kind != "PASS" or claim is None:
+            continue
+        mine = {p: r for (mid, p), r in adversary.items() if mid == m.id}
+        issues += claim_replay(spec, m.id, claim, mine, facts, history=history)
+    return issues
+
+
+def lost_messages(
+    *,
+    pending: Collection[str],
+    archived: Collection[str],
+    left: Collection[str] = (),
+    filed: Collection[str] = (),
+) -> list[tuple[str, str]]:
+    """SPEC section 11, `lost-message`: (id, why) for each message that `left` an inbox without
+    its archive (`archived`: every id an archive holds or gained), and each an archive gained
+    (`filed`) that was never `pending`. Messages are consumed into the archive, never deleted."""
+    found = [(m, "left the inbox without its archive") for m in sorted(set(left) - set(archived))]
+    found += [(m, "archived but never pending") for m in sorted(set(filed) - set(pending))]
+    return found
 
 
 def flaky_probes(

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import LOOPKIT, NOW, Result, git, run_loopkit
+from remotes import git_daemon
 
 ROLES = ("builder", "adversary", "orchestrator")
 EMAIL = {r: f"{r}@loopkit.invalid" for r in ROLES}
@@ -433,29 +432,12 @@ def test_usage_errors_are_one_line(template: Path, tmp_path: Path) -> None:
         assert len(result.err.strip().splitlines()) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_hook_over_git_daemon(tmp_path: Path) -> None:
-    port = _free_port()
     served = tmp_path / "served"
     served.mkdir()
-    daemon = subprocess.Popen(
-        ["git", "daemon", f"--base-path={served}", "--export-all", "--enable=receive-pack",
-         f"--port={port}", "--listen=127.0.0.1", "--reuseaddr", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        bare, clone, _ = build(served, signed=False, url=f"git://127.0.0.1:{port}/remote.git")
+    with git_daemon(served) as url:
+        bare, clone, _ = build(served, signed=False, url=f"{url}/remote.git")
         before = remote_tip(bare)
         forged_verdict(clone, {})
         proc = push(clone)
@@ -467,9 +449,6 @@ def test_the_hook_over_git_daemon(tmp_path: Path) -> None:
         git(clone, "reset", "-q", "--hard", "HEAD^")
         _loop_to_done(clone, {}, lambda: pushed(clone))
         assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def test_verify_json_of_an_honest_range(template: Path, tmp_path: Path) -> None:
@@ -626,3 +605,33 @@ def test_reverting_an_unsigned_forgery_that_reached_the_remote_is_accepted(
     proc = push(clone)
     assert proc.returncode == 0, proc.stderr
     assert remote_tip(bare) == git(clone, "rev-parse", "HEAD").strip()
+
+
+def test_a_done_over_an_unreplayed_pass_is_refused_with_replay_on(template: Path, tmp_path: Path) -> None:
+    """SPEC 11, replayed verdicts: the DONE gate counts replayed PASSes only, at the remote too. A
+    PASS typed as the adversary (trailers and all) is a genuine record, but no replay stands behind
+    it, so `done` refuses; a DONE pushed by hand over it is rejected. The adversary's own run, then
+    loopkit's PASS and DONE, is accepted."""
+    bare, clone = copy(template, tmp_path / "copy")
+    config = clone / "loopkit.toml"
+    config.write_text(config.read_text("utf-8").replace("replay = false", "replay = true", 1), "utf-8")
+    by_hand(clone, "config: PASSes need the adversary's own runs", author="orchestrator")
+    pushed(clone)  # the orchestrator's change: its trust chain accepts it
+    before = remote_tip(bare)
+    _signed_pass(clone, None)  # genuine by provenance (nothing is signed), not replayed
+    lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
+    refused = run_loopkit("done", "--phase", "px", "--summary", "M1 PASS", cwd=clone, role="builder")
+    assert refused.code == 3 and "unreplayed" in refused.err, refused.err
+    done_without_gate(clone, {})
+    proc = push(clone)
+    assert proc.returncode != 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if line.startswith("remote:")]
+    assert any("done-without-gate:" in line and "unreplayed" in line for line in said), proc.stderr
+    assert remote_tip(bare) == before
+    git(clone, "reset", "-q", "--hard", before)
+    lk(clone, "probe", "run", "--phase", "px", role="adversary")
+    lk(clone, "verdict", "--phase", "px", "--milestone", "M1", "PASS", role="adversary")
+    lk(clone, "inbox", "consume", "--to", "builder", "--all", role="builder")
+    lk(clone, "done", "--phase", "px", "--summary", "M1 PASS", role="builder")
+    pushed(clone)
+    assert "## DONE" in git(bare, "show", "main:STATUS-px.md")

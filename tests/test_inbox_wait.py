@@ -184,7 +184,9 @@ def test_sync_sees_a_message_pushed_from_another_clone(repo: Repo, tmp_path: Pat
     assert repo.git("status", "--porcelain", "--untracked-files=no") == ""
 
 
-def test_sync_refuses_to_fast_forward_over_local_commits(repo: Repo, tmp_path: Path) -> None:
+def test_sync_over_unpushed_commits_integrates_as_sync_does(repo: Repo, tmp_path: Path) -> None:
+    """SPEC 7: `--sync` syncs; a clone with commits the remote lacks, behind a remote that moved,
+    is integrated (rebased) and pushed, as `loopkit sync` does, and the message it brought is seen."""
     remote = share(repo, tmp_path)
     repo.git("remote", "add", "origin", str(remote))
     other = tmp_path / "other"
@@ -192,12 +194,15 @@ def test_sync_refuses_to_fast_forward_over_local_commits(repo: Repo, tmp_path: P
     (other / "b.txt").write_text("b\n", encoding="utf-8")
     git(other, "add", "b.txt")
     git(other, "commit", "-q", "-m", "theirs")
+    send(repo, subject="from afar", cwd=other)
     git(other, "push", "-q", "origin", "main")
     repo.commit_code("a.txt", "a\n", "ours")
-    head = repo.git("rev-parse", "HEAD")
-    result = repo.lk("inbox", "wait", "--sync", "--timeout", "1", role="builder")
-    assert result.code == 5 and "loopkit sync" in result.err
-    assert repo.git("rev-parse", "HEAD") == head
+    result = repo.lk("inbox", "wait", "--sync", "--timeout", "5", "--json", role="builder")
+    assert result.code == 0, result.err
+    assert [m["subject"] for m in result.json["messages"]] == ["from afar"]
+    tip = git(remote, "rev-parse", "main")
+    assert repo.git("rev-parse", "HEAD") == tip  # ours rebased onto theirs and pushed
+    assert repo.git("log", "-1", "--format=%s").strip() == "ours"
 
 
 def test_sync_without_a_remote_exits_5(repo: Repo) -> None:

@@ -7,9 +7,6 @@ Real git in temporary folders, the installed `loopkit` (tests/conftest.py)."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import Repo, Result, git, make_repo, run_loopkit
+from remotes import git_daemon
 
 from loopkit.config import phase_from
 from loopkit.errors import BadInput
@@ -287,28 +285,6 @@ def test_a_status_asks_git_once_per_pair_of_code_ids(two: Repo, monkeypatch: pyt
 
 
 # -- many builders, one remote ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _daemon(base: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", f"--base-path={base}", "--export-all", "--enable=receive-pack",
-         f"--port={port}", "--listen=127.0.0.1", "--reuseaddr", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return daemon, port
-        time.sleep(0.05)
-    daemon.terminate()
-    raise AssertionError("git daemon did not start")
-
-
 def _lk(clone: Path, *args: str, role: str) -> Result:
     return run_loopkit(*args, "--sync", cwd=clone / "docs", role=role, timeout=300)
 
@@ -335,9 +311,8 @@ def test_two_builders_on_disjoint_scopes_over_a_git_daemon(tmp_path: Path) -> No
     seed.git("add", "-A")
     seed.git("commit", "-q", "-m", "two scopes")
     seed.git("push", "-q", str(bare), "main")
-    daemon, port = _daemon(base)
-    try:
-        url = f"git://127.0.0.1:{port}/remote.git"
+    with git_daemon(base) as served:
+        url = f"{served}/remote.git"
         roles = {"orchestrator": "orchestrator", "ba": "builder", "bb": "builder", "adversary": "adversary"}
         clones = {}
         for name in roles:
@@ -444,6 +419,3 @@ def test_two_builders_on_disjoint_scopes_over_a_git_daemon(tmp_path: Path) -> No
         assert not [k for k in counts[0] if k.startswith("pending:")], counts[0]
         archived = [k for k, n in counts[0].items() if k.startswith("archived:")]
         assert len(archived) == sent + 8 and all(counts[0][k] == 1 for k in archived), counts[0]
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Result, git, run_loopkit
+from remotes import git_daemon
 
 from loopkit.markdown.inbox import parse_inbox
 from loopkit.markdown.journal import parse_journal
@@ -397,37 +396,17 @@ def test_three_clones_play_a_phase_with_concurrent_steps_and_converge(three: dic
     finish(three)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_same_phase_over_a_git_daemon(tmp_path: Path) -> None:
-    port = _free_port()
     base = tmp_path / "served"
     base.mkdir()
-    daemon = subprocess.Popen(
-        ["git", "daemon", f"--base-path={base}", "--export-all", "--enable=receive-pack",
-         f"--port={port}", "--listen=127.0.0.1", "--reuseaddr", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        _, clones = make_clones(base, url=f"git://127.0.0.1:{port}/remote.git")
+    with git_daemon(base) as url:
+        _, clones = make_clones(base, url=f"{url}/remote.git")
         for clone in clones.values():
             assert git(clone, "remote", "get-url", "origin").startswith("git://")
         play(clones)
         assert_converged(clones)
         finish(clones)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
 
 
 def test_sync_flag_refused_where_it_does_not_apply(tmp_path: Path) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopkit.errors import GitError, UsageError
 from loopkit.gitrepo.history import blame as _blame
-from loopkit.gitrepo.history import trailer_pairs
+from loopkit.gitrepo.history import origins, trailer_pairs
 from loopkit.gitrepo.repo import spec_args
 from loopkit.gitrepo.runner import PINNED, ZERO, run_bytes
 from loopkit.model.config import Identity
@@ -35,7 +34,6 @@ class FileChange:
     path: str
     added: list[tuple[int, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    touched: bool = True
 
 
 @dataclass
@@ -178,7 +176,7 @@ def walk(root: Path, old: str | None, new: str, pathspec: Sequence[str]) -> list
     if len(listed) == len(seen):
         return commits
     known = {c.sha: c for c in commits}
-    rest = _origins_of(root, [s for s, _ in listed if s not in seen])
+    rest = origins(root, [s for s, _ in listed if s not in seen])
     return [
         known.get(sha) or PushCommit(rest[sha], parents)
         for sha, parents in listed
@@ -198,12 +196,6 @@ def _commit_list(root: Path, old: str | None, new: str) -> list[tuple[str, list[
         if ids:
             found.append((ids[0], ids[1:]))
     return found
-
-
-def _origins_of(root: Path, shas: list[str]) -> dict[str, Origin]:
-    from loopkit.gitrepo.history import origins
-
-    return origins(root, shas) if shas else {}
 
 
 def _parse(out: bytes) -> list[PushCommit]:
@@ -304,16 +296,6 @@ def touching(root: Path, commit: str, path: str) -> list[str]:
     """The commits of `commit`'s history that touched `path`, oldest first (topological order)."""
     code, out = _run(root, _touching_args(commit, path))
     return list(reversed(out.decode().split())) if code == 0 else []
-
-
-def gate_ahead(root: Path, commit: str, status: str) -> AbstractContextManager[None]:
-    """The history walks a DONE gate at `commit` asks (spec commits, the STATUS file's commits and
-    record lines), started side by side now (runner.ahead): their answers cannot change."""
-    from loopkit.gitrepo.repo import Repo
-    from loopkit.gitrepo.runner import ahead
-
-    record = Repo(root)._record_args([status], commit, literal=True)
-    return ahead(root, [spec_args(commit), _touching_args(commit, status), record])
 
 
 def spec_commits(root: Path, commit: str) -> list[Origin]:

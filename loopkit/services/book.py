@@ -3,7 +3,7 @@ the latest evidence of each required probe, the git facts, the builder's inbox."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from loopkit.state import (
     GitFacts,
     MilestoneView,
     Stale,
+    claim_replay,
     done_gate,
     evidence_view,
     flaky_probes,
@@ -36,7 +37,7 @@ from loopkit.state import (
     milestone_views,
     record_shas,
     removed_records,
-    replay_gate,
+    replay_unmet,
     signed_shas,
     stale_passes,
 )
@@ -206,22 +207,12 @@ class Book:
             self._evidence[milestone] = self._evidence_of(milestone)
         return self._evidence[milestone]
 
-    def _evidence_of(
-        self,
-        milestone: str,
-        latest: dict[str, ProbeRecord] | None = None,
-        facts: GitFacts | None = None,
-    ) -> EvidenceView:
-        """The builder's evidence against the code now; or these records (another journal's)
-        against another code (`facts`: the claim's, for `[rules] replay`), by the same rule."""
-        required = self._required(milestone)
-        if latest is None:
-            latest = self._of_milestone(self.latest, milestone)
-        facts = facts or self.facts
+    def _evidence_of(self, milestone: str) -> EvidenceView:
+        """The builder's evidence against the code now."""
         return evidence_view(
-            required,
-            latest,
-            facts=facts,
+            self._required(milestone),
+            self._of_milestone(self.latest, milestone),
+            facts=self.facts,
             scope=self.spec.scope(milestone) if self.spec else (),
             named=self.spec is not None and self.spec.scoped,
             history=self.history,
@@ -249,13 +240,12 @@ class Book:
 
     def unreplayed(self, milestone: str) -> list[Issue]:
         """`[rules] replay` (SPEC section 11): why a PASS of the milestone's latest claim would not
-        count, none when replay is off or the adversary's runs hold (state.replay_gate)."""
+        count, none when replay is off or the adversary's runs hold (state.claim_replay)."""
         claim = self.views[milestone].claim if milestone in self.views else None
-        if not self.ctx.workspace.config.replay or claim is None:
+        if not self.ctx.workspace.config.replay or claim is None or self.spec is None:
             return []
         adversary = self._of_milestone(self.adversary_latest, milestone)
-        at_claim = replace(self.facts, head=claim.record.ref, code=claim.record.code)
-        return replay_gate(milestone, self._evidence_of(milestone, adversary, at_claim), claim)
+        return claim_replay(self.spec, milestone, claim, adversary, self.facts, history=self.history)
 
     def flaky(self, milestone: str) -> list[str]:
         """With `[rules] replay`, the required probes whose builder PASS and adversary FAIL share a
@@ -273,12 +263,7 @@ class Book:
         """The DONE gate with replay on counts a current PASS only when its replay holds."""
         if not self.ctx.workspace.config.replay or self.spec is None:
             return []
-        issues: list[Issue] = []
-        for m in self.spec.milestones:
-            current = self.views[m.id].current
-            if current is not None and current.record.kind == "PASS":
-                issues += self.unreplayed(m.id)
-        return issues
+        return replay_unmet(self.spec, self.views, self.adversary_latest, self.facts, history=self.history)
 
     @cached_property
     def builder_inbox(self) -> list[Message]:

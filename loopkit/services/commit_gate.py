@@ -16,8 +16,19 @@ from loopkit.markdown.inbox import parse_inbox
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config, PhaseSpec
 from loopkit.model.git import Origin
+from loopkit.model.journal import ProbeRecord
 from loopkit.signed import Signature
-from loopkit.state import GitFacts, done_gate, milestone_views, record_shas, removed_records, signed_shas
+from loopkit.state import (
+    GitFacts,
+    done_gate,
+    is_genuine_evidence,
+    matches_spec,
+    milestone_views,
+    record_shas,
+    removed_records,
+    replay_unmet,
+    signed_shas,
+)
 from loopkit.trust import Issue, spec_candidates, trusted_spec
 from loopkit.workspace import Workspace
 
@@ -69,9 +80,6 @@ def done_gate_at(
 ) -> list[Issue]:
     """What `loopkit gate` would have listed for `phase` with the books as `parent` holds them and
     the code of `commit` (the one declaring DONE): each unmet condition, none when the gate held."""
-    from loopkit.gitrepo.history import origins as commit_origins
-    from loopkit.gitrepo.repo import Repo
-
     ws, config = books.ws, books.config
     status_path = ws.status_file(phase)
     status = books.path(books.shown(status_path))
@@ -82,27 +90,19 @@ def done_gate_at(
     issues: list[Issue] = []
     if origin is None:
         issues.append(Issue("untrusted-spec", f"phases/{phase}.toml was never committed by the orchestrator"))
-    shas = push.blame_at(books.root, parent, status) if doc.records else []
-    known = commit_origins(books.root, {s for s in shas if s})
-    line_origins: list[Origin | None] = [known.get(s) if s else None for s in shas]
+    line_origins = _line_origins(books, parent, status) if doc.records else []
     order = {sha: n for n, sha in enumerate(push.touching(books.root, parent, status))}
     written = push.record_lines_at(books.root, parent, [status])[status]
     # the one provenance rule, signatures included, for the records present and those removed
-    record_commits = signed_shas(doc, line_origins, config) + record_shas(written, config)
-    sigs = verify(record_commits) if config.signed else None
+    shas = signed_shas(doc, line_origins, config) + record_shas(written, config)
+    sigs = verify(shas) if config.signed else None
     views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
     for text in removed_records(written, doc, phase, config, sigs):
         issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
-    repo = Repo(books.root)
-    facts = GitFacts(
-        head=commit,
-        dirty_outside=[],
-        changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
-        changed_all=repo.changed,
-        inside=ws.is_inside,
-        code=repo.code_of(commit, rel=ws.rel, owned=ws.owns_top_level),
-        code_diff=repo.code_changed,
-    )
+    facts = _facts(books, commit)
+    if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
+        adversary = adversary_latest(books, parent, phase, spec)
+        issues += replay_unmet(spec, views, adversary, facts, history=doc.done_line is not None)
     inbox_text = (found[f"{parent}:{inbox}"] or b"").decode("utf-8", "replace")
     builder_inbox = [p.message for p in parse_inbox(inbox_text, role="builder")]
     return issues + done_gate(
@@ -114,3 +114,54 @@ def done_gate_at(
         phase=phase,
         status_file=books.shown(status_path),
     )
+
+
+def _line_origins(books: CommitBooks, commit: str, path: str) -> list[Origin | None]:
+    """The commit that added each line of `path` as `commit` holds it (git blame), as an Origin."""
+    from loopkit.gitrepo.history import origins
+
+    shas = push.blame_at(books.root, commit, path)
+    known = origins(books.root, {s for s in shas if s})
+    return [known.get(s) if s else None for s in shas]
+
+
+def _facts(books: CommitBooks, commit: str) -> GitFacts:
+    """What git says of the code of `commit`, for the staleness rules (no work tree: never dirty)."""
+    from loopkit.gitrepo.repo import Repo
+
+    repo, ws = Repo(books.root), books.ws
+    return GitFacts(
+        head=commit,
+        dirty_outside=[],
+        changed=lambda old, new: repo.changed(old, new, prune=ws.is_inside, keep=ws.rel),
+        changed_all=repo.changed,
+        inside=ws.is_inside,
+        code=repo.code_of(commit, rel=ws.rel, owned=ws.owns_top_level),
+        code_diff=repo.code_changed,
+    )
+
+
+def adversary_latest(
+    books: CommitBooks, commit: str, phase: str, spec: PhaseSpec
+) -> dict[tuple[str, str], ProbeRecord]:
+    """The adversary's newest genuine record of each probe the spec requires, in its journal as
+    `commit` holds it: made with the spec's command (state.matches_spec) and added by loopkit's
+    evidence commit for the adversary (state.is_genuine_evidence), as Book.latest_of reads it."""
+    from loopkit.markdown.journal import parse_journal
+
+    journal = books.ws.journal_file(phase, "adversary")
+    path = books.path(books.shown(journal)) if journal is not None else None
+    data = push.blobs(books.root, [f"{commit}:{path}"]).get(f"{commit}:{path}") if path else None
+    wanted = {(m.id, p.id): p for m in spec.milestones for p in m.probes}
+    records = parse_journal(data.decode("utf-8", "replace")).probe_records if data else []
+    candidates = [r for r in records if (r.milestone, r.probe) in wanted]
+    origins = _line_origins(books, commit, path) if path and candidates else []
+    found: dict[tuple[str, str], ProbeRecord] = {}
+    for record in reversed(candidates):
+        key = (record.milestone, record.probe)
+        origin = origins[record.line - 1] if record.line - 1 < len(origins) else None
+        if key in found or not matches_spec(record, wanted[key]):
+            continue
+        if is_genuine_evidence(record, origin, books.config, "adversary"):
+            found[key] = record
+    return found

@@ -25,17 +25,6 @@ DEFAULT_SYNC_INTERVAL = 15.0
 Signature = tuple[int, int, int] | None
 
 
-def _fetch(ctx: Context) -> dict[str, Any]:
-    """What `--sync` does before each check: fetch the remote and fast-forward to it.
-
-    A stand-in until `loopkit sync` lands: swap this for its fetch-only entry point.
-    """
-    from loopkit.gitrepo.fetch import fetch_fast_forward
-
-    with ctx.workspace.lock():
-        return fetch_fast_forward(ctx.repo, dict(ctx.environ))
-
-
 def _signature(path: os.PathLike[str] | str) -> Signature:
     try:
         st = os.stat(path)
@@ -82,7 +71,8 @@ def wait(
         raise UsageError("--timeout must not be negative")
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
-    fetch = fetch or (_fetch if sync else None)
+    if fetch is None and sync:  # `loopkit sync` before each check, as every --sync (SPEC 7)
+        from loopkit.services.sync import sync as fetch
     path = ctx.workspace.inbox_file(role)
     deadline = clock() + timeout
     seen: Signature | bool = False  # False: never looked; None: no inbox file
