@@ -12,10 +12,11 @@ from typing import Any
 
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, UsageError
-from loopkit.markdown import edit
-from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
+from loopkit.markdown.inbox import Placed, encode, parse_inbox
 from loopkit.model import ROLES
 from loopkit.model.inbox import Message
+from loopkit.records import archive
+from loopkit.records import inbox as inbox_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context
@@ -140,19 +141,7 @@ def append_message(ctx: Context, message: Message) -> tuple[Path, str]:
         old = (old or "") + render("inbox.md.j2", workspace=ctx.workspace.root, role=message.to)
     block = render_message(ctx, message)
     ctx.redactor.check(block)
-    new = edit.append(old, block)
-    before = [p.message for p in parse_inbox(old, role=message.to)]
-    after = [p.message for p in parse_inbox(new, role=message.to)]
-    strip = [_bare(m) for m in after]
-    if strip != [_bare(m) for m in before] + [message]:
-        raise BadInput(f"refusing to write {path.name}: the message would not read back")
-    return path, new
-
-
-def _bare(message: Message) -> Message:
-    from dataclasses import replace
-
-    return replace(message, line=0)
+    return path, inbox_records.append(old, block, message, role=message.to, name=path.name)
 
 
 def send(
@@ -246,7 +235,7 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
     def plan() -> Plan:
         inbox_path = ws.inbox_file(to)
         text = read_exact(inbox_path) or ""
-        placed = parse_inbox(text, role=to) if text else []
+        placed = inbox_records.parse(text, role=to) if text else []
         if phase is not None:
             placed = [p for p in placed if p.message.phase == phase]
         if not every:
@@ -262,10 +251,9 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
         writes: dict[Path, str | None] = {}
         taken: set[Path] = set()
         for p in placed:
-            writes[_archive_path(ctx, p.message, taken)] = _archive_text(ctx, p.message)
-        remaining = remove(text, [r for p in placed for r in p.ranges])
-        newline = edit.newline_of(text)
-        writes[inbox_path] = remaining.rstrip("\r\n") + newline  # no blank lines left at its end
+            path = _archive_path(ctx, p.message, taken)
+            writes[path] = archive.check(_archive_text(ctx, p.message), p.message, name=path.name)
+        writes[inbox_path] = inbox_records.remove(text, placed, role=to, name=inbox_path.name)
         phases = sorted({p.message.phase for p in placed if p.message.phase})
         label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
         for name in phases:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
-from loopkit.markdown import edit
-from loopkit.markdown.status import parse_status
-from loopkit.model.status import StatusDoc
+from loopkit.records import status as status_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message, new_id
-from loopkit.state import claim_gate
+from loopkit.state import EvidenceView, claim_gate
 from loopkit.trust import Issue
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact
@@ -65,28 +62,10 @@ def _record_line(
 
 
 def insert_record(book: Book, milestone: str, line: str) -> str:
-    """STATUS with one record line added at the end of the milestone's section, checked by reparsing."""
-    text = read_exact(book.status_path) or ""
-    doc = parse_status(text)
-    section = doc.section(milestone)
-    if section is None:
-        raise BadInput(f"{book.status_path.name} has no section for {milestone}")
-    last = edit.last_content_line(text, section.line, section.end)
-    after_record = any(r.line == last for r in section.records)
-    new = edit.insert_after_line(text, last, line, blank_before=not after_record)
-    _verify(doc, parse_status(new), milestone, line, book.status_path)
-    return new
-
-
-def _verify(old: StatusDoc, new: StatusDoc, milestone: str, line: str, path: Path) -> None:
-    def bare(doc: StatusDoc) -> list[tuple[str, list[str]]]:
-        return [(s.id, [r.text for r in s.records]) for s in doc.sections]
-
-    expected = [(sid, [*texts, line.strip()[2:]] if sid == milestone else texts) for sid, texts in bare(old)]
-    if bare(new) != expected or (old.done_line is None) != (new.done_line is None):
-        raise BadInput(
-            f"refusing to write {path.name}: the new record would not read back (an unclosed fence?)"
-        )
+    """STATUS as it is on disk with one record line added at the end of the milestone's section."""
+    return status_records.insert(
+        read_exact(book.status_path) or "", milestone, line, name=book.status_path.name
+    )
 
 
 def committed_only(ctx: Context, command: str) -> None:
@@ -106,85 +85,106 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
-        if book.doc.done_line is not None:
-            raise Refused(
-                f"phase {phase} is already DONE",
-                details=[Issue("already-done", "STATUS says ## DONE", milestone)],
-            )
-        head = ctx.repo.head
-        if head is None:
-            raise Refused("the repository has no commit to claim")
-        evidence = book.evidence(milestone)
-        unmet = book.spec_unmet() + claim_gate(milestone, evidence)
-        if unmet:
-            raise Refused(
-                f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",
-                details=unmet,
-            )
-        code = book.facts.code
-        latest = book.views[milestone].claim if milestone in book.views else None
-        if latest is not None and book.views[milestone].claim_open and latest.record.code == code:
-            raise Refused(
-                f"claim {milestone} refused: already claimed at this code ({(code or '')[:12]}), "
-                "awaiting the adversary's verdict",
-                details=[Issue("already-claimed", f"{milestone} is already claimed at this code", milestone)],
-            )
-        at = timefmt.iso(ctx.now)
-        claim_id = new_id(ctx, role)
-        line = _record_line(
-            kind="CLAIM",
-            milestone=milestone,
-            at=at,
-            by=role,
-            ref_kind="head",
-            ref=head,
-            note=note,
-            ctx=ctx,
-            code=code,
-            claim_id=claim_id,
-        )
-        status = insert_record(book, milestone, line)
-        passing = ", ".join(evidence.passing) or "none required"
-        body = f"Claim of {milestone} at {head} ({passing})."
-        if note:
-            body += f"\n\n{note}"
-        message = build_message(
-            ctx,
-            sender=role,
-            to="adversary",
-            phase=phase,
-            subject=f"claim {milestone}" + (f" — {oneline(note)}" if note else ""),
-            body=body,
-            milestone=milestone,
-            claim=claim_id,
-        )
-        inbox_path, inbox_text = append_message(ctx, message)
-        return Plan(
-            {book.status_path: status, inbox_path: inbox_text},
-            action="claim",
-            phase=phase,
-            subject={"milestone": milestone, "note": ctx.redactor.redact(note or "")},
-            body=body,
-            trailers=[
-                ("Loopkit-Milestone", milestone),
-                ("Loopkit-Claim", head),
-                ("Loopkit-Claim-Id", claim_id),
-                ("Loopkit-Message", message.id),
-            ],
-            result={
-                "phase": phase,
-                "milestone": milestone,
-                "id": claim_id,
-                "head": head,
-                "code": code,
-                "at": at,
-                "message": message.id,
-                "passing": evidence.passing,
-            },
-        )
+        head, evidence = _claim_gate(ctx, book, milestone)
+        return _claim_plan(ctx, book, milestone, role=role, head=head, evidence=evidence, note=note)
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def _claim_gate(ctx: Context, book: Book, milestone: str) -> tuple[str, EvidenceView]:
+    """The claim gate (SPEC section 3): the HEAD to claim and the evidence, or Refused."""
+    if book.doc.done_line is not None:
+        raise Refused(
+            f"phase {book.phase} is already DONE",
+            details=[Issue("already-done", "STATUS says ## DONE", milestone)],
+        )
+    head = ctx.repo.head
+    if head is None:
+        raise Refused("the repository has no commit to claim")
+    evidence = book.evidence(milestone)
+    unmet = book.spec_unmet() + claim_gate(milestone, evidence)
+    if unmet:
+        raise Refused(
+            f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",
+            details=unmet,
+        )
+    code = book.facts.code
+    latest = book.views[milestone].claim if milestone in book.views else None
+    if latest is not None and book.views[milestone].claim_open and latest.record.code == code:
+        raise Refused(
+            f"claim {milestone} refused: already claimed at this code ({(code or '')[:12]}), "
+            "awaiting the adversary's verdict",
+            details=[Issue("already-claimed", f"{milestone} is already claimed at this code", milestone)],
+        )
+    return head, evidence
+
+
+def _claim_plan(
+    ctx: Context,
+    book: Book,
+    milestone: str,
+    *,
+    role: str,
+    head: str,
+    evidence: EvidenceView,
+    note: str | None,
+) -> Plan:
+    """The claim's record in STATUS and its message to the adversary: one commit."""
+    code = book.facts.code
+    at = timefmt.iso(ctx.now)
+    claim_id = new_id(ctx, role)
+    line = _record_line(
+        kind="CLAIM",
+        milestone=milestone,
+        at=at,
+        by=role,
+        ref_kind="head",
+        ref=head,
+        note=note,
+        ctx=ctx,
+        code=code,
+        claim_id=claim_id,
+    )
+    status = insert_record(book, milestone, line)
+    passing = ", ".join(evidence.passing) or "none required"
+    body = f"Claim of {milestone} at {head} ({passing})."
+    if note:
+        body += f"\n\n{note}"
+    message = build_message(
+        ctx,
+        sender=role,
+        to="adversary",
+        phase=book.phase,
+        subject=f"claim {milestone}" + (f" — {oneline(note)}" if note else ""),
+        body=body,
+        milestone=milestone,
+        claim=claim_id,
+    )
+    inbox_path, inbox_text = append_message(ctx, message)
+    return Plan(
+        {book.status_path: status, inbox_path: inbox_text},
+        action="claim",
+        phase=book.phase,
+        subject={"milestone": milestone, "note": ctx.redactor.redact(note or "")},
+        body=body,
+        trailers=[
+            ("Loopkit-Milestone", milestone),
+            ("Loopkit-Claim", head),
+            ("Loopkit-Claim-Id", claim_id),
+            ("Loopkit-Message", message.id),
+        ],
+        result={
+            "phase": book.phase,
+            "milestone": milestone,
+            "id": claim_id,
+            "head": head,
+            "code": code,
+            "at": at,
+            "message": message.id,
+            "passing": evidence.passing,
+        },
+    )
 
 
 def claim_words(result: dict[str, Any]) -> str:
@@ -324,16 +324,12 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
             note=headline,
             ctx=ctx,
         )
-        text = read_exact(book.status_path) or ""
-        new = edit.append(
-            text,
+        new = status_records.append_done(
+            read_exact(book.status_path) or "",
             render("status-done.md.j2", workspace=ctx.workspace.root, record=record.rstrip("\n")),
+            record,
+            name=book.status_path.name,
         )
-        after = parse_status(new)
-        if after.done is None or [s.records for s in after.sections] != [
-            s.records for s in book.doc.sections
-        ]:
-            raise BadInput(f"refusing to write {book.status_path.name}: ## DONE would not read back")
         lines = []
         verdicts = []
         for mid in ids:
@@ -386,8 +382,6 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
             raise BadInput(f"phase {phase} is not open: run `loopkit phase new {phase}`")
         if milestone is not None:
             _open_book(ctx, phase, milestone)
-        text = read_exact(book.status_path) or ""
-        doc = parse_status(text)
         at = timefmt.iso(ctx.now)
         block = render(
             "status-instructions.md.j2",
@@ -397,27 +391,9 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
             milestone=milestone,
             body=clean,
         )
-        if milestone is not None:
-            section = doc.section(milestone)
-            assert section is not None
-            last = edit.last_content_line(text, section.line, section.end)
-        else:
-            first = doc.sections[0].line if doc.sections else None
-            if first is None:
-                last = edit.last_content_line(text, 1, text.count("\n") + 1)
-            else:
-                last = edit.last_content_line(text, 1, first - 1)
-        new = edit.insert_after_line(text, last, block, blank_before=True)
-        after = parse_status(new)
-
-        def bare(d: StatusDoc) -> list[tuple[str, list[str]]]:
-            return [(s.id, [r.text for r in s.records]) for s in d.sections]
-
-        if bare(after) != bare(doc) or (after.done_line is None) != (doc.done_line is None):
-            raise BadInput(
-                f"refusing to write {book.status_path.name}: the instructions would change how its "
-                "records read (an unclosed fence? a heading?)"
-            )
+        new = status_records.insert_note(
+            read_exact(book.status_path) or "", milestone, block, name=book.status_path.name
+        )
         return Plan(
             {book.status_path: new},
             action="instruct",
