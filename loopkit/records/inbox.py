@@ -11,6 +11,7 @@ from dataclasses import replace
 from loopkit.errors import BadInput
 from loopkit.markdown import edit
 from loopkit.markdown.inbox import Placed, parse_inbox
+from loopkit.markdown.inbox import remove as remove_lines
 from loopkit.model.inbox import Message
 from loopkit.records import Span
 
@@ -60,8 +61,7 @@ def append(old: str, block: str, message: Message, *, role: str, name: str) -> s
 def remove(text: str, taken: Sequence[Placed], *, role: str, name: str) -> str:
     """The inbox without the `taken` messages (a consume), every other message still there, and no
     blank lines left at its end; every other byte stays as it was."""
-    drop = {i for p in taken for start, end in p.ranges for i in range(start, end)}
-    kept = "".join(raw for i, raw in enumerate(edit.split_lines(text)) if i not in drop)
+    kept = remove_lines(text, [r for p in taken for r in p.ranges])
     new = kept.rstrip("\r\n") + edit.newline_of(text)
     gone = {p.message.id for p in taken}
     left = [p.message for p in parse_inbox(text, role=role) if p.message.id not in gone]

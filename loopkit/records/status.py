@@ -14,7 +14,6 @@ from loopkit.model.status import StatusDoc
 from loopkit.records import Span
 
 parse = parse_status
-EMPTY = parse_status("")
 
 
 def spans(text: str) -> list[Span]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
+from loopkit.model.inbox import Message
 from loopkit.records import status as status_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message, new_id
-from loopkit.state import EvidenceView, claim_gate
+from loopkit.state import EvidenceView, Genuine, claim_gate
 from loopkit.trust import Issue
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact
@@ -32,33 +34,12 @@ def _open_book(ctx: Context, phase: str, milestone: str) -> Book:
     return book
 
 
-def _record_line(
-    *,
-    kind: str,
-    milestone: str | None,
-    at: str,
-    by: str,
-    ref_kind: str | None,
-    ref: str | None,
-    note: str | None,
-    ctx: Context,
-    code: str | None = None,
-    claim_id: str | None = None,
-) -> str:
-    line = render(
-        "status-record.md.j2",
-        workspace=ctx.workspace.root,
-        kind=kind,
-        milestone=milestone,
-        at=at,
-        by=by,
-        ref_kind=ref_kind,
-        ref=ref,
-        code=code,
-        claim_id=claim_id,
-        note=oneline(ctx.redactor.redact(note or "")),
-    )
-    return oneline(line) + "\n"
+def _record_line(*, ctx: Context, **fields: str | None) -> str:
+    """One STATUS record line (kind, milestone, at, by, ref_kind, ref, code, claim_id, note), its
+    note redacted onto one line."""
+    values = dict.fromkeys(("milestone", "ref_kind", "ref", "code", "claim_id"), None) | fields
+    values["note"] = oneline(ctx.redactor.redact(fields.get("note") or ""))
+    return oneline(render("status-record.md.j2", workspace=ctx.workspace.root, **values)) + "\n"
 
 
 def insert_record(book: Book, milestone: str, line: str) -> str:
@@ -66,6 +47,14 @@ def insert_record(book: Book, milestone: str, line: str) -> str:
     return status_records.insert(
         read_exact(book.status_path) or "", milestone, line, name=book.status_path.name
     )
+
+
+def _with_message(ctx: Context, book: Book, line: str, message: Message) -> dict[Path, str | None]:
+    """The writes of a claim or a verdict: its record in STATUS and its message, one commit."""
+    assert message.milestone is not None
+    status = insert_record(book, message.milestone, line)
+    inbox_path, inbox_text = append_message(ctx, message)
+    return {book.status_path: status, inbox_path: inbox_text}
 
 
 def committed_only(ctx: Context, command: str) -> None:
@@ -135,35 +124,19 @@ def _claim_plan(
     at = timefmt.iso(ctx.now)
     claim_id = new_id(ctx, role)
     line = _record_line(
-        kind="CLAIM",
-        milestone=milestone,
-        at=at,
-        by=role,
-        ref_kind="head",
-        ref=head,
-        note=note,
-        ctx=ctx,
-        code=code,
-        claim_id=claim_id,
-    )
-    status = insert_record(book, milestone, line)
+        ctx=ctx, kind="CLAIM", milestone=milestone, at=at, by=role, ref_kind="head", ref=head, note=note,
+        code=code, claim_id=claim_id,
+    )  # fmt: skip
     passing = ", ".join(evidence.passing) or "none required"
-    body = f"Claim of {milestone} at {head} ({passing})."
-    if note:
-        body += f"\n\n{note}"
+    body = f"Claim of {milestone} at {head} ({passing})." + (f"\n\n{note}" if note else "")
+    subject = f"claim {milestone}" + (f" — {oneline(note)}" if note else "")
     message = build_message(
-        ctx,
-        sender=role,
-        to="adversary",
-        phase=book.phase,
-        subject=f"claim {milestone}" + (f" — {oneline(note)}" if note else ""),
-        body=body,
-        milestone=milestone,
-        claim=claim_id,
-    )
-    inbox_path, inbox_text = append_message(ctx, message)
+        ctx, sender=role, to="adversary", phase=book.phase, subject=subject, body=body,
+        milestone=milestone, claim=claim_id,
+    )  # fmt: skip
+    writes = _with_message(ctx, book, line, message)
     return Plan(
-        {book.status_path: status, inbox_path: inbox_text},
+        writes,
         action="claim",
         phase=book.phase,
         subject={"milestone": milestone, "note": ctx.redactor.redact(note or "")},
@@ -204,53 +177,23 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
-        view = book.views[milestone]
-        claim_record = view.claim
-        if result == "PASS" and not view.claim_open:
-            why = "it was never claimed" if claim_record is None else "its latest claim already has a verdict"
-            raise Refused(
-                f"PASS {milestone} refused: no open claim ({why})",
-                details=[Issue("no-open-claim", why, milestone)],
-            )
-        unreplayed = book.unreplayed(milestone) if result == "PASS" else []
-        if unreplayed:
-            raise Refused(
-                f"PASS {milestone} refused: [rules] replay asks for your own run of each required probe "
-                f"at the claim's code; run `loopkit probe run --phase {phase} --milestone {milestone}` first",
-                details=unreplayed,
-            )
+        claim_record = _verdict_gate(book, milestone, result)
         claim_sha = claim_record.origin.sha if claim_record and claim_record.origin else None
         claim_id = claim_record.record.id if claim_record else None
         at = timefmt.iso(ctx.now)
         line = _record_line(
-            kind=result,
-            milestone=milestone,
-            at=at,
-            by=role,
-            ref_kind="claim" if claim_sha else None,
-            ref=claim_sha,
-            note=note,
-            ctx=ctx,
-            claim_id=claim_id,
-        )
-        status = insert_record(book, milestone, line)
+            ctx=ctx, kind=result, milestone=milestone, at=at, by=role,
+            ref_kind="claim" if claim_sha else None, ref=claim_sha, note=note, claim_id=claim_id,
+        )  # fmt: skip
         hhmm = ctx.now.strftime("%H:%M")
         subject = f"{milestone} {result} @{hhmm}Z" + (f" — {oneline(note)}" if note else "")
         body = f"{result} of {milestone}" + (f", claim {claim_sha}" if claim_sha else "") + "."
-        if note:
-            body += f"\n\n{note}"
+        body += f"\n\n{note}" if note else ""
         message = build_message(
-            ctx,
-            sender=role,
-            to="builder",
-            phase=phase,
-            subject=subject,
-            body=body,
-            milestone=milestone,
-            result=result,
-            claim=claim_id,
-        )
-        inbox_path, inbox_text = append_message(ctx, message)
+            ctx, sender=role, to="builder", phase=phase, subject=subject, body=body,
+            milestone=milestone, result=result, claim=claim_id,
+        )  # fmt: skip
+        writes = _with_message(ctx, book, line, message)
         trailers = [("Loopkit-Milestone", milestone), ("Loopkit-Verdict", result)]
         if claim_sha:
             trailers.append(("Loopkit-Claim", claim_sha))
@@ -258,7 +201,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
             trailers.append(("Loopkit-Claim-Id", claim_id))
         trailers.append(("Loopkit-Message", message.id))
         return Plan(
-            {book.status_path: status, inbox_path: inbox_text},
+            writes,
             action="verdict",
             phase=phase,
             subject={
@@ -282,6 +225,27 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def _verdict_gate(book: Book, milestone: str, result: str) -> Genuine | None:
+    """The verdict rules (SPEC section 3): a PASS needs an open claim (and, with `[rules] replay`,
+    the adversary's own runs); the claim the verdict names, or Refused."""
+    view = book.views[milestone]
+    claim_record = view.claim
+    if result == "PASS" and not view.claim_open:
+        why = "it was never claimed" if claim_record is None else "its latest claim already has a verdict"
+        raise Refused(
+            f"PASS {milestone} refused: no open claim ({why})",
+            details=[Issue("no-open-claim", why, milestone)],
+        )
+    unreplayed = book.unreplayed(milestone) if result == "PASS" else []
+    if unreplayed:
+        raise Refused(
+            f"PASS {milestone} refused: [rules] replay asks for your own run of each required probe at "
+            f"the claim's code; run `loopkit probe run --phase {book.phase} --milestone {milestone}` first",
+            details=unreplayed,
+        )
+    return claim_record
 
 
 def gate_issues(ctx: Context, *, phase: str) -> list[Issue]:
@@ -314,41 +278,14 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
         clean_summary = oneline(ctx.redactor.redact(summary or ""))
         at = timefmt.iso(ctx.now)
         headline = "+".join(ids) + " PASS" + (f", {clean_summary}" if clean_summary else "")
-        record = _record_line(
-            kind="DONE",
-            milestone=None,
-            at=at,
-            by=role,
-            ref_kind=None,
-            ref=None,
-            note=headline,
-            ctx=ctx,
-        )
+        record = _record_line(ctx=ctx, kind="DONE", at=at, by=role, note=headline)
         new = status_records.append_done(
             read_exact(book.status_path) or "",
             render("status-done.md.j2", workspace=ctx.workspace.root, record=record.rstrip("\n")),
             record,
             name=book.status_path.name,
         )
-        lines = []
-        verdicts = []
-        for mid in ids:
-            latest = book.views[mid].current
-            assert latest is not None
-            r = latest.record
-            lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
-            verdicts.append(
-                {
-                    "milestone": mid,
-                    "result": r.kind,
-                    "at": r.at,
-                    "by": r.by,
-                    "claim": r.ref,
-                    "claim_id": r.claim_id,
-                    "note": r.note or None,
-                    "line": lines[-1],
-                }
-            )
+        lines, verdicts = _done_verdicts(book, ids)
         return Plan(
             {book.status_path: new},
             action="done",
@@ -361,6 +298,30 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
 
     outcome = txn.run(ctx, plan)
     return {"ok": True, **outcome.plan.result, "commit": outcome.commit}
+
+
+def _done_verdicts(book: Book, ids: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each milestone's current PASS: as a line of the DONE commit's body, and as JSON."""
+    lines: list[str] = []
+    verdicts: list[dict[str, Any]] = []
+    for mid in ids:
+        latest = book.views[mid].current
+        assert latest is not None
+        r = latest.record
+        lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
+        verdicts.append(
+            {
+                "milestone": mid,
+                "result": r.kind,
+                "at": r.at,
+                "by": r.by,
+                "claim": r.ref,
+                "claim_id": r.claim_id,
+                "note": r.note or None,
+                "line": lines[-1],
+            }
+        )
+    return lines, verdicts
 
 
 def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> dict[str, Any]:
