@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from record_strategies import ANY_TEXT, CTX, SETTINGS, messages
 
-from loopkit.errors import LoopkitError
+from loopkit.errors import BadInput, LoopkitError
 from loopkit.markdown.edit import append as plain_append
 from loopkit.markdown.edit import split_lines
 from loopkit.markdown.inbox import Placed
@@ -82,3 +83,20 @@ def test_spans_any_text(text: str, message: Message) -> None:
     spans = inbox.spans(text)
     for start, end, key, _ in spans:
         assert 0 <= start < end <= total and key is not None and key.startswith("M\0")
+
+
+def test_a_consume_that_would_turn_a_typed_message_into_the_title_is_refused() -> None:
+    """Found by the read-back: in an inbox whose title line was deleted, a `# BUILDER-INBOX` typed
+    after the messages is a message from `unknown` (it blocks DONE); consuming every message above
+    it would leave it first, where it reads as the title, and the typed message would silently stop
+    counting. The consume is refused instead of written."""
+    sent = [Message(id=f"20260613T134400Z-orch-00000000000{n}", to="builder", sender="orchestrator",
+                    phase=None, at=None, subject="s", body="b") for n in (1, 2)]  # fmt: skip
+    text = ""
+    for message in sent:
+        text = plain_append(text, render_message(CTX, message))
+    text = plain_append(text, "# BUILDER-INBOX\n")
+    placed = inbox.parse(text, role="builder")
+    assert [p.message.sender for p in placed] == ["orchestrator", "orchestrator", "unknown"]
+    with pytest.raises(BadInput, match="would not read back"):
+        inbox.remove(text, placed[:2], role="builder", name=NAME)

@@ -63,7 +63,7 @@ def remove(text: str, taken: Sequence[Placed], *, role: str, name: str) -> str:
     blank lines left at its end; every other byte stays as it was."""
     kept = remove_lines(text, [r for p in taken for r in p.ranges])
     new = kept.rstrip("\r\n") + edit.newline_of(text)
-    gone = {p.message.id for p in taken}
-    left = [p.message for p in parse_inbox(text, role=role) if p.message.id not in gone]
+    gone = {p.ranges for p in taken}
+    left = [p.message for p in parse_inbox(text, role=role) if p.ranges not in gone]
     check(new, left, role=role, name=name, what="the messages left")
     return new
