@@ -80,14 +80,17 @@ def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
     return placed
 
 
-def render_message(ctx: Context, message: Message) -> str:
+def render_message(ctx: Context, message: Message, *, archived: bool = False) -> str:
+    """A message as its inbox shows it, or (`archived`) as its archive file, consumed now."""
+    extra = {"consumed_at": timefmt.iso(ctx.now), "consumed_by": ctx.role} if archived else {}
     return render(
-        "inbox-message.md.j2",
+        "archive-message.md.j2" if archived else "inbox-message.md.j2",
         workspace=ctx.workspace.root,
         at=timefmt.heading(timefmt.parse_iso(message.at or "") or ctx.now),
         message=message,
         comment=encode(message),
         quoted=quote(message.body),
+        **extra,
     )
 
 
@@ -252,7 +255,9 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
         taken: set[Path] = set()
         for p in placed:
             path = _archive_path(ctx, p.message, taken)
-            writes[path] = archive.check(_archive_text(ctx, p.message), p.message, name=path.name)
+            writes[path] = archive.check(
+                render_message(ctx, p.message, archived=True), p.message, name=path.name
+            )
         writes[inbox_path] = inbox_records.remove(text, placed, role=to, name=inbox_path.name)
         phases = sorted({p.message.phase for p in placed if p.message.phase})
         label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
@@ -266,15 +271,9 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
                 workspace=ws.root,
                 messages=[p.message for p in placed if p.message.phase == name],
             )
-            block = render(
-                "journal-entry.md.j2",
-                workspace=ws.root,
-                at=timefmt.heading(ctx.now),
-                title=label,
-                body=body.strip("\n"),
-            )
-            from loopkit.services.journals import append_entry  # a consume that journals only
+            from loopkit.services.journals import append_entry, entry_block  # a consume that journals only
 
+            block = entry_block(ctx, label, body.strip("\n"))
             path, journal_text, _ = append_entry(ctx, phase=name, role=to, block=block)
             writes[path] = journal_text
         return Plan(
@@ -303,15 +302,3 @@ def _archive_path(ctx: Context, message: Message, taken: set[Path]) -> Path:
         counter += 1
     taken.add(path)
     return path
-
-
-def _archive_text(ctx: Context, message: Message) -> str:
-    return render(
-        "archive-message.md.j2",
-        workspace=ctx.workspace.root,
-        message=message,
-        consumed_at=timefmt.iso(ctx.now),
-        consumed_by=ctx.role,
-        comment=encode(message),
-        quoted=quote(message.body),
-    )

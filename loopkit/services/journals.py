@@ -254,18 +254,10 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
     limits.check(ctx, "body", body, "the body")
     redact = ctx.redactor.redact
     plain_title = redact(oneline(title))
-    clean_title = heading_safe(plain_title)
     clean_body = redact(body or "").strip("\n")
     if "\x00" in clean_body:
         raise BadInput("the body holds NUL bytes; loopkit writes text only")
-    at = timefmt.heading(ctx.now)
-    block = render(
-        "journal-entry.md.j2",
-        workspace=ctx.workspace.root,
-        at=at,
-        title=clean_title,
-        body=clean_body,
-    )
+    block = entry_block(ctx, plain_title, clean_body)
     ctx.redactor.check(block)
 
     def plan() -> Plan:
@@ -296,6 +288,14 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def entry_block(ctx: Context, title: str, body: str) -> str:
+    """A journal entry dated now, as the template writes it, its title safe in a heading."""
+    at = timefmt.heading(ctx.now)
+    return render(
+        "journal-entry.md.j2", workspace=ctx.workspace.root, at=at, title=heading_safe(title), body=body
+    )
 
 
 def heading_safe(title: str) -> str:
