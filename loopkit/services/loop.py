@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +366,3 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
 
     outcome = txn.run(ctx, plan)
     return {**outcome.plan.result, "commit": outcome.commit}
-
-
-__all__ = ["claim", "claim_words", "done", "gate", "instruct", "replace", "verdict"]
