@@ -9,8 +9,6 @@ and refuses exactly as the append checked from the full parse's last such headin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_shortcut_props import FILLER, HAND_BLOCKS, RECORDS
@@ -19,7 +17,7 @@ from loopkit.errors import BadInput
 from loopkit.markdown.journal import self_dated
 from loopkit.markdown.tokens import parse
 from loopkit.model import ProbeRecord
-from loopkit.services import journals
+from loopkit.records import journal as journals
 from loopkit.services.probes import render_evidence
 
 # lines whose meaning depends on what is above them: fences, HTML, setext underlines, indented
@@ -62,7 +60,7 @@ def _append(old: str, start: int, block: str) -> tuple[str, int, int] | str:
     """The new text, where the entry starts, and its line in the whole file (as append_entry
     counts it); or the refusal."""
     try:
-        new, entry_start, line = journals._checked_append(Path("JOURNAL-px.md"), old, start, block)
+        new, entry_start, line = journals.append(old, start, block, name="JOURNAL-px.md")
     except BadInput as exc:
         return exc.message
     return new, entry_start, line + old.count("\n", 0, start)
@@ -84,8 +82,8 @@ def test_the_scans_heading_appends_as_the_full_parses(
     old = (
         "# JOURNAL — phase px (Builder)\n\n" + FILLER[:3000] + "".join(middle) + FILLER[:800] + "".join(tail)
     )
-    fast = journals._last_restart_scanned(old)
-    slow = journals._last_restart(old) or 0
+    fast = journals.last_restart_scanned(old)
+    slow = journals.last_restart(old) or 0
     lines = old.splitlines(keepends=True)
     restarts = {0} | {
         len("".join(lines[: t.map[0]]))

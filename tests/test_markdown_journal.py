@@ -212,21 +212,6 @@ def test_block_tokens_equal_a_plain_markdown_it(lines: list[str], crlf: bool) ->
     assert parse(text) == plain.parse(text.replace("\r\n", "\n").replace("\r", "\u240d"))
 
 
-@settings(max_examples=400, deadline=None)
-@given(
-    st.text(max_size=40)
-    | st.from_regex(
-        r"\s*\[?\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC)?\]?\s*[—:-]?.{0,10}",
-        fullmatch=True,
-    )
-)
-def test_heading_times_read_as_timefmt_reads_them(text: str) -> None:
-    from loopkit.markdown.stamps import parse_heading
-    from loopkit.timefmt import parse_heading as reference
-
-    assert parse_heading(text) == reference(text)
-
-
 # -- parsing from a restart point reads as the whole file (issue 24) -----------------------------
 # Every shortcut that reads only the end of a journal (`last_entry_time`, `journal add` from its
 # anchor or from the scan's last heading) parses from a top-level heading dated by its own text

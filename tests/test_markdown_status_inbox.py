@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from record_strategies import inserted
 
 from loopkit.errors import BadInput
 from loopkit.markdown.edit import append, split_lines
@@ -162,18 +163,6 @@ def record_line(kind: str, milestone: str | None, at: str, by: str, ref: str | N
         kind=kind, milestone=milestone, at=at, by=by, ref_kind=ref_kind, ref=ref, note=note, ctx=CTX,
         code=code, claim_id=claim_id,
     )  # fmt: skip
-
-
-def inserted(old: str, new: str) -> str:
-    """What `new` adds to `old`, asserting that it is one insertion and every old byte is kept."""
-    p = 0
-    while p < len(old) and p < len(new) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < len(old) - p and old[len(old) - 1 - s] == new[len(new) - 1 - s]:
-        s += 1
-    assert p + s == len(old), "bytes that were there before are gone or changed"
-    return new[p : len(new) - s]
 
 
 @SETTINGS

@@ -21,9 +21,10 @@ from loopkit.errors import BadInput
 from loopkit.gitrepo import Repo as GitRepo
 from loopkit.markdown.journal import parse_journal
 from loopkit.model import ProbeRecord
+from loopkit.records.journal import key as _key
 from loopkit.render import render
 from loopkit.services.context import Context
-from loopkit.services.journals import _key, append_entry
+from loopkit.services.journals import append_entry
 from loopkit.services.probes import render_evidence
 from loopkit.workspace import read_mapped
 

@@ -8,35 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from loopkit.timefmt import iso
-
-# The leading timestamp of SPEC section 1 (the same pattern as loopkit.timefmt's), read without
-# strptime, which costs more than the rest of a heading's reading together
-_HEADING = re.compile(
-    r"""^\s*(?P<open>\[)?
-    (?P<date>(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2}))  # strptime takes ASCII digits only
-    (?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?)?
-    \s*(?:Z|UTC|GMT|\+00:?00)?
-    (?(open)\]|)
-    (?:\s*(?:—|–|-|:|→)\s*|\s+|$)
-    (?P<title>.*)$""",
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def parse_heading(text: str) -> tuple[str, bool, str] | None:
-    """`(at, date_only, title)` when the text starts with a timestamp (as timefmt.parse_heading)."""
-    match = _HEADING.match(text)
-    if match is None:
-        return None
-    try:
-        moment = datetime(int(match["y"]), int(match["mo"]), int(match["d"]))
-        if match["h"] is not None:
-            moment = moment.replace(hour=int(match["h"]), minute=int(match["m"]), second=int(match["s"] or 0))
-    except ValueError:
-        return None
-    return iso(moment), match["h"] is None, match["title"].strip()
-
+from loopkit.timefmt import iso, parse_heading
 
 _SEP = r"(?:\s*(?:—|–|-|:|→)\s*|\s+|$)"
 _ZONE = r"(?:\s*(?:Z|UTC|GMT|\+00:?00))?"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from loopkit.markdown.edit import newline_of, split_lines
+from loopkit.records import Span
 
 KINDS = ("journal", "status", "inbox", "archive", "text")
 MARKER = 7
@@ -103,7 +104,7 @@ def merge_text(base: str, ours: str, theirs: str, *, kind: str) -> tuple[str, bo
 # -- cutting a file into items ------------------------------------------------------------------
 def items(text: str, kind: str) -> list[Item]:
     lines = split_lines(text)
-    spans = _spans(text, kind, len(lines))
+    spans = _spans(text, kind)
     out: list[Item] = []
     at = 0
     copies: dict[str, int] = {}
@@ -126,43 +127,15 @@ def items(text: str, kind: str) -> list[Item]:
     return out
 
 
-def _spans(text: str, kind: str, total: int) -> list[tuple[int, int, str | None, str | None]]:
-    """(start, end, key or None for "the text is the key", section) of each record, 0-based."""
+def _spans(text: str, kind: str) -> list[Span]:
+    """Each record of the file with its identity, as the record module of its kind defines it."""
     if kind == "text" or not text:
         return []
+    from loopkit.records import archive, inbox, journal, status
+
     readable = text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
-    if kind == "journal":
-        from loopkit.markdown.journal import parse_journal
-
-        lines = split_lines(text)
-        starts = [
-            e.line - 1
-            for e in parse_journal(readable).entries
-            if 0 < e.line <= total and lines[e.line - 1].lstrip().startswith("#")
-        ]
-        starts = sorted(set(starts))
-        return [
-            (s, starts[n + 1] if n + 1 < len(starts) else total, None, None) for n, s in enumerate(starts)
-        ]
-    if kind == "status":
-        from loopkit.markdown.status import parse_status
-
-        doc = parse_status(readable)
-        spans: list[tuple[int, int, str | None, str | None]] = [
-            (r.line - 1, r.line, None, s.id) for s in doc.sections for r in s.records
-        ]
-        if doc.done is not None:
-            spans.append((doc.done.line - 1, doc.done.line, None, "DONE"))
-        return sorted(spans, key=lambda span: span[0])
-    from loopkit.markdown.inbox import parse_inbox
-
-    found: list[tuple[int, int, str | None, str | None]] = []
-    for placed in parse_inbox(readable, role="unknown"):
-        if placed.message.sender == "unknown" and placed.message.id.startswith("hand-"):
-            continue  # typed by hand: text, merged as text
-        for start, end in placed.ranges[:1]:
-            found.append((start, end, "M\0" + placed.message.id, None))
-    return sorted(found, key=lambda span: span[0])
+    kinds = {"journal": journal.spans, "status": status.spans, "inbox": inbox.spans, "archive": archive.spans}
+    return kinds[kind](readable)
 
 
 def _keys(seq: Sequence[Item]) -> set[str]:

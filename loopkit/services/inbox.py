@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, UsageError
-from loopkit.markdown import edit
-from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove
+from loopkit.markdown.inbox import Placed, encode, parse_inbox
 from loopkit.model import ROLES
 from loopkit.model.inbox import Message
+from loopkit.records import archive
+from loopkit.records import inbox as inbox_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context
@@ -81,14 +82,17 @@ def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
     return placed
 
 
-def render_message(ctx: Context, message: Message) -> str:
+def render_message(ctx: Context, message: Message, *, archived: bool = False) -> str:
+    """A message as its inbox shows it, or (`archived`) as its archive file, consumed now."""
+    extra = {"consumed_at": timefmt.iso(ctx.now), "consumed_by": ctx.role} if archived else {}
     return render(
-        "inbox-message.md.j2",
+        "archive-message.md.j2" if archived else "inbox-message.md.j2",
         workspace=ctx.workspace.root,
         at=timefmt.heading(timefmt.parse_iso(message.at or "") or ctx.now),
         message=message,
         comment=encode(message),
         quoted=quote(message.body),
+        **extra,
     )
 
 
@@ -142,19 +146,7 @@ def append_message(ctx: Context, message: Message) -> tuple[Path, str]:
         old = (old or "") + render("inbox.md.j2", workspace=ctx.workspace.root, role=message.to)
     block = render_message(ctx, message)
     ctx.redactor.check(block)
-    new = edit.append(old, block)
-    before = [p.message for p in parse_inbox(old, role=message.to)]
-    after = [p.message for p in parse_inbox(new, role=message.to)]
-    strip = [_bare(m) for m in after]
-    if strip != [_bare(m) for m in before] + [message]:
-        raise BadInput(f"refusing to write {path.name}: the message would not read back")
-    return path, new
-
-
-def _bare(message: Message) -> Message:
-    from dataclasses import replace
-
-    return replace(message, line=0)
+    return path, inbox_records.append(old, block, message, role=message.to, name=path.name)
 
 
 def send(
@@ -250,7 +242,7 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
     def plan() -> Plan:
         inbox_path = ws.inbox_file(to)
         text = read_exact(inbox_path) or ""
-        placed = parse_inbox(text, role=to) if text else []
+        placed = inbox_records.parse(text, role=to) if text else []
         if phase is not None:
             placed = [p for p in placed if p.message.phase == phase]
         if not every:
@@ -266,10 +258,11 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
         writes: dict[Path, str | None] = {}
         taken: set[Path] = set()
         for p in placed:
-            writes[_archive_path(ctx, p.message, taken)] = _archive_text(ctx, p.message)
-        remaining = remove(text, [r for p in placed for r in p.ranges])
-        newline = edit.newline_of(text)
-        writes[inbox_path] = remaining.rstrip("\r\n") + newline  # no blank lines left at its end
+            path = _archive_path(ctx, p.message, taken)
+            writes[path] = archive.check(
+                render_message(ctx, p.message, archived=True), p.message, name=path.name
+            )
+        writes[inbox_path] = inbox_records.remove(text, placed, role=to, name=inbox_path.name)
         phases = sorted({p.message.phase for p in placed if p.message.phase})
         label = f"{to.upper()}-INBOX consumed: {', '.join(p.message.id for p in placed)}"
         for name in phases:
@@ -282,15 +275,9 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
                 workspace=ws.root,
                 messages=[p.message for p in placed if p.message.phase == name],
             )
-            block = render(
-                "journal-entry.md.j2",
-                workspace=ws.root,
-                at=timefmt.heading(ctx.now),
-                title=label,
-                body=body.strip("\n"),
-            )
-            from loopkit.services.journals import append_entry  # a consume that journals only
+            from loopkit.services.journals import append_entry, entry_block  # a consume that journals only
 
+            block = entry_block(ctx, label, body.strip("\n"))
             path, journal_text, _ = append_entry(ctx, phase=name, role=to, block=block)
             writes[path] = journal_text
         return Plan(
@@ -319,15 +306,3 @@ def _archive_path(ctx: Context, message: Message, taken: set[Path]) -> Path:
         counter += 1
     taken.add(path)
     return path
-
-
-def _archive_text(ctx: Context, message: Message) -> str:
-    return render(
-        "archive-message.md.j2",
-        workspace=ctx.workspace.root,
-        message=message,
-        consumed_at=timefmt.iso(ctx.now),
-        consumed_by=ctx.role,
-        comment=encode(message),
-        quoted=quote(message.body),
-    )

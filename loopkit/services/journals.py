@@ -6,14 +6,13 @@ import contextlib
 import json
 import re
 import zlib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
 from loopkit.errors import BadInput, Refused, UsageError
-from loopkit.markdown import edit
-from loopkit.model import Journal, JournalEntry
+from loopkit.model import Journal
+from loopkit.records import journal as records
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.txn import Plan
@@ -63,78 +62,16 @@ def append_entry(
         _remember(ctx, path, new, entry_start, clean=True)
         return path, new, new.count("\n", 0, entry_start) + 1
     start = _anchor(ctx, path, old)
-    new, entry_start, line = _checked_append(path, old, start, block)
-    at = entry_start if restarts_reader(block) else _last_restart(new, start)
-    _remember(ctx, path, new, at or 0, clean=simple_block(block))
+    new, entry_start, line = records.append(old, start, block, name=path.name)
+    at = entry_start if records.restarts_reader(block) else records.last_restart(new, start)
+    _remember(ctx, path, new, at or 0, clean=records.simple_block(block))
     return path, new, line + old.count("\n", 0, start)
-
-
-def _checked_append(path: Path, old: str, start: int, block: str) -> tuple[str, int, int]:
-    """`old` with `block` appended, checked by parsing from `start` (a top-level heading, or 0):
-    the new text, where the new entry starts, and its line counted from `start`."""
-    from loopkit.markdown.journal import parse_journal  # the full check: only when it is needed
-
-    tail = old[start:]
-    closing = _open_fence(tail)
-    base = old
-    if closing is not None:
-        newline = edit.newline_of(old)
-        base = old + ("" if old.endswith("\n") else newline) + closing + newline
-    new = edit.append(base, block)
-    if closing is not None and not old.endswith("\n"):
-        new = new.rstrip("\r\n")
-    before = [_key(e) for e in parse_journal(tail).entries]
-    after_entries = parse_journal(new[start:]).entries
-    expected = [_key(e) for e in parse_journal(block).entries]
-    if [_key(e) for e in after_entries] != before + expected or len(expected) != 1:
-        raise BadInput(
-            f"refusing to write {path.name}: the new entry would not read back as one entry "
-            "(does the body hold an entry-like heading, or leave a code fence open?)"
-        )
-    heading = block.split("\n", 1)[0]
-    return new, new.rfind(heading), after_entries[-1].line
-
-
-# A block loopkit can append without parsing anything: one dated, titled `## ` heading as loopkit
-# writes it, then only blank lines, one-line HTML comments and closed backtick fences (an
-# evidence entry). After such a block the journal ends "clean": no open fence, HTML block, list
-# or untitled entry can take in what comes next.
-_SIMPLE_HEADING = re.compile(r"## \d{4}-\d\d-\d\dT\d\d:\d\dZ — \S[^\n]*")
-_FENCE_OPEN = re.compile(r"(`{3,})[^`\n]*")
-_FENCE_LIKE = re.compile(r" {0,3}`{3,} *")
-
-
-def simple_block(block: str) -> bool:
-    """True when `block` reads as one entry that leaves the journal's end clean, by its lines alone.
-
-    Conservative: anything else (a body people typed, an entry-like line inside) is False and
-    takes the full check. tests/test_shortcut_props.py pins it to the full parse."""
-    lines = block.split("\n")
-    if lines[-1] != "" or not _dated_heading(lines[0]):
-        return False
-    fence: str | None = None
-    for line in lines[1:-1]:
-        if fence is not None:
-            if line == fence:
-                fence = None
-            elif _FENCE_LIKE.fullmatch(line) and len(line.strip(" ")) >= len(fence):
-                return False  # it would close the fence where the block does not mean it to
-            continue
-        if not line:
-            continue
-        if line.startswith("<!--") and line.endswith("-->") and "-->" not in line[4:-3] and len(line) >= 7:
-            continue
-        opened = _FENCE_OPEN.fullmatch(line)
-        if opened is None:
-            return False
-        fence = opened[1]
-    return fence is None
 
 
 def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, int] | None:
     """The append without a parse: the journal is byte for byte what loopkit last wrote and left
     clean, and the block is simple. Returns the new text and where the new entry starts."""
-    if not simple_block(block):
+    if not records.simple_block(block):
         return None
     anchor = _anchor_file(ctx, path)
     if anchor is None:
@@ -148,8 +85,7 @@ def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, 
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    new = edit.append(old, block)
-    return new, new.rfind(block.split("\n", 1)[0])
+    return records.append_simple(old, block)
 
 
 SMALL = 65536
@@ -185,25 +121,24 @@ def append_in_place(
         first = data[: data.index(b"\n") + 1].decode("utf-8")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if chars + len(tail) <= SMALL or not restarts_reader(tail):
+    if chars + len(tail) <= SMALL or not records.restarts_reader(tail):
         return None  # append_entry parses a small journal whole (and checks an anchor): let it
     # `first + tail` reads as the whole text for every question the append asks: its newline (that
     # of the first line), its end, and, from `len(first)` on, the text from the anchor.
     probe = first + tail
     start = len(first)
     clean = record.get("clean") is True and _digest(tail) == record.get("end")
-    if clean and simple_block(block):
-        new = edit.append(probe, block)
-        entry_start = new.rfind(block.split("\n", 1)[0])
+    if clean and records.simple_block(block):
+        new, entry_start = records.append_simple(probe, block)
         line = lines + new.count("\n", start, entry_start) + 1
         simple = True
     else:
-        new, entry_start, line = _checked_append(path, probe, start, block)
+        new, entry_start, line = records.append(probe, start, block, name=path.name)
         line += lines
-        simple = simple_block(block)
+        simple = records.simple_block(block)
     if not new.startswith(probe) or entry_start < start:
         return None
-    anchor_at = entry_start if restarts_reader(block) else _last_restart(new, start)
+    anchor_at = entry_start if records.restarts_reader(block) else records.last_restart(new, start)
     if anchor_at is None:
         return None
     added = new[len(probe) :].encode("utf-8")
@@ -229,32 +164,6 @@ def _anchor_file(ctx: Context, path: Path) -> Path | None:
     return state / f"journal-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.json"
 
 
-def restarts_reader(block: str) -> bool:
-    """True when the block's first line is a heading the journal reader restarts at
-    (`markdown.journal.self_dated`): parsing from there reads the rest as a full parse does.
-
-    The anchor is only ever put on such a heading: on the new entry when its heading is one, else
-    on the last one above it. A `## 12:00 UTC` or `## Notes` entry reads one way from its own
-    heading and another in the whole file (the date of a `### 13:00 UTC` typed below it)."""
-    first = block[: block.find("\n")] if "\n" in block else block
-    if _dated_heading(first):
-        return True  # what loopkit writes: no parser for it
-    from loopkit.markdown.journal import self_dated
-
-    return self_dated(first)
-
-
-def _dated_heading(line: str) -> bool:
-    """`line` is a heading as loopkit writes it, on a day that exists (`2026-02-30` reads as no
-    time at all, so that heading would restart nothing)."""
-    if not _SIMPLE_HEADING.fullmatch(line):
-        return False
-    from loopkit.markdown import stamps
-
-    stamp = stamps.read(line[3:])
-    return stamp is not None and stamp.at is not None
-
-
 def _anchor(ctx: Context, path: Path, text: str) -> int:
     """Where parsing may start so that the end of the journal reads as in a full parse."""
     if len(text) <= SMALL:
@@ -265,42 +174,13 @@ def _anchor(ctx: Context, path: Path, text: str) -> int:
             data = json.loads(anchor.read_text("utf-8"))
             offset = int(data["offset"])
             at_heading = 0 < offset <= len(text) and text.startswith("#", offset) and text[offset - 1] == "\n"
-            if at_heading and _digest(text[:offset]) == data["prefix"] and restarts_reader(text[offset:]):
+            if (
+                at_heading
+                and _digest(text[:offset]) == data["prefix"]
+                and records.restarts_reader(text[offset:])
+            ):
                 return offset
-    return _last_restart_scanned(text)
-
-
-def _last_restart_scanned(text: str) -> int:
-    """Where parsing may start without an anchor (the first add after a clone): the last heading
-    the reader restarts at, among the column-0 headings the one-pass scan (markdown/toplevel.py)
-    knows to start a top-level block. It may be earlier than the full parse's (a heading the scan
-    hands to markdown-it): then only more text is checked. When the scan cannot tell, or finds
-    none, one full parse answers (`_last_restart`)."""
-    from loopkit.markdown.journal import self_dated
-    from loopkit.markdown.toplevel import Undecided, is_heading_start, scan
-
-    data = text.encode("utf-8", "surrogatepass")
-    try:
-        top = scan(data)
-    except Undecided:
-        return _last_restart(text) or 0
-    if top.end < len(data):
-        return _last_restart(text) or 0  # a list that swallows the rest: nothing is known
-    for at in reversed(top.starts):
-        stop = data.find(b"\n", at)
-        line = data[at : len(data) if stop < 0 else stop].decode("utf-8", "surrogatepass")
-        if is_heading_start(data, at) and self_dated(line.rstrip("\r")):
-            return len(data[:at].decode("utf-8", "surrogatepass"))
-    return _last_restart(text) or 0
-
-
-def _last_restart(text: str, start: int = 0) -> int | None:
-    """One parse from `start` (0, or a heading the reader restarts at): where the last heading
-    the reader restarts at is, None when there is none."""
-    from loopkit.markdown.journal import last_self_dated
-
-    found = last_self_dated(text[start:])
-    return None if found is None else start + found
+    return records.last_restart_scanned(text)
 
 
 def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) -> None:
@@ -361,26 +241,6 @@ def _checksum(size: int, crc: int) -> str:
     return f"{size}:{crc:08x}"
 
 
-def _key(entry: JournalEntry) -> tuple[Any, ...]:
-    """An entry without line numbers: the block sits at a new place in the file."""
-    return (
-        entry.at,
-        entry.date_only,
-        entry.title,
-        tuple(replace(e, line=0) for e in entry.evidence),
-    )
-
-
-def _open_fence(tail: str) -> str | None:
-    """The closing fence the tail needs, when its last code block runs to the end of the text."""
-    from loopkit.markdown.tokens import fence_unclosed, parse
-
-    for token in reversed(parse(tail)):
-        if token.type == "fence" and token.level == 0:
-            return token.markup[0] * max(len(token.markup), 3) if fence_unclosed(token, tail) else None
-    return None
-
-
 def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> dict[str, Any]:
     require_phase(ctx, phase)
     role = ctx.need_role(doing="add a journal entry")
@@ -394,18 +254,10 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
     limits.check(ctx, "body", body, "the body")
     redact = ctx.redactor.redact
     plain_title = redact(oneline(title))
-    clean_title = heading_safe(plain_title)
     clean_body = redact(body or "").strip("\n")
     if "\x00" in clean_body:
         raise BadInput("the body holds NUL bytes; loopkit writes text only")
-    at = timefmt.heading(ctx.now)
-    block = render(
-        "journal-entry.md.j2",
-        workspace=ctx.workspace.root,
-        at=at,
-        title=clean_title,
-        body=clean_body,
-    )
+    block = entry_block(ctx, plain_title, clean_body)
     ctx.redactor.check(block)
 
     def plan() -> Plan:
@@ -436,6 +288,14 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
 
     outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def entry_block(ctx: Context, title: str, body: str) -> str:
+    """A journal entry dated now, as the template writes it, its title safe in a heading."""
+    at = timefmt.heading(ctx.now)
+    return render(
+        "journal-entry.md.j2", workspace=ctx.workspace.root, at=at, title=heading_safe(title), body=body
+    )
 
 
 def heading_safe(title: str) -> str:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt
 from loopkit.errors import BadInput, Refused, UsageError
-from loopkit.markdown import edit
-from loopkit.markdown.status import parse_status
-from loopkit.model.status import StatusDoc
+from loopkit.model.inbox import Message
+from loopkit.records import status as status_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import append_message, build_message, new_id
-from loopkit.state import claim_gate
+from loopkit.state import EvidenceView, Genuine, claim_gate
 from loopkit.trust import Issue
 from loopkit.txn import Plan
 from loopkit.workspace import read_exact
@@ -35,58 +33,27 @@ def _open_book(ctx: Context, phase: str, milestone: str) -> Book:
     return book
 
 
-def _record_line(
-    *,
-    kind: str,
-    milestone: str | None,
-    at: str,
-    by: str,
-    ref_kind: str | None,
-    ref: str | None,
-    note: str | None,
-    ctx: Context,
-    code: str | None = None,
-    claim_id: str | None = None,
-) -> str:
-    line = render(
-        "status-record.md.j2",
-        workspace=ctx.workspace.root,
-        kind=kind,
-        milestone=milestone,
-        at=at,
-        by=by,
-        ref_kind=ref_kind,
-        ref=ref,
-        code=code,
-        claim_id=claim_id,
-        note=oneline(ctx.redactor.redact(note or "")),
-    )
-    return oneline(line) + "\n"
+def _record_line(*, ctx: Context, **fields: str | None) -> str:
+    """One STATUS record line (kind, milestone, at, by, ref_kind, ref, code, claim_id, note), its
+    note redacted onto one line."""
+    values = dict.fromkeys(("milestone", "ref_kind", "ref", "code", "claim_id"), None) | fields
+    values["note"] = oneline(ctx.redactor.redact(fields.get("note") or ""))
+    return oneline(render("status-record.md.j2", workspace=ctx.workspace.root, **values)) + "\n"
 
 
 def insert_record(book: Book, milestone: str, line: str) -> str:
-    """STATUS with one record line added at the end of the milestone's section, checked by reparsing."""
-    text = read_exact(book.status_path) or ""
-    doc = parse_status(text)
-    section = doc.section(milestone)
-    if section is None:
-        raise BadInput(f"{book.status_path.name} has no section for {milestone}")
-    last = edit.last_content_line(text, section.line, section.end)
-    after_record = any(r.line == last for r in section.records)
-    new = edit.insert_after_line(text, last, line, blank_before=not after_record)
-    _verify(doc, parse_status(new), milestone, line, book.status_path)
-    return new
+    """STATUS as it is on disk with one record line added at the end of the milestone's section."""
+    return status_records.insert(
+        read_exact(book.status_path) or "", milestone, line, name=book.status_path.name
+    )
 
 
-def _verify(old: StatusDoc, new: StatusDoc, milestone: str, line: str, path: Path) -> None:
-    def bare(doc: StatusDoc) -> list[tuple[str, list[str]]]:
-        return [(s.id, [r.text for r in s.records]) for s in doc.sections]
-
-    expected = [(sid, [*texts, line.strip()[2:]] if sid == milestone else texts) for sid, texts in bare(old)]
-    if bare(new) != expected or (old.done_line is None) != (new.done_line is None):
-        raise BadInput(
-            f"refusing to write {path.name}: the new record would not read back (an unclosed fence?)"
-        )
+def _with_message(ctx: Context, book: Book, line: str, message: Message) -> dict[Path, str | None]:
+    """The writes of a claim or a verdict: its record in STATUS and its message, one commit."""
+    assert message.milestone is not None
+    status = insert_record(book, message.milestone, line)
+    inbox_path, inbox_text = append_message(ctx, message)
+    return {book.status_path: status, inbox_path: inbox_text}
 
 
 def committed_only(ctx: Context, command: str) -> None:
@@ -106,85 +73,90 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
-        if book.doc.done_line is not None:
-            raise Refused(
-                f"phase {phase} is already DONE",
-                details=[Issue("already-done", "STATUS says ## DONE", milestone)],
-            )
-        head = ctx.repo.head
-        if head is None:
-            raise Refused("the repository has no commit to claim")
-        evidence = book.evidence(milestone)
-        unmet = book.spec_unmet() + claim_gate(milestone, evidence)
-        if unmet:
-            raise Refused(
-                f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",
-                details=unmet,
-            )
-        code = book.facts.code
-        latest = book.views[milestone].claim if milestone in book.views else None
-        if latest is not None and book.views[milestone].claim_open and latest.record.code == code:
-            raise Refused(
-                f"claim {milestone} refused: already claimed at this code ({(code or '')[:12]}), "
-                "awaiting the adversary's verdict",
-                details=[Issue("already-claimed", f"{milestone} is already claimed at this code", milestone)],
-            )
-        at = timefmt.iso(ctx.now)
-        claim_id = new_id(ctx, role)
-        line = _record_line(
-            kind="CLAIM",
-            milestone=milestone,
-            at=at,
-            by=role,
-            ref_kind="head",
-            ref=head,
-            note=note,
-            ctx=ctx,
-            code=code,
-            claim_id=claim_id,
-        )
-        status = insert_record(book, milestone, line)
-        passing = ", ".join(evidence.passing) or "none required"
-        body = f"Claim of {milestone} at {head} ({passing})."
-        if note:
-            body += f"\n\n{note}"
-        message = build_message(
-            ctx,
-            sender=role,
-            to="adversary",
-            phase=phase,
-            subject=f"claim {milestone}" + (f" — {oneline(note)}" if note else ""),
-            body=body,
-            milestone=milestone,
-            claim=claim_id,
-        )
-        inbox_path, inbox_text = append_message(ctx, message)
-        return Plan(
-            {book.status_path: status, inbox_path: inbox_text},
-            action="claim",
-            phase=phase,
-            subject={"milestone": milestone, "note": ctx.redactor.redact(note or "")},
-            body=body,
-            trailers=[
-                ("Loopkit-Milestone", milestone),
-                ("Loopkit-Claim", head),
-                ("Loopkit-Claim-Id", claim_id),
-                ("Loopkit-Message", message.id),
-            ],
-            result={
-                "phase": phase,
-                "milestone": milestone,
-                "id": claim_id,
-                "head": head,
-                "code": code,
-                "at": at,
-                "message": message.id,
-                "passing": evidence.passing,
-            },
-        )
+        head, evidence = _claim_gate(ctx, book, milestone)
+        return _claim_plan(ctx, book, milestone, role=role, head=head, evidence=evidence, note=note)
 
     outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def _claim_gate(ctx: Context, book: Book, milestone: str) -> tuple[str, EvidenceView]:
+    """The claim gate (SPEC section 3): the HEAD to claim and the evidence, or Refused."""
+    if book.doc.done_line is not None:
+        raise Refused(
+            f"phase {book.phase} is already DONE",
+            details=[Issue("already-done", "STATUS says ## DONE", milestone)],
+        )
+    head = ctx.repo.head
+    if head is None:
+        raise Refused("the repository has no commit to claim")
+    evidence = book.evidence(milestone)
+    unmet = book.spec_unmet() + claim_gate(milestone, evidence)
+    if unmet:
+        raise Refused(
+            f"claim {milestone} refused: {len(unmet)} probe(s) not passing on committed code",
+            details=unmet,
+        )
+    code = book.facts.code
+    latest = book.views[milestone].claim if milestone in book.views else None
+    if latest is not None and book.views[milestone].claim_open and latest.record.code == code:
+        raise Refused(
+            f"claim {milestone} refused: already claimed at this code ({(code or '')[:12]}), "
+            "awaiting the adversary's verdict",
+            details=[Issue("already-claimed", f"{milestone} is already claimed at this code", milestone)],
+        )
+    return head, evidence
+
+
+def _claim_plan(
+    ctx: Context,
+    book: Book,
+    milestone: str,
+    *,
+    role: str,
+    head: str,
+    evidence: EvidenceView,
+    note: str | None,
+) -> Plan:
+    """The claim's record in STATUS and its message to the adversary: one commit."""
+    code = book.facts.code
+    at = timefmt.iso(ctx.now)
+    claim_id = new_id(ctx, role)
+    line = _record_line(
+        ctx=ctx, kind="CLAIM", milestone=milestone, at=at, by=role, ref_kind="head", ref=head, note=note,
+        code=code, claim_id=claim_id,
+    )  # fmt: skip
+    passing = ", ".join(evidence.passing) or "none required"
+    body = f"Claim of {milestone} at {head} ({passing})." + (f"\n\n{note}" if note else "")
+    subject = f"claim {milestone}" + (f" — {oneline(note)}" if note else "")
+    message = build_message(
+        ctx, sender=role, to="adversary", phase=book.phase, subject=subject, body=body,
+        milestone=milestone, claim=claim_id,
+    )  # fmt: skip
+    writes = _with_message(ctx, book, line, message)
+    return Plan(
+        writes,
+        action="claim",
+        phase=book.phase,
+        subject={"milestone": milestone, "note": ctx.redactor.redact(note or "")},
+        body=body,
+        trailers=[
+            ("Loopkit-Milestone", milestone),
+            ("Loopkit-Claim", head),
+            ("Loopkit-Claim-Id", claim_id),
+            ("Loopkit-Message", message.id),
+        ],
+        result={
+            "phase": book.phase,
+            "milestone": milestone,
+            "id": claim_id,
+            "head": head,
+            "code": code,
+            "at": at,
+            "message": message.id,
+            "passing": evidence.passing,
+        },
+    )
 
 
 def claim_words(result: dict[str, Any]) -> str:
@@ -204,53 +176,23 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
 
     def plan() -> Plan:
         book = _open_book(ctx, phase, milestone)
-        view = book.views[milestone]
-        claim_record = view.claim
-        if result == "PASS" and not view.claim_open:
-            why = "it was never claimed" if claim_record is None else "its latest claim already has a verdict"
-            raise Refused(
-                f"PASS {milestone} refused: no open claim ({why})",
-                details=[Issue("no-open-claim", why, milestone)],
-            )
-        unreplayed = book.unreplayed(milestone) if result == "PASS" else []
-        if unreplayed:
-            raise Refused(
-                f"PASS {milestone} refused: [rules] replay asks for your own run of each required probe "
-                f"at the claim's code; run `loopkit probe run --phase {phase} --milestone {milestone}` first",
-                details=unreplayed,
-            )
+        claim_record = _verdict_gate(book, milestone, result)
         claim_sha = claim_record.origin.sha if claim_record and claim_record.origin else None
         claim_id = claim_record.record.id if claim_record else None
         at = timefmt.iso(ctx.now)
         line = _record_line(
-            kind=result,
-            milestone=milestone,
-            at=at,
-            by=role,
-            ref_kind="claim" if claim_sha else None,
-            ref=claim_sha,
-            note=note,
-            ctx=ctx,
-            claim_id=claim_id,
-        )
-        status = insert_record(book, milestone, line)
+            ctx=ctx, kind=result, milestone=milestone, at=at, by=role,
+            ref_kind="claim" if claim_sha else None, ref=claim_sha, note=note, claim_id=claim_id,
+        )  # fmt: skip
         hhmm = ctx.now.strftime("%H:%M")
         subject = f"{milestone} {result} @{hhmm}Z" + (f" — {oneline(note)}" if note else "")
         body = f"{result} of {milestone}" + (f", claim {claim_sha}" if claim_sha else "") + "."
-        if note:
-            body += f"\n\n{note}"
+        body += f"\n\n{note}" if note else ""
         message = build_message(
-            ctx,
-            sender=role,
-            to="builder",
-            phase=phase,
-            subject=subject,
-            body=body,
-            milestone=milestone,
-            result=result,
-            claim=claim_id,
-        )
-        inbox_path, inbox_text = append_message(ctx, message)
+            ctx, sender=role, to="builder", phase=phase, subject=subject, body=body,
+            milestone=milestone, result=result, claim=claim_id,
+        )  # fmt: skip
+        writes = _with_message(ctx, book, line, message)
         trailers = [("Loopkit-Milestone", milestone), ("Loopkit-Verdict", result)]
         if claim_sha:
             trailers.append(("Loopkit-Claim", claim_sha))
@@ -258,7 +200,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
             trailers.append(("Loopkit-Claim-Id", claim_id))
         trailers.append(("Loopkit-Message", message.id))
         return Plan(
-            {book.status_path: status, inbox_path: inbox_text},
+            writes,
             action="verdict",
             phase=phase,
             subject={
@@ -282,6 +224,27 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
 
     outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
+
+
+def _verdict_gate(book: Book, milestone: str, result: str) -> Genuine | None:
+    """The verdict rules (SPEC section 3): a PASS needs an open claim (and, with `[rules] replay`,
+    the adversary's own runs); the claim the verdict names, or Refused."""
+    view = book.views[milestone]
+    claim_record = view.claim
+    if result == "PASS" and not view.claim_open:
+        why = "it was never claimed" if claim_record is None else "its latest claim already has a verdict"
+        raise Refused(
+            f"PASS {milestone} refused: no open claim ({why})",
+            details=[Issue("no-open-claim", why, milestone)],
+        )
+    unreplayed = book.unreplayed(milestone) if result == "PASS" else []
+    if unreplayed:
+        raise Refused(
+            f"PASS {milestone} refused: [rules] replay asks for your own run of each required probe at "
+            f"the claim's code; run `loopkit probe run --phase {book.phase} --milestone {milestone}` first",
+            details=unreplayed,
+        )
+    return claim_record
 
 
 def gate_issues(ctx: Context, *, phase: str) -> list[Issue]:
@@ -314,45 +277,14 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
         clean_summary = oneline(ctx.redactor.redact(summary or ""))
         at = timefmt.iso(ctx.now)
         headline = "+".join(ids) + " PASS" + (f", {clean_summary}" if clean_summary else "")
-        record = _record_line(
-            kind="DONE",
-            milestone=None,
-            at=at,
-            by=role,
-            ref_kind=None,
-            ref=None,
-            note=headline,
-            ctx=ctx,
-        )
-        text = read_exact(book.status_path) or ""
-        new = edit.append(
-            text,
+        record = _record_line(ctx=ctx, kind="DONE", at=at, by=role, note=headline)
+        new = status_records.append_done(
+            read_exact(book.status_path) or "",
             render("status-done.md.j2", workspace=ctx.workspace.root, record=record.rstrip("\n")),
+            record,
+            name=book.status_path.name,
         )
-        after = parse_status(new)
-        if after.done is None or [s.records for s in after.sections] != [
-            s.records for s in book.doc.sections
-        ]:
-            raise BadInput(f"refusing to write {book.status_path.name}: ## DONE would not read back")
-        lines = []
-        verdicts = []
-        for mid in ids:
-            latest = book.views[mid].current
-            assert latest is not None
-            r = latest.record
-            lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
-            verdicts.append(
-                {
-                    "milestone": mid,
-                    "result": r.kind,
-                    "at": r.at,
-                    "by": r.by,
-                    "claim": r.ref,
-                    "claim_id": r.claim_id,
-                    "note": r.note or None,
-                    "line": lines[-1],
-                }
-            )
+        lines, verdicts = _done_verdicts(book, ids)
         return Plan(
             {book.status_path: new},
             action="done",
@@ -365,6 +297,30 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
 
     outcome = ctx.transact(plan)
     return {"ok": True, **outcome.plan.result, "commit": outcome.commit}
+
+
+def _done_verdicts(book: Book, ids: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each milestone's current PASS: as a line of the DONE commit's body, and as JSON."""
+    lines: list[str] = []
+    verdicts: list[dict[str, Any]] = []
+    for mid in ids:
+        latest = book.views[mid].current
+        assert latest is not None
+        r = latest.record
+        lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
+        verdicts.append(
+            {
+                "milestone": mid,
+                "result": r.kind,
+                "at": r.at,
+                "by": r.by,
+                "claim": r.ref,
+                "claim_id": r.claim_id,
+                "note": r.note or None,
+                "line": lines[-1],
+            }
+        )
+    return lines, verdicts
 
 
 def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> dict[str, Any]:
@@ -386,8 +342,6 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
             raise BadInput(f"phase {phase} is not open: run `loopkit phase new {phase}`")
         if milestone is not None:
             _open_book(ctx, phase, milestone)
-        text = read_exact(book.status_path) or ""
-        doc = parse_status(text)
         at = timefmt.iso(ctx.now)
         block = render(
             "status-instructions.md.j2",
@@ -397,27 +351,9 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
             milestone=milestone,
             body=clean,
         )
-        if milestone is not None:
-            section = doc.section(milestone)
-            assert section is not None
-            last = edit.last_content_line(text, section.line, section.end)
-        else:
-            first = doc.sections[0].line if doc.sections else None
-            if first is None:
-                last = edit.last_content_line(text, 1, text.count("\n") + 1)
-            else:
-                last = edit.last_content_line(text, 1, first - 1)
-        new = edit.insert_after_line(text, last, block, blank_before=True)
-        after = parse_status(new)
-
-        def bare(d: StatusDoc) -> list[tuple[str, list[str]]]:
-            return [(s.id, [r.text for r in s.records]) for s in d.sections]
-
-        if bare(after) != bare(doc) or (after.done_line is None) != (doc.done_line is None):
-            raise BadInput(
-                f"refusing to write {book.status_path.name}: the instructions would change how its "
-                "records read (an unclosed fence? a heading?)"
-            )
+        new = status_records.insert_note(
+            read_exact(book.status_path) or "", milestone, block, name=book.status_path.name
+        )
         return Plan(
             {book.status_path: new},
             action="instruct",
@@ -430,6 +366,3 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
 
     outcome = ctx.transact(plan)
     return {**outcome.plan.result, "commit": outcome.commit}
-
-
-__all__ = ["claim", "claim_words", "done", "gate", "instruct", "replace", "verdict"]
