@@ -329,6 +329,7 @@ def open_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
     except OSError as exc:
         raise BadInput(f"cannot read {CONFIG_NAME}: {exc.strerror}") from None
     from loopkit.gitrepo.signers import trusted_config
+    from loopkit.index import Index
 
     rel = "" if repo_root is None or root == repo_root else root.relative_to(repo_root).as_posix()
     git_dir = _git_dir(repo_root) if repo_root is not None else None
@@ -337,7 +338,7 @@ def open_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
         workspace=rel,
         work_data=data,
         environ=environ,
-        git_dir=git_dir,
+        memory=Index.open(repo_root, git_dir, environ) if repo_root is not None else None,
     )
     return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
 

@@ -4,6 +4,7 @@ identity and trailers, blame, and trailers. Every git failure becomes GitError (
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -12,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import cache, history, pathspec, runner, trees
+from loopkit.gitrepo import history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
 from loopkit.model.config import Identity
-from loopkit.model.git import Origin
+from loopkit.model.git import Memory, Origin
 
 if TYPE_CHECKING:
     from loopkit.gitrepo import provenance
@@ -31,7 +32,7 @@ REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than o
 
 
 class Repo:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, memory: Memory | None = None) -> None:
         self.root = root
         code, _, _ = runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)
         if code != 0:
@@ -42,11 +43,18 @@ class Repo:
         self._records: dict[str, list[tuple[Origin, str]]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
         self._replayed: dict[str, provenance.Replayed] = {}
-        self.cache = cache.Store(root, cache.folder_for(root))
+        self.memory = memory  # the index (loopkit/index.py); None: every answer from git
 
     def save_cache(self) -> None:
-        """Write what this command learnt to the cache (a command that reads a lot calls it)."""
-        self.cache.save()
+        """Write what this command learnt to the index (a command that reads a lot calls it)."""
+        if self.memory is not None:
+            self.memory.save()
+
+    @property
+    def cache(self) -> Memory:
+        """The index, where a caller has checked that there is one."""
+        assert self.memory is not None
+        return self.memory
 
     @cached_property
     def _trees(self) -> trees.Trees:
@@ -120,8 +128,8 @@ class Repo:
         key = (old, new, prune, keep)
         if key not in self._diff_cache:
             lasting = memo if prune is not None else "all"
-            stored = self.cache.kind("diff") if lasting is not None else None
-            disk = cache.key_of(old, new, keep, lasting)
+            stored = self.memory.kind("diff") if lasting is not None and self.memory else None
+            disk = json.dumps([old, new, keep, lasting])
             if stored is not None and disk in stored:
                 self._diff_cache[key] = stored[disk]
                 return self._diff_cache[key]
@@ -165,7 +173,7 @@ class Repo:
         answers carry over: blame walks back from HEAD and those commits pass every line through.
         """
         head = self.head
-        if head is None or self.cache.folder is None:
+        if head is None or self.memory is None:
             return history.blame_many(self.root, dict(asks))
         stored = self.cache.kind("blame")
         results: dict[str, dict[int, str | None]] = {}
@@ -228,7 +236,7 @@ class Repo:
         named are read in one batch. A file the replay cannot answer exactly is blamed when asked;
         with the cache off nothing is replayed, so blame alone answers (the slow path, kept)."""
         head = self.head
-        if head is None or self.cache.folder is None:
+        if head is None or self.memory is None:
             return
         stored = self.cache.kind("blame")
         blobs = {p: self.cache.blob_id(p) for p in dict.fromkeys(paths)}
@@ -291,7 +299,7 @@ class Repo:
         todo = {s for s in shas if s not in self._origins}
         if not todo:
             return
-        stored = self.cache.kind("origins") if self.cache.folder is not None else {}
+        stored = self.cache.kind("origins") if self.memory is not None else {}
         for sha in [s for s in todo if s in stored]:
             self._origins[sha] = _origin_from(sha, stored[sha])
             todo.discard(sha)
@@ -302,7 +310,7 @@ class Repo:
         """Remember these commits' origins, for this command and in the cache."""
         new = {sha: o for sha, o in found.items() if sha not in self._origins}
         self._origins.update(new)
-        if self.cache.folder is not None and new:
+        if self.memory is not None and new:
             self.cache.kind("origins").update({sha: _origin_json(o)[1:] for sha, o in new.items()})
             self.cache.changed("origins")
 
@@ -318,7 +326,7 @@ class Repo:
             from loopkit.gitrepo.code import code_id
 
             # nested, `owned` is not asked: the id is the commit's and the folder's alone
-            stored = self.cache.kind("code") if rel and self.cache.folder is not None else None
+            stored = self.cache.kind("code") if rel and self.memory is not None else None
             disk = f"{commit}:{rel}"
             if stored is not None and disk in stored:
                 self._codes[key] = stored[disk]
@@ -348,7 +356,7 @@ class Repo:
         head = self.head
         if head is None:
             return []
-        if self.cache.folder is None:
+        if self.memory is None:
             return self._spec_commits(head)
         stored = self.cache.kind("spec")
         entry = stored.get("HEAD")
@@ -389,10 +397,10 @@ class Repo:
     def _record_lines_cached(self, todo: list[str], head: str) -> dict[str, list[tuple[Origin, str]]]:
         """The same answer as one log of HEAD, carried over from the last answer for these paths
         through a log of the new commits alone when HEAD only moved forward in a line."""
-        if self.cache.folder is None:
+        if self.memory is None:
             return self._record_log(todo, head)
         stored = self.cache.kind("records")
-        key = cache.key_of(sorted(todo))
+        key = json.dumps(sorted(todo))
         entry = stored.get(key)
         if entry is not None and entry.get("head") == head:
             return {p: [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]] for p in todo}
@@ -485,10 +493,10 @@ class Repo:
         head = self.head
         if head is None:
             return []
-        if self.cache.folder is None:
+        if self.memory is None:
             return self._touching_log(todo, head)
         stored = self.cache.kind("order")
-        key = cache.key_of(sorted(todo))
+        key = json.dumps(sorted(todo))
         entry = stored.get(key)
         if entry is not None and entry.get("head") == head:
             return list(entry["shas"])
@@ -549,7 +557,7 @@ class Repo:
                 questions.append(self._touching_args(status_files, head)[0])
             if self._cold("records"):
                 questions.append(self._record_args(status_files, head))
-            if self.cache.folder is not None:
+            if self.memory is not None:
                 from loopkit.gitrepo import provenance
 
                 todo = self._to_replay({p: self.cache.blob_id(p) for p in [*status_files, *journals]})
@@ -561,7 +569,7 @@ class Repo:
     def _cold(self, kind: str, key: str | None = None) -> bool:
         """Whether no cached answer of this kind holds at HEAD or carries over to it (its log is then
         asked whole, from HEAD)."""
-        if self.cache.folder is None:
+        if self.memory is None:
             return True
         entries = self.cache.kind(kind)
         chosen = [entries.get(key)] if key is not None else list(entries.values())

@@ -11,14 +11,14 @@ off. The clone's config can otherwise swap the verifier three ways, each tested:
 ask the OpenPGP program, whatever `gpg.format` says) and `refs/replace/` (git then reads another,
 genuinely signed commit in place of the one asked about).
 
-Results are cached by commit id and allowed-signers digest in `.git/loopkit/signatures.json`: a
-commit's signature never changes. The file is authenticated with a key kept outside the clone
-(`$XDG_CACHE_HOME/loopkit/signatures.key`), so whoever can write the clone's `.git` but not the
-user's home cannot plant a "good" there; an entry that does not check is recomputed."""
+Results are kept in the index (kind `signatures`, loopkit/index.py) by commit id and
+allowed-signers digest: a commit's signature never changes. The kind is authenticated with a key
+kept outside the clone (`$XDG_CACHE_HOME/loopkit/signatures.key`), so whoever can write the
+clone's `.git` but not the user's home cannot plant a "good" there; an entry that does not check
+is recomputed."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import BadInput, GitError
+from loopkit.model.git import Memory
 from loopkit.signed import Signature, Status
 
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _LITERAL_PREFIXES = ("key::", "ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
-CACHE_VERSION = 1
 _CACHE_DIGESTS = 8  # allowed-signers versions kept in the cache; older ones are dropped
 _TIMEOUT = 120.0
 
@@ -392,17 +392,18 @@ def verify(
     allowed_signers_text: str,
     *,
     environ: Mapping[str, str] | None = None,
-    cache: bool = True,
-    git_dir: Path | None = None,
+    memory: Memory | None = None,
 ) -> dict[str, Signature]:
     """The signature of each commit in `shas` (full ids), checked against `allowed_signers_text`
     (the trusted text, from `signers.trusted_signers`). Commits the repository does not have are
-    left out of the answer. At most one git process, none when every answer is cached."""
+    left out of the answer. At most one git process, none when `memory` (the index) knows every
+    answer."""
     wanted = _normalise(shas)
     if not wanted:
         return {}
     digest = signers_digest(allowed_signers_text)
-    store = _Cache.open(repo_root, git_dir=git_dir, environ=environ) if cache else None
+    key = _mac_key(environ) if memory is not None else None
+    store = _Cache(memory, key) if memory is not None and key is not None else None
     answers: dict[str, Signature] = {}
     if store is not None:
         answers = store.lookup(digest, wanted)
@@ -446,48 +447,21 @@ def _mac_key(environ: Mapping[str, str] | None) -> bytes | None:
             return None
 
 
-def _git_common_dir(repo_root: Path, environ: Mapping[str, str] | None) -> Path | None:
-    proc = run_pinned(repo_root, ["rev-parse", "--git-common-dir"], environ=environ)
-    if proc.returncode != 0:
-        return None
-    path = Path(proc.stdout.decode("utf-8", "replace").strip())
-    return path if path.is_absolute() else (repo_root / path).resolve()
-
-
-def cache_path(git_dir: Path) -> Path:
-    return git_dir / "loopkit" / "signatures.json"
-
-
 Entries = dict[str, dict[str, list[Any]]]
 
 
 class _Cache:
-    def __init__(self, path: Path, key: bytes) -> None:
-        self.path = path
+    def __init__(self, memory: Memory, key: bytes) -> None:
+        self.memory = memory
         self.key = key
         self.entries: Entries = self._read()
-
-    @classmethod
-    def open(
-        cls, repo_root: Path, *, git_dir: Path | None, environ: Mapping[str, str] | None
-    ) -> _Cache | None:
-        key = _mac_key(environ)
-        if key is None:
-            return None
-        where = git_dir or _git_common_dir(repo_root, environ)
-        return None if where is None else cls(cache_path(where), key)
 
     def _mac(self, entries: Entries) -> str:
         blob = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return hmac.new(self.key, blob, hashlib.sha256).hexdigest()
 
     def _read(self) -> Entries:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-            return {}
+        data = self.memory.kind("signatures")
         entries = data.get("signers")
         mac = data.get("mac")
         if not isinstance(entries, dict) or not isinstance(mac, str):
@@ -512,22 +486,11 @@ class _Cache:
         return found
 
     def save(self, digest: str, found: Mapping[str, Signature]) -> None:
-        entries = self._read()  # another process may have added some since
+        entries = self.entries
         table = entries.pop(digest, {})
         table.update({sha: [s.status, s.principal, s.author_email] for sha, s in found.items()})
         entries[digest] = table  # most recently used last
         while len(entries) > _CACHE_DIGESTS:
             entries.pop(next(iter(entries)))
-        self.entries = entries
-        document = {"version": CACHE_VERSION, "mac": self._mac(entries), "signers": entries}
-        # a disposable cache: any failure to write it costs time only
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".signatures-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        self.memory.put("signatures", {"mac": self._mac(entries), "signers": entries})
+        self.memory.save()

@@ -16,10 +16,11 @@ from loopkit import timefmt
 from loopkit.errors import GitError, LoopkitError, Refused, UsageError
 from loopkit.model import ROLES
 from loopkit.redact import Redactor
-from loopkit.workspace import Workspace, discover
+from loopkit.workspace import Workspace, _git_dir, discover
 
 if False:  # pragma: no cover - typing only, without importing GitPython at start-up
     from loopkit.gitrepo import Repo
+    from loopkit.index import Index
 
 
 @dataclass
@@ -93,8 +94,17 @@ class Context:
                 from loopkit.workspace import GIT_INIT_HINT
 
                 raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
-            self._repo = Repo(root)
+            self._repo = Repo(root, self.index)
         return self._repo  # type: ignore[no-any-return]
+
+    @cached_property
+    def index(self) -> Index:
+        """The one index (loopkit/index.py), shared by everything this command reads."""
+        from loopkit.index import Index
+
+        ws = self.workspace
+        git_dir = _git_dir(ws.repo_root) if ws.repo_root is not None else None
+        return Index.open(ws.repo_root or ws.root, git_dir, self.environ)
 
     def wants_sync(self, flag: bool) -> bool:
         """--sync given, or `[git] sync` on (SPEC section 7); a workspace that cannot be read syncs not."""

@@ -489,7 +489,6 @@ class _Judge:
             path=signers_path(self.rel),
             orchestrator_email=self.config.identities["orchestrator"].email,
             environ=self.environ,
-            cache=False,
             rev=self.new,
         )
 
@@ -569,7 +568,7 @@ class _Judge:
 
             if self._signers is None:
                 self._signers = self._trusted().text
-            found = verify(self.root, todo, self._signers or "", environ=self.environ, cache=False)
+            found = verify(self.root, todo, self._signers or "", environ=self.environ)
             for sha in todo:
                 self._sigs[sha] = found.get(sha)
         return {s: sig for s in shas if (sig := self._sigs.get(s)) is not None}
