@@ -62,8 +62,11 @@ def stat_of(path: Path) -> Stat:
 
 def quiet(stat: Stat, read_at: int) -> bool:
     """The one racy-clean rule: a stat read at `read_at` (time.time_ns) may stand for the file's
-    content only when the file had not changed within RACY_NS before that reading."""
-    return stat is None or max(stat[0], stat[1]) < read_at - RACY_NS
+    content only when its mtime is older than that reading by more than RACY_NS (a change in the
+    same clock grain could leave every field as it was). Any change sets mtime and ctime to the
+    clock's time, and a stat equal in both is asked of every answer, so mtime alone decides here
+    (`touch` of an old file keeps it quiet, as in git)."""
+    return stat is None or stat[0] < read_at - RACY_NS
 
 
 class Index:
@@ -124,20 +127,22 @@ class Index:
         self._dirty.clear()
 
     # -- working files ------------------------------------------------------------------------
-    def remembered(self, kind: str, path: Path, read: Callable[[], Any]) -> Any:
-        """`read()` of a working file, kept by its stat in `kind` while the file is quiet."""
-        stat = stat_of(path)
+    def remembered(self, kind: str, path: Path, read: Callable[[], Any], *, text: str | None = None) -> Any:
+        """`read()` of a working file, kept in `kind` by its stat while the file is quiet, or,
+        given the `text` just read from it (a small file), by that text: no racy window."""
+        stat = stat_of(path) if text is None else [0, 0, 0, 0]
         if stat is None:
             return read()
         table = self.kind(kind)
         self._by_stat.add(kind)
         key = str(path)
         entry = table.get(key)
-        if isinstance(entry, list) and len(entry) == 3 and entry[0] == stat and quiet(stat, entry[1]):
-            return entry[2]
+        same = isinstance(entry, list) and len(entry) == 3 and entry[0] == (text or stat)
+        if same and (text is not None or quiet(stat, entry[1])):  # type: ignore[index]
+            return entry[2]  # type: ignore[index]
         read_at = time.time_ns()
         found = read()
-        table[key] = [stat, read_at, found]
+        table[key] = [text or stat, read_at, found]
         self.changed(kind)
         return found
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import sys
@@ -141,17 +140,6 @@ class Workspace:
         """Where a write transaction keeps its intent record (txn.py); None outside git."""
         git_dir = _git_dir(self.repo_root) if self.repo_root else None
         return None if git_dir is None else git_dir / "loopkit" / INTENT_FILE
-
-    def state_dir(self) -> Path | None:
-        """Where loopkit keeps caches it can always rebuild: inside .git, never in the work tree."""
-        git_dir = _git_dir(self.repo_root) if self.repo_root else None
-        if git_dir is None:
-            return None
-        state = git_dir / "loopkit"
-        with contextlib.suppress(OSError):
-            state.mkdir(exist_ok=True)
-            return state
-        return None
 
     # -- locking --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -398,17 +386,6 @@ def read_exact(path: Path) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); loopkit will not edit it") from None
-
-
-def write_cache(path: Path, data: Any) -> None:
-    """A disposable cache file in .git/loopkit, as JSON: written whole and renamed into place (a
-    reader sees the old file or the new one), without fsync (a lost one costs one recomputation),
-    and never failing the command. The temporary name carries the pid: readers write without the
-    workspace lock."""
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(OSError, TypeError, ValueError):
-        scratch.write_text(json.dumps(data), "utf-8")
-        os.replace(scratch, path)
 
 
 def write_atomic(path: Path, data: str | bytes, *, scratch: str | None = None) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import history, pathspec, runner, trees
+from loopkit.gitrepo import Memory, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
 from loopkit.model.config import Identity
-from loopkit.model.git import Memory, Origin
+from loopkit.model.git import Origin
 
 if TYPE_CHECKING:
     from loopkit.gitrepo import provenance

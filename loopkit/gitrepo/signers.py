@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from loopkit.errors import BadInput, GitError
+from loopkit.gitrepo import Memory
 from loopkit.gitrepo.signing import resolve_environ, run_pinned, verify
 from loopkit.model.config import Config
-from loopkit.model.git import Memory
 from loopkit.signed import decide, explain
 
 FILE_NAME = "allowed_signers"
@@ -146,9 +146,9 @@ def orchestrator_refusal(
         return f"authored by {version.author_email}, not by the orchestrator {orchestrator_email}"
     if signers_text is None:
         return None
-    signature = verify(
-        repo_root, [version.sha], signers_text, environ=environ, memory=memory
-    ).get(version.sha)
+    signature = verify(repo_root, [version.sha], signers_text, environ=environ, memory=memory).get(
+        version.sha
+    )
     verdict = decide(
         signed_roles=("orchestrator",),
         role="orchestrator",

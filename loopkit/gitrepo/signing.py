@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import BadInput, GitError
-from loopkit.model.git import Memory
+from loopkit.gitrepo import Memory
 from loopkit.signed import Signature, Status
 
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")

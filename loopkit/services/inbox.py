@@ -50,15 +50,16 @@ def _read_inbox(ctx: Context, role: str) -> list[Placed]:
 
 
 def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
-    """parse_inbox, remembered in the index by the inbox's stat (which holds its mtime): an
-    unchanged inbox is not parsed again (markdown-it's import and parse are most of an
-    `inbox list`). tests/test_index.py pins it to the parse."""
+    """parse_inbox, remembered in the index with everything it reads (the text itself, not a
+    digest: comparing it costs less than importing hashlib): an unchanged inbox is not parsed
+    again (markdown-it's import and parse are most of an `inbox list`). tests/test_index.py pins
+    it to the parse."""
     path = ctx.workspace.inbox_file(role)
 
     def parsed() -> list[Any]:
         return [[asdict(p.message), p.ranges] for p in parse_inbox(text, role=role, mtime=mtime)]
 
-    found = ctx.index.remembered("inboxes", path, parsed)
+    found = ctx.index.remembered("inboxes", path, parsed, text=f"{mtime}\n{text}")
     ctx.index.save()
     return [Placed(Message(**fields), tuple((a, b) for a, b in ranges)) for fields, ranges in found]
 
