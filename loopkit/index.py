@@ -45,6 +45,9 @@ RACY_NS = 2_000_000_000  # a file changed this close to when its stat was read i
 CHAIN_MAX = 256  # more new commits than this: compute afresh rather than carry over
 
 Stat = list[int] | None
+Chain = list[tuple[str, set[str]]]
+Whole = Callable[[str], Any]
+Newer = Callable[[Any, str, Chain], Any]
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -189,6 +192,25 @@ class Index:
         if (old, new) not in self._chains:
             self._chains[old, new] = _chain(self.root, old, new)
         return self._chains[old, new]
+
+    def carried(self, kind: str, key: str, head: str, whole: Whole, newer: Newer) -> Any:
+        """An answer about the history of `head`, kept in `kind` under `key` with the HEAD it was
+        read at: `whole(head)` reads it from scratch; when HEAD moved forward by a line of
+        single-parent commits (`chain`), `newer(answer, "old..head", chain)` adds what they
+        brought; anything else reads it whole. Values are JSON (lists, dicts, strings)."""
+        table = self.kind(kind)
+        entry = table.get(key)
+        old = str(entry[0]) if isinstance(entry, list) and len(entry) == 2 else None
+        if old == head:
+            return entry[1]  # type: ignore[index]
+        chain = self.chain(old, head) if old is not None else None
+        found = whole(head) if chain is None else newer(entry[1], f"{old}..{head}", chain)  # type: ignore[index]
+        table.pop(key, None)
+        table[key] = [head, found]
+        for stale in list(table)[:-8]:  # a few keys each (status's paths, one phase's): bounded
+            del table[stale]
+        self.changed(kind)
+        return found
 
 
 def _regular(path: Path) -> None:

@@ -5,6 +5,7 @@ question through runner.py and never builds one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -22,6 +23,14 @@ class Memory(Protocol):
     def save(self) -> None: ...
     def blob_id(self, path: str) -> str | None: ...
     def chain(self, old: str, new: str) -> list[tuple[str, set[str]]] | None: ...
+    def carried(
+        self,
+        kind: str,
+        key: str,
+        head: str,
+        whole: Callable[[str], Any],
+        newer: Callable[[Any, str, list[tuple[str, set[str]]]], Any],
+    ) -> Any: ...
 
 
 _LAZY = ("Repo", "init_repo", "REPLAY_MIN")

@@ -8,7 +8,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from loopkit.gitrepo import provenance
 
 ZERO = "0" * 40
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 # where a commit of `_record_log` begins: its id after a record separator opening a line (a
 # file's content cannot open a line of a patch)
 _COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
@@ -69,36 +68,6 @@ class Repo:
     @cached_property
     def head(self) -> str | None:
         return current_head(self.root)
-
-    def linear_since(self, old: str, new: str) -> list[tuple[list[str], bool]] | None:
-        """The commits from `old` (excluded) to `new`, oldest first, each with the paths it touched
-        and whether it names a spec (`Loopkit-Spec`); None unless `new` descends from `old` by
-        commits of one parent each (a merge, a rewrite or an unknown commit: None)."""
-        code, out, _ = runner.run_bytes(
-            self.root,
-            [
-                "log",
-                "--no-renames",
-                "--name-only",
-                "-z",
-                "--format=%x1e%H %P%x1f%(trailers:key=Loopkit-Spec,valueonly)%x1f",
-                f"{old}..{new}",
-                "--",
-            ],
-            check=False,
-        )
-        if code != 0 or not _SHA.match(old) or not _SHA.match(new):
-            return None
-        found: list[tuple[list[str], bool]] = []
-        want = new
-        for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
-            head, spec, rest = chunk.split("\x1f", 2)
-            ids = head.split()
-            if len(ids) != 2 or ids[0] != want:
-                return None
-            want = ids[1]
-            found.append(([p.lstrip("\n") for p in rest.split("\0") if p.strip("\n")], bool(spec.strip())))
-        return found[::-1] if want == old else None
 
     @cached_property
     def dirty(self) -> list[str]:
@@ -352,25 +321,19 @@ class Repo:
 
     @cached_property
     def spec_commits(self) -> list[Origin]:
-        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process."""
+        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process
+        (of the new commits alone, when the index knows the older ones)."""
         head = self.head
         if head is None:
             return []
         if self.memory is None:
             return self._spec_commits(head)
-        stored = self.cache.kind("spec")
-        entry = stored.get("HEAD")
-        if entry is not None and entry.get("head") == head:
-            return [_origin_from(o[0], o[1:]) for o in entry["list"]]
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            older = [_origin_from(o[0], o[1:]) for o in entry["list"]]
-            found = self._spec_commits(f"{entry['head']}..{head}") + older
-        else:
-            found = self._spec_commits(head)
-        stored["HEAD"] = {"head": head, "list": [_origin_json(o) for o in found]}
-        self.cache.changed("spec")
-        return found
+
+        def whole(revisions: str) -> list[list[Any]]:
+            return [_origin_json(o) for o in self._spec_commits(revisions)]
+
+        kept = self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
+        return [_origin_from(o[0], o[1:]) for o in kept]
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
         out = self.run(*spec_args(revisions))
@@ -395,29 +358,21 @@ class Repo:
         return {p: self._records[p] for p in paths}
 
     def _record_lines_cached(self, todo: list[str], head: str) -> dict[str, list[tuple[Origin, str]]]:
-        """The same answer as one log of HEAD, carried over from the last answer for these paths
-        through a log of the new commits alone when HEAD only moved forward in a line."""
+        """The same answer as one log of HEAD, from the index and a log of the new commits alone
+        when HEAD only moved forward in a line."""
         if self.memory is None:
             return self._record_log(todo, head)
-        stored = self.cache.kind("records")
-        key = json.dumps(sorted(todo))
-        entry = stored.get(key)
-        if entry is not None and entry.get("head") == head:
-            return {p: [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]] for p in todo}
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            found = self._record_log(todo, f"{entry['head']}..{head}")
-            for p in todo:
-                found[p] += [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]]
-        else:
-            found = self._record_log(todo, head)
-        stored.pop(key, None)
-        kept = {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
-        stored[key] = {"head": head, "found": kept}
-        for old in list(stored)[:-4]:  # a few sets of paths (status, one phase): bounded
-            del stored[old]
-        self.cache.changed("records")
-        return found
+
+        def whole(revisions: str) -> dict[str, list[Any]]:
+            found = self._record_log(todo, revisions)
+            return {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+
+        def newer(old: dict[str, list[Any]], since: str, _: object) -> dict[str, list[Any]]:
+            new = whole(since)
+            return {p: new[p] + old[p] for p in todo}
+
+        kept = self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer)
+        return {p: [(_origin_from(o[0], o[1:]), line) for o, line in kept[p]] for p in todo}
 
     def _record_log(
         self, todo: list[str], revisions: str, *, literal: bool = False
@@ -495,23 +450,13 @@ class Repo:
             return []
         if self.memory is None:
             return self._touching_log(todo, head)
-        stored = self.cache.kind("order")
-        key = json.dumps(sorted(todo))
-        entry = stored.get(key)
-        if entry is not None and entry.get("head") == head:
-            return list(entry["shas"])
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            wanted = set(todo)
-            shas = list(entry["shas"]) + [sha for sha, touched in reversed(chain) if touched & wanted]
-        else:
-            shas = self._touching_log(todo, head)
-        stored.pop(key, None)
-        stored[key] = {"head": head, "shas": shas}
-        for old in list(stored)[:-4]:
-            del stored[old]
-        self.cache.changed("order")
-        return shas
+        wanted = set(todo)
+
+        def newer(old: list[str], _: str, chain: list[tuple[str, set[str]]]) -> list[str]:
+            return old + [sha for sha, touched in reversed(chain) if touched & wanted]
+
+        whole = partial(self._touching_log, todo)
+        return list(self.memory.carried("order", json.dumps(sorted(todo)), head, whole, newer))
 
     def _touching_log(self, todo: list[str], head: str, *, literal: bool = False) -> list[str]:
         """`git log --topo-order` of the paths, oldest first: of a glob covering them when the list
@@ -573,7 +518,7 @@ class Repo:
             return True
         entries = self.cache.kind(kind)
         chosen = [entries.get(key)] if key is not None else list(entries.values())
-        heads = {str(e["head"]) for e in chosen if isinstance(e, dict) and e.get("head") is not None}
+        heads = {str(e[0]) for e in chosen if isinstance(e, list) and e}
         return not any(old == self.head or self.cache.chain(old, str(self.head)) is not None for old in heads)
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:

@@ -369,32 +369,23 @@ def _versions(
     from loopkit.gitrepo.committer import current_head
 
     head = current_head(repo_root) if memory is not None else None
-    if memory is None or head is None:
-        versions = _history(repo_root, path, environ)
-        return versions, _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
-    entries = memory.kind("trust")
-    entry = entries.get(path)
-    stored = _stored(entry)
-    cached_head = str(entry.get("head")) if stored is not None and isinstance(entry, dict) else None
-    if stored is not None and cached_head == head:
-        return stored
-    chain = memory.chain(cached_head, head) if stored is not None and cached_head else None
-    if stored is not None and chain is not None and not any(path in paths for _, paths in chain):
-        versions, texts = stored
-    else:
+
+    def whole(_: str) -> dict[str, Any]:
         versions = _history(repo_root, path, environ)
         texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
-    entries.pop(path, None)
-    entries[path] = {
-        "head": head,
-        "versions": [[v.sha, v.author_email, v.blob] for v in versions],
-        "texts": texts,
-    }
-    for old in list(entries)[:-8]:  # a few files (loopkit.toml, allowed_signers, per workspace)
-        del entries[old]
-    memory.changed("trust")
-    memory.save()
-    return versions, texts
+        return {"versions": [[v.sha, v.author_email, v.blob] for v in versions], "texts": texts}
+
+    def newer(old: dict[str, Any], _: str, chain: list[tuple[str, set[str]]]) -> dict[str, Any]:
+        return whole(head or "") if any(path in paths for _, paths in chain) else old
+
+    if memory is not None and head is not None:
+        kept = _stored(memory.carried("trust", path, head, whole, newer))
+        memory.save()
+        if kept is not None:
+            return kept
+    found = _stored(whole(""))
+    assert found is not None
+    return found
 
 
 def _stored(entry: Any) -> tuple[list[Version], dict[str, str]] | None:

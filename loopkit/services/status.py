@@ -125,10 +125,10 @@ def _changed(
     (old_head, old_dirty), (new_head, new_dirty) = old_tree, new_tree
     touched |= {p for p in {*old_dirty, *new_dirty} if old_dirty.get(p) != new_dirty.get(p)}
     if old_head != new_head:
-        commits = ctx.repo.linear_since(old_head, new_head)
-        if commits is None or any(spec for _, spec in commits):
+        commits = ctx.index.chain(old_head, new_head)
+        if commits is None or {o.sha for o in ctx.repo.spec_commits} & {sha for sha, _ in commits}:
             return None
-        touched |= {path for paths, _ in commits for path in paths}
+        touched |= {path for _, paths in commits for path in paths}
     if any(not owner.get(path) for path in touched):
         return None
     again = {owner[path] for path in touched}
