@@ -403,16 +403,20 @@ def verify(
         return {}
     digest = signers_digest(allowed_signers_text)
     key = _mac_key(environ) if memory is not None else None
-    store = _Cache(memory, key) if memory is not None and key is not None else None
-    answers: dict[str, Signature] = {}
-    if store is not None:
-        answers = store.lookup(digest, wanted)
+    kept = _kept(memory, key) if memory is not None and key is not None else {}
+    answers = {sha: Signature(*kept[digest][sha]) for sha in wanted if sha in kept.get(digest, {})}
     missing = [sha for sha in wanted if sha not in answers]
     if missing:
         found, cacheable = _run_verify(repo_root, missing, allowed_signers_text, environ)
         answers.update(found)
-        if store is not None and cacheable and found:
-            store.save(digest, found)
+        if memory is not None and key is not None and cacheable and found:
+            table = kept.pop(digest, {})
+            table.update({sha: [s.status, s.principal, s.author_email] for sha, s in found.items()})
+            kept[digest] = table  # most recently used last
+            for stale in list(kept)[:-_CACHE_DIGESTS]:
+                del kept[stale]
+            memory.put("signatures", {"mac": _mac(key, kept), "signers": kept})
+            memory.save()
     return {sha: answers[sha] for sha in wanted if sha in answers}
 
 
@@ -450,47 +454,15 @@ def _mac_key(environ: Mapping[str, str] | None) -> bytes | None:
 Entries = dict[str, dict[str, list[Any]]]
 
 
-class _Cache:
-    def __init__(self, memory: Memory, key: bytes) -> None:
-        self.memory = memory
-        self.key = key
-        self.entries: Entries = self._read()
+def _mac(key: bytes, entries: Entries) -> str:
+    blob = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hmac.new(key, blob, hashlib.sha256).hexdigest()
 
-    def _mac(self, entries: Entries) -> str:
-        blob = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        return hmac.new(self.key, blob, hashlib.sha256).hexdigest()
 
-    def _read(self) -> Entries:
-        data = self.memory.kind("signatures")
-        entries = data.get("signers")
-        mac = data.get("mac")
-        if not isinstance(entries, dict) or not isinstance(mac, str):
-            return {}
-        if not hmac.compare_digest(mac, self._mac(entries)):
-            return {}  # not written by this user's loopkit: ignore it, recompute
-        return entries
-
-    def lookup(self, digest: str, shas: list[str]) -> dict[str, Signature]:
-        table = self.entries.get(digest, {})
-        found: dict[str, Signature] = {}
-        for sha in shas:
-            row = table.get(sha)
-            if (
-                isinstance(row, list)
-                and len(row) == 3
-                and row[0] in ("good", "bad", "none")
-                and (row[1] is None or isinstance(row[1], str))
-                and isinstance(row[2], str)
-            ):
-                found[sha] = Signature(row[0], row[1], row[2])
-        return found
-
-    def save(self, digest: str, found: Mapping[str, Signature]) -> None:
-        entries = self.entries
-        table = entries.pop(digest, {})
-        table.update({sha: [s.status, s.principal, s.author_email] for sha, s in found.items()})
-        entries[digest] = table  # most recently used last
-        while len(entries) > _CACHE_DIGESTS:
-            entries.pop(next(iter(entries)))
-        self.memory.put("signatures", {"mac": self._mac(entries), "signers": entries})
-        self.memory.save()
+def _kept(memory: Memory, key: bytes) -> Entries:
+    """The index's verdicts, when this user's loopkit wrote them (their MAC checks); else none."""
+    data = memory.kind("signatures")
+    entries, mac = data.get("signers"), data.get("mac")
+    if not isinstance(entries, dict) or not isinstance(mac, str):
+        return {}
+    return entries if hmac.compare_digest(mac, _mac(key, entries)) else {}
