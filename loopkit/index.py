@@ -112,6 +112,8 @@ class Index:
         if self.folder is None or not self._dirty:
             return
         with contextlib.suppress(OSError, TypeError, ValueError):
+            if not self.folder.is_dir():
+                _drop_legacy(self.folder.parent)
             self.folder.mkdir(parents=True, exist_ok=True)
             for name in sorted(self._dirty):
                 if name in self._by_stat:  # a file renamed or deleted leaves no entry behind
@@ -211,6 +213,21 @@ class Index:
             del table[stale]
         self.changed(kind)
         return found
+
+
+LEGACY = ("cache", "signatures.json", "journals.json", "inbox-*.json", "journal-*.json")
+
+
+def _drop_legacy(state: Path) -> None:
+    """The caches older loopkits kept beside the index: gone when the index is first written."""
+    import shutil
+
+    for pattern in LEGACY:
+        for found in state.glob(pattern):
+            if found.is_dir():
+                shutil.rmtree(found, ignore_errors=True)
+            else:
+                found.unlink(missing_ok=True)
 
 
 def _regular(path: Path) -> None:

@@ -224,3 +224,18 @@ def test_the_index_answers_as_git_does_on_long_histories(
     template: Path, tmp_path_factory: pytest.TempPathFactory, steps: list[Any], drop: list[bool]
 ) -> None:
     _check_history(template, tmp_path_factory.mktemp("history"), steps, drop)
+
+
+def test_an_older_loopkits_caches_go_when_the_index_is_first_written(tmp_path: Path) -> None:
+    """After an upgrade `.git/loopkit` holds the index, jinja2's cache and the lock, nothing else."""
+    state = tmp_path / ".git" / "loopkit"
+    (state / "cache").mkdir(parents=True)
+    (state / "cache" / "blame.json").write_text("{}", encoding="utf-8")
+    for name in ("signatures.json", "journals.json", "inbox-builder.json", "journal-0123abcd.json", "lock"):
+        (state / name).write_text("{}", encoding="utf-8")
+    (state / "jinja").mkdir()
+    index = Index(tmp_path, state / "index")
+    index.put("k", {"a": 1})
+    index.save()
+    assert sorted(p.name for p in state.iterdir()) == ["index", "jinja", "lock"]
+    assert Index(tmp_path, state / "index").kind("k") == {"a": 1}
