@@ -92,7 +92,7 @@ class Repo:
         a differing folder that does not hold the workspace is reported as `folder/` unread and
         the walk stops at the first difference, so staleness costs two or three tree reads.
         `memo` names what `prune` stands for (the caller's promise), so the answer can be kept in
-        the cache across commands; without `prune` none is needed.
+        the index across commands; without `prune` none is needed.
         """
         key = (old, new, prune, keep)
         if key not in self._diff_cache:
@@ -135,7 +135,7 @@ class Repo:
         return {n: self._origin(found.get(n)) for n in lines}
 
     def _blames(self, asks: dict[str, list[int] | None]) -> dict[str, dict[int, str | None]]:
-        """git blame of each file (all lines, or the lines asked), through the cache.
+        """git blame of each file (all lines, or the lines asked), through the index.
 
         An entry holds the answers for one (HEAD, path, working blob): whole-file blames and the
         lines asked one by one, apart. When HEAD moved by commits that did not touch the file, the
@@ -203,7 +203,7 @@ class Repo:
         """Line origins of many files at once (status reads every phase's STATUS and journal): one
         history walk replayed (gitrepo/provenance.py) stands in for their blames, and the commits
         named are read in one batch. A file the replay cannot answer exactly is blamed when asked;
-        with the cache off nothing is replayed, so blame alone answers (the slow path, kept)."""
+        with the index off nothing is replayed, so blame alone answers (the slow path, kept)."""
         head = self.head
         if head is None or self.memory is None:
             return
@@ -230,7 +230,7 @@ class Repo:
         self._learn(shas)
 
     def _to_replay(self, blobs: Mapping[str, str | None]) -> list[str]:
-        """The files (with their working blob ids) that neither the replay nor the cache answers."""
+        """The files (with their working blob ids) that neither the replay nor the index answers."""
         stored = self.cache.kind("blame")
         todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
         return [p for p in todo if self._entry(stored, p, blobs[p]) is None]
@@ -276,7 +276,7 @@ class Repo:
             self._know(history.origins(self.root, todo))
 
     def _know(self, found: Mapping[str, Origin]) -> None:
-        """Remember these commits' origins, for this command and in the cache."""
+        """Remember these commits' origins, for this command and in the index."""
         new = {sha: o for sha, o in found.items() if sha not in self._origins}
         self._origins.update(new)
         if self.memory is not None and new:
@@ -443,7 +443,7 @@ class Repo:
     def _touching(self, todo: list[str]) -> list[str]:
         """The commits that touched any of these paths, oldest first (`git log --topo-order`).
 
-        Through the cache: after a line of new commits, the ones of them that touch the paths
+        Through the index: after a line of new commits, the ones of them that touch the paths
         come last, as topo order puts them."""
         head = self.head
         if head is None:
@@ -488,7 +488,7 @@ class Repo:
     @contextlib.contextmanager
     def expecting(self, status_files: list[str], journals: list[str]) -> Iterator[None]:
         """status reads the history of every phase: start its logs now, so that git walks while
-        Python parses the books (runner.ahead), when the cache cannot answer them.
+        Python parses the books (runner.ahead), when the index cannot answer them.
 
         The paths are a guess made before the books are read: every STATUS file and builder
         journal there is. A log of the paths asked later is the same question whenever the guess

@@ -39,7 +39,7 @@ from loopkit.signed import Signature, Status
 
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _LITERAL_PREFIXES = ("key::", "ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
-_CACHE_DIGESTS = 8  # allowed-signers versions kept in the cache; older ones are dropped
+_CACHE_DIGESTS = 8  # allowed-signers versions kept in the index; older ones are dropped
 _TIMEOUT = 120.0
 
 HOW_TO_SET_A_KEY = (
@@ -420,7 +420,7 @@ def verify(
     return {sha: answers[sha] for sha in wanted if sha in answers}
 
 
-# -- the cache ---------------------------------------------------------------------------------------
+# -- the index's verdicts ---------------------------------------------------------------------------
 def _cache_key_path(environ: Mapping[str, str] | None) -> Path | None:
     env = resolve_environ(environ)
     base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
