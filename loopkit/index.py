@@ -273,9 +273,3 @@ def _chain(root: Path, old: str, new: str) -> list[tuple[str, set[str]]] | None:
     if commits[-1][1] != old:
         return None
     return [(sha, paths) for sha, _, paths in commits]
-
-
-def key_of(*parts: object) -> str:
-    import hashlib
-
-    return hashlib.sha1(json.dumps(parts, separators=(",", ":")).encode(), usedforsecurity=False).hexdigest()
