@@ -10,7 +10,7 @@ consumes) is signed with the adversary's key from `ssh-keygen -t ed25519 -N ''`,
 commit holds `docs/allowed_signers`. The same repository is then timed two ways:
 
 - signing off: `[rules] signed = []` (the signatures are there, nothing looks at them);
-- signed verdicts: `[rules] signed = ["adversary"]`, cold (`.git/loopkit/signatures.json`
+- signed verdicts: `[rules] signed = ["adversary"]`, cold (`.git/loopkit/index/signatures.json`
   deleted before each run: one pinned `git log` runs ssh-keygen for every verdict commit) and
   warm (the authenticated cache answers: no verification process).
 
@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import fastbooks  # noqa: E402
 
 from loopkit.gitrepo.signing import SigningKey, commit_tree_sign_args, verify  # noqa: E402
+from loopkit.index import Index  # noqa: E402
 
 LOOPKIT = str(Path(sys.executable).parent / "loopkit")
 ADVERSARY = "adversary@loopkit.invalid"
@@ -220,7 +221,7 @@ def main() -> None:
         ws, signed = build(base, args.phases, env)
         took = time.perf_counter() - start
         print(f"built {args.phases} phases, {signed} signed adversary commits in {took:.1f} s")
-        cache = ws.parent / ".git" / "loopkit" / "signatures.json"
+        cache = ws.parent / ".git" / "loopkit" / "index" / "signatures.json"
 
         def cold() -> None:
             cache.unlink(missing_ok=True)
@@ -231,13 +232,14 @@ def main() -> None:
         ).stdout.split()  # fmt: skip
         allowed = (ws / "allowed_signers").read_text("utf-8")
         start = time.perf_counter()
-        found = verify(ws.parent, verdicts, allowed, environ=env, cache=False)
+        found = verify(ws.parent, verdicts, allowed, environ=env)
         alone = time.perf_counter() - start
         assert all(sig.status == "good" for sig in found.values())
         assert len(found) == len(verdicts)
         start = time.perf_counter()
-        verify(ws.parent, verdicts, allowed, environ=env)  # fills the cache
-        verify(ws.parent, verdicts, allowed, environ=env)
+        for _ in range(2):  # the first fills the index, the second reads it
+            memory = Index.open(ws.parent, ws.parent / ".git", env)
+            verify(ws.parent, verdicts, allowed, environ=env, memory=memory)
         cached = (time.perf_counter() - start) / 2
         cache.unlink(missing_ok=True)
         print(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import mmap
 import os
 import re
@@ -145,17 +144,6 @@ class Workspace:
         """Where a write transaction keeps its intent record (txn.py); None outside git."""
         git_dir = _git_dir(self.repo_root) if self.repo_root else None
         return None if git_dir is None else git_dir / "loopkit" / INTENT_FILE
-
-    def state_dir(self) -> Path | None:
-        """Where loopkit keeps caches it can always rebuild: inside .git, never in the work tree."""
-        git_dir = _git_dir(self.repo_root) if self.repo_root else None
-        if git_dir is None:
-            return None
-        state = git_dir / "loopkit"
-        with contextlib.suppress(OSError):
-            state.mkdir(exist_ok=True)
-            return state
-        return None
 
     # -- locking --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -385,17 +373,6 @@ def read_mapped(path: Path) -> bytes | mmap.mmap | None:
         if handle.seek(0, 2) == 0:
             return b""
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def write_cache(path: Path, data: Any) -> None:
-    """A disposable cache file in .git/loopkit, as JSON: written whole and renamed into place (a
-    reader sees the old file or the new one), without fsync (a lost one costs one recomputation),
-    and never failing the command. The temporary name carries the pid: readers write without the
-    workspace lock."""
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(OSError, TypeError, ValueError):
-        scratch.write_text(json.dumps(data), "utf-8")
-        os.replace(scratch, path)
 
 
 def write_atomic(path: Path, data: str | bytes, *, scratch: str | None = None) -> None:

@@ -38,16 +38,13 @@ def _ctx(root: Path) -> Context:
     return Context(cwd=root, environ={"LOOPKIT_ROLE": "builder", "LOOPKIT_NOW": "2026-06-15T09:00:00Z"})
 
 
-def _anchors(root: Path) -> dict[str, bytes]:
-    return {a.name: a.read_bytes() for a in (root / ".git" / "loopkit").glob("journal-*.json")}
+def _anchors(ctx: Context) -> dict[str, object]:
+    return dict(ctx.index.kind("anchors"))
 
 
-def _put_anchors(root: Path, anchors: dict[str, bytes]) -> None:
-    folder = root / ".git" / "loopkit"
-    for anchor in folder.glob("journal-*.json"):
-        anchor.unlink()
-    for name, data in anchors.items():
-        (folder / name).write_bytes(data)
+def _put_anchors(ctx: Context, anchors: dict[str, object]) -> None:
+    ctx.index.put("anchors", dict(anchors))
+    ctx.index.save()
 
 
 @pytest.mark.slow
@@ -91,7 +88,7 @@ def test_an_append_in_place_equals_the_append_of_the_whole_text(
         journal.write_bytes((text + "".join(typed)).encode())
         for item in then:
             block = _block(item)
-            remembered = _anchors(root)
+            remembered = _anchors(ctx)
             try:
                 fast = append_in_place(ctx, phase="px", role="builder", block=block)
             except BadInput as exc:
@@ -99,8 +96,8 @@ def test_an_append_in_place_equals_the_append_of_the_whole_text(
                 fast = None
             else:
                 fast_refusal = None
-            fast_anchors = _anchors(root)
-            _put_anchors(root, remembered)
+            fast_anchors = _anchors(ctx)
+            _put_anchors(ctx, remembered)
             try:
                 _, new, line = append_entry(ctx, phase="px", role="builder", block=block)
             except BadInput as exc:
@@ -122,7 +119,7 @@ def test_an_append_in_place_equals_the_append_of_the_whole_text(
                 assert appended.base == journal.read_bytes()
                 assert appended.base + appended.tail == new.encode("utf-8")
                 assert fast_line == line
-                assert fast_anchors == _anchors(root)
+                assert fast_anchors == _anchors(ctx)
             journal.write_bytes(new.encode("utf-8"))
 
 

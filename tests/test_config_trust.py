@@ -81,7 +81,7 @@ def test_a_change_when_no_role_signs_needs_the_orchestrators_email(repo: Repo) -
 def test_the_cache_carries_over_and_changes_no_answer(repo: Repo) -> None:
     commit(repo, (), "first")
     assert config_of(repo) == config_of(repo, LOOPKIT_NO_CACHE="1")
-    assert (repo.root / ".git" / "loopkit" / "cache" / "trust.json").is_file()
+    assert (repo.root / ".git" / "loopkit" / "index" / "trust.json").is_file()
     repo.commit_code("src/app.py", "v2\n")  # HEAD moves, the file does not: carried over
     assert config_of(repo) == config_of(repo, LOOPKIT_NO_CACHE="1")
     edit(repo, "signed = []", 'signed = ["builder"]')

@@ -151,8 +151,8 @@ def test_probe_exec_without_a_commit_leaves_its_git_reads_in_the_cache(repo: Rep
     _phase(repo)
     exec_ = ("probe", "exec", "--phase", "px", "--milestone", "M1", "--id", "P1", "--no-commit", "--", "true")
     assert repo.lk(*exec_, role="builder").code == 0
-    spec = json.loads((repo.root / ".git" / "loopkit" / "cache" / "spec.json").read_text("utf-8"))
-    assert spec["entries"]["HEAD"]["head"] == repo.git("rev-parse", "HEAD").strip()
+    spec = json.loads((repo.root / ".git" / "loopkit" / "index" / "spec.json").read_text("utf-8"))
+    assert spec["entries"]["HEAD"][0] == repo.git("rev-parse", "HEAD").strip()
     assert repo.lk(*exec_, role="builder").code == 0
     parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
     assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]

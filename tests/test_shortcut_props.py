@@ -26,7 +26,6 @@ from loopkit.render import render
 from loopkit.services.context import Context
 from loopkit.services.journals import append_entry
 from loopkit.services.probes import render_evidence
-from loopkit.workspace import read_mapped
 
 LINES = st.sampled_from(
     ["alpha", "beta", "alpha", "- **PASS** M1 @2026-06-13T13:44Z by adversary", "", "gamma"]
@@ -164,8 +163,7 @@ def test_append_from_the_anchor_equals_append_after_a_full_parse(tail: list[str]
             return new, line
 
         anchored = append()
-        for anchor in (root / ".git" / "loopkit").glob("journal-*.json"):
-            anchor.unlink()
+        _forget_anchors(ctx)
         assert anchored == append()
 
 
@@ -260,13 +258,11 @@ def test_an_append_without_a_parse_equals_the_checked_append(
         if isinstance(done, str):
             return
         journal.write_bytes((done[0] + "".join(typed)).encode())
-        anchors = root / ".git" / "loopkit"
         for item in then:
             block = block_of(item)
             quick = append(block)  # from the remembered anchor: no parse when the end is clean
-            remembered = {a.name: a.read_bytes() for a in anchors.glob("journal-*.json")}
-            for anchor in anchors.glob("journal-*.json"):
-                anchor.unlink()
+            remembered = dict(ctx.index.kind("anchors"))
+            _forget_anchors(ctx)
             full = append(block)  # nothing remembered: the full check
             assert quick == full
             if isinstance(quick, str):
@@ -278,7 +274,7 @@ def test_an_append_without_a_parse_equals_the_checked_append(
                 _key(e) for e in parse_journal(block).entries
             ]
             assert whole[-1].line == quick[1]
-            assert remembered == {a.name: a.read_bytes() for a in anchors.glob("journal-*.json")}
+            assert remembered == ctx.index.kind("anchors")
             journal.write_bytes(quick[0].encode())
 
 
@@ -302,126 +298,7 @@ def test_an_anchor_whose_heading_was_retyped_is_not_parsed_from(tmp_path: Path, 
         append_entry(ctx, phase="px", role="builder", block=block)
 
 
-# -- inbox reads remembered by digest (services/inbox.py) ----------------------------------------
-INBOX_PIECES = st.lists(
-    st.one_of(
-        st.tuples(st.just("send"), st.integers(0, 3), TEXTS),
-        st.tuples(
-            st.just("type"), st.sampled_from(["by hand\n", "> quoted\n", "\n", "## a heading\n", "```\n"])
-        ),
-        st.tuples(st.just("consume"), st.integers(0, 5)),
-    ),
-    max_size=8,
-)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(INBOX_PIECES, st.booleans())
-def test_a_remembered_inbox_reads_as_its_parse(steps: list[tuple[object, ...]], corrupt: bool) -> None:
-    import tempfile
-
-    from loopkit.markdown.inbox import encode, parse_inbox, remove
-    from loopkit.model import Message
-    from loopkit.services.inbox import read_inbox
-
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        _git(root, "init", "-q", "-b", "main")
-        (root / "loopkit.toml").write_text(render("loopkit.toml.j2"), "utf-8")
-        inbox = root / "BUILDER-INBOX.md"
-        text = "# BUILDER-INBOX\n"
-        for step in steps:
-            if step[0] == "send":
-                n, body = int(step[1]), str(step[2])  # type: ignore[call-overload]
-                message = Message(f"m{n}", "builder", "adversary", "px", NOW_AT, f"subject {n}", body)
-                text += f"\n## {NOW_AT} — subject {n}\n\n{encode(message)}\n\n> {body}\n"
-            elif step[0] == "type":
-                text += str(step[1])
-            else:
-                placed = parse_inbox(text, role="builder")
-                if placed:
-                    text = remove(text, list(placed[int(step[1]) % len(placed)].ranges))  # type: ignore[call-overload]
-            inbox.write_text(text, "utf-8")
-            ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-            remembered = read_inbox(ctx, "builder")
-            if corrupt:
-                for kept in (root / ".git" / "loopkit").glob("inbox-*.json"):
-                    kept.write_bytes(kept.read_bytes()[:-7])
-            again = read_inbox(Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"}), "builder")
-            parsed = read_inbox(Context(cwd=root, environ={"LOOPKIT_NO_CACHE": "1"}), "builder")
-            assert remembered == again == parsed
-
-
-EVIDENCE = render_evidence(
-    ProbeRecord(
-        phase="px", milestone="M1", probe="P1", title="t", command="true", observe="exit", observed="0",
-        exit=0, expect=(), expect_not=(), expect_exit=0, result="PASS", duration=0.01,
-        at="2026-06-15T09:02:00Z", head=None, dirty=False, stdout="", stderr="",
-    )
-)  # fmt: skip
-
-
-# -- journal times remembered by stat (services/journal_memo.py) --------------------------------
-JOURNAL_PIECES = st.lists(
-    st.sampled_from(
-        ["## 2026-05-04T10:00Z — a\n", "### 18:08 UTC — b\n", "text\n", "```\n", "## Notes\n", "\n",
-         "## 2026-05-06T09:00Z — c\n", "> ## 2026-05-07T10:00Z — quoted\n", EVIDENCE, "> " + EVIDENCE]
-    ),
-    min_size=1,
-    max_size=6,
-)  # fmt: skip
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.tuples(JOURNAL_PIECES, st.booleans()), min_size=1, max_size=6))
-def test_a_remembered_journal_time_is_the_read_one(edits: list[tuple[list[str], bool]]) -> None:
-    """Whatever is appended or rewritten, the remembered time is what a read of the file gives;
-    the stat is trusted at once here (RACY_NS below zero), so only the key is tested."""
-    import tempfile
-
-    from loopkit.markdown.journal import last_entry_time, probe_records_from_end, record_spans
-    from loopkit.services import journal_memo
-
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        journal = _phase_px(root)
-        journal.write_text("# JOURNAL — phase px (Builder)\n", "utf-8")
-        racy, journal_memo.RACY_NS = journal_memo.RACY_NS, -(10**18)
-        try:
-            for pieces, rewrite in edits:
-                text = "".join(pieces)
-                if rewrite:
-                    journal.write_text(text, "utf-8")
-                else:
-                    with journal.open("a", encoding="utf-8") as handle:
-                        handle.write(text)
-                ctx = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_memo.last_time(ctx, journal) == last_entry_time(read_mapped(journal))
-                assert journal_memo.spans(ctx, journal) == record_spans(read_mapped(journal))
-                journal_memo.save(ctx)
-                again = Context(cwd=root, environ={"LOOPKIT_ROLE": "builder"})
-                assert journal_memo.last_time(again, journal) == last_entry_time(read_mapped(journal))
-                known = journal_memo.spans(again, journal)
-                assert known == record_spans(read_mapped(journal))
-                assert list(
-                    probe_records_from_end(read_mapped(journal), with_lines=True, known=known)
-                ) == list(probe_records_from_end(read_mapped(journal), with_lines=True))
-        finally:
-            journal_memo.RACY_NS = racy
-
-
-def test_a_journal_written_as_it_was_read_is_read_again(tmp_path: Path) -> None:
-    """git's racily-clean rule: a file changed within RACY_NS of its reading is not trusted by
-    stat, so an edit that keeps size and mtime in the same clock grain is still seen."""
-    from loopkit.services import journal_memo
-
-    journal = _phase_px(tmp_path)
-    journal.write_text("## 2026-05-04T10:00Z — a\n", "utf-8")
-    ctx = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
-    assert journal_memo.last_time(ctx, journal) == "2026-05-04T10:00:00Z"
-    journal_memo.save(ctx)
-    before = journal.stat()
-    journal.write_text("## 2026-05-05T10:00Z — b\n", "utf-8")  # same size
-    os.utime(journal, ns=(before.st_atime_ns, before.st_mtime_ns))
-    again = Context(cwd=tmp_path, environ={"LOOPKIT_ROLE": "builder"})
-    assert journal_memo.last_time(again, journal) == "2026-05-05T10:00:00Z"
+def _forget_anchors(ctx: Context) -> None:
+    """Nothing remembered: the index's anchors gone from disk and from this command's memory."""
+    ctx.index.put("anchors", {})
+    ctx.index.save()

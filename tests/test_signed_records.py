@@ -197,7 +197,7 @@ def test_a_genuine_signed_pass_opens_the_gate(repo: Repo, keys: dict[str, Path])
     status = json.loads(ok(repo.lk("status", "--json")).out)["phases"][0]
     assert status["state"] == "ready" and status["milestones"][0]["verdict"]["result"] == "PASS"
     # the cache changes no answer
-    (repo.root / ".git" / "loopkit" / "signatures.json").unlink()
+    (repo.root / ".git" / "loopkit" / "index" / "signatures.json").unlink()
     assert json.loads(ok(repo.lk(*GATE, role="builder")).out)["unmet"] == []
 
 

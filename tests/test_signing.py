@@ -32,6 +32,7 @@ from loopkit.gitrepo.signing import (
     signing_key,
     verify,
 )
+from loopkit.index import Index
 from loopkit.signed import Signature, decide, explain
 
 ROLES = ("builder", "adversary", "orchestrator")
@@ -455,12 +456,12 @@ def test_one_git_process_for_many_commits_and_unknown_ones_left_out(
 
     monkeypatch.setattr(signing, "run_pinned", counting)
     missing = "0" * 39 + "1"
-    found = verify(repo, [*reversed(shas), missing, shas[0]], keys.allowed("adversary"), cache=False)
+    found = verify(repo, [*reversed(shas), missing, shas[0]], keys.allowed("adversary"))
     assert list(found) == list(reversed(shas))
     assert [found[s].status for s in shas] == ["none", "good", "none", "good", "none"]
     assert sum("log" in a for a in calls) == 1
     with pytest.raises(ValueError, match="full commit id"):
-        verify(repo, ["--all"], keys.allowed("adversary"), cache=False)
+        verify(repo, ["--all"], keys.allowed("adversary"))
 
 
 # -- an agent-held key -------------------------------------------------------------------------------
@@ -513,9 +514,13 @@ def test_a_public_key_whose_private_half_an_agent_holds(
         check_key(key, no_agent)
 
 
-# -- the cache --------------------------------------------------------------------------------------
+# -- the index's signatures ------------------------------------------------------------------------
+def _memory(repo: Path) -> Index:
+    return Index.open(repo, repo / ".git", os.environ)
+
+
 def _cache_file(repo: Path) -> Path:
-    return repo / ".git" / "loopkit" / "signatures.json"
+    return repo / ".git" / "loopkit" / "index" / "signatures.json"
 
 
 def test_cached_answers_need_no_git_and_deleting_the_cache_changes_nothing(
@@ -526,7 +531,7 @@ def test_cached_answers_need_no_git_and_deleting_the_cache_changes_nothing(
         commit(repo, {"f": "2\n"}, author=ADV),
     ]
     text = keys.allowed("adversary")
-    cold = verify(repo, shas, text)
+    cold = verify(repo, shas, text, memory=_memory(repo))
     assert _cache_file(repo).is_file()
 
     def no_git(*args: object, **kw: object) -> object:
@@ -534,32 +539,29 @@ def test_cached_answers_need_no_git_and_deleting_the_cache_changes_nothing(
 
     with monkeypatch.context() as patch:
         patch.setattr(signing, "_run_verify", no_git)
-        assert verify(repo, shas, text) == cold
+        assert verify(repo, shas, text, memory=_memory(repo)) == cold
     _cache_file(repo).unlink()
-    assert verify(repo, shas, text) == cold
+    assert verify(repo, shas, text, memory=_memory(repo)) == cold
     # another allowed-signers text is another key: the builder's text does not allow the adversary
-    assert verify(repo, shas, keys.allowed("builder"))[shas[0]].status == "bad"
-    assert verify(repo, shas, text) == cold
+    assert verify(repo, shas, keys.allowed("builder"), memory=_memory(repo))[shas[0]].status == "bad"
+    assert verify(repo, shas, text, memory=_memory(repo)) == cold
 
 
 def test_a_planted_cache_entry_is_ignored(repo: Path, keys: Keys) -> None:
     typed = commit(repo, {"STATUS.md": "- PASS\n"}, author=ADV)
     text = keys.allowed("adversary")
-    assert verify(repo, [typed], text)[typed].status == "none"
+    assert verify(repo, [typed], text, memory=_memory(repo))[typed].status == "none"
     path = _cache_file(repo)
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["signers"][signing.signers_digest(text)][typed] = ["good", ADV, ADV]  # without the MAC key
+    data["entries"]["signers"][signing.signers_digest(text)][typed] = [
+        "good",
+        ADV,
+        ADV,
+    ]  # without the MAC key
     path.write_text(json.dumps(data), encoding="utf-8")
-    assert verify(repo, [typed], text)[typed].status == "none"
+    assert verify(repo, [typed], text, memory=_memory(repo))[typed].status == "none"
     path.write_text("{not json", encoding="utf-8")
-    assert verify(repo, [typed], text)[typed].status == "none"
-
-
-def test_the_cache_is_shared_by_worktrees(repo: Path, keys: Keys, tmp_path: Path) -> None:
-    sha = commit(repo, {"f": "1\n"}, author=ADV, key=keys.private("adversary"))
-    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
-    verify(tmp_path / "wt", [sha], keys.allowed("adversary"))
-    assert _cache_file(repo).is_file()
+    assert verify(repo, [typed], text, memory=_memory(repo))[typed].status == "none"
 
 
 @pytest.fixture(scope="module")
@@ -599,9 +601,9 @@ def test_cached_and_uncached_answers_agree(
     if data.draw(st.booleans(), label="start with no cache"):
         _cache_file(root).unlink(missing_ok=True)
     warm = data.draw(st.lists(st.sampled_from(shas), max_size=4), label="already cached")
-    verify(root, warm, text)
+    verify(root, warm, text, memory=_memory(root))
     asked = data.draw(st.lists(st.sampled_from(shas), min_size=1, max_size=8), label="asked")
-    assert verify(root, asked, text) == verify(root, asked, text, cache=False)
+    assert verify(root, asked, text, memory=_memory(root)) == verify(root, asked, text)
 
 
 def test_a_key_on_two_lines_is_named_by_its_first(repo: Path, keys: Keys) -> None:

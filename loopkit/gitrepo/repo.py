@@ -4,15 +4,16 @@ identity and trailers, blame, and trailers. Every git failure becomes GitError (
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import GitError
-from loopkit.gitrepo import cache, history, pathspec, runner, trees
+from loopkit.gitrepo import Memory, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
 from loopkit.model.config import Identity
 from loopkit.model.git import Origin
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from loopkit.gitrepo import provenance
 
 ZERO = "0" * 40
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 # where a commit of `_record_log` begins: its id after a record separator opening a line (a
 # file's content cannot open a line of a patch)
 _COMMIT_START = re.compile(r"(?:^|\n)\x1e(?=[0-9a-f]{40}\x1f)")
@@ -31,7 +31,7 @@ REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than o
 
 
 class Repo:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, memory: Memory | None = None) -> None:
         self.root = root
         code, _, _ = runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)
         if code != 0:
@@ -42,11 +42,18 @@ class Repo:
         self._records: dict[str, list[tuple[Origin, str]]] = {}
         self._codes: dict[tuple[str, str], str | None] = {}
         self._replayed: dict[str, provenance.Replayed] = {}
-        self.cache = cache.Store(root, cache.folder_for(root))
+        self.memory = memory  # the index (loopkit/index.py); None: every answer from git
 
     def save_cache(self) -> None:
-        """Write what this command learnt to the cache (a command that reads a lot calls it)."""
-        self.cache.save()
+        """Write what this command learnt to the index (a command that reads a lot calls it)."""
+        if self.memory is not None:
+            self.memory.save()
+
+    @property
+    def cache(self) -> Memory:
+        """The index, where a caller has checked that there is one."""
+        assert self.memory is not None
+        return self.memory
 
     @cached_property
     def _trees(self) -> trees.Trees:
@@ -61,36 +68,6 @@ class Repo:
     @cached_property
     def head(self) -> str | None:
         return current_head(self.root)
-
-    def linear_since(self, old: str, new: str) -> list[tuple[list[str], bool]] | None:
-        """The commits from `old` (excluded) to `new`, oldest first, each with the paths it touched
-        and whether it names a spec (`Loopkit-Spec`); None unless `new` descends from `old` by
-        commits of one parent each (a merge, a rewrite or an unknown commit: None)."""
-        code, out, _ = runner.run_bytes(
-            self.root,
-            [
-                "log",
-                "--no-renames",
-                "--name-only",
-                "-z",
-                "--format=%x1e%H %P%x1f%(trailers:key=Loopkit-Spec,valueonly)%x1f",
-                f"{old}..{new}",
-                "--",
-            ],
-            check=False,
-        )
-        if code != 0 or not _SHA.match(old) or not _SHA.match(new):
-            return None
-        found: list[tuple[list[str], bool]] = []
-        want = new
-        for chunk in out.decode("utf-8", "surrogateescape").split("\x1e")[1:]:
-            head, spec, rest = chunk.split("\x1f", 2)
-            ids = head.split()
-            if len(ids) != 2 or ids[0] != want:
-                return None
-            want = ids[1]
-            found.append(([p.lstrip("\n") for p in rest.split("\0") if p.strip("\n")], bool(spec.strip())))
-        return found[::-1] if want == old else None
 
     @cached_property
     def dirty(self) -> list[str]:
@@ -115,13 +92,13 @@ class Repo:
         a differing folder that does not hold the workspace is reported as `folder/` unread and
         the walk stops at the first difference, so staleness costs two or three tree reads.
         `memo` names what `prune` stands for (the caller's promise), so the answer can be kept in
-        the cache across commands; without `prune` none is needed.
+        the index across commands; without `prune` none is needed.
         """
         key = (old, new, prune, keep)
         if key not in self._diff_cache:
             lasting = memo if prune is not None else "all"
-            stored = self.cache.kind("diff") if lasting is not None else None
-            disk = cache.key_of(old, new, keep, lasting)
+            stored = self.memory.kind("diff") if lasting is not None and self.memory else None
+            disk = json.dumps([old, new, keep, lasting])
             if stored is not None and disk in stored:
                 self._diff_cache[key] = stored[disk]
                 return self._diff_cache[key]
@@ -158,14 +135,14 @@ class Repo:
         return {n: self._origin(found.get(n)) for n in lines}
 
     def _blames(self, asks: dict[str, list[int] | None]) -> dict[str, dict[int, str | None]]:
-        """git blame of each file (all lines, or the lines asked), through the cache.
+        """git blame of each file (all lines, or the lines asked), through the index.
 
         An entry holds the answers for one (HEAD, path, working blob): whole-file blames and the
         lines asked one by one, apart. When HEAD moved by commits that did not touch the file, the
         answers carry over: blame walks back from HEAD and those commits pass every line through.
         """
         head = self.head
-        if head is None or self.cache.folder is None:
+        if head is None or self.memory is None:
             return history.blame_many(self.root, dict(asks))
         stored = self.cache.kind("blame")
         results: dict[str, dict[int, str | None]] = {}
@@ -226,9 +203,9 @@ class Repo:
         """Line origins of many files at once (status reads every phase's STATUS and journal): one
         history walk replayed (gitrepo/provenance.py) stands in for their blames, and the commits
         named are read in one batch. A file the replay cannot answer exactly is blamed when asked;
-        with the cache off nothing is replayed, so blame alone answers (the slow path, kept)."""
+        with the index off nothing is replayed, so blame alone answers (the slow path, kept)."""
         head = self.head
-        if head is None or self.cache.folder is None:
+        if head is None or self.memory is None:
             return
         stored = self.cache.kind("blame")
         blobs = {p: self.cache.blob_id(p) for p in dict.fromkeys(paths)}
@@ -253,7 +230,7 @@ class Repo:
         self._learn(shas)
 
     def _to_replay(self, blobs: Mapping[str, str | None]) -> list[str]:
-        """The files (with their working blob ids) that neither the replay nor the cache answers."""
+        """The files (with their working blob ids) that neither the replay nor the index answers."""
         stored = self.cache.kind("blame")
         todo = [p for p, b in blobs.items() if b is not None and p not in self._replayed]
         return [p for p in todo if self._entry(stored, p, blobs[p]) is None]
@@ -291,7 +268,7 @@ class Repo:
         todo = {s for s in shas if s not in self._origins}
         if not todo:
             return
-        stored = self.cache.kind("origins") if self.cache.folder is not None else {}
+        stored = self.cache.kind("origins") if self.memory is not None else {}
         for sha in [s for s in todo if s in stored]:
             self._origins[sha] = _origin_from(sha, stored[sha])
             todo.discard(sha)
@@ -299,10 +276,10 @@ class Repo:
             self._know(history.origins(self.root, todo))
 
     def _know(self, found: Mapping[str, Origin]) -> None:
-        """Remember these commits' origins, for this command and in the cache."""
+        """Remember these commits' origins, for this command and in the index."""
         new = {sha: o for sha, o in found.items() if sha not in self._origins}
         self._origins.update(new)
-        if self.cache.folder is not None and new:
+        if self.memory is not None and new:
             self.cache.kind("origins").update({sha: _origin_json(o)[1:] for sha, o in new.items()})
             self.cache.changed("origins")
 
@@ -318,7 +295,7 @@ class Repo:
             from loopkit.gitrepo.code import code_id
 
             # nested, `owned` is not asked: the id is the commit's and the folder's alone
-            stored = self.cache.kind("code") if rel and self.cache.folder is not None else None
+            stored = self.cache.kind("code") if rel and self.memory is not None else None
             disk = f"{commit}:{rel}"
             if stored is not None and disk in stored:
                 self._codes[key] = stored[disk]
@@ -344,25 +321,19 @@ class Repo:
 
     @cached_property
     def spec_commits(self) -> list[Origin]:
-        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process."""
+        """Every commit that names a spec blob (`Loopkit-Spec`), newest first, in one git process
+        (of the new commits alone, when the index knows the older ones)."""
         head = self.head
         if head is None:
             return []
-        if self.cache.folder is None:
+        if self.memory is None:
             return self._spec_commits(head)
-        stored = self.cache.kind("spec")
-        entry = stored.get("HEAD")
-        if entry is not None and entry.get("head") == head:
-            return [_origin_from(o[0], o[1:]) for o in entry["list"]]
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            older = [_origin_from(o[0], o[1:]) for o in entry["list"]]
-            found = self._spec_commits(f"{entry['head']}..{head}") + older
-        else:
-            found = self._spec_commits(head)
-        stored["HEAD"] = {"head": head, "list": [_origin_json(o) for o in found]}
-        self.cache.changed("spec")
-        return found
+
+        def whole(revisions: str) -> list[list[Any]]:
+            return [_origin_json(o) for o in self._spec_commits(revisions)]
+
+        kept = self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
+        return [_origin_from(o[0], o[1:]) for o in kept]
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
         out = self.run(*spec_args(revisions))
@@ -387,29 +358,21 @@ class Repo:
         return {p: self._records[p] for p in paths}
 
     def _record_lines_cached(self, todo: list[str], head: str) -> dict[str, list[tuple[Origin, str]]]:
-        """The same answer as one log of HEAD, carried over from the last answer for these paths
-        through a log of the new commits alone when HEAD only moved forward in a line."""
-        if self.cache.folder is None:
+        """The same answer as one log of HEAD, from the index and a log of the new commits alone
+        when HEAD only moved forward in a line."""
+        if self.memory is None:
             return self._record_log(todo, head)
-        stored = self.cache.kind("records")
-        key = cache.key_of(sorted(todo))
-        entry = stored.get(key)
-        if entry is not None and entry.get("head") == head:
-            return {p: [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]] for p in todo}
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            found = self._record_log(todo, f"{entry['head']}..{head}")
-            for p in todo:
-                found[p] += [(_origin_from(o[0], o[1:]), line) for o, line in entry["found"][p]]
-        else:
-            found = self._record_log(todo, head)
-        stored.pop(key, None)
-        kept = {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
-        stored[key] = {"head": head, "found": kept}
-        for old in list(stored)[:-4]:  # a few sets of paths (status, one phase): bounded
-            del stored[old]
-        self.cache.changed("records")
-        return found
+
+        def whole(revisions: str) -> dict[str, list[Any]]:
+            found = self._record_log(todo, revisions)
+            return {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+
+        def newer(old: dict[str, list[Any]], since: str, _: object) -> dict[str, list[Any]]:
+            new = whole(since)
+            return {p: new[p] + old[p] for p in todo}
+
+        kept = self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer)
+        return {p: [(_origin_from(o[0], o[1:]), line) for o, line in kept[p]] for p in todo}
 
     def _record_log(
         self, todo: list[str], revisions: str, *, literal: bool = False
@@ -480,30 +443,20 @@ class Repo:
     def _touching(self, todo: list[str]) -> list[str]:
         """The commits that touched any of these paths, oldest first (`git log --topo-order`).
 
-        Through the cache: after a line of new commits, the ones of them that touch the paths
+        Through the index: after a line of new commits, the ones of them that touch the paths
         come last, as topo order puts them."""
         head = self.head
         if head is None:
             return []
-        if self.cache.folder is None:
+        if self.memory is None:
             return self._touching_log(todo, head)
-        stored = self.cache.kind("order")
-        key = cache.key_of(sorted(todo))
-        entry = stored.get(key)
-        if entry is not None and entry.get("head") == head:
-            return list(entry["shas"])
-        chain = self.cache.chain(str(entry.get("head")), head) if entry is not None else None
-        if entry is not None and chain is not None:
-            wanted = set(todo)
-            shas = list(entry["shas"]) + [sha for sha, touched in reversed(chain) if touched & wanted]
-        else:
-            shas = self._touching_log(todo, head)
-        stored.pop(key, None)
-        stored[key] = {"head": head, "shas": shas}
-        for old in list(stored)[:-4]:
-            del stored[old]
-        self.cache.changed("order")
-        return shas
+        wanted = set(todo)
+
+        def newer(old: list[str], _: str, chain: list[tuple[str, set[str]]]) -> list[str]:
+            return old + [sha for sha, touched in reversed(chain) if touched & wanted]
+
+        whole = partial(self._touching_log, todo)
+        return list(self.memory.carried("order", json.dumps(sorted(todo)), head, whole, newer))
 
     def _touching_log(self, todo: list[str], head: str, *, literal: bool = False) -> list[str]:
         """`git log --topo-order` of the paths, oldest first: of a glob covering them when the list
@@ -535,7 +488,7 @@ class Repo:
     @contextlib.contextmanager
     def expecting(self, status_files: list[str], journals: list[str]) -> Iterator[None]:
         """status reads the history of every phase: start its logs now, so that git walks while
-        Python parses the books (runner.ahead), when the cache cannot answer them.
+        Python parses the books (runner.ahead), when the index cannot answer them.
 
         The paths are a guess made before the books are read: every STATUS file and builder
         journal there is. A log of the paths asked later is the same question whenever the guess
@@ -549,7 +502,7 @@ class Repo:
                 questions.append(self._touching_args(status_files, head)[0])
             if self._cold("records"):
                 questions.append(self._record_args(status_files, head))
-            if self.cache.folder is not None:
+            if self.memory is not None:
                 from loopkit.gitrepo import provenance
 
                 todo = self._to_replay({p: self.cache.blob_id(p) for p in [*status_files, *journals]})
@@ -561,11 +514,11 @@ class Repo:
     def _cold(self, kind: str, key: str | None = None) -> bool:
         """Whether no cached answer of this kind holds at HEAD or carries over to it (its log is then
         asked whole, from HEAD)."""
-        if self.cache.folder is None:
+        if self.memory is None:
             return True
         entries = self.cache.kind(kind)
         chosen = [entries.get(key)] if key is not None else list(entries.values())
-        heads = {str(e["head"]) for e in chosen if isinstance(e, dict) and e.get("head") is not None}
+        heads = {str(e[0]) for e in chosen if isinstance(e, list) and e}
         return not any(old == self.head or self.cache.chain(old, str(self.head)) is not None for old in heads)
 
     def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:

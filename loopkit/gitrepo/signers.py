@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from loopkit.errors import BadInput, GitError
+from loopkit.gitrepo import Memory
 from loopkit.model.config import Config
 
 FILE_NAME = "allowed_signers"
@@ -93,6 +94,7 @@ def follow(
     key: Callable[[str | None], Hashable] = lambda text: text,
     environ: Mapping[str, str] | None = None,
     rev: str | None = None,
+    memory: Memory | None = None,
 ) -> Chain:
     """The trust chain of the file at `path` (relative to `repo_root`): its first committed version
     on HEAD's first-parent history, then each later change that `refusal` accepts. A change that
@@ -100,7 +102,7 @@ def follow(
     work tree's text, None: absent) is compared with HEAD's version by `key` too. With `rev`, the
     chain of that commit's first-parent history instead of HEAD's (`verify`, SPEC 11)."""
     if rev is None:
-        versions, texts = _versions(repo_root, path, environ)
+        versions, texts = _versions(repo_root, path, environ, memory)
     else:
         versions = _history(repo_root, path, environ, rev)
         texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
@@ -133,8 +135,7 @@ def orchestrator_refusal(
     orchestrator_email: str,
     signers_text: str | None,
     environ: Mapping[str, str] | None = None,
-    cache: bool = True,
-    git_dir: Path | None = None,
+    memory: Memory | None = None,
 ) -> str | None:
     """Why a change to one of the orchestrator's files does not count, or None when it does: its
     commit must be authored by the orchestrator's email and, unless `signers_text` is None (no
@@ -147,9 +148,9 @@ def orchestrator_refusal(
     from loopkit.gitrepo.signing import verify
     from loopkit.signed import decide, explain
 
-    signature = verify(
-        repo_root, [version.sha], signers_text, environ=environ, cache=cache, git_dir=git_dir
-    ).get(version.sha)
+    signature = verify(repo_root, [version.sha], signers_text, environ=environ, memory=memory).get(
+        version.sha
+    )
     verdict = decide(
         signed_roles=("orchestrator",),
         role="orchestrator",
@@ -181,8 +182,7 @@ def trusted_signers(
     path: str,
     orchestrator_email: str,
     environ: Mapping[str, str] | None = None,
-    cache: bool = True,
-    git_dir: Path | None = None,
+    memory: Memory | None = None,
     rev: str | None = None,
 ) -> TrustedSigners:
     """The trusted allowed-signers text of the file at `path` (relative to `repo_root`); with `rev`,
@@ -207,12 +207,11 @@ def trusted_signers(
             orchestrator_email=orchestrator_email,
             signers_text=trusted or "",
             environ=environ,
-            cache=cache,
-            git_dir=git_dir,
+            memory=memory,
         )
 
     work = _work_text(repo_root / path) if rev is None else None
-    chain = follow(repo_root, path, refusal=refusal, work=work, environ=environ, rev=rev)
+    chain = follow(repo_root, path, refusal=refusal, work=work, environ=environ, rev=rev, memory=memory)
     trusted_commit = chain.commit
     problems = [
         TrustProblem(
@@ -266,7 +265,7 @@ def trusted_config(
     work_data: bytes,
     where: str = CONFIG_FILE,
     environ: Mapping[str, str] | None = None,
-    git_dir: Path | None = None,
+    memory: Memory | None = None,
     rev: str | None = None,
 ) -> TrustedConfig:
     """The configuration every command reads (SPEC section 2). Exit 4 (BadInput) when the work
@@ -305,7 +304,7 @@ def trusted_config(
                 path=signers_path(workspace),
                 orchestrator_email=orchestrator_email,
                 environ=environ,
-                git_dir=git_dir,
+                memory=memory,
                 rev=rev,
             ).text
         return signers[orchestrator_email]
@@ -319,10 +318,12 @@ def trusted_config(
             orchestrator_email=email,
             signers_text=signers_text(email) if rules.signed else None,
             environ=environ,
-            git_dir=git_dir,
+            memory=memory,
         )
 
-    chain = follow(repo_root, path, refusal=refusal, work=work_text, key=key, environ=environ, rev=rev)
+    chain = follow(
+        repo_root, path, refusal=refusal, work=work_text, key=key, environ=environ, rev=rev, memory=memory
+    )
     if chain.commit is None:  # never committed: the work tree's, whole (docs/decisions.md)
         return TrustedConfig(work, None)
     at = chain.commit[:12]
@@ -363,44 +364,32 @@ def _few(keys: list[str]) -> str:
 
 
 def _versions(
-    repo_root: Path, path: str, environ: Mapping[str, str] | None
+    repo_root: Path, path: str, environ: Mapping[str, str] | None, memory: Memory | None
 ) -> tuple[list[Version], dict[str, str]]:
-    """`_history` and the versions' texts, remembered in `.git/loopkit/cache/trust.json` under HEAD
-    and carried over while HEAD moves by single-parent commits that do not touch `path`
-    (gitrepo/cache.py): every command reads loopkit.toml's chain, and a walk of a long history
-    costs ~0.1 s. `LOOPKIT_NO_CACHE=1` turns it off; deleting the file changes no answer."""
-    from loopkit.gitrepo import cache
+    """`_history` and the versions' texts, remembered in the index (kind `trust`) under HEAD and
+    carried over while HEAD moves by single-parent commits that do not touch `path`: every
+    command reads loopkit.toml's chain, and a walk of a long history costs ~0.1 s. Without
+    `memory` (LOOPKIT_NO_CACHE=1) it is read from git."""
     from loopkit.gitrepo.committer import current_head
 
-    folder = cache.folder_for(repo_root)
-    head = current_head(repo_root) if folder is not None else None
-    if folder is None or head is None:
-        versions = _history(repo_root, path, environ)
-        return versions, _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
-    store = cache.Store(repo_root, folder)
-    entries = store.kind("trust")
-    entry = entries.get(path)
-    stored = _stored(entry)
-    cached_head = str(entry.get("head")) if stored is not None and isinstance(entry, dict) else None
-    if stored is not None and cached_head == head:
-        return stored
-    chain = store.chain(cached_head, head) if stored is not None and cached_head else None
-    if stored is not None and chain is not None and not any(path in paths for _, paths in chain):
-        versions, texts = stored
-    else:
+    head = current_head(repo_root) if memory is not None else None
+
+    def whole(_: str) -> dict[str, Any]:
         versions = _history(repo_root, path, environ)
         texts = _blobs(repo_root, [v.blob for v in versions if v.blob], environ)
-    entries.pop(path, None)
-    entries[path] = {
-        "head": head,
-        "versions": [[v.sha, v.author_email, v.blob] for v in versions],
-        "texts": texts,
-    }
-    for old in list(entries)[:-8]:  # a few files (loopkit.toml, allowed_signers, per workspace)
-        del entries[old]
-    store.changed("trust")
-    store.save()
-    return versions, texts
+        return {"versions": [[v.sha, v.author_email, v.blob] for v in versions], "texts": texts}
+
+    def newer(old: dict[str, Any], _: str, chain: list[tuple[str, set[str]]]) -> dict[str, Any]:
+        return whole(head or "") if any(path in paths for _, paths in chain) else old
+
+    if memory is not None and head is not None:
+        kept = _stored(memory.carried("trust", path, head, whole, newer))
+        memory.save()
+        if kept is not None:
+            return kept
+    found = _stored(whole(""))
+    assert found is not None
+    return found
 
 
 def _stored(entry: Any) -> tuple[list[Version], dict[str, str]] | None:

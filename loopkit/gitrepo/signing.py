@@ -11,14 +11,14 @@ off. The clone's config can otherwise swap the verifier three ways, each tested:
 ask the OpenPGP program, whatever `gpg.format` says) and `refs/replace/` (git then reads another,
 genuinely signed commit in place of the one asked about).
 
-Results are cached by commit id and allowed-signers digest in `.git/loopkit/signatures.json`: a
-commit's signature never changes. The file is authenticated with a key kept outside the clone
-(`$XDG_CACHE_HOME/loopkit/signatures.key`), so whoever can write the clone's `.git` but not the
-user's home cannot plant a "good" there; an entry that does not check is recomputed."""
+Results are kept in the index (kind `signatures`, loopkit/index.py) by commit id and
+allowed-signers digest: a commit's signature never changes. The kind is authenticated with a key
+kept outside the clone (`$XDG_CACHE_HOME/loopkit/signatures.key`), so whoever can write the
+clone's `.git` but not the user's home cannot plant a "good" there; an entry that does not check
+is recomputed."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from loopkit.errors import BadInput, GitError
+from loopkit.gitrepo import Memory
 from loopkit.signed import Signature, Status
 
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _LITERAL_PREFIXES = ("key::", "ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
-CACHE_VERSION = 1
-_CACHE_DIGESTS = 8  # allowed-signers versions kept in the cache; older ones are dropped
+_CACHE_DIGESTS = 8  # allowed-signers versions kept in the index; older ones are dropped
 _TIMEOUT = 120.0
 
 HOW_TO_SET_A_KEY = (
@@ -392,30 +392,35 @@ def verify(
     allowed_signers_text: str,
     *,
     environ: Mapping[str, str] | None = None,
-    cache: bool = True,
-    git_dir: Path | None = None,
+    memory: Memory | None = None,
 ) -> dict[str, Signature]:
     """The signature of each commit in `shas` (full ids), checked against `allowed_signers_text`
     (the trusted text, from `signers.trusted_signers`). Commits the repository does not have are
-    left out of the answer. At most one git process, none when every answer is cached."""
+    left out of the answer. At most one git process, none when `memory` (the index) knows every
+    answer."""
     wanted = _normalise(shas)
     if not wanted:
         return {}
     digest = signers_digest(allowed_signers_text)
-    store = _Cache.open(repo_root, git_dir=git_dir, environ=environ) if cache else None
-    answers: dict[str, Signature] = {}
-    if store is not None:
-        answers = store.lookup(digest, wanted)
+    key = _mac_key(environ) if memory is not None else None
+    kept = _kept(memory, key) if memory is not None and key is not None else {}
+    answers = {sha: Signature(*kept[digest][sha]) for sha in wanted if sha in kept.get(digest, {})}
     missing = [sha for sha in wanted if sha not in answers]
     if missing:
         found, cacheable = _run_verify(repo_root, missing, allowed_signers_text, environ)
         answers.update(found)
-        if store is not None and cacheable and found:
-            store.save(digest, found)
+        if memory is not None and key is not None and cacheable and found:
+            table = kept.pop(digest, {})
+            table.update({sha: [s.status, s.principal, s.author_email] for sha, s in found.items()})
+            kept[digest] = table  # most recently used last
+            for stale in list(kept)[:-_CACHE_DIGESTS]:
+                del kept[stale]
+            memory.put("signatures", {"mac": _mac(key, kept), "signers": kept})
+            memory.save()
     return {sha: answers[sha] for sha in wanted if sha in answers}
 
 
-# -- the cache ---------------------------------------------------------------------------------------
+# -- the index's verdicts ---------------------------------------------------------------------------
 def _cache_key_path(environ: Mapping[str, str] | None) -> Path | None:
     env = resolve_environ(environ)
     base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
@@ -446,88 +451,18 @@ def _mac_key(environ: Mapping[str, str] | None) -> bytes | None:
             return None
 
 
-def _git_common_dir(repo_root: Path, environ: Mapping[str, str] | None) -> Path | None:
-    proc = run_pinned(repo_root, ["rev-parse", "--git-common-dir"], environ=environ)
-    if proc.returncode != 0:
-        return None
-    path = Path(proc.stdout.decode("utf-8", "replace").strip())
-    return path if path.is_absolute() else (repo_root / path).resolve()
-
-
-def cache_path(git_dir: Path) -> Path:
-    return git_dir / "loopkit" / "signatures.json"
-
-
 Entries = dict[str, dict[str, list[Any]]]
 
 
-class _Cache:
-    def __init__(self, path: Path, key: bytes) -> None:
-        self.path = path
-        self.key = key
-        self.entries: Entries = self._read()
+def _mac(key: bytes, entries: Entries) -> str:
+    blob = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hmac.new(key, blob, hashlib.sha256).hexdigest()
 
-    @classmethod
-    def open(
-        cls, repo_root: Path, *, git_dir: Path | None, environ: Mapping[str, str] | None
-    ) -> _Cache | None:
-        key = _mac_key(environ)
-        if key is None:
-            return None
-        where = git_dir or _git_common_dir(repo_root, environ)
-        return None if where is None else cls(cache_path(where), key)
 
-    def _mac(self, entries: Entries) -> str:
-        blob = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        return hmac.new(self.key, blob, hashlib.sha256).hexdigest()
-
-    def _read(self) -> Entries:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-            return {}
-        entries = data.get("signers")
-        mac = data.get("mac")
-        if not isinstance(entries, dict) or not isinstance(mac, str):
-            return {}
-        if not hmac.compare_digest(mac, self._mac(entries)):
-            return {}  # not written by this user's loopkit: ignore it, recompute
-        return entries
-
-    def lookup(self, digest: str, shas: list[str]) -> dict[str, Signature]:
-        table = self.entries.get(digest, {})
-        found: dict[str, Signature] = {}
-        for sha in shas:
-            row = table.get(sha)
-            if (
-                isinstance(row, list)
-                and len(row) == 3
-                and row[0] in ("good", "bad", "none")
-                and (row[1] is None or isinstance(row[1], str))
-                and isinstance(row[2], str)
-            ):
-                found[sha] = Signature(row[0], row[1], row[2])
-        return found
-
-    def save(self, digest: str, found: Mapping[str, Signature]) -> None:
-        entries = self._read()  # another process may have added some since
-        table = entries.pop(digest, {})
-        table.update({sha: [s.status, s.principal, s.author_email] for sha, s in found.items()})
-        entries[digest] = table  # most recently used last
-        while len(entries) > _CACHE_DIGESTS:
-            entries.pop(next(iter(entries)))
-        self.entries = entries
-        document = {"version": CACHE_VERSION, "mac": self._mac(entries), "signers": entries}
-        # a disposable cache: any failure to write it costs time only
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".signatures-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+def _kept(memory: Memory, key: bytes) -> Entries:
+    """The index's verdicts, when this user's loopkit wrote them (their MAC checks); else none."""
+    data = memory.kind("signatures")
+    entries, mac = data.get("signers"), data.get("mac")
+    if not isinstance(entries, dict) or not isinstance(mac, str):
+        return {}
+    return entries if hmac.compare_digest(mac, _mac(key, entries)) else {}

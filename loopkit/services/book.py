@@ -16,7 +16,6 @@ from loopkit.model.git import Origin
 from loopkit.model.inbox import Message
 from loopkit.model.journal import ProbeRecord
 from loopkit.model.status import StatusDoc
-from loopkit.services import journal_memo
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
 from loopkit.services.signatures import signatures
@@ -164,14 +163,14 @@ class Book:
         found: dict[tuple[str, str], ProbeRecord] = {}
         path = self.ctx.workspace.journal_file(self.phase, role)
         if not wanted or path is None or not path.exists():
-            return found  # (a folder in its place is bad input: journal_memo.spans says so, exit 4)
+            return found  # (a folder in its place is bad input: the index's journal_spans says so, exit 4)
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
         stream = probe_records_from_end(
             read_mapped(path),
             with_lines=True,
             wanted=lambda m, p: (m, p) in pending,
-            known=journal_memo.spans(self.ctx, path),
+            known=self.ctx.index.journal_spans(path),
         )
         exhausted = False
         config = self.ctx.workspace.config

@@ -23,6 +23,7 @@ from loopkit.workspace import CONFIG_NAME, GIT_INIT_HINT, Workspace, _git_dir, f
 if TYPE_CHECKING:  # without importing GitPython, or txn on the read-only path, at start-up
     from loopkit import txn
     from loopkit.gitrepo import Repo
+    from loopkit.index import Index
     from loopkit.model.config import Identity
 
 
@@ -71,6 +72,7 @@ def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
     `[roles]`, `[rules]` and `[files]` as the trust chain has them (SPEC section 2), the rest as
     the work tree has it."""
     from loopkit.gitrepo.signers import trusted_config
+    from loopkit.index import Index
 
     repo_root = find_repo_root(root)
     path = root / CONFIG_NAME
@@ -85,7 +87,7 @@ def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
         workspace=rel,
         work_data=data,
         environ=environ,
-        git_dir=git_dir,
+        memory=Index.open(repo_root, git_dir, environ) if repo_root is not None else None,
     )
     return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
 
@@ -180,8 +182,17 @@ class Context:
             root = self.workspace.repo_root
             if root is None:
                 raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
-            self._repo = Repo(root)
+            self._repo = Repo(root, self.index)
         return self._repo
+
+    @cached_property
+    def index(self) -> Index:
+        """The one index (loopkit/index.py), shared by everything this command reads."""
+        from loopkit.index import Index
+
+        ws = self.workspace
+        git_dir = _git_dir(ws.repo_root) if ws.repo_root is not None else None
+        return Index.open(ws.repo_root or ws.root, git_dir, self.environ)
 
     def wants_sync(self, flag: bool) -> bool:
         """--sync given, or `[git] sync` on (SPEC section 7); a workspace that cannot be read syncs not."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import asdict
@@ -20,7 +19,7 @@ from loopkit.records import inbox as inbox_records
 from loopkit.render import oneline, render
 from loopkit.services import limits
 from loopkit.services.context import Context
-from loopkit.workspace import read_exact, read_text, write_cache
+from loopkit.workspace import read_exact, read_text
 
 if TYPE_CHECKING:
     from loopkit.txn import Plan
@@ -53,33 +52,19 @@ def _read_inbox(ctx: Context, role: str) -> list[Placed]:
     return _parsed(ctx, role, read_text(path), mtime)
 
 
-_PARSED = 2  # the layout of .git/loopkit/inbox-<role>.json
-
-
 def _parsed(ctx: Context, role: str, text: str, mtime: str) -> list[Placed]:
-    """parse_inbox, remembered in .git/loopkit with everything it reads (the text itself, not a
-    digest: comparing it costs less than importing hashlib): an unchanged inbox is not parsed again
-    (markdown-it's import and parse are most of an `inbox list`).
-    Disposable: a missing, stale or unreadable file means one parse; `LOOPKIT_NO_CACHE=1` skips
-    it. tests/test_shortcut_props.py pins it to the parse."""
-    state = None if ctx.environ.get("LOOPKIT_NO_CACHE") else ctx.workspace.state_dir()
-    if state is None:
-        return parse_inbox(text, role=role, mtime=mtime)
-    import json
+    """parse_inbox, remembered in the index with everything it reads (the text itself, not a
+    digest: comparing it costs less than importing hashlib): an unchanged inbox is not parsed
+    again (markdown-it's import and parse are most of an `inbox list`). tests/test_index.py pins
+    it to the parse."""
+    path = ctx.workspace.inbox_file(role)
 
-    key = [_PARSED, role, mtime, text]
-    kept = state / f"inbox-{role}.json"
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        data = json.loads(kept.read_bytes())
-        if data["key"] == key:
-            return [
-                Placed(Message(**fields), tuple((a, b) for a, b in ranges))
-                for fields, ranges in data["placed"]
-            ]
-    placed = parse_inbox(text, role=role, mtime=mtime)
-    record = {"key": key, "placed": [[asdict(p.message), p.ranges] for p in placed]}
-    write_cache(kept, record)
-    return placed
+    def parsed() -> list[Any]:
+        return [[asdict(p.message), p.ranges] for p in parse_inbox(text, role=role, mtime=mtime)]
+
+    found = ctx.index.remembered("inboxes", path, parsed, text=f"{mtime}\n{text}")
+    ctx.index.save()
+    return [Placed(Message(**fields), tuple((a, b) for a, b in ranges)) for fields, ranges in found]
 
 
 def render_message(ctx: Context, message: Message, *, archived: bool = False) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import zlib
 from pathlib import Path
@@ -16,7 +15,7 @@ from loopkit.records import journal as records
 from loopkit.render import oneline, render
 from loopkit.services.context import Context
 from loopkit.txn import Plan
-from loopkit.workspace import read_exact, read_text, write_cache
+from loopkit.workspace import read_exact, read_text
 
 
 def journal_path(ctx: Context, phase: str, role: str) -> Path:
@@ -73,17 +72,16 @@ def _append_quick(ctx: Context, path: Path, old: str, block: str) -> tuple[str, 
     clean, and the block is simple. Returns the new text and where the new entry starts."""
     if not records.simple_block(block):
         return None
-    anchor = _anchor_file(ctx, path)
-    if anchor is None:
+    data = _anchor_of(ctx, path)
+    if data is None:
         return None
     try:
-        data = json.loads(anchor.read_text("utf-8"))
         offset = int(data["offset"])
         if data.get("clean") is not True or not 0 < offset <= len(old):
             return None
         if _digest(old[offset:]) != data["end"] or _digest(old[:offset]) != data["prefix"]:
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     return records.append_simple(old, block)
 
@@ -104,12 +102,11 @@ def append_in_place(
     when the anchor does not hold (then `append_entry`, the slow path, decides).
     tests/test_append_props.py pins it to `append_entry`."""
     path = journal_path(ctx, phase, role)
-    anchor = _anchor_file(ctx, path)
-    if anchor is None:
+    record = _anchor_of(ctx, path)
+    if record is None:
         return None
     try:
         data = path.read_bytes()
-        record = json.loads(anchor.read_text("utf-8"))
         chars = int(record["offset"])
         size, crc = str(record["prefix"]).split(":")
         at, lines = int(size), int(record["lines"])
@@ -155,23 +152,19 @@ def append_in_place(
     return path, txn.Append(base=data, tail=added), line
 
 
-def _anchor_file(ctx: Context, path: Path) -> Path | None:
-    state = ctx.workspace.state_dir()
-    if state is None:
-        return None
-    import hashlib  # lazy: OpenSSL's load is a few ms of every probe exec, for one short name
-
-    return state / f"journal-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.json"
+def _anchor_of(ctx: Context, path: Path) -> dict[str, Any] | None:
+    """The journal's anchor, kept in the index (kind `anchors`, by the journal's path)."""
+    found = ctx.index.kind("anchors").get(str(path))
+    return found if isinstance(found, dict) else None
 
 
 def _anchor(ctx: Context, path: Path, text: str) -> int:
     """Where parsing may start so that the end of the journal reads as in a full parse."""
     if len(text) <= SMALL:
         return 0
-    anchor = _anchor_file(ctx, path)
-    if anchor is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            data = json.loads(anchor.read_text("utf-8"))
+    data = _anchor_of(ctx, path)
+    if data is not None:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             offset = int(data["offset"])
             at_heading = 0 < offset <= len(text) and text.startswith("#", offset) and text[offset - 1] == "\n"
             if (
@@ -205,10 +198,9 @@ def _remember(ctx: Context, path: Path, text: str, offset: int, *, clean: bool) 
 
 def _forget(ctx: Context, path: Path) -> None:
     """No anchor: the next append parses the journal once."""
-    anchor = _anchor_file(ctx, path)
-    if anchor is not None:
-        with contextlib.suppress(OSError):
-            anchor.unlink(missing_ok=True)
+    if ctx.index.kind("anchors").pop(str(path), None) is not None:
+        ctx.index.changed("anchors")
+        ctx.index.save()
 
 
 def _remember_record(
@@ -216,9 +208,6 @@ def _remember_record(
 ) -> None:
     """The anchor record: `chars` and `lines` before the entry, the byte length and CRC-32 of the
     text before it (`prefix`), a checksum of the text from it, and whether the journal ends clean."""
-    anchor = _anchor_file(ctx, path)
-    if anchor is None:
-        return
     size, crc = prefix
     record = {
         "offset": chars,
@@ -227,7 +216,9 @@ def _remember_record(
         "clean": clean,
         "lines": lines,
     }
-    write_cache(anchor, record)
+    ctx.index.kind("anchors")[str(path)] = record
+    ctx.index.changed("anchors")
+    ctx.index.save()
 
 
 def _digest(text: str) -> str:

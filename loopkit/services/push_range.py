@@ -132,7 +132,7 @@ class PushRange:
             from loopkit.gitrepo.signing import verify
 
             text = self.trusted_signers().text
-            found = verify(self.root, todo, text or "", environ=self.environ, cache=False)
+            found = verify(self.root, todo, text or "", environ=self.environ)
             for sha in todo:
                 self._sigs[sha] = found.get(sha)
         return {s: sig for s in shas if (sig := self._sigs.get(s)) is not None}
@@ -149,7 +149,6 @@ class PushRange:
                 path=signers_path(self.rel),
                 orchestrator_email=email,
                 environ=self.environ,
-                cache=False,
                 rev=self.new,
             )
         return self._signers[email]

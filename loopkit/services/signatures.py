@@ -26,7 +26,7 @@ def trusted(ctx: Context) -> TrustedSigners:
             path=signers_path(ws.rel),
             orchestrator_email=ws.config.identities["orchestrator"].email,
             environ=ctx.environ,
-            git_dir=ws.git_dir,
+            memory=ctx.index,
         )
         ctx.cache["signing:trusted"] = found
     return found
@@ -45,7 +45,7 @@ def signatures(ctx: Context, shas: list[str]) -> dict[str, Signature] | None:
     if todo:
         from loopkit.gitrepo.signing import verify
 
-        found = verify(ws.repo_root, todo, trusted(ctx).text, environ=ctx.environ, git_dir=ws.git_dir)
+        found = verify(ws.repo_root, todo, trusted(ctx).text, environ=ctx.environ, memory=ctx.index)
         for sha in todo:
             memo[sha] = found.get(sha)
     return {sha: sig for sha in shas if (sig := memo.get(sha)) is not None}

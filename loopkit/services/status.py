@@ -1,7 +1,7 @@
 """status: the orchestrator's view of every phase, served from a memo of the whole document while
 nothing it is read from has changed, read from the books (services/view.py) otherwise.
 
-The memo (`.git/loopkit/cache/status.json`, and `status-detail.json` for the report's view) holds
+The memo (the index's kinds `status`, and `status-detail` for the report's view) holds
 the last document of the whole workspace with what it was read from:
 
 - HEAD and every tracked path that differs from it, from one `git status` (gitrepo.tree_state):
@@ -12,9 +12,9 @@ the last document of the whole workspace with what it was read from:
 - the workspace and repository paths, loopkit's version, and when some role signs what the
   verifier reads from the environment (PATH, HOME, LOOPKIT_ALLOWED_SIGNERS and its file).
 
-A memo is written only when no file or folder it names changed within RACY_NS of the stats'
-reading (git's "racily clean" rule: a later change in the same tick of the clock could keep every
-stat field as it was). It is read, and believed, only when every recorded fact is the same again;
+A memo is written only when every file or folder it names is quiet at the stats' reading (the
+index's one racy-clean rule: a later change in the same tick of the clock could keep every stat
+field as it was). It is read, and believed, only when every recorded fact is the same again;
 anything else reads the books. Deleting it changes no output; `LOOPKIT_NO_CACHE=1` turns it off.
 The document is stored before redaction: the caller redacts what it prints, as without the memo.
 
@@ -36,23 +36,18 @@ compares all paths since a claim, so it is read again whenever HEAD moved.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from loopkit import __version__
+from loopkit import __version__, index
 from loopkit.model import ROLES
 from loopkit.redact import is_secret_name
 from loopkit.services.context import Context
-from loopkit.workspace import CONFIG_NAME, Workspace, write_cache
+from loopkit.workspace import CONFIG_NAME, Workspace
 
-VERSION = 3  # 3: the detail document holds every genuine record and check's problems
-RACY_NS = 2_000_000_000
-
-Stat = list[int] | None
+Stat = index.Stat
 
 
 def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
@@ -130,24 +125,16 @@ def _changed(
     (old_head, old_dirty), (new_head, new_dirty) = old_tree, new_tree
     touched |= {p for p in {*old_dirty, *new_dirty} if old_dirty.get(p) != new_dirty.get(p)}
     if old_head != new_head:
-        commits = ctx.repo.linear_since(old_head, new_head)
-        if commits is None or any(spec for _, spec in commits):
+        commits = ctx.index.chain(old_head, new_head)
+        if commits is None or {o.sha for o in ctx.repo.spec_commits} & {sha for sha, _ in commits}:
             return None
-        touched |= {path for paths, _ in commits for path in paths}
+        touched |= {path for _, paths in commits for path in paths}
     if any(not owner.get(path) for path in touched):
         return None
     again = {owner[path] for path in touched}
     if old_head != new_head:
         again |= {phase for phase, watch in known["watch"].items() if watch}
     return again
-
-
-def _stat(path: Path) -> Stat:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
 
 
 def inputs(ws: Workspace, environ: Mapping[str, str]) -> list[Path]:
@@ -183,19 +170,16 @@ def _verifier_environ(environ: Mapping[str, str]) -> dict[str, str]:
 class _Memo:
     """One memo file: what the document was read from, checked again before it is believed."""
 
-    def __init__(self, ctx: Context, path: Path, facts: dict[str, Any]) -> None:
+    def __init__(self, ctx: Context, kind: str, facts: dict[str, Any]) -> None:
         self.ctx = ctx
-        self.path = path
+        self.kind = kind
         self.facts = facts
         self.known: dict[str, Any] | None = None  # the memo as lookup read it, when well formed
 
     @classmethod
     def open(cls, ctx: Context, *, detail: bool) -> _Memo | None:
         ws = ctx.workspace
-        if ctx.environ.get("LOOPKIT_NO_CACHE") or ws.repo_root is None:
-            return None
-        state = ws.state_dir()
-        if state is None:
+        if ctx.index.folder is None or ws.repo_root is None:
             return None
         from loopkit.gitrepo.committer import tree_state
 
@@ -203,23 +187,20 @@ class _Memo:
         if tree is None:
             return None
         facts = {
-            "version": VERSION,
             "loopkit": __version__,
             "root": str(ws.root),
             "repo": str(ws.repo_root),
             "environ": _verifier_environ(ctx.environ) if ws.config.signed else None,
             "tree": tree,
         }
-        return cls(ctx, state / "cache" / ("status-detail.json" if detail else "status.json"), facts)
+        return cls(ctx, "status-detail" if detail else "status", facts)
 
     def lookup(self) -> dict[str, Any] | None:
         """The whole document when every fact holds again; otherwise None, keeping in `known` the
         memo as it was read (a well-formed one) for `_changed` to start from."""
         self.known = None
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-            data = json.loads(self.path.read_bytes())
-            if not isinstance(data, dict):
-                return None
+            data = self.ctx.index.kind(self.kind)
             doc: dict[str, Any] = data["doc"]
             if not (
                 isinstance(data["facts"], dict)
@@ -233,25 +214,25 @@ class _Memo:
             self.known = data
             if data["facts"] != self.facts:
                 return None
-            if all(_stat(Path(path)) == stat for path, stat in data["stats"]):
+            if all(index.stat_of(Path(path)) == stat for path, stat in data["stats"]):
                 return doc
         return None
 
     def stats(self) -> tuple[int, list[tuple[str, Stat]]]:
         """The stat of every input, and when it was read."""
         now = time.time_ns()
-        return now, [(str(path), _stat(path)) for path in inputs(self.ctx.workspace, self.ctx.environ)]
+        found = inputs(self.ctx.workspace, self.ctx.environ)
+        return now, [(str(path), index.stat_of(path)) for path in found]
 
     def store(
         self, doc: dict[str, Any], stats: tuple[int, list[tuple[str, Stat]]], watching: dict[str, bool]
     ) -> None:
         """Remember the document with the stats read before it, unless a file changed so close to
-        that reading that a later change could have kept its stat (the racy rule, on mtime: a
-        change always sets mtime and ctime to the clock's time). A file changed while the books
-        were read has a newer stat than the one kept, so the memo is missed next time."""
+        that reading that a later change could have kept its stat (index.quiet). A file changed
+        while the books were read has a newer stat than the one kept, so the memo is missed next
+        time."""
         read_at, found = stats
-        if any(stat is not None and stat[0] > read_at - RACY_NS for _, stat in found):
+        if not all(index.quiet(stat, read_at) for _, stat in found):
             return
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_cache(self.path, {"facts": self.facts, "stats": found, "doc": doc, "watch": watching})
+        self.ctx.index.put(self.kind, {"facts": self.facts, "stats": found, "doc": doc, "watch": watching})
+        self.ctx.index.save()

@@ -94,11 +94,7 @@ def judge_workspace(books: PushRange) -> list[Violation]:
             inner = books.inner(path)
             if inner is None:
                 continue
-            for number, text in change.added:
-                if (shown := redactor.redact(text)) != text:
-                    books.add(
-                        "secret", commit.sha, f"adds a secret: {shown.strip()[:100]}", file=inner, line=number
-                    )
+            _secrets(books, redactor, commit.sha, change, inner)
             kind, phase, role = books.kind(path)
             if kind == "status" and phase is not None:
                 judge_status(books, commit, change, phase, claim_ids.setdefault(path, set()))

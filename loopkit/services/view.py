@@ -13,7 +13,6 @@ from loopkit.markdown.journal import parse_journal
 from loopkit.model import ROLES
 from loopkit.model.git import Origin
 from loopkit.model.journal import Journal, ProbeRecord
-from loopkit.services import journal_memo
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import read_inbox
@@ -415,7 +414,7 @@ def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | No
     for role in ws.config.journals:
         path = ws.journal_file(book.phase, role)
         if path is not None:
-            at = journal_memo.last_time(book.ctx, path)
+            at = book.ctx.index.journal_time(path)
             if at:
                 times.append(at)
     done = book.done
@@ -577,7 +576,5 @@ def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
 
 
 def _save_cache(ctx: Context) -> None:
-    """What status and check learnt from history, kept for the next run (gitrepo/cache.py)."""
-    if ctx.workspace.repo_root is not None:
-        ctx.repo.save_cache()
-        journal_memo.save(ctx)
+    """What status and check learnt, kept in the index for the next run (loopkit/index.py)."""
+    ctx.index.save()
