@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
+from loopkit.documents import JournalAdded, JournalDocument
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.model import Journal, JournalEntry
@@ -381,7 +382,7 @@ def _open_fence(tail: str) -> str | None:
     return None
 
 
-def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> dict[str, Any]:
+def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> JournalAdded:
     require_phase(ctx, phase)
     role = ctx.need_role(doing="add a journal entry")
     journal_path(ctx, phase, role)
@@ -435,7 +436,7 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
         )
 
     outcome = txn.run(ctx, plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return JournalAdded(**outcome.plan.result, commit=outcome.commit)
 
 
 def heading_safe(title: str) -> str:
@@ -449,7 +450,7 @@ def heading_safe(title: str) -> str:
     return title
 
 
-def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
+def journal_show(ctx: Context, *, phase: str, of: str | None) -> JournalDocument:
     require_phase(ctx, phase)
     role = of or "builder"
     if role not in ctx.workspace.config.journals:
@@ -462,7 +463,7 @@ def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
     return journal_json(path.name, journal, phase=phase, role=role)
 
 
-def journal_parse(ctx: Context, file: str) -> dict[str, Any]:
+def journal_parse(ctx: Context, file: str) -> JournalDocument:
     path = ctx.cwd / file
     if path.is_dir():
         raise BadInput(f"{file} is a folder, not a journal file")
@@ -476,11 +477,11 @@ def journal_parse(ctx: Context, file: str) -> dict[str, Any]:
     return journal_json(path.name, journal, phase=journal.phase, role=journal.role)
 
 
-def journal_json(file: str, journal: Journal, *, phase: str | None, role: str | None) -> dict[str, Any]:
-    return {
-        "file": file,
-        "phase": journal.phase or phase,
-        "role": journal.role or role,
-        "warnings": [w.to_json() for w in journal.warnings + journal.mismatches],
-        "entries": [e.to_json() for e in journal.entries],
-    }
+def journal_json(file: str, journal: Journal, *, phase: str | None, role: str | None) -> JournalDocument:
+    return JournalDocument(
+        file,
+        journal.phase or phase,
+        journal.role or role,
+        journal.warnings + journal.mismatches,
+        journal.entries,
+    )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopkit.documents import Synced
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
@@ -131,7 +132,7 @@ def _kind_for_path(cwd: Path, path: str) -> str:
 
 
 # -- sync -----------------------------------------------------------------------------------------
-def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> dict[str, Any]:
+def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> Synced:
     from loopkit.gitrepo.remote import Conflict, Remote
 
     ws = ctx.workspace
@@ -208,15 +209,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                 break
         else:
             raise GitError(f"{name} kept moving: not pushed after {ATTEMPTS} attempts; run sync again")
-    return {
-        "remote": name,
-        "branch": remote_branch,
-        "integrated": integrated,
-        "fetched": fetched,
-        "pushed": pushed,
-        "head": repo.head(),
-        "retries": retries,
-    }
+    return Synced(name, remote_branch, integrated, fetched, pushed, repo.head(), retries)
 
 
 def _backoff(attempt: int) -> None:
