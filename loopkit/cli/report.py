@@ -1,5 +1,7 @@
 """`loopkit report`: the HTML page for people (SPEC section 9). Registers itself on `app`."""
 
+from __future__ import annotations
+
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
