@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import NOW, Repo, make_repo, run_loopkit
 
-from loopkit.documents import StatusDocument
+from loopkit.documents.status import StatusDocument
 from loopkit.services.context import Context
 from loopkit.services.inbox import consume, send
 from loopkit.services.loop import claim, done, verdict

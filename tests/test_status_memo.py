@@ -98,7 +98,7 @@ def _ctx(ws: Path, **env: str) -> Context:
 def _books(ws: Path, *, detail: bool = False) -> dict[str, Any]:
     """What the books say, every cache off (the history cache reads os.environ)."""
     with mock.patch.dict(os.environ, {"LOOPKIT_NO_CACHE": "1"}):
-        return READ_STATUS(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None, detail=detail)
+        return READ_STATUS(_ctx(ws, LOOPKIT_NO_CACHE="1"), phase=None, detail=detail).to_json()
 
 
 def _copy(template: Path, folder: Path) -> Path:
@@ -110,7 +110,7 @@ def _copy(template: Path, folder: Path) -> Path:
 
 
 def _memo(ws: Path, *, detail: bool = False) -> dict[str, Any]:
-    return status_service.status(_ctx(ws), phase=None, detail=detail)
+    return status_service.status(_ctx(ws), phase=None, detail=detail).to_json()
 
 
 def test_an_unchanged_workspace_is_answered_from_the_memo(

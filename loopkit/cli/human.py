@@ -8,30 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from loopkit.cli.text import _committed, _journal_text, _message_text, _record_text
-from loopkit.documents import (
-    CheckDocument,
-    Claimed,
-    Consumed,
-    DoneDocument,
-    EvidenceDocument,
-    GateDocument,
-    Instructed,
-    JournalAdded,
-    JournalDocument,
-    Messages,
-    NextDocument,
-    PhaseList,
-    PhaseOpened,
-    ProbeRun,
-    Problem,
-    RecordWritten,
-    Sent,
-    SpecCommitted,
-    StatusDocument,
-    Synced,
-    Verdicted,
-    Waited,
-)
+from loopkit.documents.inbox import Consumed, Messages, Sent, Waited
+from loopkit.documents.journal import JournalAdded, JournalDocument
+from loopkit.documents.loop import Claimed, DoneDocument, GateDocument, Instructed, Verdicted
+from loopkit.documents.next import NextDocument
+from loopkit.documents.phases import PhaseList, PhaseOpened, SpecCommitted
+from loopkit.documents.probes import EvidenceDocument, ProbeRun, RecordWritten
+from loopkit.documents.status import CheckDocument, Problem, StatusDocument
+from loopkit.documents.sync import Synced
 
 Args = Mapping[str, Any]
 

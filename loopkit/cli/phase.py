@@ -11,7 +11,7 @@ from loopkit.cli import _checked, _context, _run, app
 from loopkit.cli.options import Json, Role, epilog
 
 if TYPE_CHECKING:
-    from loopkit.documents import InitDocument
+    from loopkit.documents.phases import InitDocument
 
 
 # -- commands -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from loopkit.commands import EXIT_READ
 from loopkit.errors import UsageError
 
 if TYPE_CHECKING:
-    from loopkit.documents import ReportDocument
+    from loopkit.documents.report import ReportDocument
 
 
 @app.command(epilog=epilog("loopkit report --out loopkit-report.html", EXIT_READ))

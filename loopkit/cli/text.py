@@ -15,12 +15,15 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loopkit import timefmt
-from loopkit.documents import JournalDocument, MilestoneStatus, PhaseStatus, StatusDocument
-from loopkit.model.inbox import Message
-from loopkit.model.journal import FreeEvidence, ProbeRecord
+
+if TYPE_CHECKING:  # a command imports only the records it uses (tests/test_hot_path.py)
+    from loopkit.documents.journal import JournalDocument
+    from loopkit.documents.status import MilestoneStatus, PhaseStatus, StatusDocument
+    from loopkit.model.inbox import Message
+    from loopkit.model.journal import ProbeRecord
 
 SIGNS = {"passed": "✓", "failed": "✗", "claimed": "…", "open": "·"}
 _STYLE = {
@@ -292,6 +295,8 @@ def _committed(what: str, commit: str | None) -> str:
 
 
 def _journal_text(d: JournalDocument) -> str:
+    from loopkit.model.journal import FreeEvidence
+
     out = [f"{d.file}: phase {d.phase}, {d.role}, {len(d.entries)} entries"]
     for entry in d.entries:
         out.append(f"{entry.line:>6}  {entry.at or '-':<20}  {entry.title}")

@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from loopkit.documents import DemoDocument, StatusDocument, Verdicted
+from loopkit.documents.loop import Verdicted
+from loopkit.documents.report import DemoDocument
+from loopkit.documents.status import StatusDocument
 from loopkit.errors import BadInput, Refused
 from loopkit.render import data_dir, render
 from loopkit.services import inbox, journals, loop, phases, probes, status, view

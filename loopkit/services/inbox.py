@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loopkit import names, timefmt, txn
-from loopkit.documents import Consumed, Messages, Sent
+from loopkit.documents.inbox import Consumed, Messages, Sent
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.inbox import Placed, encode, parse_inbox, remove

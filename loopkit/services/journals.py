@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
-from loopkit.documents import JournalAdded, JournalDocument
+from loopkit.documents.journal import JournalAdded, JournalDocument
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.model import Journal, JournalEntry

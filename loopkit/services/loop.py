@@ -6,7 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from loopkit import names, timefmt, txn
-from loopkit.documents import Claimed, DoneDocument, DoneVerdict, GateDocument, Instructed, Unmet, Verdicted
+from loopkit.documents.loop import (
+    Claimed,
+    DoneDocument,
+    DoneVerdict,
+    GateDocument,
+    Instructed,
+    Unmet,
+    Verdicted,
+)
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import edit
 from loopkit.markdown.status import parse_status

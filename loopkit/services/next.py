@@ -11,7 +11,7 @@ import shlex
 from typing import Any
 
 from loopkit import names
-from loopkit.documents import NextAction, NextDocument, ToolCall
+from loopkit.documents.next import NextAction, NextDocument, ToolCall
 from loopkit.errors import BadInput
 from loopkit.model.inbox import Message
 from loopkit.services.book import Book, load

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loopkit import names, txn
-from loopkit.documents import InitDocument, PhaseEntry, PhaseList, PhaseOpened, SpecCommitted
+from loopkit.documents.phases import InitDocument, PhaseEntry, PhaseList, PhaseOpened, SpecCommitted
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import PhaseSpec

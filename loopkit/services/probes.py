@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
-from loopkit.documents import EvidenceDocument, MilestoneEvidence, ProbeRun, RecordWritten
+from loopkit.documents.probes import EvidenceDocument, MilestoneEvidence, ProbeRun, RecordWritten
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
 from loopkit.model.config import ProbeSpec
@@ -375,6 +375,8 @@ def evidence(ctx: Context, *, phase: str, milestone: str | None) -> EvidenceDocu
         required, passing, failing, missing, stale = (tuple(v) for v in lists)
         flaky = tuple(book.flaky(mid))  # [rules] replay (SPEC section 11); else ()
         milestones.append(
-            MilestoneEvidence(mid, required, passing, failing, missing, stale, paths, dict(view.latest), flaky)
+            MilestoneEvidence(
+                mid, required, passing, failing, missing, stale, paths, dict(view.latest), flaky
+            )
         )
     return EvidenceDocument(phase, tuple(milestones))

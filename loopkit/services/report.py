@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from loopkit import timefmt
 from loopkit.config import load_report_url
-from loopkit.documents import ReportDocument, StatusDocument
+from loopkit.documents.report import ReportDocument
+from loopkit.documents.status import StatusDocument
 from loopkit.render import render_html
 from loopkit.services.context import Context
 from loopkit.services.status import status

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import __version__
-from loopkit.documents import PhaseStatus, StatusDocument
+from loopkit.documents.status import PhaseStatus, StatusDocument
 from loopkit.model import ROLES
 from loopkit.redact import is_secret_name
 from loopkit.services.context import Context

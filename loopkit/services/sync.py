@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopkit.documents import Synced
+from loopkit.documents.sync import Synced
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity

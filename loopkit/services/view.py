@@ -9,19 +9,21 @@ from datetime import datetime
 from typing import Any
 
 from loopkit import names, timefmt
-from loopkit.documents import (
+from loopkit.documents.report import (
+    MilestoneDetail,
+    PhaseDetail,
+    ProbeState,
+    TimelineEvidence,
+    TimelineRecord,
+)
+from loopkit.documents.status import (
     CheckDocument,
     ClaimView,
     EvidenceSummary,
-    MilestoneDetail,
     MilestoneStatus,
-    PhaseDetail,
     PhaseStatus,
-    ProbeState,
     Problem,
     StatusDocument,
-    TimelineEvidence,
-    TimelineRecord,
     VerdictView,
 )
 from loopkit.markdown.journal import parse_journal
@@ -293,8 +295,17 @@ def _evidence_record(journal: JournalRead, record: ProbeRecord) -> TimelineEvide
     """One genuine probe record of a milestone's timeline (report detail)."""
     origin = journal.origins.get(record.line)
     return TimelineEvidence(
-        "EVIDENCE", record.probe, record.title, record.result, record.observed, record.at, journal.role,
-        record.head, origin.sha if origin else None, genuine=True, line=record.line,
+        "EVIDENCE",
+        record.probe,
+        record.title,
+        record.result,
+        record.observed,
+        record.at,
+        journal.role,
+        record.head,
+        origin.sha if origin else None,
+        genuine=True,
+        line=record.line,
     )
 
 
@@ -403,8 +414,16 @@ def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | No
         messages = tuple(sorted(pending, key=lambda m: m.at or ""))
         extra = PhaseDetail(messages, book.status_name, book.spec.plan if book.spec else None)
     return PhaseStatus(
-        book.phase, title, state, done, tuple(milestones), counts, WAITING_ON[state],
-        max(times) if times else None, tuple(problem(p) for p in found), detail=extra,
+        book.phase,
+        title,
+        state,
+        done,
+        tuple(milestones),
+        counts,
+        WAITING_ON[state],
+        max(times) if times else None,
+        tuple(problem(p) for p in found),
+        detail=extra,
     )
 
 

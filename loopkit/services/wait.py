@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loopkit import names
-from loopkit.documents import Waited
+from loopkit.documents.inbox import Waited
 from loopkit.errors import UsageError
 from loopkit.model import ROLES
 from loopkit.model.inbox import Message

@@ -1,0 +1,74 @@
+"""SPEC section 4's shapes: what services return, what `--json` prints, what MCP returns, what the
+report and `next` read. Shapes only, no rules: each field is a key of its JSON, in its order.
+
+`to_json()` gives a document's keys in its fields' order; a field whose metadata says `omit`
+is left out while it is None (a key SPEC adds only in some cases). `schema_version` is no
+field: the output boundary (commands.document) puts it first. Documents read back from a JSON
+memo (`status`) have `from_json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Self
+
+from loopkit.model import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION"]
+
+OMIT: Mapping[str, Any] = {"omit": True}
+
+
+def _json(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, tuple | list):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """A JSON value as the field's type holds it: documents and tuples rebuilt (a document holding
+    records of model/ rebuilds them in its own from_json)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        inner = [k for k in typing.get_args(kind) if k is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple:
+        return tuple(_decode(typing.get_args(kind)[0], v) for v in value)
+    if origin is dict:
+        return {k: _decode(typing.get_args(kind)[1], v) for k, v in value.items()}
+    if isinstance(kind, type) and issubclass(kind, Document):
+        return kind.from_json(value)
+    return value
+
+
+class Document:
+    """A frozen dataclass that is one JSON object of SPEC section 4."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get("omit"):
+                continue
+            out[f.name] = _json(value)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        hints = typing.get_type_hints(cls)
+        kwargs = {
+            f.name: _decode(hints[f.name], data.get(f.name))
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        }
+        return cls(**kwargs)
