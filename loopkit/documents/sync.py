@@ -1,4 +1,4 @@
-"""The documents of `sync`."""
+"""The documents of `sync` and the merge driver."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ class Synced(Document):
     pushed: int
     head: str | None
     retries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Merged(Document):
+    """What the merge driver did with one file: `conflict` when markers were left."""
+
+    path: str
+    kind: str | None
+    conflict: bool

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopkit.documents.sync import Synced
+from loopkit.documents.sync import Merged, Synced
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
@@ -103,7 +103,7 @@ def on_open(ctx: Context, ws: Workspace) -> None:
 
 
 # -- the merge driver -----------------------------------------------------------------------------
-def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> dict[str, Any]:
+def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> Merged:
     """Merge BASE, OURS, THEIRS (git's temporary files) into OURS; `conflict` says whether markers
     were left. Takes no lock: git calls it in the middle of a merge that sync may be running."""
     from loopkit.records.merge import merge
@@ -112,7 +112,7 @@ def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> 
     data = [Path(cwd / name).read_bytes() if (cwd / name).exists() else b"" for name in (base, ours, theirs)]
     merged, conflict = merge(data[0], data[1], data[2], kind)
     (cwd / ours).write_bytes(merged)
-    return {"path": path, "kind": kind, "conflict": conflict}
+    return Merged(path, kind, conflict)
 
 
 def _kind_for_path(cwd: Path, path: str) -> str:
