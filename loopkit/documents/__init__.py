@@ -20,6 +20,8 @@ from loopkit.model import SCHEMA_VERSION
 __all__ = ["SCHEMA_VERSION"]
 
 OMIT: Mapping[str, Any] = {"omit": True}
+# a part some documents have (the report's detail): when present, its keys follow the others'
+DETAIL: Mapping[str, Any] = {"omit": True, "detail": True}
 
 
 def _json(value: Any) -> Any:
@@ -39,8 +41,7 @@ def _decode(kind: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(kind)
     if origin in (types.UnionType, typing.Union):
-        inner = [k for k in typing.get_args(kind) if k is not type(None)]
-        return _decode(inner[0], value) if len(inner) == 1 else value
+        return _decode(_inner(kind), value)
     if origin is tuple:
         return tuple(_decode(typing.get_args(kind)[0], v) for v in value)
     if origin is dict:
@@ -48,6 +49,11 @@ def _decode(kind: Any, value: Any) -> Any:
     if isinstance(kind, type) and issubclass(kind, Document):
         return kind.from_json(value)
     return value
+
+
+def _inner(kind: Any) -> Any:
+    """`X` of `X | None`."""
+    return next(k for k in typing.get_args(kind) if k is not type(None))
 
 
 class Document:
@@ -61,14 +67,20 @@ class Document:
             value = getattr(self, f.name)
             if value is None and f.metadata.get("omit"):
                 continue
-            out[f.name] = _json(value)
+            if f.metadata.get("detail"):
+                out.update(value.to_json())
+            else:
+                out[f.name] = _json(value)
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         hints = typing.get_type_hints(cls)
-        kwargs = {
-            f.name: _decode(hints[f.name], data.get(f.name))
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        }
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.metadata.get("detail"):  # present when its first key is
+                part = _inner(hints[f.name])
+                kwargs[f.name] = part.from_json(data) if dataclasses.fields(part)[0].name in data else None
+            else:
+                kwargs[f.name] = _decode(hints[f.name], data.get(f.name))
         return cls(**kwargs)

@@ -1,17 +1,15 @@
-"""The documents of `report` and `demo`, and what the report shows besides `status` (its detail:
-timelines, probes, pending messages), imported only when read."""
+"""The documents of `report` and `demo`, and the parts of the report's detail (status.py's
+MilestoneDetail) a status without it never builds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loopkit.documents import OMIT, Document
 
 if TYPE_CHECKING:
     from loopkit.documents.status import StatusDocument
-    from loopkit.model.inbox import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,53 +57,6 @@ class ProbeState(Document):
     at: str | None
     head: str | None
     command: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MilestoneDetail:
-    """What the report shows of a milestone besides status's view."""
-
-    timeline: tuple[TimelineRecord | TimelineEvidence, ...]
-    probes: tuple[ProbeState, ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> MilestoneDetail:
-        timeline = tuple(
-            TimelineEvidence.from_json(t) if t["kind"] == "EVIDENCE" else TimelineRecord.from_json(t)
-            for t in data["timeline"]
-        )
-        return cls(timeline, tuple(ProbeState.from_json(p) for p in data["probes"]))
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseDetail:
-    """What the report shows of a phase besides status's view."""
-
-    messages: tuple[Message, ...]
-    status_file: str
-    plan: str | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PhaseDetail:
-        return cls(tuple(_message(m) for m in data["messages"]), data["status_file"], data["plan"])
-
-
-def _message(data: Mapping[str, Any]) -> Message:
-    """A message as Message.to_json wrote it (its line is not part of the JSON)."""
-    from loopkit.model.inbox import Message
-
-    return Message(
-        id=data["id"],
-        to=data["to"],
-        sender=data["from"],
-        phase=data["phase"],
-        at=data["at"],
-        subject=data["subject"],
-        body=data["body"],
-        milestone=data.get("milestone"),
-        result=data.get("result"),
-        claim=data.get("claim"),
-    )
 
 
 @dataclass(frozen=True, slots=True)

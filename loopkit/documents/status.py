@@ -1,4 +1,4 @@
-"""The documents of `status` and `check`."""
+"""The documents of `status` and `check`; with the report's detail, the parts it adds."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-from loopkit.documents import OMIT, Document, _decode, _json
+from loopkit.documents import DETAIL, OMIT, Document
 
 if TYPE_CHECKING:
-    from loopkit.documents.report import MilestoneDetail, PhaseDetail
+    from loopkit.documents.report import ProbeState, TimelineEvidence, TimelineRecord
+    from loopkit.model.inbox import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,55 @@ class EvidenceSummary(Document):
 
 
 @dataclass(frozen=True, slots=True)
+class MilestoneDetail(Document):
+    """What the report shows of a milestone besides status's view."""
+
+    timeline: tuple[TimelineRecord | TimelineEvidence, ...]
+    probes: tuple[ProbeState, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        from loopkit.documents.report import ProbeState, TimelineEvidence, TimelineRecord
+
+        timeline = tuple(
+            TimelineEvidence.from_json(t) if t["kind"] == "EVIDENCE" else TimelineRecord.from_json(t)
+            for t in data["timeline"]
+        )
+        return cls(timeline, tuple(ProbeState.from_json(p) for p in data["probes"]))
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseDetail(Document):
+    """What the report shows of a phase besides status's view."""
+
+    messages: tuple[Message, ...]
+    status_file: str
+    plan: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(tuple(_message(m) for m in data["messages"]), data["status_file"], data["plan"])
+
+
+def _message(data: Mapping[str, Any]) -> Message:
+    """A message as Message.to_json wrote it (its line is not part of the JSON)."""
+    from loopkit.model.inbox import Message
+
+    return Message(
+        id=data["id"],
+        to=data["to"],
+        sender=data["from"],
+        phase=data["phase"],
+        at=data["at"],
+        subject=data["subject"],
+        body=data["body"],
+        milestone=data.get("milestone"),
+        result=data.get("result"),
+        claim=data.get("claim"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class MilestoneStatus(Document):
     id: str
     title: str
@@ -66,38 +116,7 @@ class MilestoneStatus(Document):
     claim: ClaimView | None
     verdict: VerdictView | None
     evidence: EvidenceSummary
-    detail: MilestoneDetail | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "id": self.id,
-            "title": self.title,
-            "state": self.state,
-            "claim": _json(self.claim),
-            "verdict": _json(self.verdict),
-            "evidence": self.evidence.to_json(),
-        }
-        if self.detail is not None:
-            out["timeline"] = _json(self.detail.timeline)
-            out["probes"] = _json(self.detail.probes)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        detail = None
-        if "timeline" in data:  # the report's
-            from loopkit.documents.report import MilestoneDetail
-
-            detail = MilestoneDetail.from_json(data)
-        return cls(
-            id=data["id"],
-            title=data["title"],
-            state=data["state"],
-            claim=_decode(ClaimView | None, data["claim"]),
-            verdict=_decode(VerdictView | None, data["verdict"]),
-            evidence=EvidenceSummary.from_json(data["evidence"]),
-            detail=detail,
-        )
+    detail: MilestoneDetail | None = field(default=None, metadata=DETAIL)  # the report's
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,45 +132,7 @@ class PhaseStatus(Document):
     waiting_on: str | None
     last_activity: str | None
     problems: tuple[Problem, ...]
-    detail: PhaseDetail | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "phase": self.phase,
-            "title": self.title,
-            "state": self.state,
-            "done": self.done,
-            "milestones": _json(self.milestones),
-            "inbox": dict(self.inbox),
-            "waiting_on": self.waiting_on,
-            "last_activity": self.last_activity,
-            "problems": _json(self.problems),
-        }
-        if self.detail is not None:
-            out["messages"] = _json(self.detail.messages)
-            out["status_file"] = self.detail.status_file
-            out["plan"] = self.detail.plan
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        detail = None
-        if "status_file" in data:  # the report's
-            from loopkit.documents.report import PhaseDetail
-
-            detail = PhaseDetail.from_json(data)
-        return cls(
-            phase=data["phase"],
-            title=data["title"],
-            state=data["state"],
-            done=data["done"],
-            milestones=tuple(MilestoneStatus.from_json(m) for m in data["milestones"]),
-            inbox=dict(data["inbox"]),
-            waiting_on=data["waiting_on"],
-            last_activity=data["last_activity"],
-            problems=tuple(Problem.from_json(p) for p in data["problems"]),
-            detail=detail,
-        )
+    detail: PhaseDetail | None = field(default=None, metadata=DETAIL)  # the report's
 
 
 @dataclass(frozen=True, slots=True)

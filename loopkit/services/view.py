@@ -6,21 +6,16 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
-from loopkit.documents.report import (
-    MilestoneDetail,
-    PhaseDetail,
-    ProbeState,
-    TimelineEvidence,
-    TimelineRecord,
-)
 from loopkit.documents.status import (
     CheckDocument,
     ClaimView,
     EvidenceSummary,
+    MilestoneDetail,
     MilestoneStatus,
+    PhaseDetail,
     PhaseStatus,
     Problem,
     StatusDocument,
@@ -39,6 +34,9 @@ from loopkit.services.signatures import signatures, trusted
 from loopkit.state import EvidenceView, Genuine, claim_gate, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
 from loopkit.workspace import CONFIG_NAME, read_text
+
+if TYPE_CHECKING:  # the report's parts, built only with its detail
+    from loopkit.documents.report import ProbeState, TimelineEvidence, TimelineRecord
 
 # SPEC section 4: the role whose move it is, from the phase's state.
 WAITING_ON: dict[str, str | None] = {
@@ -283,6 +281,8 @@ def _journal_problems(book: Book, read: JournalRead) -> list[Issue]:
 
 def _record(item: Genuine, *, genuine: bool) -> TimelineRecord:
     """One claim, verdict or forged record of a milestone's timeline (report detail)."""
+    from loopkit.documents.report import TimelineRecord
+
     record, origin = item.record, item.origin
     email = origin.author.email if origin else None
     sha = origin.sha if origin else None
@@ -293,6 +293,8 @@ def _record(item: Genuine, *, genuine: bool) -> TimelineRecord:
 
 def _evidence_record(journal: JournalRead, record: ProbeRecord) -> TimelineEvidence:
     """One genuine probe record of a milestone's timeline (report detail)."""
+    from loopkit.documents.report import TimelineEvidence
+
     origin = journal.origins.get(record.line)
     return TimelineEvidence(
         "EVIDENCE",
@@ -344,6 +346,8 @@ def _place(origin: Origin | None, history: dict[str, int]) -> int:
 def _probes(book: Book, mid: str) -> tuple[ProbeState, ...]:
     """The latest record of each probe the milestone requires, with what the evidence view made of
     it and, when stale, why. A DONE phase is history (SPEC section 3): nothing of it is stale."""
+    from loopkit.documents.report import ProbeState
+
     evidence = book.evidence(mid)
     spec_m = book.spec.milestone(mid) if book.spec else None
     titles = {p.id: p.title for p in spec_m.probes} if spec_m else {}
