@@ -70,11 +70,7 @@ class ProbeRecord:
                 ordered["code"] = code  # SPEC's order: head, code, dirty
             elif key == "dirty":
                 ordered["dirty_paths"] = dirty_paths
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "source": "probe",
-            **ordered,
-        }  # a record is versioned as stored
+        return {"schema_version": SCHEMA_VERSION, "source": "probe", **ordered}  # versioned as stored
 
     def stored(self) -> dict[str, Any]:
         """What the journal comment keeps: everything but the line, which the file itself tells,

@@ -134,28 +134,13 @@ def problems(book: Book, *, full: bool, journals: list[JournalRead] | None = Non
     return found
 
 
-def _issue(
-    book: Book,
-    code: str,
-    message: str,
-    *,
-    milestone: str | None = None,
-    file: str | None,
-    line: int | None = None,
-) -> Issue:
-    return Issue(code, message, milestone, file, line, book.phase)
-
-
 def _status_problems(book: Book) -> list[Issue]:
     """The spec's, and the STATUS file's: removed, forged, unsigned and unknown records, a stale PASS."""
-    name = book.status_name
-    found = (
-        [_issue(book, i.code, i.message, file=i.file) for i in book.spec_state.problems]
-        if book.spec_state
-        else []
-    )
-    found += [_issue(book, i.code, i.message, file=name) for i in book.removed_issues()]
-    found += [_issue(book, "parse-warning", w.message, file=name, line=w.line) for w in book.doc.warnings]
+    name, p, doc = book.status_name, book.phase, book.doc
+    spec_problems = book.spec_state.problems if book.spec_state else ()
+    found = [Issue(i.code, i.message, None, i.file, None, p) for i in spec_problems]
+    found += [Issue(i.code, i.message, None, name, None, p) for i in book.removed_issues()]
+    found += [Issue("parse-warning", w.message, None, name, w.line, p) for w in doc.warnings]
     spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
     for view in book.views.values():
         for forged in view.forged:
@@ -167,31 +152,19 @@ def _status_problems(book: Book) -> list[Issue]:
                 f"without `loopkit {kind}`"
             )
             message = f"{forged.record.kind} {view.id} {how}; it counts as no {kind}"
-            found.append(
-                _issue(book, f"forged-{kind}", message, milestone=view.id, file=name, line=forged.record.line)
-            )
+            found.append(Issue(f"forged-{kind}", message, view.id, name, forged.record.line, p))
         for unsigned in view.unsigned:
             message = f"{unsigned.item.record.kind} {view.id} counts as none: {unsigned.reason}"
-            line = unsigned.item.record.line
-            found.append(_issue(book, unsigned.code, message, milestone=view.id, file=name, line=line))
-        section = book.doc.section(view.id)
+            found.append(Issue(unsigned.code, message, view.id, name, unsigned.item.record.line, p))
+        section = doc.section(view.id)
         if book.spec is not None and view.id not in spec_ids and section is not None and section.records:
-            message = f"{name} has records for {view.id}, which phases/{book.phase}.toml does not name"
-            found.append(
-                _issue(book, "unknown-milestone", message, milestone=view.id, file=name, line=section.line)
-            )
-    if book.done_unsigned is not None and book.doc.done is not None:
-        found.append(
-            _issue(
-                book, book.done_unsigned.code, book.done_unsigned.message, file=name, line=book.doc.done.line
-            )
-        )
-    if book.doc.done_line is None and book.spec is not None and book.opened:
-        found += [
-            _issue(book, "stale-verdict", i.message, milestone=i.milestone, file=name)
-            for i in book.done_gate()
-            if i.code == "stale-verdict"
-        ]
+            message = f"{name} has records for {view.id}, which phases/{p}.toml does not name"
+            found.append(Issue("unknown-milestone", message, view.id, name, section.line, p))
+    if book.done_unsigned is not None and doc.done is not None:
+        found.append(Issue(book.done_unsigned.code, book.done_unsigned.message, None, name, doc.done.line, p))
+    if doc.done_line is None and book.spec is not None and book.opened:
+        gate = [i for i in book.done_gate() if i.code == "stale-verdict"]
+        found += [Issue("stale-verdict", i.message, i.milestone, name, None, p) for i in gate]
     return found
 
 
@@ -199,18 +172,14 @@ def _evidence_problems(book: Book) -> list[Issue]:
     """Stale evidence of a milestone not passed, and flaky probes ([rules] replay, SPEC section 11)."""
     if not book.spec or book.doc.done_line is not None:
         return []
-    ws = book.ctx.workspace
-    journal = ws.journal_file(book.phase, "builder")
-    journal_name = ws.shown(journal) if journal else None
+    ws, p = book.ctx.workspace, book.phase
+    journal, review = ws.journal_file(p, "builder"), ws.journal_file(p, "adversary")
     found: list[Issue] = []
-    for m in book.spec.milestones:
-        if book.views[m.id].state == "passed":
-            continue
-        evidence = book.evidence(m.id)
-        for probe in evidence.stale:
-            why, line = stale_why(m.id, probe, evidence), evidence.latest[probe].line or None
-            found.append(_issue(book, "stale-evidence", why, milestone=m.id, file=journal_name, line=line))
-    review = ws.journal_file(book.phase, "adversary")
+    for m in (m for m in book.spec.milestones if book.views[m.id].state != "passed"):
+        ev = book.evidence(m.id)
+        for probe in ev.stale:
+            why, line = stale_why(m.id, probe, ev), ev.latest[probe].line or None
+            found.append(Issue("stale-evidence", why, m.id, ws.shown(journal) if journal else None, line, p))
     for m in book.spec.milestones:
         for probe in book.flaky(m.id):
             record = book.adversary_latest[(m.id, probe)]
@@ -219,7 +188,7 @@ def _evidence_problems(book: Book) -> list[Issue]:
                 "code; find out why before anyone passes it"
             )
             shown = ws.shown(review) if review else None
-            found.append(_issue(book, "flaky", message, milestone=m.id, file=shown, line=record.line or None))
+            found.append(Issue("flaky", message, m.id, shown, record.line or None, p))
     return found
 
 
@@ -228,25 +197,17 @@ def _mismatches(book: Book) -> list[Issue]:
     journal = book.ctx.workspace.journal_file(book.phase, "builder")
     shown = book.ctx.workspace.shown(journal) if journal else None
     return [
-        _issue(
-            book,
-            "evidence-mismatch",
-            f"{mid} {probe}: the evidence block was edited by hand",
-            milestone=mid,
-            file=shown,
-            line=line or None,
-        )
+        Issue("evidence-mismatch", f"{mid} {probe}: the evidence block was edited by hand", mid, shown,
+              line or None, book.phase)
         for (mid, probe), line in sorted(book.mismatched.items())
-    ]
+    ]  # fmt: skip
 
 
 def _journal_problems(book: Book, read: JournalRead) -> list[Issue]:
     """One whole journal's: parse warnings, hand-edited blocks, forged records, unknown milestones."""
-    shown, parsed, origins = read.shown, read.parsed, read.origins
-    found = [_issue(book, "parse-warning", w.message, file=shown, line=w.line) for w in parsed.warnings]
-    found += [
-        _issue(book, "evidence-mismatch", m.message, file=shown, line=m.line) for m in parsed.mismatches
-    ]
+    shown, parsed, origins, p = read.shown, read.parsed, read.origins, book.phase
+    found = [Issue("parse-warning", w.message, None, shown, w.line, p) for w in parsed.warnings]
+    found += [Issue("evidence-mismatch", m.message, None, shown, m.line, p) for m in parsed.mismatches]
     spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
     config = book.ctx.workspace.config
     for record in parsed.probe_records:
@@ -259,23 +220,10 @@ def _journal_problems(book: Book, read: JournalRead) -> list[Issue]:
                 "evidence commit for it"
             )
             message = f"{record.milestone} {record.probe} record {how}; it counts as no evidence"
-            found.append(
-                _issue(
-                    book, "forged-evidence", message, milestone=record.milestone, file=shown, line=record.line
-                )
-            )
+            found.append(Issue("forged-evidence", message, record.milestone, shown, record.line, p))
         if record.milestone not in spec_ids and book.spec is not None:
             message = f"evidence for {record.milestone}, which the spec does not name"
-            found.append(
-                _issue(
-                    book,
-                    "unknown-milestone",
-                    message,
-                    milestone=record.milestone,
-                    file=shown,
-                    line=record.line,
-                )
-            )
+            found.append(Issue("unknown-milestone", message, record.milestone, shown, record.line, p))
     return found
 
 
