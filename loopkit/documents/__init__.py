@@ -51,6 +51,9 @@ def _decode(kind: Any, value: Any) -> Any:
     return value
 
 
+_HINTS: dict[type, dict[str, Any]] = {}  # each class's field types, resolved once (it is slow)
+
+
 def _inner(kind: Any) -> Any:
     """`X` of `X | None`."""
     return next(k for k in typing.get_args(kind) if k is not type(None))
@@ -75,7 +78,7 @@ class Document:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        hints = typing.get_type_hints(cls)
+        hints = _HINTS.get(cls) or _HINTS.setdefault(cls, typing.get_type_hints(cls))
         kwargs = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.metadata.get("detail"):  # present when its first key is
