@@ -10,7 +10,7 @@ which refuses it), syncs (`--sync` around it), `tool` (an MCP tool too, SPEC sec
 
 To add a command:
 1. write its service (`loopkit/services/<module>.py`, `def name(ctx, *, ...) -> Document`, its
-   shape in `loopkit/documents.py`);
+   shape in `loopkit/documents/<kind>.py`);
 2. append a `Command(...)` to `COMMANDS`: its words, one-line help, "module:function", its
    `Param`s, an example and its exit codes; `tool=False` unless SPEC section 8 lists it as a tool;
    `exit_code` when a result that is no error still exits non-zero (`check`: 1);

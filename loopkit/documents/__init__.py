@@ -2,9 +2,13 @@
 report and `next` read. Shapes only, no rules: each field is a key of its JSON, in its order.
 
 `to_json()` gives a document's keys in its fields' order; a field whose metadata says `omit`
-is left out while it is None (a key SPEC adds only in some cases). `schema_version` is no
-field: the output boundary (commands.document) puts it first. Documents read back from a JSON
-memo (`status`) have `from_json`.
+is left out while it is None (a key SPEC adds only in some cases), a DETAIL part's keys follow
+the others'. `schema_version` is no field: the output boundary (commands.document) puts it
+first, the one place it is added (an evidence record carries its own, as the journal stores it).
+`from_json` reads a document back (the status memo, the report's redacted copy).
+
+One module per kind of command, as model/ is: building a frozen dataclass costs about a
+millisecond at import, and a command imports only its own documents (tests/test_hot_path.py).
 """
 
 from __future__ import annotations
@@ -14,10 +18,6 @@ import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Self
-
-from loopkit.model import SCHEMA_VERSION
-
-__all__ = ["SCHEMA_VERSION"]
 
 OMIT: Mapping[str, Any] = {"omit": True}
 # a part some documents have (the report's detail): when present, its keys follow the others'
