@@ -9,7 +9,8 @@ human renderer in `loopkit.cli.human`, and what it does: writes (it takes `--no-
 which refuses it), syncs (`--sync` around it), `tool` (an MCP tool too, SPEC section 8).
 
 To add a command:
-1. write its service (`loopkit/services/<module>.py`, `def name(ctx, *, ...) -> dict`);
+1. write its service (`loopkit/services/<module>.py`, `def name(ctx, *, ...) -> Document`, its
+   shape in `loopkit/documents/<kind>.py`);
 2. append a `Command(...)` to `COMMANDS`: its words, one-line help, "module:function", its
    `Param`s, an example and its exit codes; `tool=False` unless SPEC section 8 lists it as a tool;
    `exit_code` when a result that is no error still exits non-zero (`check`: 1);
@@ -31,8 +32,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopkit.errors import LoopkitError, error_document
+from loopkit.model import SCHEMA_VERSION
 
 if TYPE_CHECKING:
+    from loopkit.documents import Document
     from loopkit.services.context import Context
 
 Doc = dict[str, Any]
@@ -97,7 +100,7 @@ class Command:
     tool: bool = True  # an MCP tool (SPEC section 8 lists them)
     read_only: bool = False
     progress: bool = False  # the service reports progress (`progress=`), as the shell shows it
-    exit_code: Callable[[Doc], int] | None = None  # a result that is no error but not exit 0
+    exit_code: Callable[[Any], int] | None = None  # a result that is no error but not exit 0
     details: str = ""  # more for the tool's description (what an agent needs to know)
 
     @property
@@ -109,9 +112,9 @@ class Command:
     def renderer(self) -> str:
         return self.human or self.name
 
-    def function(self) -> Callable[..., Doc]:
+    def function(self) -> Callable[..., Document]:
         module, _, attr = self.service.partition(":")
-        found: Callable[..., Doc] = getattr(importlib.import_module(f"loopkit.services.{module}"), attr)
+        found: Callable[..., Document] = getattr(importlib.import_module(f"loopkit.services.{module}"), attr)
         return found
 
     def mcp_params(self) -> list[Param]:
@@ -134,7 +137,7 @@ class Command:
             "additionalProperties": False,
         }
 
-    def call(self, ctx: Context, args: Mapping[str, Any], **shell: Any) -> Doc:
+    def call(self, ctx: Context, args: Mapping[str, Any], **shell: Any) -> Document:
         """The service with these arguments (by the table's names), plus what the shell supplies."""
         given = {k: v for k, v in args.items() if v is not None}  # None: not given, in either shell
         kwargs = {p.keyword: given.get(p.name, p.default) for p in self.params}
@@ -149,7 +152,7 @@ def run(
     sync: bool,
     progress: Callable[[str], None] | None = None,
     **shell: Any,
-) -> Doc:
+) -> Document:
     """One command, in either shell: `--sync` before and after it (SPEC section 7), the service.
     `shell`: what only the shell can give the service (how to sleep, how to report progress)."""
     _ = ctx.role  # an unknown role is a usage error before anything else, in every command
@@ -167,10 +170,11 @@ def run(
     return data
 
 
-def document(ctx: Context | None, data: Mapping[str, Any]) -> Doc:
-    """A command's document as `--json` prints it and a tool returns it: schema_version first,
-    redacted."""
-    doc: Doc = {"schema_version": 1, **{k: v for k, v in data.items() if k != "schema_version"}}
+def document(ctx: Context | None, data: Document | Mapping[str, Any]) -> Doc:
+    """A command's document as `--json` prints it and a tool returns it: schema_version first (the
+    one place it is added), redacted. A Mapping is an error document (errors.error_document)."""
+    fields = data if isinstance(data, Mapping) else data.to_json()
+    doc: Doc = {"schema_version": SCHEMA_VERSION, **fields}
     if ctx is not None:
         redacted: Doc = ctx.redactor.redact_obj(doc)
         return redacted
@@ -239,13 +243,13 @@ def _body(help: str, *, stdin: bool) -> Param:
     return Param("body", "str", help, metavar="TEXT", body="stdin" if stdin else "given")
 
 
-def _nonzero(key: str, code: int) -> Callable[[Doc], int]:
-    return lambda d: 0 if d[key] else code
+def _nonzero(key: str, code: int) -> Callable[[Any], int]:
+    return lambda d: 0 if getattr(d, key) else code
 
 
-def _probe_results(d: Doc) -> int:
-    records = d.get("records", [d])
-    return 0 if all(r["result"] == "PASS" for r in records) else 1
+def _probe_results(d: Any) -> int:
+    records = getattr(d, "records", [d])  # probe run's, or probe exec's one
+    return 0 if all(r.record.result == "PASS" for r in records) else 1
 
 
 EXIT_READ = "0 done, 2 usage error, 4 bad input (no workspace, bad name, invalid file)."
@@ -588,7 +592,7 @@ COMMANDS: tuple[Command, ...] = (
         exits="0 a message is pending, 2 usage error, 4 bad input, 124 nothing within --timeout.",
         syncs=False,
         read_only=True,
-        exit_code=lambda d: 124 if d["timed_out"] else 0,
+        exit_code=lambda d: 124 if d.timed_out else 0,
         details="Keep `timeout` below your host's tool-call timeout.",
     ),
     Command(

@@ -50,8 +50,9 @@ def error_document(exc: LoopkitError, message: str | None = None) -> dict[str, A
 
 
 def failure_document(exit_code: int, message: str) -> dict[str, Any]:
-    """The error document of a failure that is no LoopkitError (click's usage errors, a bug)."""
-    return {"schema_version": 1, "ok": False, "exit": exit_code, "error": message}
+    """The error document of a failure that is no LoopkitError (click's usage errors, a bug);
+    commands.document puts schema_version first, as in every document."""
+    return {"ok": False, "exit": exit_code, "error": message}
 
 
 def bug_line(exc: BaseException, *, what: str) -> str:

@@ -139,11 +139,11 @@ class Loopkit:
             shell = _wait_shell(checked) if command.words == "inbox wait" else {}
             data = run(command, ctx, checked, sync=sync, **shell)
         except LoopkitError as exc:
-            return failure(ctx, exc), True
+            return document(None, failure(ctx, exc)), True  # its message redacted by failure
         except Exception as exc:
             if self.environ.get("LOOPKIT_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
-            return failure_document(70, bug_line(exc, what="the tool call you made")), True
+            return document(None, failure_document(70, bug_line(exc, what="the tool call you made"))), True
         return document(ctx, data), False
 
 

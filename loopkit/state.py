@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from loopkit.model.config import Config, PhaseSpec, ProbeSpec
 from loopkit.model.git import Origin
@@ -446,15 +445,6 @@ class EvidenceView:
     stale: list[str]
     latest: dict[str, ProbeRecord]
     why: dict[str, Stale] = field(default_factory=dict)  # each stale probe's reason
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "required": self.required,
-            "passing": self.passing,
-            "failing": self.failing,
-            "missing": self.missing,
-            "stale": self.stale,
-        }
 
     def stale_paths(self) -> dict[str, list[str]]:
         """For each stale probe, the paths of the scope that made it stale (`evidence --json`)."""

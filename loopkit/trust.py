@@ -24,16 +24,9 @@ class Issue:
     line: int | None = None
     phase: str | None = None
 
-    def to_json(self, *, problem: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {"code": self.code}
-        if problem:
-            data["phase"] = self.phase
-        data["milestone"] = self.milestone
-        if problem:
-            data["file"] = self.file
-            data["line"] = self.line
-        data["message"] = self.message
-        return data
+    def to_json(self) -> dict[str, Any]:
+        """An unmet condition in a refusal's error document (a problem is documents.status.Problem)."""
+        return {"code": self.code, "milestone": self.milestone, "message": self.message}
 
 
 def signature_problem(

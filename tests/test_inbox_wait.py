@@ -125,7 +125,7 @@ def test_waiting_checks_with_a_stat_and_parses_only_on_change(
     got = wait_module.wait(
         ctx, to=None, phase=None, timeout=100, interval=2, sleep=sleep, clock=lambda: clock[0]
     )
-    assert [m["subject"] for m in got["messages"]] == ["now"] and got["timed_out"] is False
+    assert [m.subject for m in got.messages] == ["now"] and got.timed_out is False
     assert sleeps == [2] * 5 and len(parses) == 1
 
     # a file that does not change is parsed once, however long the wait
@@ -136,7 +136,7 @@ def test_waiting_checks_with_a_stat_and_parses_only_on_change(
     got = wait_module.wait(
         ctx, to=None, phase="nope", timeout=30, interval=2, sleep=sleep, clock=lambda: clock[0]
     )
-    assert got == {"messages": [], "timed_out": True}
+    assert got.to_json() == {"messages": [], "timed_out": True}
     assert len(parses) == 1 and len(sleeps) == 15
 
 

@@ -14,11 +14,11 @@ import subprocess
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import NOW, Repo, make_repo, run_loopkit
 
+from loopkit.documents.status import StatusDocument
 from loopkit.services.context import Context
 from loopkit.services.inbox import consume, send
 from loopkit.services.loop import claim, done, verdict
@@ -268,7 +268,7 @@ def test_report_refuses_a_script_url(books: Repo, tmp_path: Path) -> None:
 def test_render_page_is_autoescaped_without_a_workspace() -> None:
     from datetime import UTC, datetime
 
-    data: dict[str, Any] = {"workspace": HOSTILE, "phases": []}
+    data = StatusDocument(HOSTILE, ())
     html = render_page(data, now=datetime(2026, 6, 13, tzinfo=UTC), commit_url=None)
     assert SCRIPT not in html and "&lt;script&gt;" in html
 
@@ -451,9 +451,9 @@ def test_report_problems_are_exactly_checks(lived: Repo, lived_page: str) -> Non
     checked = run_loopkit("check", "--json", cwd=lived.ws).json["problems"]
     assert "parse-warning" in {p["code"] for p in checked}
     ctx = Context(cwd=lived.ws, environ={**os.environ, "LOOPKIT_NOW": NOW, "LOOPKIT_NO_CACHE": "1"})
-    data = status(ctx, phase=None, detail=True)
+    data = status(ctx, phase=None, detail=True).to_json()
     shown = data.get("problems", []) + [p for phase in data["phases"] for p in phase["problems"]]
-    assert shown == check(ctx, phase=None)["problems"] == checked
+    assert shown == check(ctx, phase=None).to_json()["problems"] == checked
     text = parse(lived_page).all_text
     assert f"{len(checked)} problem" in text
     for problem in checked:

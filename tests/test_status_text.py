@@ -10,6 +10,8 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,13 @@ from loopkit.services.view import WAITING_ON, age, needs_first
 
 GOLDEN = Path(__file__).parent / "golden" / "status"
 CLOCK = datetime(2026, 6, 13, 13, 44, tzinfo=UTC)
+
+
+def _doc(data: Any) -> Any:
+    """A partial status document, read by attribute as the renderers read documents.py's."""
+    if isinstance(data, dict):
+        return SimpleNamespace(**{k: v if k == "inbox" else _doc(v) for k, v in data.items()})
+    return [_doc(v) for v in data] if isinstance(data, list) else data
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +98,7 @@ def test_sort_puts_what_needs_someone_first() -> None:
         phase("g-problem", "in-progress", problems=2),
         phase("h-ready", "ready"),
     ]
-    order = [p["phase"] for p in sorted(phases, key=needs_first)]
+    order = [p.phase for p in sorted(_doc(phases), key=needs_first)]
     assert order == [
         "g-problem",
         "f-failed",
@@ -135,9 +144,9 @@ def test_terminal_cannot_be_driven_by_a_title() -> None:
             }
         ]
     }
-    text = status_text(doc, now=CLOCK, width=200, colour=False)
+    text = status_text(_doc(doc), now=CLOCK, width=200, colour=False)
     assert "\x1b" not in text and "\x07" not in text
-    coloured = status_text(doc, now=CLOCK, width=200, colour=True)
+    coloured = status_text(_doc(doc), now=CLOCK, width=200, colour=True)
     assert "\x1b[36min-progress\x1b[0m" in coloured
     assert all(ch not in coloured.replace("\x1b[", "") for ch in "\x07")
 
@@ -156,5 +165,5 @@ def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
 
 def test_marks_words_and_signs() -> None:
     ms = [{"id": "M1", "state": "passed"}, {"id": "M2", "state": "failed"}, {"id": "M3", "state": "claimed"}]
-    assert marks(ms) == "M1✓passed M2✗failed M3…claimed"
-    assert marks(ms, words=False) == "M1✓ M2✗ M3…"
+    assert marks(_doc(ms)) == "M1✓passed M2✗failed M3…claimed"
+    assert marks(_doc(ms), words=False) == "M1✓ M2✗ M3…"

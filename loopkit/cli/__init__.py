@@ -109,9 +109,9 @@ def _context(workspace: str | None = None, role: str | None = None, no_commit: b
 
 
 def _emit(
-    data: dict[str, Any],
+    data: Any,  # a Document, or an error document (a dict)
     as_json: bool,
-    human: Callable[[dict[str, Any]], str] | None,
+    human: Callable[[Any], str] | None,
     ctx: Any = None,
 ) -> None:
     if as_json:
@@ -131,9 +131,9 @@ def _run(
     call: Callable[[], Any],
     *,
     as_json: bool = False,
-    human: Callable[[dict[str, Any]], str] | None = None,
+    human: Callable[[Any], str] | None = None,
     ctx: Any = None,
-    code: Callable[[dict[str, Any]], int] | None = None,
+    code: Callable[[Any], int] | None = None,
     sync: bool = True,
 ) -> None:
     """Run one service call under the error contract (and `--sync` around it, SPEC section 7)."""

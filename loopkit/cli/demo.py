@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopkit.cli import _GLOBAL, _checked, _context, _run, app
 from loopkit.cli.options import Json, Role, epilog
+
+if TYPE_CHECKING:
+    from loopkit.documents.report import DemoDocument
 
 
 @app.command(
@@ -42,17 +45,17 @@ def demo(
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
-    def human(d: dict[str, Any]) -> str:
+    def human(d: DemoDocument) -> str:
         # exactly what `loopkit status` prints: the renderer the command table gives `status`
         from loopkit.cli.wiring import _renderer
         from loopkit.commands import COMMANDS
 
         command = next(c for c in COMMANDS if c.words == "status")
-        text = _renderer(command, {"phase": None})(d["status"])
-        log = "\n".join(d["log"])
+        text = _renderer(command, {"phase": None})(d.status)
+        log = "\n".join(d.log)
         return f"\n$ loopkit status\n{text}\n\n$ git log --oneline\n{log}"
 
-    def call() -> dict[str, Any]:
+    def call() -> DemoDocument:
         _checked(_context(None, role))  # the demo plays every role itself; a bad --role is still an error
         return service(folder, step=step, signed=signed)
 

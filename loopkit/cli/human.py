@@ -7,156 +7,157 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from loopkit.cli.text import (
-    _committed,
-    _journal_text,
-    _lines,
-    _message_text,
-    _phase_word,
-    _record_text,
-    _unmet_text,
-)
+from loopkit.cli.text import _committed, _journal_text, _message_text, _record_text
+from loopkit.documents.inbox import Consumed, Messages, Sent, Waited
+from loopkit.documents.journal import JournalAdded, JournalDocument
+from loopkit.documents.loop import Claimed, DoneDocument, GateDocument, Instructed, Verdicted
+from loopkit.documents.next import NextDocument
+from loopkit.documents.phases import PhaseList, PhaseOpened, SpecCommitted
+from loopkit.documents.probes import EvidenceDocument, ProbeRun, RecordWritten
+from loopkit.documents.status import CheckDocument, Problem, StatusDocument
+from loopkit.documents.sync import Synced
 
-Doc = dict[str, Any]
 Args = Mapping[str, Any]
 
 
-def phase_new(d: Doc, a: Args) -> str:
-    return _committed("opened {phase}: {title}")(d)
+def phase_new(d: PhaseOpened, a: Args) -> str:
+    return _committed(f"opened {d.phase}: {d.title}", d.commit)
 
 
-def phase_update(d: Doc, a: Args) -> str:
-    if d.get("commit"):
-        return f"spec of {d['phase']} committed [{d['commit'][:10]}]"
-    return f"spec of {d['phase']} unchanged: the orchestrator's version already"
+def phase_update(d: SpecCommitted, a: Args) -> str:
+    if d.commit:
+        return f"spec of {d.phase} committed [{d.commit[:10]}]"
+    return f"spec of {d.phase} unchanged: the orchestrator's version already"
 
 
-def phase_list(d: Doc, a: Args) -> str:
-    return _lines("phases", lambda p: f"{p['phase']:<24} {_phase_word(p):<8} {p['title']}")(d)
+def phase_list(d: PhaseList, a: Args) -> str:
+    words = ["done" if p.done else "open" if p.status else "planned" for p in d.phases]
+    return "\n".join(f"{p.phase:<24} {w:<8} {p.title}" for p, w in zip(d.phases, words, strict=True))
 
 
-def journal_add(d: Doc, a: Args) -> str:
-    return _committed("{file}:{line}: {title}")(d)
+def journal_add(d: JournalAdded, a: Args) -> str:
+    return _committed(f"{d.file}:{d.line}: {d.title}", d.commit)
 
 
-def journal_show(d: Doc, a: Args) -> str:
+def journal_show(d: JournalDocument, a: Args) -> str:
     return _journal_text(d)
 
 
 journal_parse = journal_show
 
 
-def probe_record(d: Doc, a: Args) -> str:
-    return _record_text(d)
+def probe_record(d: RecordWritten, a: Args) -> str:
+    return _record_text(d.record)
 
 
-def probe_run(d: Doc, a: Args) -> str:
-    return _lines("records", _record_text)(d)
+def probe_run(d: ProbeRun, a: Args) -> str:
+    return "\n".join(_record_text(r.record) for r in d.records)
 
 
-def evidence(d: Doc, a: Args) -> str:
+def evidence(d: EvidenceDocument, a: Args) -> str:
     out = []
-    for m in d["milestones"]:
-        errors = [p for p in m["failing"] if (m["latest"].get(p) or {}).get("result") == "ERROR"]
+    for m in d.milestones:
+        errors = [p for p in m.failing if p in m.latest and m.latest[p].result == "ERROR"]
         groups = {
-            "passing": m["passing"],
-            "failing": [p for p in m["failing"] if p not in errors],
-            "error": errors,
-            "missing": m["missing"],
-            "stale": [_stale(p, m.get("stale_paths", {}).get(p)) for p in m["stale"]],
+            "passing": m.passing,
+            "failing": tuple(p for p in m.failing if p not in errors),
+            "error": tuple(errors),
+            "missing": m.missing,
+            "stale": tuple(_stale(p, m.stale_paths.get(p)) for p in m.stale),
         }
-        if m.get("flaky"):  # [rules] replay: builder PASS, adversary FAIL at one code
-            groups["flaky"] = m["flaky"]
-        out.append(f"{m['id']}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items()))
+        if m.flaky:  # [rules] replay: builder PASS, adversary FAIL at one code
+            groups["flaky"] = m.flaky
+        out.append(f"{m.id}: " + "; ".join(f"{key} {', '.join(v) or '-'}" for key, v in groups.items()))
     return "\n".join(out)
 
 
-def _stale(probe: str, paths: list[str] | None) -> str:
+def _stale(probe: str, paths: tuple[str, ...] | None) -> str:
     """A stale probe and, when known, the paths that made it so: whose commit it was."""
     from loopkit.scope import few  # lazy: start-up stays light
 
-    return f"{probe} ({few(paths)})" if paths else probe
+    return f"{probe} ({few(list(paths))})" if paths else probe
 
 
-def claim(d: Doc, a: Args) -> str:
+def claim(d: Claimed, a: Args) -> str:
     """Which id is which: `claimed M1 (code at 52694c1; claim commit 533832a)`."""
     from loopkit.services.loop import claim_words
 
     return claim_words(d)
 
 
-def verdict(d: Doc, a: Args) -> str:
-    return _committed("{milestone} {result}")(d)
+def verdict(d: Verdicted, a: Args) -> str:
+    return _committed(f"{d.milestone} {d.result}", d.commit)
 
 
-def unmet(d: Doc, a: Args) -> str:
-    return _unmet_text(d)
+def unmet(d: GateDocument, a: Args) -> str:
+    if d.ok:
+        return "gate met: DONE may be written"
+    return "\n".join(f"unmet: {u.code}: {u.message}" for u in d.unmet)
 
 
-def done(d: Doc, a: Args) -> str:
-    return _committed("{phase}: ## DONE")(d)
+def done(d: DoneDocument, a: Args) -> str:
+    return _committed(f"{d.phase}: ## DONE", d.commit)
 
 
-def instruct(d: Doc, a: Args) -> str:
+def instruct(d: Instructed, a: Args) -> str:
     milestone = a.get("milestone")
     what = f"instructions for {milestone}" if milestone else "instructions"
-    return _committed("{file}: " + what)(d)
+    return _committed(f"{d.file}: {what}", d.commit)
 
 
-def message_id(d: Doc, a: Args) -> str:
-    return str(d["id"])
+def message_id(d: Sent, a: Args) -> str:
+    return d.message.id
 
 
-def messages(d: Doc, a: Args) -> str:
-    return _lines("messages", _message_text)(d)
+def messages(d: Messages | Waited, a: Args) -> str:
+    return "\n".join(_message_text(m) for m in d.messages)
 
 
-def inbox_consume(d: Doc, a: Args) -> str:
-    return "\n\n".join(f"{_message_text(m)}\n{m['body']}" for m in d["consumed"]) or "nothing to consume"
+def inbox_consume(d: Consumed, a: Args) -> str:
+    return "\n\n".join(f"{_message_text(m)}\n{m.body}" for m in d.consumed) or "nothing to consume"
 
 
-def waited(d: Doc, a: Args) -> str:
-    if d["timed_out"]:
+def waited(d: Waited, a: Args) -> str:
+    if d.timed_out:
         sys.stderr.write(f"loopkit: nothing pending within {a['timeout']:g} s\n")
     return messages(d, a)
 
 
-def status(d: Doc, a: Args) -> str:
+def status(d: StatusDocument, a: Args) -> str:
     from loopkit.cli.text import status_renderer
 
     return str(status_renderer(phase=a.get("phase"), stream=sys.stdout)(d))
 
 
-def check(d: Doc, a: Args) -> str:
-    if d["ok"]:
+def check(d: CheckDocument, a: Args) -> str:
+    if d.ok:
         return "no problems"
-    return "\n".join(f"{_where(p)}: {p['code']}: {p['message']}" for p in d["problems"])
+    return "\n".join(f"{_where(p)}: {p.code}: {p.message}" for p in d.problems)
 
 
-def _where(problem: Mapping[str, Any]) -> str:
+def _where(problem: Problem) -> str:
     """`file:line`, as compilers write it; the file (or phase) alone when no line is known."""
-    place = problem["file"] or problem["phase"] or "workspace"
-    return f"{place}:{problem['line']}" if problem["line"] else place
+    place = problem.file or problem.phase or "workspace"
+    return f"{place}:{problem.line}" if problem.line else place
 
 
-def next(d: Doc, a: Args) -> str:  # the command's name
+def next(d: NextDocument, a: Args) -> str:  # the command's name
     out = []
-    for action in d["actions"]:
-        where = " ".join(x for x in (action["phase"], action["milestone"]) if x) or "-"
-        line = f"{where:<16} {action['action']:<8} {action['command'] or '-'}"
-        out.append(f"{line}\n{'':<26}{action['why']}")
+    for action in d.actions:
+        where = " ".join(x for x in (action.phase, action.milestone) if x) or "-"
+        line = f"{where:<16} {action.action:<8} {action.command or '-'}"
+        out.append(f"{line}\n{'':<26}{action.why}")
     return "\n".join(out)
 
 
-def sync(d: Doc, a: Args) -> str:
+def sync(d: Synced, a: Args) -> str:
     how = {
         "none": "nothing to integrate",
         "fast-forward": "fast-forwarded",
         "rebase": "rebased",
         "merge": "merged",
     }
-    head = (d["head"] or "")[:10]
+    head = (d.head or "")[:10]
     return (
-        f"{d['remote']}/{d['branch']}: {d['fetched']} commit(s) in, {d['pushed']} out; "
-        f"{how[d['integrated']]}; HEAD {head}"
+        f"{d.remote}/{d.branch}: {d.fetched} commit(s) in, {d.pushed} out; {how[d.integrated]}; HEAD {head}"
     )

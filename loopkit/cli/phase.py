@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopkit.cli import _checked, _context, _run, app
 from loopkit.cli.options import Json, Role, epilog
+
+if TYPE_CHECKING:
+    from loopkit.documents.phases import InitDocument
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -28,10 +31,10 @@ def init(
 
     ctx = _context(None, role)
 
-    def human(d: dict[str, Any]) -> str:
-        lines = [f"wrote {p}" for p in d["written"]]
-        if d.get("warning"):
-            sys.stderr.write(f"loopkit: warning: {d['warning']}\n")
+    def human(d: InitDocument) -> str:
+        lines = [f"wrote {p}" for p in d.written]
+        if d.warning:
+            sys.stderr.write(f"loopkit: warning: {d.warning}\n")
         return "\n".join(lines)
 
     _run(lambda: service(_checked(ctx), folder), as_json=as_json, human=human)

@@ -1,7 +1,10 @@
 """`loopkit report`: the HTML page for people (SPEC section 9). Registers itself on `app`."""
 
+from __future__ import annotations
+
 import sys
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -9,6 +12,9 @@ from loopkit.cli import _GLOBAL, _checked, _context, _run, app
 from loopkit.cli.options import Json, OptPhase, Role, Workspace, epilog
 from loopkit.commands import EXIT_READ
 from loopkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from loopkit.documents.report import ReportDocument
 
 
 @app.command(epilog=epilog("loopkit report --out loopkit-report.html", EXIT_READ))
@@ -31,18 +37,18 @@ def report(
 
     ctx = _context(workspace, role)
 
-    def call() -> dict[str, Any]:
+    def call() -> ReportDocument:
         if out == "-" and (as_json or _GLOBAL.get("json")):
             raise UsageError("--out - writes the page to stdout, where --json would go: give a FILE")
         data = service(_checked(ctx), phase=phase, out=out)
-        if out == "-":
-            sys.stdout.write(data.pop("html"))
-        return data
+        if data.html is not None:
+            sys.stdout.write(data.html)
+        return replace(data, html=None)
 
-    def human(d: dict[str, Any]) -> str:
-        if d["out"] == "-":
+    def human(d: ReportDocument) -> str:
+        if d.out == "-":
             return ""
-        sys.stderr.write(f"wrote {d['out']} ({d['phases']} phases, {d['bytes'] / 1000:.0f} kB)\n")
+        sys.stderr.write(f"wrote {d.out} ({d.phases} phases, {d.bytes / 1000:.0f} kB)\n")
         return ""
 
     _run(call, as_json=as_json, human=human, ctx=ctx)

@@ -1,13 +1,18 @@
 """`loopkit merge-driver` (SPEC section 7); `sync` is generated from the command table."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopkit.cli import _run, app
 from loopkit.cli.options import epilog
+
+if TYPE_CHECKING:
+    from loopkit.documents.sync import Merged
 
 
 @app.command(
@@ -25,14 +30,14 @@ def merge_driver(
     """The merge driver git calls for loopkit's files: 0 merged into OURS, 1 a real conflict."""
     from loopkit.services.sync import merge_driver as service
 
-    def call() -> dict[str, Any]:
+    def call() -> Merged:
         return service(base=base, ours=ours, theirs=theirs, path=path, cwd=Path.cwd())
 
-    def human(d: dict[str, Any]) -> str:
-        if d["conflict"]:
+    def human(d: Merged) -> str:
+        if d.conflict:
             sys.stderr.write(
-                f"loopkit: conflict in {d['path']}: the same hand-written lines changed on both sides\n"
+                f"loopkit: conflict in {d.path}: the same hand-written lines changed on both sides\n"
             )
         return ""
 
-    _run(call, human=human, code=lambda d: 1 if d["conflict"] else 0, sync=False)
+    _run(call, human=human, code=lambda d: 1 if d.conflict else 0, sync=False)

@@ -12,12 +12,18 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loopkit import timefmt
+
+if TYPE_CHECKING:  # a command imports only the records it uses (tests/test_hot_path.py)
+    from loopkit.documents.journal import JournalDocument
+    from loopkit.documents.status import MilestoneStatus, PhaseStatus, StatusDocument
+    from loopkit.model.inbox import Message
+    from loopkit.model.journal import ProbeRecord
 
 SIGNS = {"passed": "✓", "failed": "✗", "claimed": "…", "open": "·"}
 _STYLE = {
@@ -81,30 +87,29 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - width_of(text))
 
 
-def marks(milestones: Sequence[Mapping[str, Any]], *, words: bool = True) -> str:
+def marks(milestones: Sequence[MilestoneStatus], *, words: bool = True) -> str:
     """`M1✓passed M2✗failed M3…claimed`: a sign for the eye and the word for everyone else; on a
     narrow terminal only the signs (`M1✓ M2✗ M3…`), spelled out once in the last line."""
     if words:
-        return " ".join(f"{m['id']}{SIGNS.get(m['state'], '?')}{m['state']}" for m in milestones) or "-"
-    return " ".join(f"{m['id']}{SIGNS.get(m['state'], '?')}" for m in milestones) or "-"
+        return " ".join(f"{m.id}{SIGNS.get(m.state, '?')}{m.state}" for m in milestones) or "-"
+    return " ".join(f"{m.id}{SIGNS.get(m.state, '?')}" for m in milestones) or "-"
 
 
 LEGEND = "✓ passed, ✗ failed, … claimed, · open"
 WORDS_FROM = 120  # columns from which milestone marks carry their words
 
 
-def remark(phase: Mapping[str, Any]) -> str:
+def remark(phase: PhaseStatus) -> str:
     """The first problem, else the latest FAIL's note, else who has mail waiting."""
-    if phase["problems"]:
-        first = phase["problems"][0]
-        more = len(phase["problems"]) - 1
-        return f"{first['code']}: {first['message']}" + (f" (+{more} more)" if more else "")
-    failed = [m for m in phase["milestones"] if m["state"] == "failed" and m.get("verdict")]
+    if phase.problems:
+        first = phase.problems[0]
+        more = len(phase.problems) - 1
+        return f"{first.code}: {first.message}" + (f" (+{more} more)" if more else "")
+    failed = [(m.verdict, m.id) for m in phase.milestones if m.state == "failed" and m.verdict]
     if failed:
-        latest = max(failed, key=lambda m: m["verdict"]["at"] or "")
-        note = latest["verdict"].get("note") or "no note"
-        return f"FAIL {latest['id']}: {note}"
-    mail = [f"{role} {n}" for role, n in phase["inbox"].items() if n]
+        verdict, mid = max(failed, key=lambda pair: pair[0].at or "")
+        return f"FAIL {mid}: {verdict.note or 'no note'}"
+    mail = [f"{role} {n}" for role, n in phase.inbox.items() if n]
     return f"inbox: {', '.join(mail)}" if mail else ""
 
 
@@ -143,11 +148,11 @@ def _line(cells: Sequence[Cell], widths: Sequence[int | None], width: int, colou
     return "".join(out).rstrip()
 
 
-def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colour: bool = False) -> str:
+def status_text(data: StatusDocument, *, now: datetime, width: int = 80, colour: bool = False) -> str:
     """One line per phase, what needs someone first, then a line of totals."""
     from loopkit.services.view import NEEDS_FIRST, age, needs_first  # lazy: start-up stays light
 
-    phases = sorted(data["phases"], key=needs_first)
+    phases = sorted(data.phases, key=needs_first)
     if not phases:
         return "no phases"
     words = width >= WORDS_FROM
@@ -155,12 +160,12 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     for p in phases:
         rows.append(
             [
-                Cell(safe(p["phase"])),
-                Cell(p["state"], p["state"]),
-                Cell(safe(marks(p["milestones"], words=words))),
-                Cell(p["waiting_on"] or "-", None if p["waiting_on"] else "dim"),
-                Cell(age(p["last_activity"], now)),
-                Cell(safe(remark(p)), "problem" if p["problems"] else None),
+                Cell(safe(p.phase)),
+                Cell(p.state, p.state),
+                Cell(safe(marks(p.milestones, words=words))),
+                Cell(p.waiting_on or "-", None if p.waiting_on else "dim"),
+                Cell(age(p.last_activity, now)),
+                Cell(safe(remark(p)), "problem" if p.problems else None),
             ]
         )
     head = [Cell(h, "head") for h in ("PHASE", "STATE", "MILESTONES", "WAITS ON", "ACTIVE", "NOTE")]
@@ -174,12 +179,12 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     lines += [_line(r, widths, width, colour) for r in rows]
     counts: dict[str, int] = {}
     for p in phases:
-        counts[p["state"]] = counts.get(p["state"], 0) + 1
+        counts[p.state] = counts.get(p.state, 0) + 1
     totals = ", ".join(f"{counts[s]} {s}" for s in NEEDS_FIRST if s in counts)
     waiting: dict[str, int] = {}
     for p in phases:
-        if p["waiting_on"]:
-            waiting[p["waiting_on"]] = waiting.get(p["waiting_on"], 0) + 1
+        if p.waiting_on:
+            waiting[p.waiting_on] = waiting.get(p.waiting_on, 0) + 1
     waits = ", ".join(f"{role} {n}" for role, n in sorted(waiting.items()))
     summary = f"{len(phases)} phase{'s' if len(phases) != 1 else ''}: {totals}"
     if waits:
@@ -190,55 +195,53 @@ def status_text(data: Mapping[str, Any], *, now: datetime, width: int = 80, colo
     return "\n".join(lines)
 
 
-def phase_detail(data: Mapping[str, Any], *, now: datetime, width: int = 80, colour: bool = False) -> str:
+def phase_detail(data: StatusDocument, *, now: datetime, width: int = 80, colour: bool = False) -> str:
     """`status --phase P`: the phase, each milestone with its evidence, claim and verdict, problems."""
     from loopkit.services.view import age  # lazy: start-up stays light
 
     rows: list[list[Cell]] = []
-    for p in data["phases"]:
-        rows.append([Cell(safe(p["phase"]), "head"), Cell(p["state"], p["state"]), Cell(safe(p["title"]))])
+    for p in data.phases:
+        rows.append([Cell(safe(p.phase), "head"), Cell(p.state, p.state), Cell(safe(p.title))])
         facts = [
-            f"  waits on {p['waiting_on'] or 'nobody'}",
-            f"last activity {age(p['last_activity'], now)}"
-            + (f" ({p['last_activity']})" if p["last_activity"] else ""),
+            f"  waits on {p.waiting_on or 'nobody'}",
+            f"last activity {age(p.last_activity, now)}"
+            + (f" ({p.last_activity})" if p.last_activity else ""),
         ]
-        inbox = ", ".join(f"{k} {v}" for k, v in p["inbox"].items() if v)
+        inbox = ", ".join(f"{k} {v}" for k, v in p.inbox.items() if v)
         if inbox:
             facts.append(f"inbox {inbox}")
         rows.append([Cell("; ".join(facts))])
-        for m in p["milestones"]:
-            ev = m["evidence"]
-            detail = f"evidence {len(ev['passing'])}/{len(ev['required'])}"
-            for key in ("failing", "missing", "stale"):
-                if ev.get(key):
-                    detail += f", {key} {', '.join(ev[key])}"
-            sign = SIGNS.get(m["state"], "?")
+        for m in p.milestones:
+            ev = m.evidence
+            detail = f"evidence {len(ev.passing)}/{len(ev.required)}"
+            for key, names in (("failing", ev.failing), ("missing", ev.missing), ("stale", ev.stale)):
+                if names:
+                    detail += f", {key} {', '.join(names)}"
+            sign = SIGNS.get(m.state, "?")
             rows.append(
                 [
-                    Cell(pad("  " + safe(m["id"]), 10)),
-                    Cell(pad(f"{sign} {m['state']}", 9), m["state"]),
+                    Cell(pad("  " + safe(m.id), 10)),
+                    Cell(pad(f"{sign} {m.state}", 9), m.state),
                     Cell(detail),
-                    Cell(safe(m["title"])),
+                    Cell(safe(m.title)),
                 ]
             )
-            if m.get("claim"):
-                c = m["claim"]
-                note = f" — {c['note']}" if c.get("note") else ""
-                text = f"claim {age(c['at'], now)} by {c['by']}, head {(c['head'] or '-')[:10]}{note}"
+            if c := m.claim:
+                note = f" — {c.note}" if c.note else ""
+                text = f"claim {age(c.at, now)} by {c.by}, head {(c.head or '-')[:10]}{note}"
                 rows.append([Cell(" " * 10), Cell(safe(text))])
-            if m.get("verdict"):
-                v = m["verdict"]
-                note = f" — {v['note']}" if v.get("note") else ""
-                text = f"{v['result']} {age(v['at'], now)} by {v['by']}{note}"
-                rows.append([Cell(" " * 10), Cell(safe(text), "failed" if v["result"] == "FAIL" else None)])
-            stale_pass = m["state"] == "passed" and any(
-                x["code"] == "stale-verdict" and x.get("milestone") == m["id"] for x in p["problems"]
+            if v := m.verdict:
+                note = f" — {v.note}" if v.note else ""
+                text = f"{v.result} {age(v.at, now)} by {v.by}{note}"
+                rows.append([Cell(" " * 10), Cell(safe(text), "failed" if v.result == "FAIL" else None)])
+            stale_pass = m.state == "passed" and any(
+                x.code == "stale-verdict" and x.milestone == m.id for x in p.problems
             )
             if stale_pass:
-                text = f"stale PASS (its paths changed): run its probes, then claim {m['id']} again"
+                text = f"stale PASS (its paths changed): run its probes, then claim {m.id} again"
                 rows.append([Cell(" " * 10), Cell(safe(text), "problem")])
-        for problem in p["problems"]:
-            rows.append([Cell(f"  problem: {problem['code']}: {safe(problem['message'])}", "problem")])
+        for problem in p.problems:
+            rows.append([Cell(f"  problem: {problem.code}: {safe(problem.message)}", "problem")])
     if not rows:
         return "no phases"
     return "\n".join(_line(r, [None] * len(r), width, colour) for r in rows)
@@ -270,7 +273,7 @@ def status_renderer(*, phase: str | None, stream: TextIO) -> Any:
     width = terminal_width(environ)
     colour = use_colour(stream, environ)
 
-    def render(data: dict[str, Any]) -> str:
+    def render(data: StatusDocument) -> str:
         now = timefmt.now(environ.get("LOOPKIT_NOW"))
         if phase is not None:
             return phase_detail(data, now=now, width=width, colour=colour)
@@ -279,57 +282,42 @@ def status_renderer(*, phase: str | None, stream: TextIO) -> Any:
     return render
 
 
-# -- the other commands' text ---------------------------------------------------------------------
-# -- text for people ------------------------------------------------------------------------------
-def _record_text(r: dict[str, Any]) -> str:
-    if r.get("observe") == "exit":
-        return f"{r['milestone']} {r['probe']} {r['result']}: → exit {r['observed']} ({r['duration']} s)"
-    observed = f"→ {r['observed']!r} (exit {r['exit']}, {r['duration']} s)"
-    return f"{r['milestone']} {r['probe']} {r['result']}: {observed}"
+# -- the other commands' text --------------------------------------------------------------------
+def _record_text(r: ProbeRecord) -> str:
+    if r.observe == "exit":
+        return f"{r.milestone} {r.probe} {r.result}: → exit {r.observed} ({r.duration} s)"
+    observed = f"→ {r.observed!r} (exit {r.exit}, {r.duration} s)"
+    return f"{r.milestone} {r.probe} {r.result}: {observed}"
 
 
-def _lines(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
-    return lambda data: "\n".join(fmt(item) for item in data[key])
+def _committed(what: str, commit: str | None) -> str:
+    return what + (f" [{commit[:10]}]" if commit else " (not committed)")
 
 
-def _committed(what: str) -> Callable[[dict[str, Any]], str]:
-    return lambda d: (
-        f"{what.format(**d)}" + (f" [{d['commit'][:10]}]" if d.get("commit") else " (not committed)")
-    )
+def _journal_text(d: JournalDocument) -> str:
+    from loopkit.model.journal import FreeEvidence
 
-
-def _phase_word(p: dict[str, Any]) -> str:
-    return "done" if p["done"] else "open" if p["status"] else "planned"
-
-
-def _journal_text(d: dict[str, Any]) -> str:
-    out = [f"{d['file']}: phase {d['phase']}, {d['role']}, {len(d['entries'])} entries"]
-    for entry in d["entries"]:
-        out.append(f"{entry['line']:>6}  {entry['at'] or '-':<20}  {entry['title']}")
-        for e in entry["evidence"]:
-            observed = e["observed"][:80]
-            if e["source"] == "free-form":
+    out = [f"{d.file}: phase {d.phase}, {d.role}, {len(d.entries)} entries"]
+    for entry in d.entries:
+        out.append(f"{entry.line:>6}  {entry.at or '-':<20}  {entry.title}")
+        for e in entry.evidence:
+            observed = e.observed[:80]
+            if isinstance(e, FreeEvidence):
                 # the observed text already holds what the person wrote (`200 ✓`, `404 ← FAILS`):
                 # add the code and the mark only where it does not show them
-                mark = {"pass": "✓", "fail": "✗"}.get(e.get("mark") or "", "")
-                code = f" [{e['code']}]" if e.get("code") and e["code"] not in observed else ""
+                mark = {"pass": "✓", "fail": "✗"}.get(e.mark or "", "")
+                code = f" [{e.code}]" if e.code and e.code not in observed else ""
                 mark = "" if mark and mark in observed else mark
             else:
-                mark, code = e["result"], ""
-                if e.get("observe") == "exit":
+                mark, code = e.result, ""
+                if e.observe == "exit":
                     observed = f"exit {observed}"
-            shown = f"{e['command'] or '(no command)'} → {observed}{code} {mark}".strip()
-            out.append(f"{e['line']:>6}    {shown}")
-    for w in d["warnings"]:
-        out.append(f"warning: line {w['line']}: {w['message']}")
+            shown = f"{e.command or '(no command)'} → {observed}{code} {mark}".strip()
+            out.append(f"{e.line:>6}    {shown}")
+    for w in d.warnings:
+        out.append(f"warning: line {w.line}: {w.message}")
     return "\n".join(out)
 
 
-def _unmet_text(d: dict[str, Any]) -> str:
-    if d["ok"]:
-        return "gate met: DONE may be written"
-    return "\n".join(f"unmet: {u['code']}: {u['message']}" for u in d["unmet"])
-
-
-def _message_text(m: dict[str, Any]) -> str:
-    return f"{m['id']}  {m['from']} → {m['to']}  [{m['phase'] or '-'}]  {m['subject']}"
+def _message_text(m: Message) -> str:
+    return f"{m.id}  {m.sender} → {m.to}  [{m.phase or '-'}]  {m.subject}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -39,6 +39,9 @@ from loopkit.cli.options import (
     epilog,
 )
 from loopkit.commands import GROUP_HELP, Command, Param, run
+
+if TYPE_CHECKING:
+    from loopkit.documents import Document
 
 GROUPS: dict[str, typer.Typer] = {
     "": app,
@@ -92,11 +95,11 @@ def signature(command: Command) -> inspect.Signature:
     return inspect.Signature(params, return_annotation=None)
 
 
-def _renderer(command: Command, args: Mapping[str, Any]) -> Callable[[dict[str, Any]], str]:
-    def human(doc: dict[str, Any]) -> str:
+def _renderer(command: Command, args: Mapping[str, Any]) -> Callable[[Document], str]:
+    def human(doc: Document) -> str:
         from loopkit.cli import human as renderers  # only when text is printed, never under --json
 
-        render: Callable[[dict[str, Any], Mapping[str, Any]], str] = getattr(renderers, command.renderer)
+        render: Callable[[Document, Mapping[str, Any]], str] = getattr(renderers, command.renderer)
         return render(doc, args)
 
     return human
@@ -112,7 +115,7 @@ def callback(command: Command) -> Callable[..., None]:
         args = dict(given)
         body = next((p for p in command.params if p.body), None)
 
-        def call() -> dict[str, Any]:
+        def call() -> Document:
             if body is not None:
                 text, file = args.get(body.name), body_file
                 args[body.name] = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 ROLES = ("builder", "adversary", "orchestrator")
+SCHEMA_VERSION = 1  # SPEC section 4: first in every `--json` document and in each evidence record
 Role = Literal["builder", "adversary", "orchestrator"]
 Result = Literal["PASS", "FAIL", "ERROR"]
 

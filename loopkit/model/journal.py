@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from loopkit.model import SCHEMA_VERSION
 from loopkit.model.warning import ParseWarning
 
 EvidenceKind = Literal["shell", "http", "result"]
@@ -69,7 +70,7 @@ class ProbeRecord:
                 ordered["code"] = code  # SPEC's order: head, code, dirty
             elif key == "dirty":
                 ordered["dirty_paths"] = dirty_paths
-        return {"schema_version": 1, "source": "probe", **ordered}
+        return {"schema_version": SCHEMA_VERSION, "source": "probe", **ordered}  # versioned as stored
 
     def stored(self) -> dict[str, Any]:
         """What the journal comment keeps: everything but the line, which the file itself tells,

@@ -18,6 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from loopkit.documents.loop import Verdicted
+from loopkit.documents.report import DemoDocument
+from loopkit.documents.status import StatusDocument
 from loopkit.errors import BadInput, Refused
 from loopkit.render import data_dir, render
 from loopkit.services import inbox, journals, loop, phases, probes, status, view
@@ -207,7 +210,7 @@ class _Loop:
 
     def open_phase(self) -> None:
         opened = phases.phase_new(self.as_role("orchestrator"), "demo", None)
-        self.step(f"orchestrator: opened phase demo — {opened['title']}")
+        self.step(f"orchestrator: opened phase demo — {opened.title}")
         sent = inbox.send(
             self.as_role("orchestrator"),
             to="builder",
@@ -215,24 +218,24 @@ class _Loop:
             subject="phase demo is open",
             body="Plan: plans/demo.md. M1 first.",
         )
-        self.step(f"orchestrator → builder: {sent['id']}")
+        self.step(f"orchestrator → builder: {sent.message.id}")
         self.consume("builder", report=True)
 
     def consume(self, role: str, *, report: bool) -> None:
         got = inbox.consume(self.as_role(role), to=role, ids=[], every=True, phase=None)
         if report:
-            self.step(f"{role}: consumed {len(got['consumed'])} message(s)")
+            self.step(f"{role}: consumed {len(got.consumed)} message(s)")
 
     def run_probes(self, milestone: str) -> None:
         ran = probes.probe_run(self.as_role("builder"), phase="demo", milestone=milestone, probe=None)
-        for r in ran["records"]:
-            self.step(f"builder: probe {r['milestone']} {r['probe']} → {r['observed']} {r['result']}")
+        for r in (w.record for w in ran.records):
+            self.step(f"builder: probe {r.milestone} {r.probe} → {r.observed} {r.result}")
 
     def claim(self, milestone: str, note: str | None) -> str:
         c = loop.claim(self.as_role("builder"), phase="demo", milestone=milestone, note=note)
         return loop.claim_words(c)
 
-    def verdict(self, milestone: str, result: str, note: str) -> dict[str, Any]:
+    def verdict(self, milestone: str, result: str, note: str) -> Verdicted:
         return loop.verdict(
             self.as_role("adversary"), phase="demo", milestone=milestone, result=result, note=note
         )
@@ -253,7 +256,7 @@ class _Loop:
             observe=r'regex:"version":\s*"([^"]+)"',
             timeout=10,
         )
-        self.step(f"adversary: break-it probe A1 → {r['observed']} {r['result']}")
+        self.step(f"adversary: break-it probe A1 → {r.record.observed} {r.record.result}")
 
     def version(self, role: str, version: str, subject: str) -> None:
         self.code_commit(role, {"app/version.json": json.dumps({"version": version}) + "\n"}, subject)
@@ -271,7 +274,7 @@ class _Loop:
         self.step(f"builder: {self.claim('M1', 'version endpoint')}")
         self.break_it()
         v = self.verdict("M1", "FAIL", "version is 'dev', not a release")
-        self.step(f"adversary: M1 {v['result']} — version is 'dev'")
+        self.step(f"adversary: M1 {v.result} — version is 'dev'")
         self.consume("builder", report=False)
         self.version("builder", "1.0.0", "fix(app): release version 1.0.0")
         self.step("builder: fixed the version and committed")
@@ -279,7 +282,7 @@ class _Loop:
         self.step(f"builder: {self.claim('M1', 'release version')}, again")
         self.break_it()
         v = self.verdict("M1", "PASS", "release version served")
-        self.step(f"adversary: M1 PASS (claim {v['claim_commit'][:10]})")
+        self.step(f"adversary: M1 PASS (claim {(v.claim_commit or '')[:10]})")
 
     def milestone_two(self) -> None:
         self.run_probes("M2")
@@ -288,7 +291,7 @@ class _Loop:
         self.step("adversary: M2 PASS")
         self.consume("adversary", report=False)
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> StatusDocument:
         """The gate waits on the inbox, the builder empties it and writes DONE; the final status."""
         inbox.send(
             self.as_role("orchestrator"),
@@ -307,15 +310,15 @@ class _Loop:
             body="Both verdicts are in; writing DONE.",
         )
         d = loop.done(self.as_role("builder"), phase="demo", summary="version endpoint serves a release")
-        self.step(f"builder: ## DONE [{(d['commit'] or '')[:10]}]")
+        self.step(f"builder: ## DONE [{(d.commit or '')[:10]}]")
         final = status.status(self.as_role("orchestrator"), phase=None)
         if self.signed:
-            problems = view.check(self.as_role("orchestrator"), phase=None)["problems"]
-            self.step("orchestrator: check → " + ("; ".join(p["code"] for p in problems) or "no problems"))
+            problems = view.check(self.as_role("orchestrator"), phase=None).problems
+            self.step("orchestrator: check → " + ("; ".join(p.code for p in problems) or "no problems"))
         return final
 
 
-def demo(target: str | None, *, step: Callable[[str], None], signed: bool = False) -> dict[str, Any]:
+def demo(target: str | None, *, step: Callable[[str], None], signed: bool = False) -> DemoDocument:
     """The whole loop; returns the final `status` document (the CLI prints it as `loopkit status`
     does) and the repository's log."""
     from loopkit.gitrepo import init_repo
@@ -331,4 +334,4 @@ def demo(target: str | None, *, step: Callable[[str], None], signed: bool = Fals
         run.milestone_one()
         run.milestone_two()
         final = run.finish()
-    return {"dir": str(root), "status": final, "log": repo.log_oneline(limit=100).splitlines()}
+    return DemoDocument(str(root), final, tuple(repo.log_oneline(limit=100).splitlines()))

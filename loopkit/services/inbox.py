@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
+from loopkit.documents.inbox import Consumed, Messages, Sent
 from loopkit.errors import BadInput, UsageError
 from loopkit.markdown.inbox import Placed, encode, parse_inbox
 from loopkit.model import ROLES
@@ -134,9 +135,7 @@ def append_message(ctx: Context, message: Message) -> tuple[Path, str]:
     return path, inbox_records.append(old, block, message, role=message.to, name=path.name)
 
 
-def send(
-    ctx: Context, *, to: str, phase: str | None, subject: str | None, body: str | None
-) -> dict[str, Any]:
+def send(ctx: Context, *, to: str, phase: str | None, subject: str | None, body: str | None) -> Sent:
     _role(to)
     if phase is not None:
         names.phase(phase)
@@ -161,19 +160,19 @@ def send(
             subject={"sender": sender, "to": to, "subject": message.subject},
             body=message.body,
             trailers=[("Loopkit-Message", message.id)],
-            result={"id": message.id, **message.to_json()},
+            result={"message": message},
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return Sent(**outcome.plan.result, commit=outcome.commit)
 
 
-def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> dict[str, Any]:
+def list_messages(ctx: Context, *, to: str | None, phase: str | None) -> Messages:
     roles = [_role(to)] if to else list(ROLES)
     placed = {role: read_inbox(ctx, role) for role in roles}
     if phase is not None:
         placed = {role: [p for p in found if p.message.phase == phase] for role, found in placed.items()}
-    return {"messages": [m.to_json() for m in _oldest_first(ctx, placed)]}
+    return Messages(tuple(_oldest_first(ctx, placed)))
 
 
 def _oldest_first(ctx: Context, placed: dict[str, list[Placed]]) -> list[Message]:
@@ -207,9 +206,7 @@ def _oldest_first(ctx: Context, placed: dict[str, list[Placed]]) -> list[Message
     return [next(queues[role]).message for _, _, role in keyed]
 
 
-def consume(
-    ctx: Context, *, to: str | None, ids: list[str], every: bool, phase: str | None
-) -> dict[str, Any]:
+def consume(ctx: Context, *, to: str | None, ids: list[str], every: bool, phase: str | None) -> Consumed:
     if to is None:  # your own inbox
         to = ctx.role
         if to is None:
@@ -217,7 +214,7 @@ def consume(
     return _consume(ctx, to=_role(to), ids=ids, every=every, phase=phase)
 
 
-def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | None) -> dict[str, Any]:
+def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str | None) -> Consumed:
     if every == bool(ids):
         raise UsageError("name the messages to consume, or pass --all (not both)")
     ctx.need_role(to, doing=f"consume the {to} inbox")
@@ -237,7 +234,7 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
                 raise BadInput(f"no such message in the {to} inbox: {', '.join(unknown)}")
             placed = [p for p in placed if p.message.id in ids]
         if not placed:
-            return Plan({}, action="consume", phase=None, subject={}, result={"consumed": []})
+            return Plan({}, action="consume", phase=None, subject={}, result={"consumed": ()})
         # an emptied inbox keeps its heading: a deleted one would let git's rename detection pair
         # it with a new archive file in a merge, and lose messages (SPEC section 1)
         writes: dict[Path, str | None] = {}
@@ -272,11 +269,11 @@ def _consume(ctx: Context, *, to: str, ids: list[str], every: bool, phase: str |
             subject={"role": to, "count": len(placed)},
             body=label,
             trailers=[("Loopkit-Message", p.message.id) for p in placed],
-            result={"consumed": [p.message.to_json() for p in placed]},
+            result={"consumed": tuple(p.message for p in placed)},
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return Consumed(**outcome.plan.result, commit=outcome.commit)
 
 
 def _archive_path(ctx: Context, message: Message, taken: set[Path]) -> Path:

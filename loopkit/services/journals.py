@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt, txn
+from loopkit.documents.journal import JournalAdded, JournalDocument
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.model import Journal
 from loopkit.records import journal as records
@@ -232,7 +233,7 @@ def _checksum(size: int, crc: int) -> str:
     return f"{size}:{crc:08x}"
 
 
-def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> dict[str, Any]:
+def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> JournalAdded:
     require_phase(ctx, phase)
     role = ctx.need_role(doing="add a journal entry")
     journal_path(ctx, phase, role)
@@ -278,7 +279,7 @@ def journal_add(ctx: Context, *, phase: str, title: str, body: str | None) -> di
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return JournalAdded(**outcome.plan.result, commit=outcome.commit)
 
 
 def entry_block(ctx: Context, title: str, body: str) -> str:
@@ -300,7 +301,7 @@ def heading_safe(title: str) -> str:
     return title
 
 
-def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
+def journal_show(ctx: Context, *, phase: str, of: str | None) -> JournalDocument:
     require_phase(ctx, phase)
     role = of or "builder"
     if role not in ctx.workspace.config.journals:
@@ -313,7 +314,7 @@ def journal_show(ctx: Context, *, phase: str, of: str | None) -> dict[str, Any]:
     return journal_json(path.name, journal, phase=phase, role=role)
 
 
-def journal_parse(ctx: Context, file: str) -> dict[str, Any]:
+def journal_parse(ctx: Context, file: str) -> JournalDocument:
     path = ctx.cwd / file
     if path.is_dir():
         raise BadInput(f"{file} is a folder, not a journal file")
@@ -327,11 +328,11 @@ def journal_parse(ctx: Context, file: str) -> dict[str, Any]:
     return journal_json(path.name, journal, phase=journal.phase, role=journal.role)
 
 
-def journal_json(file: str, journal: Journal, *, phase: str | None, role: str | None) -> dict[str, Any]:
-    return {
-        "file": file,
-        "phase": journal.phase or phase,
-        "role": journal.role or role,
-        "warnings": [w.to_json() for w in journal.warnings + journal.mismatches],
-        "entries": [e.to_json() for e in journal.entries],
-    }
+def journal_json(file: str, journal: Journal, *, phase: str | None, role: str | None) -> JournalDocument:
+    return JournalDocument(
+        file,
+        journal.phase or phase,
+        journal.role or role,
+        journal.warnings + journal.mismatches,
+        journal.entries,
+    )

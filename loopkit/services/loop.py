@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from loopkit import names, timefmt
+from loopkit.documents.loop import (
+    Claimed,
+    DoneDocument,
+    DoneVerdict,
+    GateDocument,
+    Instructed,
+    Unmet,
+    Verdicted,
+)
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.model.inbox import Message
 from loopkit.records import status as status_records
@@ -66,7 +74,7 @@ def committed_only(ctx: Context, command: str) -> None:
         )
 
 
-def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict[str, Any]:
+def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> Claimed:
     committed_only(ctx, "claim")
     role = ctx.need_role("builder", doing="claim a milestone")
     limits.check(ctx, "note", note, "--note")
@@ -77,7 +85,7 @@ def claim(ctx: Context, *, phase: str, milestone: str, note: str | None) -> dict
         return _claim_plan(ctx, book, milestone, role=role, head=head, evidence=evidence, note=note)
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return Claimed(**outcome.plan.result, commit=outcome.commit)
 
 
 def _claim_gate(ctx: Context, book: Book, milestone: str) -> tuple[str, EvidenceView]:
@@ -154,19 +162,18 @@ def _claim_plan(
             "code": code,
             "at": at,
             "message": message.id,
-            "passing": evidence.passing,
+            "passing": tuple(evidence.passing),
         },
     )
 
 
-def claim_words(result: dict[str, Any]) -> str:
+def claim_words(claimed: Claimed) -> str:
     """Which id is which: `claimed M1 (code at 52694c1; claim commit 533832a)`."""
-    commit = result.get("commit")
-    made = f"claim commit {commit[:7]}" if commit else "not committed"
-    return f"claimed {result['milestone']} (code at {result['head'][:7]}; {made})"
+    made = f"claim commit {claimed.commit[:7]}" if claimed.commit else "not committed"
+    return f"claimed {claimed.milestone} (code at {claimed.head[:7]}; {made})"
 
 
-def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str | None) -> dict[str, Any]:
+def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str | None) -> Verdicted:
     committed_only(ctx, "verdict")
     result = result.upper()
     if result not in ("PASS", "FAIL"):
@@ -223,7 +230,7 @@ def verdict(ctx: Context, *, phase: str, milestone: str, result: str, note: str 
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return Verdicted(**outcome.plan.result, commit=outcome.commit)
 
 
 def _verdict_gate(book: Book, milestone: str, result: str) -> Genuine | None:
@@ -251,13 +258,13 @@ def gate_issues(ctx: Context, *, phase: str) -> list[Issue]:
     return load(ctx, phase).done_gate()
 
 
-def gate(ctx: Context, *, phase: str) -> dict[str, Any]:
+def gate(ctx: Context, *, phase: str) -> GateDocument:
     """`gate --json`: what `done` would check, every unmet condition listed."""
     unmet = gate_issues(ctx, phase=phase)
-    return {"ok": not unmet, "unmet": [u.to_json() for u in unmet]}
+    return GateDocument(not unmet, tuple(Unmet(u.code, u.milestone, u.message) for u in unmet))
 
 
-def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = None) -> dict[str, Any]:
+def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = None) -> DoneDocument:
     committed_only(ctx, "done")
     role = ctx.need_role("builder", doing="declare a phase done")
     limits.check(ctx, "note", summary, "--summary")
@@ -292,38 +299,27 @@ def done(ctx: Context, *, phase: str, summary: str | None, body: str | None = No
             subject={"milestones": ids, "summary": clean_summary},
             body="\n\n".join(x for x in (narrative, "\n".join(lines)) if x),
             trailers=[("Loopkit-Milestone", "+".join(ids)), ("Loopkit-Verdict", "PASS")],
-            result={"phase": phase, "milestones": ids, "at": at, "verdicts": verdicts},
+            result={"phase": phase, "milestones": tuple(ids), "at": at, "verdicts": tuple(verdicts)},
         )
 
     outcome = ctx.transact(plan)
-    return {"ok": True, **outcome.plan.result, "commit": outcome.commit}
+    return DoneDocument(ok=True, **outcome.plan.result, commit=outcome.commit)
 
 
-def _done_verdicts(book: Book, ids: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Each milestone's current PASS: as a line of the DONE commit's body, and as JSON."""
+def _done_verdicts(book: Book, ids: list[str]) -> tuple[list[str], list[DoneVerdict]]:
+    """Each milestone's current PASS: as a line of the DONE commit's body, and as a document."""
     lines: list[str] = []
-    verdicts: list[dict[str, Any]] = []
+    verdicts: list[DoneVerdict] = []
     for mid in ids:
         latest = book.views[mid].current
         assert latest is not None
         r = latest.record
         lines.append(f"{mid} PASS @{r.at} by {r.by}, claim {r.ref}" + (f" — {r.note}" if r.note else ""))
-        verdicts.append(
-            {
-                "milestone": mid,
-                "result": r.kind,
-                "at": r.at,
-                "by": r.by,
-                "claim": r.ref,
-                "claim_id": r.claim_id,
-                "note": r.note or None,
-                "line": lines[-1],
-            }
-        )
+        verdicts.append(DoneVerdict(mid, r.kind, r.at, r.by, r.ref, r.claim_id, r.note or None, lines[-1]))
     return lines, verdicts
 
 
-def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> dict[str, Any]:
+def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | None) -> Instructed:
     """Orchestrator: instructions for the builder, inserted at the end of the milestone's STATUS
     section (or of the header, before the first section); every other byte stays as it was."""
     role = ctx.need_role("orchestrator", doing="write instructions")
@@ -365,4 +361,4 @@ def instruct(ctx: Context, *, phase: str, milestone: str | None, body: str | Non
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return Instructed(**outcome.plan.result, commit=outcome.commit)

@@ -8,69 +8,52 @@ module only maps those answers to a move for one role, so `next` cannot disagree
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from loopkit import names
+from loopkit.documents.next import NextAction, NextDocument, ToolCall
 from loopkit.errors import BadInput
+from loopkit.model.inbox import Message
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
 from loopkit.services.inbox import list_messages
-from loopkit.services.view import phase_view
+from loopkit.services.view import WAITING_ON, phase_view
 from loopkit.state import MilestoneView, scope_changes
 
-# SPEC section 4: whose move it is, by phase state.
-# TODO(state.py): status should carry `waiting_on` itself; then read it from phase_view.
-WAITING_ON = {
-    "planned": "orchestrator",
-    "in-progress": "builder",
-    "changes-requested": "builder",
-    "ready": "builder",
-    "awaiting-review": "adversary",
-    "done": None,
-}
+
+def _action(
+    phase: str | None,
+    milestone: str | None,
+    action: str,
+    why: str,
+    argv: tuple[str, ...] | None = None,
+    tool: str | None = None,
+    arguments: dict[str, Any] | None = None,
+) -> NextAction:
+    """The next move for a role: `argv` the loopkit command without `loopkit`, `tool` and
+    `arguments` the same move as an MCP tool call."""
+    command = None if argv is None else shlex.join(("loopkit", *argv))
+    call = None if tool is None else ToolCall(tool, arguments or {})
+    return NextAction(phase, milestone, action, command, why, call)
 
 
-@dataclass(frozen=True)
-class Action:
-    """The next move for a role, as a loopkit command and as an MCP tool call."""
-
-    phase: str | None
-    milestone: str | None
-    action: str
-    why: str
-    argv: tuple[str, ...] | None = None  # the loopkit command, without `loopkit`
-    tool: str | None = None  # the same move as an MCP tool call
-    arguments: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "milestone": self.milestone,
-            "action": self.action,
-            "command": None if self.argv is None else shlex.join(("loopkit", *self.argv)),
-            "why": self.why,
-            "tool": None if self.tool is None else {"name": self.tool, "arguments": self.arguments or {}},
-        }
-
-
-def next_actions(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+def next_actions(ctx: Context, *, phase: str | None) -> NextDocument:
     role = ctx.need_role(doing="say what to do next")
     actions = _consume_actions(ctx, role, phase)
     for name, book in _books(ctx, phase):
         if isinstance(book, BadInput):
             if role == "orchestrator":
-                actions.append(Action(name, None, "fix", book.message))
+                actions.append(_action(name, None, "fix", book.message))
             continue
-        state = phase_view(book)["state"]
+        state = phase_view(book).state
         if state == "done":
             if phase is not None:  # asked about it; else finished phases would bury the live ones
-                actions.append(Action(name, None, "nothing", f"phase {name} is DONE"))
+                actions.append(_action(name, None, "nothing", f"phase {name} is DONE"))
             continue
         actions += _for_role(role, book, state)
     if not actions:
-        actions.append(Action(phase, None, "nothing", f"no phase needs the {role}"))
-    return {"role": role, "actions": [a.to_json() for a in actions]}
+        actions.append(_action(phase, None, "nothing", f"no phase needs the {role}"))
+    return NextDocument(role, tuple(actions))
 
 
 def _books(ctx: Context, phase: str | None) -> list[tuple[str, Book | BadInput]]:
@@ -95,21 +78,20 @@ def _books(ctx: Context, phase: str | None) -> list[tuple[str, Book | BadInput]]
     return found
 
 
-def _consume_actions(ctx: Context, role: str, phase: str | None) -> list[Action]:
+def _consume_actions(ctx: Context, role: str, phase: str | None) -> list[NextAction]:
     """Pending messages come first: one action per phase they name (or none), oldest first."""
-    messages = list_messages(ctx, to=role, phase=None)["messages"]
-    if phase is not None:
-        messages = [m for m in messages if m["phase"] in (None, phase)]
-    groups: dict[str | None, list[dict[str, Any]]] = {}
+    messages = list_messages(ctx, to=role, phase=None).messages
+    groups: dict[str | None, list[Message]] = {}
     for message in messages:
-        groups.setdefault(message["phase"], []).append(message)
+        if phase is None or message.phase in (None, phase):
+            groups.setdefault(message.phase, []).append(message)
     out = []
     for group_phase, group in groups.items():
-        ids = [m["id"] for m in group]
-        subjects = "; ".join(f"{m['from']}: {m['subject']}" for m in group[:3])
+        ids = [m.id for m in group]
+        subjects = "; ".join(f"{m.sender}: {m.subject}" for m in group[:3])
         more = f" and {len(group) - 3} more" if len(group) > 3 else ""
         out.append(
-            Action(
+            _action(
                 group_phase,
                 None,
                 "consume",
@@ -122,12 +104,12 @@ def _consume_actions(ctx: Context, role: str, phase: str | None) -> list[Action]
     return out
 
 
-def _for_role(role: str, book: Book, state: str) -> list[Action]:
+def _for_role(role: str, book: Book, state: str) -> list[NextAction]:
     phase = book.phase
     if state == "planned":
         if role == "orchestrator" and book.spec is not None:
             return [
-                Action(
+                _action(
                     phase,
                     None,
                     "open",
@@ -137,7 +119,7 @@ def _for_role(role: str, book: Book, state: str) -> list[Action]:
                     {"phase": phase},
                 )
             ]
-        return [Action(phase, None, "wait", f"phase {phase} is not open yet: the orchestrator opens it")]
+        return [_action(phase, None, "wait", f"phase {phase} is not open yet: the orchestrator opens it")]
     if role == "builder":
         return _builder(book, state)
     if role == "adversary":
@@ -147,15 +129,15 @@ def _for_role(role: str, book: Book, state: str) -> list[Action]:
     return [_waiting(book, state, role)]
 
 
-def _waiting(book: Book, state: str, role: str) -> Action:
+def _waiting(book: Book, state: str, role: str) -> NextAction:
     who = WAITING_ON.get(state)
     if who == role:  # e.g. the adversary with no open claim while the builder's STATUS is odd
-        return Action(book.phase, None, "nothing", f"phase {book.phase} is {state}")
+        return _action(book.phase, None, "nothing", f"phase {book.phase} is {state}")
     why = f"phase {book.phase} is {state}" + (f": waiting on the {who}" if who else "")
-    return Action(book.phase, None, "wait", why)
+    return _action(book.phase, None, "wait", why)
 
 
-def _review(book: Book, view: MilestoneView) -> list[Action]:
+def _review(book: Book, view: MilestoneView) -> list[NextAction]:
     """Review an open claim; with `[rules] replay`, the adversary's own `probe run` first, since a
     PASS without it is refused (the verdict service asks Book.unreplayed too)."""
     unreplayed = book.unreplayed(view.id)
@@ -164,7 +146,7 @@ def _review(book: Book, view: MilestoneView) -> list[Action]:
     why = "; ".join(u.message for u in unreplayed) + (
         ": [rules] replay asks for your own run of each required probe at the claim's code before a PASS"
     )
-    probe = Action(
+    probe = _action(
         book.phase,
         view.id,
         "probe",
@@ -176,7 +158,7 @@ def _review(book: Book, view: MilestoneView) -> list[Action]:
     return [probe, _verdict(book, view)]
 
 
-def _verdict(book: Book, view: MilestoneView) -> Action:
+def _verdict(book: Book, view: MilestoneView) -> NextAction:
     claim = view.claim
     assert claim is not None
     commit = claim.origin.sha[:12] if claim.origin else "?"
@@ -185,7 +167,7 @@ def _verdict(book: Book, view: MilestoneView) -> Action:
         f"{view.id} claimed by {claim.record.by} at {claim.record.at} (commit {commit}, head {head}): "
         "run your own break-it probes; this command records PASS if they hold, else record FAIL with a note"
     )
-    return Action(
+    return _action(
         book.phase,
         view.id,
         "review",
@@ -196,7 +178,7 @@ def _verdict(book: Book, view: MilestoneView) -> Action:
     )
 
 
-def _builder(book: Book, state: str) -> list[Action]:
+def _builder(book: Book, state: str) -> list[NextAction]:
     phase = book.phase
     views = book.views
     spec_ids = [m.id for m in book.spec.milestones] if book.spec else list(views)
@@ -205,29 +187,31 @@ def _builder(book: Book, state: str) -> list[Action]:
     # a PASS goes stale (gate condition 2) only for the newest PASS or through `paths`; while
     # other milestones are still open the newest PASS moves, so only act on it at the end
     redo = {u.milestone for u in unmet if u.code == "stale-verdict" and u.milestone}
-    out: list[Action] = []
+    out: list[NextAction] = []
     for mid in spec_ids:
         view = views[mid]
         if view.claim_open:
-            out.append(Action(phase, mid, "wait", f"{mid} is claimed: waiting on the adversary's verdict"))
+            out.append(_action(phase, mid, "wait", f"{mid} is claimed: waiting on the adversary's verdict"))
         elif view.state == "passed" and mid not in redo:
             continue
         elif view.state == "failed" and not _changed_since_claim(book, view):
             assert view.verdict is not None
             note = view.verdict.record.note or "FAIL (no note)"
-            out.append(Action(phase, mid, "fix", f"{mid} FAIL by {view.verdict.record.by}: {note}"))
+            out.append(_action(phase, mid, "fix", f"{mid} FAIL by {view.verdict.record.by}: {note}"))
         else:
             out.append(_probe_or_claim(book, mid, stale_pass=mid in redo))
     if all_passed:
         rest = [u for u in unmet if u.code not in ("stale-verdict", "inbox-pending")]
         for issue in rest:
-            out.append(Action(phase, issue.milestone, "fix", f"{issue.code}: {issue.message}"))
+            out.append(_action(phase, issue.milestone, "fix", f"{issue.code}: {issue.message}"))
         if not redo and not rest:
             pending = any(u.code == "inbox-pending" for u in unmet)
             why = "every milestone has a current PASS: the DONE gate holds"
             if pending:
                 why += " once the builder inbox is consumed"
-            out.append(Action(phase, None, "done", why, ("done", "--phase", phase), "done", {"phase": phase}))
+            out.append(
+                _action(phase, None, "done", why, ("done", "--phase", phase), "done", {"phase": phase})
+            )
     return out
 
 
@@ -241,7 +225,7 @@ def _changed_since_claim(book: Book, view: MilestoneView) -> bool:
     return changed is None or bool(changed)
 
 
-def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
+def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> NextAction:
     phase = book.phase
     evidence = book.evidence(mid)
     reasons = [f"{p}: no evidence yet" for p in evidence.missing]
@@ -251,7 +235,7 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
     for p in evidence.stale:
         reasons.append(f"{p}: stale ({evidence.why[p].words()})")
     if reasons:
-        return Action(
+        return _action(
             phase,
             mid,
             "probe",
@@ -267,7 +251,7 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> Action:
         why = f"{mid}: its PASS is stale ({words}); claim it again"
     elif book.views[mid].state == "failed":
         why = f"{mid}: changed since the FAIL and every required probe passes; claim it again"
-    return Action(
+    return _action(
         phase,
         mid,
         "claim",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names
+from loopkit.documents.phases import InitDocument, PhaseEntry, PhaseList, PhaseOpened, SpecCommitted
 from loopkit.errors import BadInput
 from loopkit.markdown.status import parse_status
 from loopkit.model.config import Milestone, PhaseSpec
@@ -18,7 +19,7 @@ from loopkit.txn import Plan
 from loopkit.workspace import CONFIG_NAME, PHASES_DIR, find_repo_root, read_exact, write_atomic
 
 
-def init(ctx: Context, folder: str | None) -> dict[str, Any]:
+def init(ctx: Context, folder: str | None) -> InitDocument:
     root = (ctx.cwd / (folder or ".")).resolve()
     config = root / CONFIG_NAME
     if config.exists():
@@ -32,7 +33,7 @@ def init(ctx: Context, folder: str | None) -> dict[str, Any]:
     repo_root = find_repo_root(root)
     warning = None if repo_root else f"{root} is not inside a git work tree yet: run `git init`"
     written += _merge_set_up(root, repo_root)
-    return {"workspace": str(root), "written": [str(p) for p in written], "warning": warning}
+    return InitDocument(str(root), tuple(str(p) for p in written), warning)
 
 
 def _merge_set_up(root: Path, repo_root: Path | None) -> list[Path]:
@@ -51,7 +52,7 @@ def _merge_set_up(root: Path, repo_root: Path | None) -> list[Path]:
     return [path]
 
 
-def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
+def phase_new(ctx: Context, phase: str, title: str | None) -> PhaseOpened:
     names.phase(phase)
     ws = ctx.workspace
     ctx.need_role(*ws.config.open_phase, doing="open a phase")
@@ -104,15 +105,15 @@ def phase_new(ctx: Context, phase: str, title: str | None) -> dict[str, Any]:
             result={
                 "phase": phase,
                 "title": redact(chosen),
-                "files": [ws.repo_path(p) if ws.repo_root else str(p) for p in writes],
+                "files": tuple(ws.repo_path(p) if ws.repo_root else str(p) for p in writes),
             },
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return PhaseOpened(**outcome.plan.result, commit=outcome.commit)
 
 
-def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
+def phase_update(ctx: Context, phase: str, note: str | None) -> SpecCommitted:
     """The orchestrator commits the phase spec as it now stands: gates use it from then on."""
     from loopkit.services.specs import read_spec, refuse_secrets
 
@@ -154,7 +155,7 @@ def phase_update(ctx: Context, phase: str, note: str | None) -> dict[str, Any]:
         )
 
     outcome = ctx.transact(plan)
-    return {**outcome.plan.result, "commit": outcome.commit}
+    return SpecCommitted(**outcome.plan.result, commit=outcome.commit)
 
 
 def _with_new_sections(ctx: Context, status: str, spec: PhaseSpec, *, name: str) -> str:
@@ -181,7 +182,7 @@ def _sections(ctx: Context, milestones: Sequence[Milestone]) -> list[dict[str, A
     ]
 
 
-def phase_list(ctx: Context) -> dict[str, Any]:
+def phase_list(ctx: Context) -> PhaseList:
     ws = ctx.workspace
     phases = []
     for phase in ws.phases():
@@ -199,13 +200,13 @@ def phase_list(ctx: Context) -> dict[str, Any]:
             parse_status(status_path.read_text("utf-8", errors="replace")) if status_path.is_file() else None
         )
         phases.append(
-            {
-                "phase": phase,
-                "title": title or (doc.title if doc else None) or phase,
-                "spec": spec_ok,
-                "status": doc is not None,
-                "done": doc is not None and doc.done_line is not None,
-                "error": error,
-            }
+            PhaseEntry(
+                phase=phase,
+                title=title or (doc.title if doc else None) or phase,
+                spec=spec_ok,
+                status=doc is not None,
+                done=doc is not None and doc.done_line is not None,
+                error=error,
+            )
         )
-    return {"phases": phases}
+    return PhaseList(tuple(phases))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from loopkit import names, timefmt
+from loopkit.documents.probes import EvidenceDocument, MilestoneEvidence, ProbeRun, RecordWritten
 from loopkit.errors import BadInput, Refused, UsageError
 from loopkit.markdown import evidence as ev
 from loopkit.model.config import ProbeSpec
@@ -243,7 +244,7 @@ def probe_exec(
     expect_exit: int | None,
     observe: str | None,
     timeout: float | None,
-) -> dict[str, Any]:
+) -> RecordWritten:
     from loopkit import probe as runner
 
     require_phase(ctx, phase)
@@ -271,7 +272,7 @@ def probe_exec(
     )
     record = _record(ctx, phase=phase, milestone=milestone, spec=spec, argv=argv, scope=scope)
     written, sha = _write(ctx, record, role)
-    return {**written.to_json(), "commit": sha}
+    return RecordWritten(written, sha)
 
 
 def _spec_bound(
@@ -330,7 +331,7 @@ def _spec_bound(
 _SHELL_ONLY = re.compile(r"[|&;<>()$`*?\[\]~]|^[A-Za-z_][A-Za-z0-9_]*=")
 
 
-def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | None) -> dict[str, Any]:
+def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | None) -> ProbeRun:
     role = ctx.need_role(doing="record evidence")
     from loopkit.services.book import load
 
@@ -345,17 +346,17 @@ def probe_run(ctx: Context, *, phase: str, milestone: str | None, probe: str | N
     if probe is not None and not pairs:
         raise BadInput(f"no probe {probe} in phase {phase}" + (f" {milestone}" if milestone else ""))
     if not pairs:
-        return {"records": []}
+        return ProbeRun(())
     spec_of = book.spec
     records = [
         _record(ctx, phase=phase, milestone=mid, spec=spec, argv=None, scope=spec_of.scope(mid))
         for mid, spec in pairs
     ]
     written, sha = _write_all(ctx, records, role)
-    return {"records": [{**r.to_json(), "commit": sha} for r in written]}
+    return ProbeRun(tuple(RecordWritten(r, sha) for r in written))
 
 
-def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, Any]:
+def evidence(ctx: Context, *, phase: str, milestone: str | None) -> EvidenceDocument:
     from loopkit.services.book import load
 
     book = load(ctx, phase)
@@ -369,7 +370,13 @@ def evidence(ctx: Context, *, phase: str, milestone: str | None) -> dict[str, An
     milestones = []
     for mid in spec_ids:
         view = book.evidence(mid)
-        latest = {p: r.to_json() for p, r in view.latest.items()}
-        milestones.append({"id": mid, **view.to_json(), "stale_paths": view.stale_paths(), "latest": latest})
-        milestones[-1]["flaky"] = book.flaky(mid)  # [rules] replay (SPEC section 11); else []
-    return {"phase": phase, "milestones": milestones}
+        paths = {p: tuple(found) for p, found in view.stale_paths().items()}
+        lists = (view.required, view.passing, view.failing, view.missing, view.stale)
+        required, passing, failing, missing, stale = (tuple(v) for v in lists)
+        flaky = tuple(book.flaky(mid))  # [rules] replay (SPEC section 11); else ()
+        milestones.append(
+            MilestoneEvidence(
+                mid, required, passing, failing, missing, stale, paths, dict(view.latest), flaky
+            )
+        )
+    return EvidenceDocument(phase, tuple(milestones))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from loopkit import timefmt
 from loopkit.config import load_report_url
+from loopkit.documents.report import ReportDocument
+from loopkit.documents.status import StatusDocument
 from loopkit.render import render_html
 from loopkit.services.context import Context
 from loopkit.services.status import status
@@ -26,23 +27,22 @@ DEFAULT_OUT = "loopkit-report.html"
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
-def report(ctx: Context, *, phase: str | None, out: str | None) -> dict[str, Any]:
+def report(ctx: Context, *, phase: str | None, out: str | None) -> ReportDocument:
     """Write the page (or return it, for `--out -`); the document says where and how big."""
     ws = ctx.workspace
     commit_url = load_report_url(ws.root / CONFIG_NAME)
-    data = ctx.redactor.redact_obj(status(ctx, phase=phase, detail=True))
+    data = StatusDocument.from_json(ctx.redactor.redact_obj(status(ctx, phase=phase, detail=True).to_json()))
     page = render_page(data, now=ctx.now, commit_url=commit_url, cache_from=ws.root)
     size = len(page.encode("utf-8"))
-    result: dict[str, Any] = {"phases": len(data["phases"]), "bytes": size}
     if out == "-":
-        return {**result, "out": "-", "html": page}
+        return ReportDocument(len(data.phases), size, "-", page)
     path = Path(ctx.cwd) / (out or DEFAULT_OUT)
     write_atomic(path, page)
-    return {**result, "out": str(path)}
+    return ReportDocument(len(data.phases), size, str(path))
 
 
 def render_page(
-    data: dict[str, Any], *, now: datetime, commit_url: str | None, cache_from: Path | None = None
+    data: StatusDocument, *, now: datetime, commit_url: str | None, cache_from: Path | None = None
 ) -> str:
     def link(sha: str | None) -> str | None:
         """A commit's page, only for what is a commit id (a forged record's text could be anything)."""
@@ -50,19 +50,21 @@ def render_page(
             return None
         return commit_url.replace("{sha}", quote(sha, safe=""))
 
-    ordered = sorted(data["phases"], key=needs_first)
-    phases = [_phase(p, index) for index, p in enumerate(ordered)]
-    counts = {s: sum(1 for p in phases if p["state"] == s) for s in NEEDS_FIRST}
+    phases = sorted(data.phases, key=needs_first)
+    counts = {s: sum(1 for p in phases if p.state == s) for s in NEEDS_FIRST}
+    workspace_problems = data.problems or ()
     return render_html(
         "html/report.html.j2",
         cache_from=cache_from,
-        workspace=data["workspace"],
+        workspace=data.workspace,
         generated=timefmt.iso(now),
         phases=phases,
         counts={s: n for s, n in counts.items() if n},
-        workspace_problems=data.get("problems", []),
-        problems=len(data.get("problems", [])) + sum(len(p["problems"]) for p in phases),
-        pending=sum(len(p["messages"]) for p in phases),
+        workspace_problems=workspace_problems,
+        problems=len(workspace_problems) + sum(len(p.problems) for p in phases),
+        pending=sum(len(p.detail.messages) for p in phases if p.detail),
+        anchor=_anchor,
+        passed=lambda p: sum(1 for m in p.milestones if m.state == "passed"),
         age=lambda at: age(at, now),
         when=_when,
         link=link,
@@ -80,12 +82,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40] or "x"
 
 
-def _phase(p: dict[str, Any], index: int) -> dict[str, Any]:
-    anchor = f"phase-{_slug(p['phase'])}-{index}"
-    milestones = [{**m, "anchor": f"{anchor}-{_slug(m['id'])}-{n}"} for n, m in enumerate(p["milestones"])]
-    return {
-        **p,
-        "anchor": anchor,
-        "milestones": milestones,
-        "passed": sum(1 for m in milestones if m["state"] == "passed"),
-    }
+def _anchor(name: str, index: int, within: str = "") -> str:
+    """A phase's anchor (`phase-px-0`), or a milestone's within its phase's."""
+    return f"{within}-{_slug(name)}-{index}" if within else f"phase-{_slug(name)}-{index}"

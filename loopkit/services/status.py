@@ -38,10 +38,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loopkit import __version__, index
+from loopkit.documents.status import PhaseStatus, StatusDocument
 from loopkit.model import ROLES
 from loopkit.redact import is_secret_name
 from loopkit.services.context import Context
@@ -50,11 +52,11 @@ from loopkit.workspace import CONFIG_NAME, Workspace
 Stat = index.Stat
 
 
-def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str, Any]:
+def status(ctx: Context, *, phase: str | None, detail: bool = False) -> StatusDocument:
     """`status --json`'s document (with `detail`, report's): from the memo when it still holds."""
     memo = _Memo.open(ctx, detail=detail) if phase is None else None
     if memo is not None and (found := memo.lookup()) is not None:
-        return found
+        return StatusDocument.from_json(found)
     stats = memo.stats() if memo is not None else None  # before the books are read: see store
     from loopkit.services import view
 
@@ -72,9 +74,10 @@ def status(ctx: Context, *, phase: str | None, detail: bool = False) -> dict[str
         fresh = view.read_status(
             ctx, phase=None, detail=detail, only=[p for p in order if p in again], watching=watching
         )
-        parts = {part["phase"]: part for part in fresh["phases"]}
-        result = {**fresh, "phases": [parts.get(part["phase"], part) for part in old_doc["phases"]]}
-    memo.store(result, stats, watching)
+        parts = {part.phase: part for part in fresh.phases}
+        kept = (parts.get(part["phase"]) or PhaseStatus.from_json(part) for part in old_doc["phases"])
+        result = replace(fresh, phases=tuple(kept))
+    memo.store(result.to_json(), stats, watching)
     return result
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopkit.documents.sync import Merged, Synced
 from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
@@ -102,7 +103,7 @@ def on_open(ws: Workspace, warn: Callable[[str], None]) -> None:
 
 
 # -- the merge driver -----------------------------------------------------------------------------
-def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> dict[str, Any]:
+def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> Merged:
     """Merge BASE, OURS, THEIRS (git's temporary files) into OURS; `conflict` says whether markers
     were left. Takes no lock: git calls it in the middle of a merge that sync may be running."""
     from loopkit.records.merge import merge
@@ -111,7 +112,7 @@ def merge_driver(*, base: str, ours: str, theirs: str, path: str, cwd: Path) -> 
     data = [Path(cwd / name).read_bytes() if (cwd / name).exists() else b"" for name in (base, ours, theirs)]
     merged, conflict = merge(data[0], data[1], data[2], kind)
     (cwd / ours).write_bytes(merged)
-    return {"path": path, "kind": kind, "conflict": conflict}
+    return Merged(path, kind, conflict)
 
 
 def _kind_for_path(cwd: Path, path: str) -> str:
@@ -131,7 +132,7 @@ def _kind_for_path(cwd: Path, path: str) -> str:
 
 
 # -- sync -----------------------------------------------------------------------------------------
-def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> dict[str, Any]:
+def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> Synced:
     from loopkit.gitrepo.remote import Conflict, Remote
 
     ws = ctx.workspace
@@ -208,15 +209,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
                 break
         else:
             raise GitError(f"{name} kept moving: not pushed after {ATTEMPTS} attempts; run sync again")
-    return {
-        "remote": name,
-        "branch": remote_branch,
-        "integrated": integrated,
-        "fetched": fetched,
-        "pushed": pushed,
-        "head": repo.head(),
-        "retries": retries,
-    }
+    return Synced(name, remote_branch, integrated, fetched, pushed, repo.head(), retries)
 
 
 def _backoff(attempt: int) -> None:

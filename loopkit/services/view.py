@@ -6,12 +6,25 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
+from loopkit.documents.status import (
+    CheckDocument,
+    ClaimView,
+    EvidenceSummary,
+    MilestoneDetail,
+    MilestoneStatus,
+    PhaseDetail,
+    PhaseStatus,
+    Problem,
+    StatusDocument,
+    VerdictView,
+)
 from loopkit.markdown.journal import parse_journal
 from loopkit.model import ROLES
 from loopkit.model.git import Origin
+from loopkit.model.inbox import Message
 from loopkit.model.journal import Journal, ProbeRecord
 from loopkit.services.book import Book, load
 from loopkit.services.context import Context
@@ -20,6 +33,9 @@ from loopkit.services.signatures import signatures, trusted
 from loopkit.state import EvidenceView, Genuine, claim_gate, is_genuine_evidence, phase_state, record_shas
 from loopkit.trust import Issue
 from loopkit.workspace import CONFIG_NAME, read_text
+
+if TYPE_CHECKING:  # the report's parts, built only with its detail
+    from loopkit.documents.report import ProbeState, TimelineEvidence, TimelineRecord
 
 # SPEC section 4: the role whose move it is, from the phase's state.
 WAITING_ON: dict[str, str | None] = {
@@ -37,14 +53,14 @@ WAITING_ON: dict[str, str | None] = {
 NEEDS_FIRST = ("changes-requested", "awaiting-review", "ready", "in-progress", "planned", "done")
 
 
-def needs_first(phase: dict[str, Any]) -> tuple[Any, ...]:
+def needs_first(phase: PhaseStatus) -> tuple[Any, ...]:
     """Sort key: done last; a phase with a problem first; then by state; the longest waiting first."""
     return (
-        phase["state"] == "done",
-        not phase["problems"],
-        NEEDS_FIRST.index(phase["state"]) if phase["state"] in NEEDS_FIRST else len(NEEDS_FIRST),
-        phase["last_activity"] or "",
-        phase["phase"],
+        phase.state == "done",
+        not phase.problems,
+        NEEDS_FIRST.index(phase.state) if phase.state in NEEDS_FIRST else len(NEEDS_FIRST),
+        phase.last_activity or "",
+        phase.phase,
     )
 
 
@@ -108,28 +124,22 @@ def problems(book: Book, *, full: bool, journals: list[JournalRead] | None = Non
     `full` also parses whole journals (check does; `journals` when they are read already);
     status reads only what it must.
     """
-    found: list[Issue] = []
-    ws = book.ctx.workspace
-    name = book.status_name
+    found = [] if full else config_problems(book.ctx)  # status lists the workspace's with each phase
+    found += _status_problems(book) + _evidence_problems(book)
+    if not full:
+        return found + _mismatches(book)
+    for read in journals if journals is not None else read_journals(book):
+        found += _journal_problems(book, read)
+    return found
 
-    def add(
-        code: str,
-        message: str,
-        *,
-        milestone: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> None:
-        found.append(Issue(code, message, milestone, file, line, book.phase))
 
-    if not full:  # status lists the workspace's own problems with each phase; check once
-        found += config_problems(book.ctx)
-    for issue in book.spec_state.problems if book.spec_state else ():
-        add(issue.code, issue.message, file=issue.file)
-    for issue in book.removed_issues():
-        add(issue.code, issue.message, file=name)
-    for warning in book.doc.warnings:
-        add("parse-warning", warning.message, file=name, line=warning.line)
+def _status_problems(book: Book) -> list[Issue]:
+    """The spec's, and the STATUS file's: removed, forged, unsigned and unknown records, a stale PASS."""
+    name, p, doc = book.status_name, book.phase, book.doc
+    spec_problems = book.spec_state.problems if book.spec_state else ()
+    found = [Issue(i.code, i.message, None, i.file, None, p) for i in spec_problems]
+    found += [Issue(i.code, i.message, None, name, None, p) for i in book.removed_issues()]
+    found += [Issue("parse-warning", w.message, None, name, w.line, p) for w in doc.warnings]
     spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
     for view in book.views.values():
         for forged in view.forged:
@@ -140,155 +150,125 @@ def problems(book: Book, *, full: bool, journals: list[JournalRead] | None = Non
                 else f"was committed by {forged.origin.sha[:12]} ({forged.origin.author.email}) "
                 f"without `loopkit {kind}`"
             )
-            add(
-                f"forged-{kind}",
-                f"{forged.record.kind} {view.id} {how}; it counts as no {kind}",
-                milestone=view.id,
-                file=name,
-                line=forged.record.line,
-            )
+            message = f"{forged.record.kind} {view.id} {how}; it counts as no {kind}"
+            found.append(Issue(f"forged-{kind}", message, view.id, name, forged.record.line, p))
         for unsigned in view.unsigned:
-            add(
-                unsigned.code,
-                f"{unsigned.item.record.kind} {view.id} counts as none: {unsigned.reason}",
-                milestone=view.id,
-                file=name,
-                line=unsigned.item.record.line,
-            )
-        section = book.doc.section(view.id)
+            message = f"{unsigned.item.record.kind} {view.id} counts as none: {unsigned.reason}"
+            found.append(Issue(unsigned.code, message, view.id, name, unsigned.item.record.line, p))
+        section = doc.section(view.id)
         if book.spec is not None and view.id not in spec_ids and section is not None and section.records:
-            add(
-                "unknown-milestone",
-                f"{name} has records for {view.id}, which phases/{book.phase}.toml does not name",
-                milestone=view.id,
-                file=name,
-                line=section.line,
-            )
-    if book.done_unsigned is not None and book.doc.done is not None:
-        add(book.done_unsigned.code, book.done_unsigned.message, file=name, line=book.doc.done.line)
-    if book.doc.done_line is None and book.spec is not None and book.opened:
-        for issue in book.done_gate():
-            if issue.code == "stale-verdict":
-                add("stale-verdict", issue.message, milestone=issue.milestone, file=name)
-    journal = ws.journal_file(book.phase, "builder")
-    journal_name = ws.shown(journal) if journal else None
-    for m in book.spec.milestones if book.spec and book.doc.done_line is None else ():
-        if book.views[m.id].state == "passed":
-            continue
-        evidence = book.evidence(m.id)
-        for probe in evidence.stale:
-            record = evidence.latest[probe]
-            add(
-                "stale-evidence",
-                stale_why(m.id, probe, evidence),
-                milestone=m.id,
-                file=journal_name,
-                line=record.line or None,
-            )
-    for m in book.spec.milestones if book.spec and book.doc.done_line is None else ():
-        for probe in book.flaky(m.id):  # [rules] replay (SPEC section 11)
-            record = book.adversary_latest[(m.id, probe)]
-            review = ws.journal_file(book.phase, "adversary")
-            add(
-                "flaky",
-                f"{m.id} {probe}: the builder's run PASSes and the adversary's {record.result}s at the same "
-                "code; find out why before anyone passes it",
-                milestone=m.id,
-                file=ws.shown(review) if review else None,
-                line=record.line or None,
-            )
-    if not full:
-        for (mid, probe), line in sorted(book.mismatched.items()):
-            add(
-                "evidence-mismatch",
-                f"{mid} {probe}: the evidence block was edited by hand",
-                milestone=mid,
-                file=journal_name,
-                line=line or None,
-            )
-        return found
-    for read in journals if journals is not None else read_journals(book):
-        shown, parsed, origins = read.shown, read.parsed, read.origins
-        for warning in parsed.warnings:
-            add("parse-warning", warning.message, file=shown, line=warning.line)
-        for mismatch in parsed.mismatches:
-            add("evidence-mismatch", mismatch.message, file=shown, line=mismatch.line)
-        for record in parsed.probe_records:
-            if not is_genuine_evidence(record, origins.get(record.line), ws.config, read.role):
-                origin = origins.get(record.line)
-                how = (
-                    "is not committed"
-                    if origin is None
-                    else f"was added by {origin.sha[:12]} ({origin.author.email}), not by loopkit's "
-                    "evidence commit for it"
-                )
-                add(
-                    "forged-evidence",
-                    f"{record.milestone} {record.probe} record {how}; it counts as no evidence",
-                    milestone=record.milestone,
-                    file=shown,
-                    line=record.line,
-                )
-            if record.milestone not in spec_ids and book.spec is not None:
-                add(
-                    "unknown-milestone",
-                    f"evidence for {record.milestone}, which the spec does not name",
-                    milestone=record.milestone,
-                    file=shown,
-                    line=record.line,
-                )
+            message = f"{name} has records for {view.id}, which phases/{p}.toml does not name"
+            found.append(Issue("unknown-milestone", message, view.id, name, section.line, p))
+    if book.done_unsigned is not None and doc.done is not None:
+        found.append(Issue(book.done_unsigned.code, book.done_unsigned.message, None, name, doc.done.line, p))
+    if doc.done_line is None and book.spec is not None and book.opened:
+        gate = [i for i in book.done_gate() if i.code == "stale-verdict"]
+        found += [Issue("stale-verdict", i.message, i.milestone, name, None, p) for i in gate]
     return found
 
 
-def _record(item: Genuine, *, genuine: bool) -> dict[str, Any]:
+def _evidence_problems(book: Book) -> list[Issue]:
+    """Stale evidence of a milestone not passed, and flaky probes ([rules] replay, SPEC section 11)."""
+    if not book.spec or book.doc.done_line is not None:
+        return []
+    ws, p = book.ctx.workspace, book.phase
+    journal, review = ws.journal_file(p, "builder"), ws.journal_file(p, "adversary")
+    found: list[Issue] = []
+    for m in (m for m in book.spec.milestones if book.views[m.id].state != "passed"):
+        ev = book.evidence(m.id)
+        for probe in ev.stale:
+            why, line = stale_why(m.id, probe, ev), ev.latest[probe].line or None
+            found.append(Issue("stale-evidence", why, m.id, ws.shown(journal) if journal else None, line, p))
+    for m in book.spec.milestones:
+        for probe in book.flaky(m.id):
+            record = book.adversary_latest[(m.id, probe)]
+            message = (
+                f"{m.id} {probe}: the builder's run PASSes and the adversary's {record.result}s at the same "
+                "code; find out why before anyone passes it"
+            )
+            shown = ws.shown(review) if review else None
+            found.append(Issue("flaky", message, m.id, shown, record.line or None, p))
+    return found
+
+
+def _mismatches(book: Book) -> list[Issue]:
+    """Evidence blocks edited by hand, as status knows them without parsing whole journals."""
+    journal = book.ctx.workspace.journal_file(book.phase, "builder")
+    shown = book.ctx.workspace.shown(journal) if journal else None
+    return [
+        Issue("evidence-mismatch", f"{mid} {probe}: the evidence block was edited by hand", mid, shown,
+              line or None, book.phase)
+        for (mid, probe), line in sorted(book.mismatched.items())
+    ]  # fmt: skip
+
+
+def _journal_problems(book: Book, read: JournalRead) -> list[Issue]:
+    """One whole journal's: parse warnings, hand-edited blocks, forged records, unknown milestones."""
+    shown, parsed, origins, p = read.shown, read.parsed, read.origins, book.phase
+    found = [Issue("parse-warning", w.message, None, shown, w.line, p) for w in parsed.warnings]
+    found += [Issue("evidence-mismatch", m.message, None, shown, m.line, p) for m in parsed.mismatches]
+    spec_ids = {m.id for m in book.spec.milestones} if book.spec else set()
+    config = book.ctx.workspace.config
+    for record in parsed.probe_records:
+        origin = origins.get(record.line)
+        if not is_genuine_evidence(record, origin, config, read.role):
+            how = (
+                "is not committed"
+                if origin is None
+                else f"was added by {origin.sha[:12]} ({origin.author.email}), not by loopkit's "
+                "evidence commit for it"
+            )
+            message = f"{record.milestone} {record.probe} record {how}; it counts as no evidence"
+            found.append(Issue("forged-evidence", message, record.milestone, shown, record.line, p))
+        if record.milestone not in spec_ids and book.spec is not None:
+            message = f"evidence for {record.milestone}, which the spec does not name"
+            found.append(Issue("unknown-milestone", message, record.milestone, shown, record.line, p))
+    return found
+
+
+def _record(item: Genuine, *, genuine: bool) -> TimelineRecord:
     """One claim, verdict or forged record of a milestone's timeline (report detail)."""
-    record = item.record
-    return {
-        "kind": record.kind,
-        "at": record.at,
-        "by": record.by,
-        "note": record.note,
-        "ref": record.ref,
-        "commit": item.origin.sha if item.origin else None,
-        "author": item.origin.author.email if item.origin else None,
-        "genuine": genuine,
-        "line": record.line,
-    }
+    from loopkit.documents.report import TimelineRecord
+
+    record, origin = item.record, item.origin
+    email = origin.author.email if origin else None
+    sha = origin.sha if origin else None
+    return TimelineRecord(
+        record.kind, record.at, record.by, record.note, record.ref, sha, email, genuine, record.line
+    )
 
 
-def _evidence_record(journal: JournalRead, record: ProbeRecord) -> dict[str, Any]:
+def _evidence_record(journal: JournalRead, record: ProbeRecord) -> TimelineEvidence:
     """One genuine probe record of a milestone's timeline (report detail)."""
+    from loopkit.documents.report import TimelineEvidence
+
     origin = journal.origins.get(record.line)
-    return {
-        "kind": "EVIDENCE",
-        "probe": record.probe,
-        "title": record.title,
-        "result": record.result,
-        "observed": record.observed,
-        "at": record.at,
-        "by": journal.role,
-        "head": record.head,
-        "commit": origin.sha if origin else None,
-        "genuine": True,
-        "line": record.line,
-    }
+    return TimelineEvidence(
+        "EVIDENCE",
+        record.probe,
+        record.title,
+        record.result,
+        record.observed,
+        record.at,
+        journal.role,
+        record.head,
+        origin.sha if origin else None,
+        genuine=True,
+        line=record.line,
+    )
 
 
 def _timeline(
     book: Book, mid: str, journals: list[JournalRead], history: dict[str, int]
-) -> list[dict[str, Any]]:
+) -> tuple[TimelineRecord | TimelineEvidence, ...]:
     """Every genuine evidence record of the milestone (every role's journal), its claims,
     verdicts and forged records, in history order (SPEC section 1): by the commit that added each
     (`history`: oldest first), then within one file by place; uncommitted records last."""
     view = book.views[mid]
     items = [(g, True) for g in (*view.claims, *view.verdicts)] + [(g, False) for g in view.forged]
     items += [(u.item, False) for u in view.unsigned]  # a signed role's record whose signature fails
-    keyed = [
-        (
-            (_place(g.origin, history), 0, g.record.line),
-            _record(g, genuine=ok),
-        )
-        for g, ok in items
+    keyed: list[tuple[tuple[int, int, int], TimelineRecord | TimelineEvidence]] = [
+        ((_place(g.origin, history), 0, g.record.line), _record(g, genuine=ok)) for g, ok in items
     ]
     config = book.ctx.workspace.config
     for rank, journal in enumerate(journals, start=1):
@@ -300,7 +280,7 @@ def _timeline(
                 keyed.append(
                     ((_place(origin, history), rank, record.line), _evidence_record(journal, record))
                 )
-    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
+    return tuple(entry for _, entry in sorted(keyed, key=lambda pair: pair[0]))
 
 
 def _place(origin: Origin | None, history: dict[str, int]) -> int:
@@ -310,9 +290,11 @@ def _place(origin: Origin | None, history: dict[str, int]) -> int:
     return history.get(origin.sha, len(history))
 
 
-def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
+def _probes(book: Book, mid: str) -> tuple[ProbeState, ...]:
     """The latest record of each probe the milestone requires, with what the evidence view made of
     it and, when stale, why. A DONE phase is history (SPEC section 3): nothing of it is stale."""
+    from loopkit.documents.report import ProbeState
+
     evidence = book.evidence(mid)
     spec_m = book.spec.milestone(mid) if book.spec else None
     titles = {p.id: p.title for p in spec_m.probes} if spec_m else {}
@@ -327,20 +309,13 @@ def _probes(book: Book, mid: str) -> list[dict[str, Any]]:
                 verdict = "passing"
             else:
                 why = stale_why(mid, probe, evidence)
-        out.append(
-            {
-                "probe": probe,
-                "title": record.title if record else titles.get(probe, probe),
-                "state": verdict,
-                "why": why,
-                "result": record.result if record else None,
-                "observed": record.observed if record else None,
-                "at": record.at if record else None,
-                "head": record.head if record else None,
-                "command": record.command if record else None,
-            }
-        )
-    return sorted(out, key=lambda p: (p["at"] is None, p["at"] or "", p["probe"]))
+        title = record.title if record else titles.get(probe, probe)
+        if record is None:
+            out.append(ProbeState(probe, title, verdict, why, None, None, None, None, None))
+        else:
+            shown = (record.result, record.observed, record.at, record.head, record.command)
+            out.append(ProbeState(probe, title, verdict, why, *shown))
+    return tuple(sorted(out, key=lambda p: (p.at is None, p.at or "", p.probe)))
 
 
 def _history(ctx: Context, books: Sequence[Book]) -> dict[str, int]:
@@ -358,51 +333,70 @@ def _history(ctx: Context, books: Sequence[Book]) -> dict[str, int]:
     return {sha: index for index, sha in enumerate(reversed(log.split()))}
 
 
-def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | None = None) -> dict[str, Any]:
+def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | None = None) -> PhaseStatus:
     """One phase as `status --json` shows it; `detail` adds what `report` shows besides (timelines
     of every genuine record, the latest evidence, pending messages, check's problems) from the
     same reading; `history` orders the timelines (_history)."""
-    ws = book.ctx.workspace
     journals = read_journals(book) if detail else []
-    milestones: list[dict[str, Any]] = []
+    milestones = []
     for view in book.views.values():
         claim = view.claim
         verdict = view.current or (view.verdict if claim is not None else None)  # none without a claim
-        evidence = book.evidence(view.id)
-        milestones.append(
-            {
-                "id": view.id,
-                "title": view.title,
-                "state": view.state,
-                "claim": None
-                if claim is None
-                else {
-                    "at": claim.record.at,
-                    "by": claim.record.by,
-                    "commit": claim.origin.sha if claim.origin else None,
-                    "head": claim.record.ref,
-                    "code": claim.record.code,
-                    "id": claim.record.id,
-                    "note": claim.record.note,
-                },
-                "verdict": None
-                if verdict is None
-                else {
-                    "at": verdict.record.at,
-                    "by": verdict.record.by,
-                    "result": verdict.record.kind,
-                    "claim_commit": verdict.record.ref,
-                    "claim_id": verdict.record.claim_id,
-                    "note": verdict.record.note,
-                },
-                "evidence": evidence.to_json(),
-            }
+        ev = book.evidence(view.id)
+        summary = EvidenceSummary(
+            *(tuple(v) for v in (ev.required, ev.passing, ev.failing, ev.missing, ev.stale))
         )
+        more = None
         if detail:
-            milestones[-1]["timeline"] = _timeline(book, view.id, journals, history or {})
-            milestones[-1]["probes"] = _probes(book, view.id)
-    counts = {}
-    pending: list[dict[str, Any]] = []
+            more = MilestoneDetail(_timeline(book, view.id, journals, history or {}), _probes(book, view.id))
+        milestones.append(
+            MilestoneStatus(
+                view.id, view.title, view.state, _claim_view(claim), _verdict_view(verdict), summary, more
+            )
+        )
+    counts, pending, times = _activity(book)
+    done = book.done
+    ready = not done and book.opened and not book.done_gate()
+    title = (book.spec.title if book.spec else None) or book.doc.title or book.phase
+    state = phase_state(opened=book.opened, done=done, ready=ready, views=book.views)
+    found = problems(book, full=detail, journals=journals)  # with detail, check's problems of the phase
+    extra = None
+    if detail:  # messages stable-sorted by time: then file order
+        messages = tuple(sorted(pending, key=lambda m: m.at or ""))
+        extra = PhaseDetail(messages, book.status_name, book.spec.plan if book.spec else None)
+    return PhaseStatus(
+        book.phase,
+        title,
+        state,
+        done,
+        tuple(milestones),
+        counts,
+        WAITING_ON[state],
+        max(times) if times else None,
+        tuple(problem(p) for p in found),
+        detail=extra,
+    )
+
+
+def _claim_view(claim: Genuine | None) -> ClaimView | None:
+    if claim is None:
+        return None
+    r = claim.record
+    return ClaimView(r.at, r.by, claim.origin.sha if claim.origin else None, r.ref, r.code, r.id, r.note)
+
+
+def _verdict_view(verdict: Genuine | None) -> VerdictView | None:
+    if verdict is None:
+        return None
+    r = verdict.record
+    return VerdictView(r.at, r.by, r.kind, r.ref, r.claim_id, r.note)
+
+
+def _activity(book: Book) -> tuple[dict[str, int], list[Message], list[str]]:
+    """Pending messages per role, those messages, and every time the phase's books name."""
+    ws = book.ctx.workspace
+    counts: dict[str, int] = {}
+    pending: list[Message] = []
     times = [r.at for r in book.doc.records]
     if book.doc.done is not None:
         times.append(book.doc.done.at)
@@ -410,35 +404,19 @@ def phase_view(book: Book, *, detail: bool = False, history: dict[str, int] | No
         messages = [p.message for p in read_inbox(book.ctx, role) if p.message.phase in (None, book.phase)]
         counts[role] = len(messages)
         times += [m.at for m in messages if m.at]
-        pending += [m.to_json() for m in messages]
+        pending += messages
     for role in ws.config.journals:
         path = ws.journal_file(book.phase, role)
         if path is not None:
             at = book.ctx.index.journal_time(path)
             if at:
                 times.append(at)
-    done = book.done
-    ready = not done and book.opened and not book.done_gate()
-    title = (book.spec.title if book.spec else None) or book.doc.title or book.phase
-    state = phase_state(opened=book.opened, done=done, ready=ready, views=book.views)
-    found = problems(book, full=False)
-    data: dict[str, Any] = {
-        "phase": book.phase,
-        "title": title,
-        "state": state,
-        "done": done,
-        "milestones": milestones,
-        "inbox": counts,
-        "waiting_on": WAITING_ON[state],
-        "last_activity": max(times) if times else None,
-        "problems": [p.to_json(problem=True) for p in found],  # with file and line, as check's
-    }
-    if detail:  # check's problems of the phase (the workspace's own are read_status's)
-        data["problems"] = [p.to_json(problem=True) for p in problems(book, full=True, journals=journals)]
-        data["messages"] = sorted(pending, key=lambda m: m["at"] or "")  # stable: then file order
-        data["status_file"] = book.status_name
-        data["plan"] = book.spec.plan if book.spec else None
-    return data
+    return counts, pending, times
+
+
+def problem(issue: Issue) -> Problem:
+    """An Issue as check and status list it, with its phase, file and line."""
+    return Problem(issue.code, issue.phase, issue.milestone, issue.file, issue.line, issue.message)
 
 
 def _books(
@@ -510,7 +488,7 @@ def read_status(
     detail: bool = False,
     only: list[str] | None = None,
     watching: dict[str, bool] | None = None,
-) -> dict[str, Any]:
+) -> StatusDocument:
     """status's document read from the books (services/status.py serves it from its memo).
 
     For the memo: `only` reads just these phases (in this order); `watching` is told, for each
@@ -520,17 +498,14 @@ def read_status(
     ws = ctx.workspace
     books = _books(ctx, phase, only, roles=list(ws.config.journals) if detail else ("builder",))
     history = _history(ctx, books) if detail else None
-    result: dict[str, Any] = {
-        "workspace": ws.rel or ".",
-        "phases": [phase_view(book, detail=detail, history=history) for book in books],
-    }
-    if detail:  # with each phase's, exactly check's problems
-        result["problems"] = [i.to_json(problem=True) for i in workspace_problems(ctx)]
+    phases = tuple(phase_view(book, detail=detail, history=history) for book in books)
+    # with detail, each phase's and the workspace's problems are exactly check's
+    found = tuple(problem(i) for i in workspace_problems(ctx)) if detail else None
     if watching is not None:
         for book in books:
             watching[book.phase] = book.spec is None
     _save_cache(ctx)
-    return result
+    return StatusDocument(ws.rel or ".", phases, found)
 
 
 def config_problems(ctx: Context) -> list[Issue]:
@@ -565,14 +540,14 @@ def workspace_problems(ctx: Context) -> list[Issue]:
     return config_problems(ctx) + signer_problems(ctx)
 
 
-def check(ctx: Context, *, phase: str | None) -> dict[str, Any]:
+def check(ctx: Context, *, phase: str | None) -> CheckDocument:
     found = workspace_problems(ctx) + [
         issue
         for book in _books(ctx, phase, roles=list(ctx.workspace.config.journals))
         for issue in problems(book, full=True)
     ]
     _save_cache(ctx)
-    return {"ok": not found, "problems": [i.to_json(problem=True) for i in found]}
+    return CheckDocument(not found, tuple(problem(i) for i in found))
 
 
 def _save_cache(ctx: Context) -> None:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from loopkit import names
+from loopkit.documents.inbox import Waited
 from loopkit.errors import UsageError
 from loopkit.model import ROLES
+from loopkit.model.inbox import Message
 from loopkit.services.context import Context
 from loopkit.services.inbox import list_messages
 
@@ -33,13 +35,13 @@ def _signature(path: os.PathLike[str] | str) -> Signature:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def pending(ctx: Context, *, to: str, phase: str | None) -> list[dict[str, Any]]:
+def pending(ctx: Context, *, to: str, phase: str | None) -> tuple[Message, ...]:
     """Messages for `to`: for `phase` or for no phase when a phase is given (SPEC section 8)."""
     ctx.cache.pop(("inbox", to), None)  # read_inbox caches per command; a waiter reads again
-    messages = list_messages(ctx, to=to, phase=None)["messages"]
+    messages = list_messages(ctx, to=to, phase=None).messages
     if phase is None:
-        return list(messages)
-    return [m for m in messages if m["phase"] in (None, phase)]
+        return messages
+    return tuple(m for m in messages if m.phase in (None, phase))
 
 
 def wait(
@@ -54,7 +56,7 @@ def wait(
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     stop: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
+) -> Waited:
     """`{"messages": [...], "timed_out": false}` as soon as one is pending, or after `timeout`
     seconds `{"messages": [], "timed_out": true}`. Checks at once, then every `interval`.
     `stop()` true after a sleep ends the wait early, as a timeout (a server shutting down)."""
@@ -82,12 +84,12 @@ def wait(
         now_seen = _signature(path)
         if now_seen != seen:
             seen = now_seen
-            found = pending(ctx, to=role, phase=phase) if now_seen is not None else []
+            found = pending(ctx, to=role, phase=phase) if now_seen is not None else ()
             if found:
-                return {"messages": found, "timed_out": False}
+                return Waited(found, timed_out=False)
         left = deadline - clock()
         if left <= 0:
-            return {"messages": [], "timed_out": True}
+            return Waited((), timed_out=True)
         sleep(min(interval, left))
         if stop is not None and stop():
-            return {"messages": [], "timed_out": True}
+            return Waited((), timed_out=True)
