@@ -170,7 +170,8 @@ def _answers(ws: Path, *, off: bool) -> dict[str, Any]:
         ("inbox", lambda ctx: inbox.list_messages(ctx, to=None, phase=None)),
     ):
         try:
-            found[name] = ask(_ctx(ws, env))
+            found[name] = ask(_ctx(ws, env)).to_json()  # what is printed: a document read
+            # back from the index lacks fields the JSON never shows (a message's line number)
         except Exception as exc:  # an answer may be an error: it must be the same one
             found[name] = repr(exc)
     root = ws.parent
