@@ -277,7 +277,7 @@ class Book:
         written = self.ctx.repo.record_lines([path])[path]
         config = self.ctx.workspace.config
         signed = signatures(self.ctx, record_shas(written, config)) if config.signed else None
-        return removed_records(written, self.doc, self.phase, config, signed)
+        return removed_records(written, self.status_text, self.phase, config, signed, doc=self.doc)
 
     def removed_issues(self) -> list[Issue]:
         return [

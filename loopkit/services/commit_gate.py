@@ -85,7 +85,8 @@ def done_gate_at(
     status = books.path(books.shown(status_path))
     inbox = books.path(books.shown(ws.inbox_file("builder")))
     found = push.blobs(books.root, [f"{parent}:{status}", f"{parent}:{inbox}"])
-    doc = parse_status((found[f"{parent}:{status}"] or b"").decode("utf-8", "replace"))
+    status_text = (found[f"{parent}:{status}"] or b"").decode("utf-8", "replace")
+    doc = parse_status(status_text)
     origin, spec = trusted_spec_at(books, parent, phase, verify)
     issues: list[Issue] = []
     if origin is None:
@@ -97,7 +98,7 @@ def done_gate_at(
     shas = signed_shas(doc, line_origins, config) + record_shas(written, config)
     sigs = verify(shas) if config.signed else None
     views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
-    for text in removed_records(written, doc, phase, config, sigs):
+    for text in removed_records(written, status_text, phase, config, sigs, doc=doc):
         issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
     facts = _facts(books, commit)
     if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
