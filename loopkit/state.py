@@ -113,11 +113,6 @@ RECORD_WRITER: dict[str, tuple[str, str]] = {
 }
 
 
-def record_role(record: StatusRecord) -> str:
-    """The role whose command writes a record: the adversary's verdicts, the builder's claims and DONE."""
-    return RECORD_WRITER[record.kind][0]
-
-
 def provenance(
     record: StatusRecord,
     origin: Origin | None,
@@ -174,7 +169,7 @@ def signed_shas(doc: StatusDoc, origins: Sequence[Origin | None], config: Config
     """The commits whose signatures decide whether this STATUS's records count."""
     found: dict[str, None] = {}
     for record in doc.records:
-        if record_role(record) not in config.signed:
+        if RECORD_WRITER[record.kind][0] not in config.signed:
             continue
         origin = origins[record.line - 1] if record.line - 1 < len(origins) else None
         if origin is not None:
@@ -296,6 +291,27 @@ def removed_records(
         if ids.earlier(record, origin) is None and status_records.identity(line) not in present:
             missing.append(line[2:])
     return list(dict.fromkeys(missing))
+
+
+def removed_issues(removed: Sequence[str], status_file: str) -> list[Issue]:
+    """`removed-record`, a gate condition beside SPEC section 3's five: each of `removed_records`."""
+    return [
+        Issue(
+            "removed-record",
+            f"{status_file} no longer holds a record loopkit wrote: {text[:120]}; "
+            "records are append-only (restore the line, e.g. `git revert` the removal)",
+        )
+        for text in removed
+    ]
+
+
+def untrusted_spec(phase: str) -> Issue:
+    """A gate needs the orchestrator's spec: without one, nothing the builder wrote counts."""
+    return Issue(
+        "untrusted-spec",
+        f"phases/{phase}.toml was never committed by the orchestrator: "
+        f"`loopkit phase update {phase}` (as the orchestrator) commits it",
+    )
 
 
 def is_genuine_evidence(

@@ -401,6 +401,8 @@ def read_mapped(path: Path) -> bytes | mmap.mmap | None:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, the map keeps its own descriptor
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         if handle.seek(0, 2) == 0:
             return b""

@@ -25,9 +25,11 @@ from loopkit.state import (
     matches_spec,
     milestone_views,
     record_shas,
+    removed_issues,
     removed_records,
     replay_unmet,
     signed_shas,
+    untrusted_spec,
 )
 from loopkit.trust import Issue, spec_candidates, trusted_spec
 from loopkit.workspace import Workspace
@@ -90,7 +92,7 @@ def done_gate_at(
     origin, spec = trusted_spec_at(books, parent, phase, verify)
     issues: list[Issue] = []
     if origin is None:
-        issues.append(Issue("untrusted-spec", f"phases/{phase}.toml was never committed by the orchestrator"))
+        issues.append(untrusted_spec(phase))
     line_origins = _line_origins(books, parent, status) if doc.records else []
     order = {sha: n for n, sha in enumerate(push.touching(books.root, parent, status))}
     written = push.record_lines_at(books.root, parent, [status])[status]
@@ -98,8 +100,8 @@ def done_gate_at(
     shas = signed_shas(doc, line_origins, config) + record_shas(written, config)
     sigs = verify(shas) if config.signed else None
     views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
-    for text in removed_records(written, status_text, phase, config, sigs, doc=doc):
-        issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
+    removed = removed_records(written, status_text, phase, config, sigs, doc=doc)
+    issues += removed_issues(removed, books.shown(status_path))
     facts = _facts(books, commit)
     if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
         adversary = adversary_latest(books, parent, phase, spec)
