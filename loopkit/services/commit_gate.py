@@ -46,13 +46,6 @@ class CommitBooks:
     ws: Workspace  # names files; its folder need not exist on disk
     config: Config
 
-    def path(self, rel: str) -> str:
-        """A workspace-relative file as git names it."""
-        return f"{self.ws.rel}/{rel}" if self.ws.rel else rel
-
-    def shown(self, path: Path) -> str:
-        return self.ws.shown(path)
-
 
 def trusted_spec_at(
     books: CommitBooks, commit: str, phase: str, verify: Verifier
@@ -84,8 +77,7 @@ def done_gate_at(
     the code of `commit` (the one declaring DONE): each unmet condition, none when the gate held."""
     ws, config = books.ws, books.config
     status_path = ws.status_file(phase)
-    status = books.path(books.shown(status_path))
-    inbox = books.path(books.shown(ws.inbox_file("builder")))
+    status, inbox = ws.repo_path(status_path), ws.repo_path(ws.inbox_file("builder"))
     found = push.blobs(books.root, [f"{parent}:{status}", f"{parent}:{inbox}"])
     status_text = (found[f"{parent}:{status}"] or b"").decode("utf-8", "replace")
     doc = parse_status(status_text)
@@ -101,7 +93,7 @@ def done_gate_at(
     sigs = verify(shas) if config.signed else None
     views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
     removed = removed_records(written, status_text, phase, config, sigs, doc=doc)
-    issues += removed_issues(removed, books.shown(status_path))
+    issues += removed_issues(removed, ws.shown(status_path))
     facts = _facts(books, commit)
     if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
         adversary = adversary_latest(books, parent, phase, spec)
@@ -115,7 +107,7 @@ def done_gate_at(
         facts=facts,
         builder_inbox=builder_inbox,
         phase=phase,
-        status_file=books.shown(status_path),
+        status_file=ws.shown(status_path),
     )
 
 
@@ -153,7 +145,7 @@ def adversary_latest(
     from loopkit.markdown.journal import parse_journal
 
     journal = books.ws.journal_file(phase, "adversary")
-    path = books.path(books.shown(journal)) if journal is not None else None
+    path = books.ws.repo_path(journal) if journal is not None else None
     data = push.blobs(books.root, [f"{commit}:{path}"]).get(f"{commit}:{path}") if path else None
     wanted = {(m.id, p.id): p for m in spec.milestones for p in m.probes}
     records = parse_journal(data.decode("utf-8", "replace")).probe_records if data else []
