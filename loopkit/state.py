@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 from loopkit.model.config import Config, PhaseSpec, ProbeSpec
 from loopkit.model.git import Origin
 from loopkit.model.inbox import Message
 from loopkit.model.journal import ProbeRecord
 from loopkit.model.status import StatusDoc, StatusRecord
+from loopkit.records import status as status_records
 from loopkit.scope import few, in_scope
 from loopkit.signed import Signature
 from loopkit.trust import Issue, signature_problem
@@ -79,10 +81,6 @@ class MilestoneView:
         return named[-1] if named else None
 
     @property
-    def verdict_current(self) -> bool:
-        return self.current is not None
-
-    @property
     def state(self) -> str:
         current = self.current
         if current is not None:
@@ -113,11 +111,6 @@ RECORD_WRITER: dict[str, tuple[str, str]] = {
     "FAIL": ("adversary", "verdict"),
     "DONE": ("builder", "done"),
 }
-
-
-def record_role(record: StatusRecord) -> str:
-    """The role whose command writes a record: the adversary's verdicts, the builder's claims and DONE."""
-    return RECORD_WRITER[record.kind][0]
 
 
 def provenance(
@@ -176,7 +169,7 @@ def signed_shas(doc: StatusDoc, origins: Sequence[Origin | None], config: Config
     """The commits whose signatures decide whether this STATUS's records count."""
     found: dict[str, None] = {}
     for record in doc.records:
-        if record_role(record) not in config.signed:
+        if RECORD_WRITER[record.kind][0] not in config.signed:
             continue
         origin = origins[record.line - 1] if record.line - 1 < len(origins) else None
         if origin is not None:
@@ -191,11 +184,26 @@ def record_shas(written: Sequence[tuple[Origin, str]], config: Config) -> list[s
 
 
 DUPLICATE = "duplicate-claim"
+T = TypeVar("T")
 
 
-def _duplicate(item: Genuine, first: Genuine) -> Unsigned:
-    used = first.origin.sha[:12] if first.origin else "an earlier claim"
-    return Unsigned(item, DUPLICATE, f"its id {item.record.id} was used first by the claim of {used}")
+@dataclass
+class ClaimIds(Generic[T]):
+    """The duplicate-claim rule (SPEC section 3), asked of genuine records in history order: a
+    claim reusing an id an earlier genuine claim used counts as none; only a genuine claim uses
+    up its id. `first`: each id -> what the caller keeps of the claim that used it."""
+
+    first: dict[str, T] = field(default_factory=dict)
+
+    def earlier(self, record: StatusRecord, item: T) -> T | None:
+        """The earlier claim whose id this genuine `record` reuses; None: it counts (and, a
+        claim with an id, uses its id up)."""
+        if record.kind != "CLAIM" or record.id is None:
+            return None
+        if record.id in self.first:
+            return self.first[record.id]
+        self.first[record.id] = item
+        return None
 
 
 def milestone_views(
@@ -233,21 +241,17 @@ def milestone_views(
                 view.forged.append(item)
             else:
                 view.unsigned.append(Unsigned(item, *problem))
-    first: dict[str, Genuine] = {}
-    duplicates: set[int] = set()
-    for _, item in sorted(claims, key=lambda pair: (pair[1].order, pair[1].record.line)):
-        claim_id = item.record.id
-        if claim_id is None:
-            continue
-        if claim_id in first:
-            duplicates.add(id(item))
-        else:
-            first[claim_id] = item
+    ids: ClaimIds[Genuine] = ClaimIds()
+    in_history = sorted((item for _, item in claims), key=lambda item: (item.order, item.record.line))
+    reused = {id(item): first for item in in_history if (first := ids.earlier(item.record, item))}
     for view, item in claims:  # file order
-        if id(item) in duplicates:
-            view.unsigned.append(_duplicate(item, first[item.record.id or ""]))
-        else:
+        if id(item) not in reused:
             view.claims.append(item)
+            continue
+        used = reused[id(item)].origin
+        by = used.sha[:12] if used else "an earlier claim"
+        why = f"its id {item.record.id} was used first by the claim of {by}"
+        view.unsigned.append(Unsigned(item, DUPLICATE, why))
     for view in views.values():
         view.unsigned.sort(key=lambda u: u.item.record.line)
     return views
@@ -255,10 +259,12 @@ def milestone_views(
 
 def removed_records(
     written: Sequence[tuple[Origin, str]],
-    doc: StatusDoc,
+    text: str,
     phase: str,
     config: Config,
     signatures: Mapping[str, Signature] | None = None,
+    *,
+    doc: StatusDoc | None = None,
 ) -> list[str]:
     """Genuine records that history says loopkit wrote and the file no longer holds.
 
@@ -267,14 +273,14 @@ def removed_records(
     Genuine is `is_genuine`, signatures included, and a claim reusing the id of an earlier genuine
     claim counts as none here as in `milestone_views`: removing a record that counts as none (a
     forgery, an unsigned or badly signed record, a replayed claim) is never `removed-record`.
-    `written` is newest first, as git log gives it."""
+    A record is present by the identity the merge driver unions it by (records/status.py) in
+    `text`, the STATUS now (`doc`: its parse, when the caller holds it). `written` is newest
+    first, as git log gives it."""
     from loopkit.markdown.status import parse_record
 
-    present = {r.text for r in doc.records}
-    if doc.done is not None:
-        present.add(doc.done.text)
+    present = status_records.identities(text, doc)
     missing: list[str] = []
-    used: set[str] = set()
+    ids: ClaimIds[Origin] = ClaimIds()
     for origin, raw in reversed(written):  # oldest first: the first claim of an id is the one
         line = raw.rstrip("\r")
         if not line.startswith("- "):
@@ -282,13 +288,30 @@ def removed_records(
         record = parse_record(line[2:])
         if record is None or not is_genuine(record, origin, config, signatures, phase=phase):
             continue
-        if record.kind == "CLAIM" and record.id is not None:
-            if record.id in used:
-                continue
-            used.add(record.id)
-        if line[2:] not in present and line[2:] not in missing:
+        if ids.earlier(record, origin) is None and status_records.identity(line) not in present:
             missing.append(line[2:])
-    return missing
+    return list(dict.fromkeys(missing))
+
+
+def removed_issues(removed: Sequence[str], status_file: str) -> list[Issue]:
+    """`removed-record`, a gate condition beside SPEC section 3's five: each of `removed_records`."""
+    return [
+        Issue(
+            "removed-record",
+            f"{status_file} no longer holds a record loopkit wrote: {text[:120]}; "
+            "records are append-only (restore the line, e.g. `git revert` the removal)",
+        )
+        for text in removed
+    ]
+
+
+def untrusted_spec(phase: str) -> Issue:
+    """A gate needs the orchestrator's spec: without one, nothing the builder wrote counts."""
+    return Issue(
+        "untrusted-spec",
+        f"phases/{phase}.toml was never committed by the orchestrator: "
+        f"`loopkit phase update {phase}` (as the orchestrator) commits it",
+    )
 
 
 def is_genuine_evidence(

@@ -27,6 +27,38 @@ PHASES_DIR = "phases"
 INTENT_FILE = "txn.json"  # in .git/loopkit: a write transaction under way (txn.py)
 
 
+MERGED = ("status", "journal", "inbox", "archive")  # the kinds the merge driver unions by record
+
+
+def book_kind(config: Config, rel: str) -> tuple[str, str | None, str | None]:
+    """(kind, phase, role) of a path relative to the workspace folder: loopkit's record files
+    (`MERGED`), the orchestrator's (spec, config, signers), or "other"."""
+    fixed = {CONFIG_NAME: "config", "allowed_signers": "signers"}
+    if rel in fixed:
+        return fixed[rel], None, None
+    if match := re.fullmatch(rf"{PHASES_DIR}/(?P<phase>[^/]+)\.toml", rel):
+        return "spec", match["phase"], None
+    if match := _pattern(config.status).fullmatch(rel):
+        return "status", match["phase"], None
+    for role, pattern in config.journals.items():
+        if match := _pattern(pattern).fullmatch(rel):
+            return "journal", match["phase"], role
+    for role in config.identities:
+        if rel == inbox_name(config, role):
+            return "inbox", None, role
+    if rel.startswith(config.archive.rstrip("/") + "/"):
+        return "archive", None, None
+    return "other", None, None
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.escape(pattern).replace(re.escape("{phase}"), "(?P<phase>[^/]+)"))
+
+
+def inbox_name(config: Config, role: str) -> str:
+    return config.inbox.replace("{ROLE}", role.upper()).replace("{role}", role)
+
+
 def find_repo_root(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
@@ -73,7 +105,7 @@ class Workspace:
         return None if pattern is None else self.root / pattern.format(phase=phase)
 
     def inbox_file(self, role: str) -> Path:
-        return self.root / self.config.inbox.replace("{ROLE}", role.upper()).replace("{role}", role)
+        return self.root / inbox_name(self.config, role)
 
     @property
     def archive_dir(self) -> Path:

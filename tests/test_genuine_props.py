@@ -128,7 +128,23 @@ def test_no_record_is_both_counted_as_none_and_removed(
     counted = {g.record.text for v in views.values() for g in (*v.claims, *v.verdicts)}
     assert none.isdisjoint(counted)
 
-    doc = parse_status(_text(present))
-    removed = set(removed_records(list(reversed(written)), doc, "px", config, sigs))
+    removed = set(removed_records(list(reversed(written)), _text(present), "px", config, sigs))
     assert removed.isdisjoint(none), removed & none
     assert removed == counted - set(present)
+
+
+def test_a_record_line_edited_into_a_quote_is_removed() -> None:
+    """A record is present by the identity the merge driver unions it by (its line), not by its
+    text: a genuine FAIL whose line someone re-indents or quotes is blamed on that editor and counts
+    as none, so unless it is `removed-record` an older PASS would count again."""
+    claim = _record_text("CLAIM", "M1", IDS[0], 1, {})
+    fail = _record_text("FAIL", "M1", IDS[0], 2, {IDS[0]: _origin(1, "CLAIM", "M1", "builder", "right").sha})
+    written = [
+        (_origin(2, "FAIL", "M1", "adversary", "right"), "- " + fail),
+        (_origin(1, "CLAIM", "M1", "builder", "right"), "- " + claim),
+    ]
+    for edited in (f"> - {fail}", f"  - {fail}"):
+        text = _text([claim]).replace("## M2", f"{edited}\n\n## M2")
+        assert fail in {r.text for r in parse_status(text).records}  # it still parses as a record
+        assert removed_records(written, text, "px", Config()) == [fail]
+    assert removed_records(written, _text([claim, fail]), "px", Config()) == []

@@ -153,13 +153,7 @@ def _run(
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
-        if os.environ.get("LOOPKIT_DEBUG"):
-            raise
-        line = bug_line(exc, what="the command you ran")
-        if as_json:
-            _emit(failure_document(70, line), True, None, None)
-        sys.stderr.write(f"loopkit: {line}\n")
-        raise typer.Exit(70) from None
+        raise typer.Exit(_bug(exc, as_json)) from None
     _warnings(ctx)
     _emit(data, as_json, human, ctx)
     exit_code = code(data) if code else 0
@@ -195,6 +189,18 @@ def _fail(exc: LoopkitError, as_json: bool, ctx: Any) -> None:
     raise typer.Exit(exc.exit_code)
 
 
+def _bug(exc: Exception, as_json: bool) -> int:
+    """A bug in loopkit: one line (and the error document under --json), exit 70; re-raised
+    under LOOPKIT_DEBUG."""
+    if os.environ.get("LOOPKIT_DEBUG"):
+        raise exc
+    line = bug_line(exc, what="the command you ran")
+    if as_json:
+        _emit(failure_document(70, line), True, None, None)
+    sys.stderr.write(f"loopkit: {line}\n")
+    return 70
+
+
 def _warnings(ctx: Any) -> None:
     for line in getattr(ctx, "warnings", ()) or ():
         sys.stderr.write(f"loopkit: warning: {line}\n")
@@ -222,13 +228,7 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:
         _click_failure(exc, as_json)
-        if os.environ.get("LOOPKIT_DEBUG"):
-            raise
-        line = bug_line(exc, what="the command you ran")
-        if as_json:
-            _emit(failure_document(70, line), True, None, None)
-        sys.stderr.write(f"loopkit: {line}\n")
-        sys.exit(70)
+        sys.exit(_bug(exc, as_json))
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -38,12 +38,6 @@ NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the files but
 Committed = Annotated[bool, typer.Option("--no-commit", hidden=True)]
 
 
-Phase = Annotated[
-    str,
-    typer.Option("--phase", metavar="PHASE", envvar="LOOPKIT_PHASE", help="The phase (else LOOPKIT_PHASE)."),
-]
-
-
 OptPhase = Annotated[
     str | None,
     typer.Option(
@@ -53,15 +47,6 @@ OptPhase = Annotated[
 
 
 Milestone = Annotated[str, typer.Option("--milestone", metavar="M", help="The milestone id (M1, M2, …).")]
-
-
-Note = Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A one-line note.")]
-
-
-Body = Annotated[
-    str | None,
-    typer.Option("--body", metavar="TEXT", help="The text (else --body-file, else standard input)."),
-]
 
 
 BodyFile = Annotated[

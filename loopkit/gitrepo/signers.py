@@ -31,7 +31,6 @@ FILE_NAME = "allowed_signers"
 CONFIG_FILE = "loopkit.toml"
 UNTRUSTED = "untrusted-signers"
 UNTRUSTED_CONFIG = "untrusted-config"
-_ZERO = "0" * 40
 _REGULAR = ("100644", "100755")
 
 

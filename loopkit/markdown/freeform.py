@@ -271,11 +271,6 @@ class ProseReader:
         self.pending = None
 
 
-def from_prose(content: str, first_line: int) -> list[FreeEvidence]:
-    """A paragraph or list item: see ProseReader (this reads one on its own)."""
-    return ProseReader().feed(content, first_line)
-
-
 def _masked(line: str) -> str:
     """The line with code spans blanked out, so that an arrow inside one is not an arrow."""
     return _CODE_SPAN.sub(lambda m: " " * len(m.group()), line)

@@ -16,13 +16,25 @@ from loopkit.records import Span
 parse = parse_status
 
 
-def spans(text: str) -> list[Span]:
-    """Each record line with its section (`DONE` for the DONE record): the merge's identities."""
-    doc = parse_status(text)
+def spans(text: str, doc: StatusDoc | None = None) -> list[Span]:
+    """Each record line with its section (`DONE` for the DONE record): the merge's identities
+    (`doc`: the text's parse, when the caller holds it)."""
+    doc = doc or parse_status(text)
     found: list[Span] = [(r.line - 1, r.line, None, s.id) for s in doc.sections for r in s.records]
     if doc.done is not None:
         found.append((doc.done.line - 1, doc.done.line, None, "DONE"))
     return sorted(found, key=lambda span: span[0])
+
+
+def identity(line: str) -> str:
+    """The identity the merge driver unions a STATUS record by: its line, line ending aside."""
+    return line.rstrip("\r\n")
+
+
+def identities(text: str, doc: StatusDoc | None = None) -> set[str]:
+    """The identity of every record `text` holds (`doc`: its parse, when the caller holds it)."""
+    lines = edit.split_lines(text)
+    return {identity(lines[start]) for start, *_ in spans(text, doc)}
 
 
 def _shape(doc: StatusDoc) -> tuple[list[tuple[str, list[str]]], str | None]:

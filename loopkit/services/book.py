@@ -35,10 +35,12 @@ from loopkit.state import (
     matches_spec,
     milestone_views,
     record_shas,
+    removed_issues,
     removed_records,
     replay_unmet,
     signed_shas,
     stale_passes,
+    untrusted_spec,
 )
 from loopkit.trust import Issue, signature_problem
 from loopkit.workspace import read_mapped, read_text
@@ -277,29 +279,14 @@ class Book:
         written = self.ctx.repo.record_lines([path])[path]
         config = self.ctx.workspace.config
         signed = signatures(self.ctx, record_shas(written, config)) if config.signed else None
-        return removed_records(written, self.doc, self.phase, config, signed)
+        return removed_records(written, self.status_text, self.phase, config, signed, doc=self.doc)
 
     def removed_issues(self) -> list[Issue]:
-        return [
-            Issue(
-                "removed-record",
-                f"{self.status_name} no longer holds a record loopkit wrote: {text[:120]}; "
-                "records are append-only (restore the line, e.g. `git revert` the removal)",
-            )
-            for text in self.removed
-        ]
+        return removed_issues(self.removed, self.status_name)
 
     def spec_unmet(self) -> list[Issue]:
-        """A gate needs the orchestrator's spec: without one, nothing the builder wrote counts."""
-        if self.spec_state is not None and not self.spec_state.trusted and self.spec is not None:
-            return [
-                Issue(
-                    "untrusted-spec",
-                    f"phases/{self.phase}.toml was never committed by the orchestrator: "
-                    f"`loopkit phase update {self.phase}` (as the orchestrator) commits it",
-                )
-            ]
-        return []
+        untrusted = self.spec_state is not None and not self.spec_state.trusted and self.spec is not None
+        return [untrusted_spec(self.phase)] if untrusted else []
 
     def done_gate(self) -> list[Issue]:
         return (

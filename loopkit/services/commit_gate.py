@@ -25,9 +25,11 @@ from loopkit.state import (
     matches_spec,
     milestone_views,
     record_shas,
+    removed_issues,
     removed_records,
     replay_unmet,
     signed_shas,
+    untrusted_spec,
 )
 from loopkit.trust import Issue, spec_candidates, trusted_spec
 from loopkit.workspace import Workspace
@@ -43,13 +45,6 @@ class CommitBooks:
     root: Path  # the repository (bare or not)
     ws: Workspace  # names files; its folder need not exist on disk
     config: Config
-
-    def path(self, rel: str) -> str:
-        """A workspace-relative file as git names it."""
-        return f"{self.ws.rel}/{rel}" if self.ws.rel else rel
-
-    def shown(self, path: Path) -> str:
-        return self.ws.shown(path)
 
 
 def trusted_spec_at(
@@ -82,14 +77,14 @@ def done_gate_at(
     the code of `commit` (the one declaring DONE): each unmet condition, none when the gate held."""
     ws, config = books.ws, books.config
     status_path = ws.status_file(phase)
-    status = books.path(books.shown(status_path))
-    inbox = books.path(books.shown(ws.inbox_file("builder")))
+    status, inbox = ws.repo_path(status_path), ws.repo_path(ws.inbox_file("builder"))
     found = push.blobs(books.root, [f"{parent}:{status}", f"{parent}:{inbox}"])
-    doc = parse_status((found[f"{parent}:{status}"] or b"").decode("utf-8", "replace"))
+    status_text = (found[f"{parent}:{status}"] or b"").decode("utf-8", "replace")
+    doc = parse_status(status_text)
     origin, spec = trusted_spec_at(books, parent, phase, verify)
     issues: list[Issue] = []
     if origin is None:
-        issues.append(Issue("untrusted-spec", f"phases/{phase}.toml was never committed by the orchestrator"))
+        issues.append(untrusted_spec(phase))
     line_origins = _line_origins(books, parent, status) if doc.records else []
     order = {sha: n for n, sha in enumerate(push.touching(books.root, parent, status))}
     written = push.record_lines_at(books.root, parent, [status])[status]
@@ -97,8 +92,8 @@ def done_gate_at(
     shas = signed_shas(doc, line_origins, config) + record_shas(written, config)
     sigs = verify(shas) if config.signed else None
     views = milestone_views(doc, spec, line_origins, order, config, sigs, phase=phase)
-    for text in removed_records(written, doc, phase, config, sigs):
-        issues.append(Issue("removed-record", f"{books.shown(status_path)} no longer holds {text[:120]}"))
+    removed = removed_records(written, status_text, phase, config, sigs, doc=doc)
+    issues += removed_issues(removed, ws.shown(status_path))
     facts = _facts(books, commit)
     if config.replay and spec is not None:  # SPEC 11: the gate counts replayed PASSes only
         adversary = adversary_latest(books, parent, phase, spec)
@@ -112,7 +107,7 @@ def done_gate_at(
         facts=facts,
         builder_inbox=builder_inbox,
         phase=phase,
-        status_file=books.shown(status_path),
+        status_file=ws.shown(status_path),
     )
 
 
@@ -150,7 +145,7 @@ def adversary_latest(
     from loopkit.markdown.journal import parse_journal
 
     journal = books.ws.journal_file(phase, "adversary")
-    path = books.path(books.shown(journal)) if journal is not None else None
+    path = books.ws.repo_path(journal) if journal is not None else None
     data = push.blobs(books.root, [f"{commit}:{path}"]).get(f"{commit}:{path}") if path else None
     wanted = {(m.id, p.id): p for m in spec.milestones for p in m.probes}
     records = parse_journal(data.decode("utf-8", "replace")).probe_records if data else []

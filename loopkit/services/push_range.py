@@ -18,9 +18,8 @@ from loopkit.markdown.status import parse_status
 from loopkit.model.config import Config
 from loopkit.model.status import StatusDoc
 from loopkit.signed import Signature
-from loopkit.workspace import Workspace
+from loopkit.workspace import Workspace, book_kind
 
-EMPTY = parse_status("")
 _RECORD_WORD = re.compile(r"\*\*(?:CLAIM|PASS|FAIL|DONE)\*\*")
 
 
@@ -73,28 +72,9 @@ class PushRange:
         self.found.append(Violation(code, commit, message=message, **where))
 
     def kind(self, path: str) -> tuple[str, str | None, str | None]:
-        """(kind, phase, role) of a repository path: status, journal, inbox, archive, spec,
-        config, signers, or other."""
+        """(kind, phase, role) of a repository path (workspace.book_kind; "other" outside it)."""
         inner = self.inner(path)
-        if inner is None:
-            return "other", None, None
-        config = self.config
-        fixed = {push.CONFIG_NAME: "config", "allowed_signers": "signers"}
-        if inner in fixed:
-            return fixed[inner], None, None
-        if match := re.fullmatch(r"phases/(?P<phase>[^/]+)\.toml", inner):
-            return "spec", match["phase"], None
-        if match := _pattern(config.status).fullmatch(inner):
-            return "status", match["phase"], None
-        for role, pattern in config.journals.items():
-            if match := _pattern(pattern).fullmatch(inner):
-                return "journal", match["phase"], role
-        for role in config.identities:
-            if inner == self.ws.shown(self.ws.inbox_file(role)):
-                return "inbox", None, role
-        if inner.startswith(config.archive.rstrip("/") + "/"):
-            return "archive", None, None
-        return "other", None, None
+        return ("other", None, None) if inner is None else book_kind(self.config, inner)
 
     def pathspec(self) -> list[str]:
         """The paths a walk of the books reads: the workspace folder, or at the root its files."""
@@ -116,10 +96,14 @@ class PushRange:
         self.read([f"{commit}:{path}"])
         return self.blobs.get(f"{commit}:{path}")
 
+    def text(self, commit: str | None, path: str) -> str:
+        """The file `path` as `commit` holds it (read into `blobs` before); "": none there."""
+        data = self.blobs.get(f"{commit}:{path}") if commit else None
+        return data.decode("utf-8", "replace") if data is not None else ""
+
     def doc(self, commit: str | None, path: str) -> StatusDoc:
         """The STATUS file `path` as `commit` holds it (read into `blobs` before)."""
-        data = self.blobs.get(f"{commit}:{path}") if commit else None
-        return parse_status(data.decode("utf-8", "replace")) if data is not None else EMPTY
+        return parse_status(self.text(commit, path))
 
     # -- signatures --------------------------------------------------------------------------------
     def verify_many(self, shas: list[str]) -> Mapping[str, Signature] | None:
@@ -152,10 +136,6 @@ class PushRange:
                 rev=self.new,
             )
         return self._signers[email]
-
-
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(re.escape(pattern).replace(re.escape("{phase}"), "(?P<phase>[^/]+)"))
 
 
 def record_line(text: str) -> bool:

@@ -14,7 +14,7 @@ from loopkit.markdown.evidence import record_from
 from loopkit.model.status import StatusRecord
 from loopkit.services.commit_gate import CommitBooks, done_gate_at
 from loopkit.services.push_range import PushRange, message_ids, record_line
-from loopkit.state import RECORD_WRITER, is_genuine_evidence, lost_messages, provenance
+from loopkit.state import RECORD_WRITER, ClaimIds, is_genuine_evidence, lost_messages, provenance
 
 
 # -- STATUS records ---------------------------------------------------------------------------------
@@ -23,10 +23,10 @@ def judge_status(
     commit: push.PushCommit,
     change: push.FileChange,
     phase: str,
-    claim_ids: set[str],
+    claim_ids: ClaimIds[str],
 ) -> None:
     """Each record line `commit` adds to one STATUS file; `claim_ids` the ids genuine claims used
-    so far (only a genuine claim uses up its id, as in state.milestone_views)."""
+    so far, in commit order (state.ClaimIds)."""
     numbers = [n for n, text in change.added if record_line(text)]
     if not numbers:
         return
@@ -40,9 +40,7 @@ def judge_status(
         if record is None:
             continue  # a record-like line where no record stands (quoted, in a fence): prose
         where = {"phase": phase, "milestone": record.milestone, "file": inner, "line": number}
-        genuine = _judge_record(books, commit, record, phase, claim_ids, where)
-        if record.kind == "CLAIM" and record.id and genuine:
-            claim_ids.add(record.id)
+        _judge_record(books, commit, record, phase, claim_ids, where)
 
 
 def _judge_record(
@@ -50,10 +48,10 @@ def _judge_record(
     commit: push.PushCommit,
     record: StatusRecord,
     phase: str,
-    claim_ids: set[str],
+    claim_ids: ClaimIds[str],
     where: dict[str, Any],
-) -> bool:
-    """One added record: its violation, if any; whether provenance finds it genuine."""
+) -> None:
+    """One added record: its violation, if any."""
     origin = commit.origin
     problem = provenance(record, origin, books.config, books.verify_many([origin.sha]), phase=phase)
     if problem is not None and problem[0].startswith("forged-"):
@@ -62,13 +60,12 @@ def _judge_record(
         books.add(problem[0], commit.sha, message, **where)
     elif problem is not None:
         books.add(problem[0], commit.sha, f"{record.kind} counts as none: {problem[1]}", **where)
-    elif record.kind == "CLAIM" and record.id and record.id in claim_ids:
+    elif claim_ids.earlier(record, commit.sha) is not None:
         books.add(
             "duplicate-claim", commit.sha, f"claim id {record.id} was used by an earlier claim", **where
         )
     elif record.kind == "DONE":
         _judge_done(books, commit, phase, where)
-    return problem is None
 
 
 def _judge_done(books: PushRange, commit: push.PushCommit, phase: str, where: dict[str, Any]) -> None:

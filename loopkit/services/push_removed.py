@@ -31,8 +31,8 @@ def judge_removed(books: PushRange, commits: list[push.PushCommit]) -> None:
         old = written_old.get(path, [])
         written = written_new[path] + old  # what the base's history wrote counts too
         sigs = books.verify_many(record_shas(written, books.config))
-        gone = removed_records(written, books.doc(books.new, path), phase, books.config, sigs)
-        before = set(removed_records(old, books.doc(books.old, path), phase, books.config, sigs))
+        gone = removed_records(written, books.text(books.new, path), phase, books.config, sigs)
+        before = set(removed_records(old, books.text(books.old, path), phase, books.config, sigs))
         for text in (t for t in gone if t not in before):
             by = _remover(path, text, touched[path]) or (touched[path] or merges or commits)[-1]
             books.add(

@@ -46,6 +46,10 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
     path = ws.spec_file(phase)
     shown = f"phases/{path.name}"
     problems: list[Issue] = []
+
+    def problem(code: str, message: str) -> None:
+        problems.append(Issue(code, message, phase=phase, file=shown))
+
     try:
         working_bytes: bytes | None = path.read_bytes()
     except FileNotFoundError:
@@ -57,7 +61,7 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         try:
             working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
         except BadInput as exc:
-            problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
+            problem("bad-spec", exc.message)
     opened = ws.status_file(phase).is_file()
     origin = None
     if ws.repo_root:
@@ -65,25 +69,14 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         signed = spec_signatures(ctx, commits)
         origin = trusted_spec(commits, phase, ws.config, signed)
         for refused, code, reason in unsigned_specs(commits, phase, ws.config, signed):
-            problems.append(
-                Issue(
-                    code,
-                    f"the spec commit {refused.sha[:12]} "
-                    f"({refused.trailers.get('Loopkit-Action')}) counts as none: {reason}",
-                    phase=phase,
-                    file=shown,
-                )
-            )
+            action = refused.trailers.get("Loopkit-Action")
+            problem(code, f"the spec commit {refused.sha[:12]} ({action}) counts as none: {reason}")
     if origin is None:
         if opened and working_bytes is not None:
-            problems.append(
-                Issue(
-                    "untrusted-spec",
-                    f"{shown} was never committed by the orchestrator; claims are refused until "
-                    f"`loopkit phase update {phase}` (as the orchestrator) commits it",
-                    phase=phase,
-                    file=shown,
-                )
+            problem(
+                "untrusted-spec",
+                f"{shown} was never committed by the orchestrator; claims are refused until "
+                f"`loopkit phase update {phase}` (as the orchestrator) commits it",
             )
         return SpecState(working, False, tuple(problems))
     blob = origin.trailers["Loopkit-Spec"]
@@ -95,16 +88,12 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         try:
             trusted = phase_from(parse_toml(data, shown), shown, expected=phase)
         except BadInput as exc:
-            problems.append(Issue("bad-spec", f"the committed spec: {exc.message}", phase=phase, file=shown))
+            problem("bad-spec", f"the committed spec: {exc.message}")
     state = "deleted" if working_bytes is None else "changed"
-    problems.append(
-        Issue(
-            "untrusted-spec",
-            f"{shown} was {state} since the orchestrator committed it ({origin.sha[:12]}); gates use "
-            f"that version until `loopkit phase update {phase}` commits the change",
-            phase=phase,
-            file=shown,
-        )
+    problem(
+        "untrusted-spec",
+        f"{shown} was {state} since the orchestrator committed it ({origin.sha[:12]}); gates use "
+        f"that version until `loopkit phase update {phase}` commits the change",
     )
     return SpecState(trusted, True, tuple(problems))
 

@@ -15,7 +15,7 @@ from loopkit.errors import GitError, LoopkitError
 from loopkit.model import ROLES
 from loopkit.model.config import Config, Identity
 from loopkit.services.context import Context
-from loopkit.workspace import CONFIG_NAME, Workspace
+from loopkit.workspace import CONFIG_NAME, MERGED, Workspace, book_kind
 
 if TYPE_CHECKING:
     from loopkit.gitrepo.remote import Resign, SignedCommit
@@ -26,24 +26,10 @@ Progress = Callable[[str], None] | None
 
 
 # -- which files are loopkit's --------------------------------------------------------------------
-def _regex(pattern: str) -> str:
-    out = re.escape(pattern)
-    for token in ("{phase}", "{ROLE}", "{role}"):
-        out = out.replace(re.escape(token), "[^/]+")
-    return out
-
-
 def kind_of(config: Config, rel: str) -> str | None:
-    """The kind of a workspace file (path relative to the workspace folder), None if not loopkit's."""
-    if re.fullmatch(_regex(config.status), rel):
-        return "status"
-    if any(re.fullmatch(_regex(p), rel) for p in config.journals.values()):
-        return "journal"
-    if re.fullmatch(_regex(config.inbox), rel):
-        return "inbox"
-    if rel.startswith(config.archive.rstrip("/") + "/"):
-        return "archive"
-    return None
+    """The merge kind of a workspace file (path relative to the workspace folder), None if none."""
+    kind = book_kind(config, rel)[0]
+    return kind if kind in MERGED else None
 
 
 def attributes(config: Config) -> str:

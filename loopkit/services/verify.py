@@ -19,10 +19,11 @@ from loopkit.errors import UsageError
 from loopkit.gitrepo import push
 from loopkit.gitrepo.runner import ZERO
 from loopkit.redact import Redactor
-from loopkit.services.push_range import EMPTY, PushRange, Violation, message_ids, record_line
+from loopkit.services.push_range import PushRange, Violation, message_ids, record_line
 from loopkit.services.push_records import Messages, judge_journal, judge_status
 from loopkit.services.push_removed import judge_removed
 from loopkit.services.push_trust import Trust
+from loopkit.state import ClaimIds
 
 
 # -- entry points ---------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def judge_workspace(books: PushRange) -> list[Violation]:
             _secrets(books, redactor, commit.sha, change, inner)
             kind, phase, role = books.kind(path)
             if kind == "status" and phase is not None:
-                judge_status(books, commit, change, phase, claim_ids.setdefault(path, set()))
+                judge_status(books, commit, change, phase, claim_ids.setdefault(path, ClaimIds()))
             elif kind == "journal" and phase is not None and role is not None:
                 judge_journal(books, commit, change, phase, role)
             elif kind in ("inbox", "archive"):
@@ -118,7 +119,7 @@ def _secrets(books: PushRange, redactor: Redactor, commit: str, change: push.Fil
             books.add("secret", commit, f"adds a secret: {shown.strip()[:100]}", file=inner, line=number)
 
 
-def _prime(books: PushRange, commits: list[push.PushCommit]) -> tuple[dict[str, set[str]], Messages]:
+def _prime(books: PushRange, commits: list[push.PushCommit]) -> tuple[dict[str, ClaimIds[str]], Messages]:
     """What the base holds (claim ids of each STATUS touched, pending message ids), reading the
     blobs every judged commit needs with them, all in one `cat-file --batch`."""
     statuses = {p for c in commits for p in c.files if books.kind(p)[0] == "status"}
@@ -131,10 +132,11 @@ def _prime(books: PushRange, commits: list[push.PushCommit]) -> tuple[dict[str, 
             if (kind == "status" and any(record_line(t) for _, t in change.added)) or kind == "config":
                 specs.append(f"{commit.sha}:{path}")
     books.read(specs)
-    claim_ids = {}
+    claim_ids: dict[str, ClaimIds[str]] = {}
     for path in statuses:
-        doc = books.doc(old, path) if old else EMPTY
-        claim_ids[path] = {r.id for r in doc.records if r.kind == "CLAIM" and r.id}
+        ids = claim_ids[path] = ClaimIds()
+        for record in books.doc(old, path).records:
+            ids.earlier(record, old or "")
     messages = Messages()
     for path in inboxes:
         data = books.blobs.get(f"{old}:{path}") if old else None
