@@ -13,6 +13,7 @@ millisecond at import, and a command imports only its own documents (tests/test_
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import types
 import typing
@@ -55,8 +56,9 @@ _HINTS: dict[type, dict[str, Any]] = {}  # each class's field types, resolved on
 
 
 def _inner(kind: Any) -> Any:
-    """`X` of `X | None`."""
-    return next(k for k in typing.get_args(kind) if k is not type(None))
+    """`X` of `X | None`. (builtins' `next`: importing the submodule `documents.next` binds that
+    name in this package's namespace.)"""
+    return builtins.next(k for k in typing.get_args(kind) if k is not type(None))
 
 
 class Document:
