@@ -20,6 +20,7 @@ from loopkit.services.view import check, read_status
 
 def test_status_with_and_without_detail_reads_back_from_its_json(tmp_path: Path) -> None:
     import loopkit.documents.next  # noqa: F401 - once imported, `next` is a name of the package
+
     ws = build(tmp_path / "repo", 11)  # one phase of every scenario, and one more
     ctx = Context(cwd=ws, environ={**os.environ, "LOOPKIT_NO_CACHE": "1"})
     for detail in (False, True):
