@@ -13,7 +13,10 @@ depends on, so a stale entry cannot be found, only missed:
 - answers about history (blame, spec and record commits, the trust chains) by HEAD, carried over
   only through a line of single-parent commits read from `git log <indexed>..HEAD` (`chain`);
   a merge, a rebase, a reset or anything unknown computes afresh;
-- status's last document by every fact it was read from (services/status.py).
+- status's last document by every fact it was read from (services/status.py);
+- the parsed books (STATUS documents, journals) by path and the digest of the text parsed
+  (`parsed`), so an unchanged file is not parsed again (kept as a pickle of loopkit's own model
+  objects, under a fingerprint of their fields and of the parser's source).
 
 A file of another VERSION, or one that cannot be read, is an empty kind. Writes are temp file +
 rename, without the lock: two commands may race, and the last rename wins (the other's answers
@@ -28,11 +31,12 @@ import errno
 import itertools
 import json
 import os
+import pickle
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopkit.errors import BadInput
 from loopkit.gitrepo.runner import run_bytes
@@ -48,6 +52,9 @@ Stat = list[int] | None
 Chain = list[tuple[str, set[str]]]
 Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
+T = TypeVar("T")
+BOOKS = "books"  # the parsed books: a pickle, the one kind that is not JSON
+BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -82,6 +89,7 @@ class Index:
         self._dirty: set[str] = set()
         self._by_stat: set[str] = set()  # the kinds keyed by a working file's path
         self._chains: dict[tuple[str, str], list[tuple[str, set[str]]] | None] = {}
+        self._asked: set[str] = set()  # the parsed books' paths read by this command, missing or not
 
     @classmethod
     def open(cls, root: Path, git_dir: Path | None, environ: Mapping[str, str]) -> Index:
@@ -92,9 +100,10 @@ class Index:
         if name not in self._data:
             data: Any = {}
             if self.folder is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    loaded = json.loads((self.folder / f"{name}.json").read_bytes())
-                    if isinstance(loaded, dict) and loaded.get("version") == VERSION:
+                with contextlib.suppress(Exception):  # a pickle of another loopkit fails in any way
+                    raw = (self.folder / _file(name)).read_bytes()
+                    loaded = pickle.loads(raw) if name == BOOKS else json.loads(raw)
+                    if isinstance(loaded, dict) and loaded.get("version") == _version(name):
                         data = loaded.get("entries")
             self._data[name] = data if isinstance(data, dict) else {}
         return self._data[name]
@@ -118,13 +127,16 @@ class Index:
             for name in sorted(self._dirty):
                 if name in self._by_stat:  # a file renamed or deleted leaves no entry behind
                     table = self._data[name]
-                    for gone in [key for key in table if not os.path.lexists(key)]:
+                    for gone in [k for k in table if k not in self._asked and not os.path.lexists(k)]:
                         del table[gone]
-                target = self.folder / f"{name}.json"
+                target = self.folder / _file(name)
                 scratch = target.with_name(f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
                 try:
-                    blob = {"version": VERSION, "entries": self._data[name]}
-                    scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
+                    blob = {"version": _version(name), "entries": self._data[name]}
+                    if name == BOOKS:
+                        scratch.write_bytes(pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
+                    else:
+                        scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
                     os.replace(scratch, target)
                 finally:
                     with contextlib.suppress(OSError):
@@ -149,6 +161,27 @@ class Index:
         found = read()
         table[key] = [text or stat, read_at, found]
         self.changed(kind)
+        return found
+
+    def parsed(self, path: Path, text: str, parse: Callable[[str], T]) -> T:
+        """`parse(text)`, the text just read from the working file `path`, kept by the path and the
+        text's digest (one entry a file: a new text replaces it). `parse` is the file's one parser,
+        with its options fixed by the path (a journal's file name)."""
+        if len(text) > BOOK_MAX:
+            return parse(text)
+        import hashlib  # lazy: OpenSSL's load costs the commands that never hash
+
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+        table = self.kind(BOOKS)
+        self._by_stat.add(BOOKS)
+        key = str(path)
+        self._asked.add(key)
+        entry = table.get(key)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == digest:
+            return entry[1]  # type: ignore[no-any-return]
+        found = parse(text)
+        table[key] = (digest, found)
+        self.changed(BOOKS)
         return found
 
     def blob_id(self, path: str) -> str | None:
@@ -215,6 +248,25 @@ class Index:
             del table[stale]
         self.changed(kind)
         return found
+
+
+def _file(name: str) -> str:
+    return f"{name}.pickle" if name == BOOKS else f"{name}.json"
+
+
+_SHAPE: list[str] = []
+
+
+def _version(name: str) -> Any:
+    """VERSION, and for the parsed books also what their pickles depend on: the source files of
+    the parsers and of the model (a loopkit changed in place, or another one, parses again)."""
+    if name != BOOKS:
+        return VERSION
+    if not _SHAPE:
+        package = Path(__file__).parent
+        sources = sorted([*package.glob("markdown/*.py"), *package.glob("model/*.py")])
+        _SHAPE.append(repr([VERSION, *[(p.name, stat_of(p)) for p in sources]]))
+    return _SHAPE[0]
 
 
 LEGACY = ("cache", "signatures.json", "journals.json", "inbox-*.json", "journal-*.json")

@@ -95,7 +95,7 @@ def read_journals(book: Book) -> list[JournalRead]:
         path = ws.journal_file(book.phase, role)
         if path is None or not path.is_file():
             continue
-        parsed = parse_journal(read_text(path), file_name=path.name)
+        parsed = book.ctx.index.parsed(path, read_text(path), lambda t: parse_journal(t, file_name=path.name))
         lines = [r.line for r in parsed.probe_records]
         origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if lines else {}
         found.append(JournalRead(role, ws.shown(path), parsed, origins))
