@@ -239,3 +239,31 @@ def test_an_older_loopkits_caches_go_when_the_index_is_first_written(tmp_path: P
     index.save()
     assert sorted(p.name for p in state.iterdir()) == ["index", "jinja", "lock"]
     assert Index(tmp_path, state / "index").kind("k") == {"a": 1}
+
+
+def test_a_parsed_book_is_kept_by_its_text_and_a_stale_pickle_is_none(tmp_path: Path) -> None:
+    """The parsed books are keyed by the text parsed (not the file's stat): the same text is not
+    parsed again by the next command, any other text is; a books file that cannot be read (another
+    loopkit's pickle, a torn write) is an empty kind."""
+    folder = tmp_path / "index"
+    path = tmp_path / "STATUS.md"
+    path.write_text("# a\n", encoding="utf-8")
+    parses: list[str] = []
+
+    def parse(text: str) -> list[str]:
+        parses.append(text)
+        return text.split()
+
+    def read(text: str) -> list[str]:
+        index = Index(tmp_path, folder)
+        found = index.parsed(path, text, parse)
+        index.save()
+        return found
+
+    assert read("# a\n") == ["#", "a"]
+    assert read("# a\n") == ["#", "a"]
+    assert read("# b\n") == ["#", "b"]  # same size, same path: the text decides
+    assert parses == ["# a\n", "# b\n"]
+    (folder / "books.pickle").write_bytes(b"\x80\x05not a pickle")
+    assert read("# b\n") == ["#", "b"]
+    assert parses == ["# a\n", "# b\n", "# b\n"]
