@@ -53,7 +53,9 @@ Chain = list[tuple[str, set[str]]]
 Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
 T = TypeVar("T")
-BOOKS = "books"  # the parsed books: a pickle, the one kind that is not JSON
+BOOKS = "books"  # the parsed books: a pickle, as is READS
+READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
+PICKLED = (BOOKS, READS)
 BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
@@ -89,6 +91,7 @@ class Index:
         self._dirty: set[str] = set()
         self._by_stat: set[str] = set()  # the kinds keyed by a working file's path
         self._chains: dict[tuple[str, str], list[tuple[str, set[str]]] | None] = {}
+        self._growing: list[tuple[str, dict[Any, Any], int]] = []  # handed out to be filled
         self._asked: set[str] = set()  # the parsed books' paths read by this command, missing or not
 
     @classmethod
@@ -102,7 +105,7 @@ class Index:
             if self.folder is not None:
                 with contextlib.suppress(Exception):  # a pickle of another loopkit fails in any way
                     raw = (self.folder / _file(name)).read_bytes()
-                    loaded = pickle.loads(raw) if name == BOOKS else json.loads(raw)
+                    loaded = pickle.loads(raw) if name in PICKLED else json.loads(raw)
                     if isinstance(loaded, dict) and loaded.get("version") == _version(name):
                         data = loaded.get("entries")
             self._data[name] = data if isinstance(data, dict) else {}
@@ -118,6 +121,10 @@ class Index:
 
     def save(self) -> None:
         """Write every kind changed since the last save; a failure only costs time later."""
+        for kind, table, size in self._growing:
+            if len(table) != size:
+                self.changed(kind)
+        self._growing.clear()
         if self.folder is None or not self._dirty:
             return
         with contextlib.suppress(OSError, TypeError, ValueError):
@@ -133,7 +140,7 @@ class Index:
                 scratch = target.with_name(f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
                 try:
                     blob = {"version": _version(name), "entries": self._data[name]}
-                    if name == BOOKS:
+                    if name in PICKLED:
                         scratch.write_bytes(pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
                     else:
                         scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
@@ -220,6 +227,15 @@ class Index:
             return None
         return int(found[0]), [(int(a), int(b), int(c)) for a, b, c in found[1]]
 
+    def journal_reads(self, path: Path) -> dict[Any, Any]:
+        """What `probe_records_from_end(confirmed=…)` read of a journal's records, kept by the
+        file's stat while quiet: filled by the reader, saved when it grew."""
+        found = self.remembered(READS, path, dict)
+        if not isinstance(found, dict):
+            return {}
+        self._growing.append((READS, found, len(found)))
+        return found
+
     # -- history ------------------------------------------------------------------------------
     def chain(self, old: str, new: str) -> list[tuple[str, set[str]]] | None:
         """The commits from `old` (exclusive) to `new`, newest first, with the paths each touched,
@@ -251,7 +267,7 @@ class Index:
 
 
 def _file(name: str) -> str:
-    return f"{name}.pickle" if name == BOOKS else f"{name}.json"
+    return f"{name}.pickle" if name in PICKLED else f"{name}.json"
 
 
 _SHAPE: list[str] = []
@@ -260,7 +276,7 @@ _SHAPE: list[str] = []
 def _version(name: str) -> Any:
     """VERSION, and for the parsed books also what their pickles depend on: the source files of
     the parsers and of the model (a loopkit changed in place, or another one, parses again)."""
-    if name != BOOKS:
+    if name not in PICKLED:
         return VERSION
     if not _SHAPE:
         package = Path(__file__).parent

@@ -171,6 +171,7 @@ class Book:
             with_lines=True,
             wanted=lambda m, p: (m, p) in pending,
             known=self.ctx.index.journal_spans(path),
+            confirmed=self.ctx.index.journal_reads(path),
         )
         exhausted = False
         config = self.ctx.workspace.config
