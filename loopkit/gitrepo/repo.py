@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
@@ -260,10 +259,6 @@ class Repo:
         self.cache.changed("blame")
         return True
 
-    def commit_origins(self, shas: Iterable[str]) -> dict[str, Origin]:
-        self._learn(shas)
-        return {s: self._origins[s] for s in shas if s in self._origins}
-
     def _learn(self, shas: Iterable[str]) -> None:
         todo = {s for s in shas if s not in self._origins}
         if not todo:
@@ -341,10 +336,7 @@ class Repo:
         for chunk in out.split("\x1e")[1:]:
             fields = chunk.split("\x1f")
             if len(fields) >= 6:
-                sha, an, ae, cn, ce, block = fields[:6]
-                found.append(
-                    Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
-                )
+                found.append(history.origin_of(fields[0].strip(), fields[1:6]))
         return found
 
     def record_lines(self, paths: list[str]) -> dict[str, list[tuple[Origin, str]]]:
@@ -385,9 +377,8 @@ class Repo:
             fields = chunk.split("\x1f", 6)
             if len(fields) < 7:
                 continue
-            sha, an, ae, cn, ce, block, diff = fields
-            origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
-            for path, line in history.added_lines(diff):
+            origin = history.origin_of(fields[0].strip(), fields[1:6])
+            for path, line in history.added_lines(fields[6]):
                 if path in found:
                     found[path].append((origin, line))
         return found
@@ -416,7 +407,7 @@ class Repo:
             "-U0",
             "-E",
             "--grep=^Loopkit-Action: (claim|verdict|done)$",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            f"--format=%x1e%H%x1f{history.ORIGIN}%x1f",
             revisions,
             "--",
             *(wide or todo),
@@ -521,30 +512,6 @@ class Repo:
         heads = {str(e[0]) for e in chosen if isinstance(e, list) and e}
         return not any(old == self.head or self.cache.chain(old, str(self.head)) is not None for old in heads)
 
-    def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
-        """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
-        from loopkit.gitrepo import committer
-        from loopkit.workspace import find_git_dir
-
-        git_dir = find_git_dir(self.root)
-        scratch = os.urandom(6).hex()
-        built = committer.build(
-            self.root,
-            git_dir,
-            paths=paths,
-            parent=self.head,
-            message=message,
-            identity=identity,
-            when=None,
-            scratch=scratch,
-        )
-        if built is None:
-            return None
-        committer.publish(self.root, git_dir, built, subject=message.split("\n", 1)[0], scratch=scratch)
-        self.__dict__.pop("head", None)
-        self.__dict__.pop("dirty", None)
-        return built.sha
-
     def log_oneline(self, limit: int = 50) -> str:
         if self.head is None:
             return ""
@@ -560,7 +527,7 @@ def spec_args(revisions: str) -> list[str]:
         "--no-show-signature",
         "-E",
         "--grep=^Loopkit-Spec: ",
-        "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+        f"--format=%x1e%H%x1f{history.ORIGIN}",
         revisions,
     ]
 
