@@ -53,6 +53,7 @@ Chain = list[tuple[str, set[str]]]
 Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
 T = TypeVar("T")
+S = TypeVar("S", str, bytes)
 BOOKS = "books"  # the parsed books: a pickle, as is READS
 READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
 PICKLED = (BOOKS, READS)
@@ -170,15 +171,17 @@ class Index:
         self.changed(kind)
         return found
 
-    def parsed(self, path: Path, text: str, parse: Callable[[str], T]) -> T:
-        """`parse(text)`, the text just read from the working file `path`, kept by the path and the
-        text's digest (one entry a file: a new text replaces it). `parse` is the file's one parser,
-        with its options fixed by the path (a journal's file name)."""
+    def parsed(self, path: Path, text: S, parse: Callable[[S], T]) -> T:
+        """`parse(text)`, the text (or bytes) just read from the working file `path`, kept by the
+        path and the text's digest (one entry a file: a new text replaces it). `parse` is the
+        file's one parser, with its options fixed by the path (a journal's file name, a spec's
+        phase), and gives loopkit's own model objects (or strings)."""
         if len(text) > BOOK_MAX:
             return parse(text)
         import hashlib  # lazy: OpenSSL's load costs the commands that never hash
 
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
         table = self.kind(BOOKS)
         self._by_stat.add(BOOKS)
         key = str(path)
@@ -275,12 +278,13 @@ _SHAPE: list[str] = []
 
 def _version(name: str) -> Any:
     """VERSION, and for the parsed books also what their pickles depend on: the source files of
-    the parsers and of the model (a loopkit changed in place, or another one, parses again)."""
+    the parsers (Markdown, config.py's TOML readers) and of the model (a loopkit changed in
+    place, or another one, parses again)."""
     if name not in PICKLED:
         return VERSION
     if not _SHAPE:
         package = Path(__file__).parent
-        sources = sorted([*package.glob("markdown/*.py"), *package.glob("model/*.py")])
+        sources = sorted([*package.glob("markdown/*.py"), *package.glob("model/*.py"), package / "config.py"])
         _SHAPE.append(repr([VERSION, *[(p.name, stat_of(p)) for p in sources]]))
     return _SHAPE[0]
 

@@ -166,11 +166,12 @@ class Book:
             return found  # (a folder in its place is bad input: the index's journal_spans says so, exit 4)
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
+        known = self.ctx.index.journal_spans(path)  # first: a folder there is bad input (exit 4)
         stream = probe_records_from_end(
             read_mapped(path),
             with_lines=True,
             wanted=lambda m, p: (m, p) in pending,
-            known=self.ctx.index.journal_spans(path),
+            known=known,
             confirmed=self.ctx.index.journal_reads(path),
         )
         exhausted = False

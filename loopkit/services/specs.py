@@ -54,10 +54,11 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
     working: PhaseSpec | None = None
     if working_bytes is not None:
-        try:
-            working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
-        except BadInput as exc:
-            problems.append(Issue("bad-spec", exc.message, phase=phase, file=shown))
+        found = ctx.index.parsed(path, working_bytes, lambda data: _spec_of(data, shown, phase))
+        if isinstance(found, str):
+            problems.append(Issue("bad-spec", found, phase=phase, file=shown))
+        else:
+            working = found
     opened = ws.status_file(phase).is_file()
     origin = None
     if ws.repo_root:
@@ -107,6 +108,14 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         )
     )
     return SpecState(trusted, True, tuple(problems))
+
+
+def _spec_of(data: bytes, shown: str, phase: str) -> PhaseSpec | str:
+    """A phase file's spec, or why it cannot be read."""
+    try:
+        return phase_from(parse_toml(data, shown), shown, expected=phase)
+    except BadInput as exc:
+        return exc.message
 
 
 def refuse_secrets(ctx: Context, text: str, shown: str) -> None:
