@@ -14,9 +14,10 @@ depends on, so a stale entry cannot be found, only missed:
   only through a line of single-parent commits read from `git log <indexed>..HEAD` (`chain`);
   a merge, a rebase, a reset or anything unknown computes afresh;
 - status's last document by every fact it was read from (services/status.py);
-- the parsed books (STATUS documents, journals) by path and the digest of the text parsed
-  (`parsed`), so an unchanged file is not parsed again (kept as a pickle of loopkit's own model
-  objects, under a fingerprint of their fields and of the parser's source).
+- the parsed books (STATUS documents, journals, phase specs) by path and the digest of the text
+  parsed (`parsed`), so an unchanged file is not parsed again: loopkit's own model objects, written
+  as JSON naming their class (only the model's classes are read back, never code), under a
+  fingerprint of the parsers' and the model's source.
 
 A file of another VERSION, or one that cannot be read, is an empty kind. Writes are temp file +
 rename, without the lock: two commands may race, and the last rename wins (the other's answers
@@ -31,9 +32,9 @@ import errno
 import itertools
 import json
 import os
-import pickle
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,9 +55,9 @@ Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
 T = TypeVar("T")
 S = TypeVar("S", str, bytes)
-BOOKS = "books"  # the parsed books: a pickle, as is READS
+BOOKS = "books"  # the parsed books: model objects (`_plain`, `_model`), as in READS
 READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
-PICKLED = (BOOKS, READS)
+MODELS = (BOOKS, READS)
 BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
@@ -104,9 +105,9 @@ class Index:
         if name not in self._data:
             data: Any = {}
             if self.folder is not None:
-                with contextlib.suppress(Exception):  # a pickle of another loopkit fails in any way
-                    raw = (self.folder / _file(name)).read_bytes()
-                    loaded = pickle.loads(raw) if name in PICKLED else json.loads(raw)
+                with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                    raw = (self.folder / f"{name}.json").read_bytes()
+                    loaded = json.loads(raw, object_hook=_model if name in MODELS else None)
                     if isinstance(loaded, dict) and loaded.get("version") == _version(name):
                         data = loaded.get("entries")
             self._data[name] = data if isinstance(data, dict) else {}
@@ -137,14 +138,15 @@ class Index:
                     table = self._data[name]
                     for gone in [k for k in table if k not in self._asked and not os.path.lexists(k)]:
                         del table[gone]
-                target = self.folder / _file(name)
+                target = self.folder / f"{name}.json"
                 scratch = target.with_name(f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
                 try:
-                    blob = {"version": _version(name), "entries": self._data[name]}
-                    if name in PICKLED:
-                        scratch.write_bytes(pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
-                    else:
-                        scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
+                    entries = self._data[name]
+                    blob = {
+                        "version": _version(name),
+                        "entries": _plain(entries) if name in MODELS else entries,
+                    }
+                    scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
                     os.replace(scratch, target)
                 finally:
                     with contextlib.suppress(OSError):
@@ -187,10 +189,10 @@ class Index:
         key = str(path)
         self._asked.add(key)
         entry = table.get(key)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == digest:
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] == digest:
             return entry[1]  # type: ignore[no-any-return]
         found = parse(text)
-        table[key] = (digest, found)
+        table[key] = [digest, found]
         self.changed(BOOKS)
         return found
 
@@ -269,10 +271,6 @@ class Index:
         return found
 
 
-def _file(name: str) -> str:
-    return f"{name}.pickle" if name in PICKLED else f"{name}.json"
-
-
 _SHAPE: list[str] = []
 
 
@@ -280,13 +278,51 @@ def _version(name: str) -> Any:
     """VERSION, and for the parsed books also what their pickles depend on: the source files of
     the parsers (Markdown, config.py's TOML readers) and of the model (a loopkit changed in
     place, or another one, parses again)."""
-    if name not in PICKLED:
+    if name not in MODELS:
         return VERSION
     if not _SHAPE:
         package = Path(__file__).parent
         sources = sorted([*package.glob("markdown/*.py"), *package.glob("model/*.py"), package / "config.py"])
         _SHAPE.append(repr([VERSION, *[(p.name, stat_of(p)) for p in sources]]))
     return _SHAPE[0]
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def _plain(value: Any) -> Any:
+    """A value of the model as JSON: a dataclass as its fields and its class's name (`@`), a tuple
+    as `{"(": [...]}` (a book's tuples stay tuples: they compare and hash as the parser's)."""
+    if isinstance(value, tuple):
+        return {"(": [_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {"@": type(value).__name__, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+    return value
+
+
+def _model(obj: dict[str, Any]) -> Any:
+    """`_plain` read back; a class outside loopkit's model is a KeyError (an unreadable kind)."""
+    if "(" in obj and len(obj) == 1:
+        return tuple(obj["("])
+    name = obj.pop("@", None)
+    if name is None:
+        return obj
+    if not _CLASSES:
+        from loopkit.model import config, git, journal, status, warning
+
+        for module in (config, git, journal, status, warning):
+            for cls in vars(module).values():
+                if isinstance(cls, type) and is_dataclass(cls) and cls.__module__ == module.__name__:
+                    _CLASSES[cls.__name__] = cls
+    cls = _CLASSES[name]
+    made: Any = object.__new__(cls)
+    for key, value in obj.items():
+        object.__setattr__(made, key, value)
+    return made
 
 
 LEGACY = ("cache", "signatures.json", "journals.json", "inbox-*.json", "journal-*.json")

@@ -386,8 +386,13 @@ def probe_records_from_end(
     for offset, line, end in reversed(spans):
         if wanted is not None and not _wanted(data, offset, wanted):
             continue
-        key = (offset, end, line + 1 if with_lines else 0)
-        found = confirmed[key] if confirmed is not None and key in confirmed else _confirm(data, *key)
+        number = line + 1 if with_lines else 0
+        key = f"{offset} {end} {number}"
+        found = (
+            confirmed[key]
+            if confirmed is not None and key in confirmed
+            else _confirm(data, offset, end, number)
+        )
         if confirmed is not None:
             confirmed[key] = found
         if found is not None:
