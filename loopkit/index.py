@@ -57,7 +57,7 @@ T = TypeVar("T")
 S = TypeVar("S", str, bytes)
 BOOKS = "books"  # the parsed books: model objects (`_plain`, `_model`), as in READS
 READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
-MODELS = (BOOKS, READS)
+MODELS = (BOOKS, READS, "origins", "spec", "records")  # the kinds holding model objects (Origin…)
 BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
@@ -255,7 +255,7 @@ class Index:
         """An answer about the history of `head`, kept in `kind` under `key` with the HEAD it was
         read at: `whole(head)` reads it from scratch; when HEAD moved forward by a line of
         single-parent commits (`chain`), `newer(answer, "old..head", chain)` adds what they
-        brought; anything else reads it whole. Values are JSON (lists, dicts, strings)."""
+        brought; anything else reads it whole. Values are JSON, or model objects (`MODELS`)."""
         table = self.kind(kind)
         entry = table.get(key)
         old = str(entry[0]) if isinstance(entry, list) and len(entry) == 2 else None

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from loopkit.errors import GitError
 from loopkit.gitrepo import Memory, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
-from loopkit.model.config import Identity
 from loopkit.model.git import Origin
 
 if TYPE_CHECKING:
@@ -265,7 +264,7 @@ class Repo:
             return
         stored = self.cache.kind("origins") if self.memory is not None else {}
         for sha in [s for s in todo if s in stored]:
-            self._origins[sha] = _origin_from(sha, stored[sha])
+            self._origins[sha] = stored[sha]
             todo.discard(sha)
         if todo:
             self._know(history.origins(self.root, todo))
@@ -275,7 +274,7 @@ class Repo:
         new = {sha: o for sha, o in found.items() if sha not in self._origins}
         self._origins.update(new)
         if self.memory is not None and new:
-            self.cache.kind("origins").update({sha: _origin_json(o)[1:] for sha, o in new.items()})
+            self.cache.kind("origins").update(new)
             self.cache.changed("origins")
 
     def _origin(self, sha: str | None) -> Origin | None:
@@ -323,12 +322,10 @@ class Repo:
             return []
         if self.memory is None:
             return self._spec_commits(head)
-
-        def whole(revisions: str) -> list[list[Any]]:
-            return [_origin_json(o) for o in self._spec_commits(revisions)]
-
-        kept = self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
-        return [_origin_from(o[0], o[1:]) for o in kept]
+        whole = self._spec_commits
+        return list(
+            self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
+        )
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
         out = self.run(*spec_args(revisions))
@@ -355,16 +352,13 @@ class Repo:
         if self.memory is None:
             return self._record_log(todo, head)
 
-        def whole(revisions: str) -> dict[str, list[Any]]:
-            found = self._record_log(todo, revisions)
-            return {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+        whole = partial(self._record_log, todo)
 
         def newer(old: dict[str, list[Any]], since: str, _: object) -> dict[str, list[Any]]:
             new = whole(since)
             return {p: new[p] + old[p] for p in todo}
 
-        kept = self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer)
-        return {p: [(_origin_from(o[0], o[1:]), line) for o, line in kept[p]] for p in todo}
+        return dict(self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer))
 
     def _record_log(
         self, todo: list[str], revisions: str, *, literal: bool = False
@@ -547,19 +541,3 @@ def _lines(path: Path) -> list[str]:
         return []
     lines = data.split("\n")
     return lines[:-1] if data.endswith("\n") else lines
-
-
-def _origin_json(origin: Origin) -> list[Any]:
-    return [
-        origin.sha,
-        origin.author.name,
-        origin.author.email,
-        origin.committer.name,
-        origin.committer.email,
-        origin.trailers,
-    ]
-
-
-def _origin_from(sha: str, data: list[Any]) -> Origin:
-    an, ae, cn, ce, trailers = data
-    return Origin(sha, Identity(an, ae), Identity(cn, ce), dict(trailers))
