@@ -55,9 +55,9 @@ Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
 T = TypeVar("T")
 S = TypeVar("S", str, bytes)
-BOOKS = "books"  # the parsed books: model objects (`_plain`, `_model`), as in READS
+BOOKS = ("status-docs", "journal-docs", "specs")  # the parsed books, one kind per parser
 READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
-MODELS = (BOOKS, READS, "origins", "spec", "records")  # the kinds holding model objects (Origin…)
+MODELS = (*BOOKS, READS, "origins", "spec", "records")  # the kinds of model objects (`_plain`)
 BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
@@ -173,9 +173,9 @@ class Index:
         self.changed(kind)
         return found
 
-    def parsed(self, path: Path, text: S, parse: Callable[[S], T]) -> T:
-        """`parse(text)`, the text (or bytes) just read from the working file `path`, kept by the
-        path and the text's digest (one entry a file: a new text replaces it). `parse` is the
+    def parsed(self, kind: str, path: Path, text: S, parse: Callable[[S], T]) -> T:
+        """`parse(text)`, the text (or bytes) just read from the working file `path`, kept in one of
+        `BOOKS` by the path and the text's digest (one entry a file: a new text replaces it). `parse` is the
         file's one parser, with its options fixed by the path (a journal's file name, a spec's
         phase), and gives loopkit's own model objects (or strings)."""
         if len(text) > BOOK_MAX:
@@ -184,8 +184,8 @@ class Index:
 
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
         digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-        table = self.kind(BOOKS)
-        self._by_stat.add(BOOKS)
+        table = self.kind(kind)
+        self._by_stat.add(kind)
         key = str(path)
         self._asked.add(key)
         entry = table.get(key)
@@ -193,7 +193,7 @@ class Index:
             return entry[1]  # type: ignore[no-any-return]
         found = parse(text)
         table[key] = [digest, found]
-        self.changed(BOOKS)
+        self.changed(kind)
         return found
 
     def blob_id(self, path: str) -> str | None:
@@ -300,7 +300,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if is_dataclass(value) and not isinstance(value, type):
-        return {"@": type(value).__name__, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+        name = f"{type(value).__module__.rpartition('.')[2]}.{type(value).__name__}"
+        return {"@": name, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
     return value
 
 
@@ -311,13 +312,18 @@ def _model(obj: dict[str, Any]) -> Any:
     name = obj.pop("@", None)
     if name is None:
         return obj
-    if not _CLASSES:
-        from loopkit.model import config, git, journal, status, warning
+    if name not in _CLASSES:  # a module of the model is imported only when a book holds its class
+        import importlib
 
-        for module in (config, git, journal, status, warning):
-            for cls in vars(module).values():
-                if isinstance(cls, type) and is_dataclass(cls) and cls.__module__ == module.__name__:
-                    _CLASSES[cls.__name__] = cls
+        module, _, cls_name = name.partition(".")
+        if module not in ("config", "git", "journal", "status", "warning"):
+            raise KeyError(name)
+        found = getattr(importlib.import_module(f"loopkit.model.{module}"), cls_name, None)
+        if not (
+            isinstance(found, type) and is_dataclass(found) and found.__module__ == f"loopkit.model.{module}"
+        ):
+            raise KeyError(name)
+        _CLASSES[name] = found
     cls = _CLASSES[name]
     made: Any = object.__new__(cls)
     for key, value in obj.items():

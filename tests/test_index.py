@@ -259,7 +259,7 @@ def test_a_parsed_book_is_kept_by_its_text_and_a_stale_pickle_is_none(tmp_path: 
 
     def read(text: str) -> list[str]:
         index = Index(tmp_path, folder)
-        found = index.parsed(path, text, parse)
+        found = index.parsed("status-docs", path, text, parse)
         index.save()
         return found
 
@@ -267,11 +267,11 @@ def test_a_parsed_book_is_kept_by_its_text_and_a_stale_pickle_is_none(tmp_path: 
     assert read("# a\n") == ["#", "a"]
     assert read("# b\n") == ["#", "b"]  # same size, same path: the text decides
     assert parses == ["# a\n", "# b\n"]
-    books = folder / "books.json"
+    books = folder / "status-docs.json"
     books.write_bytes(books.read_bytes()[:-7])
     assert read("# b\n") == ["#", "b"]
     assert parses == ["# a\n", "# b\n", "# b\n"]
-    books.write_text(books.read_text("utf-8").replace('"entries":{', '"entries":{"x":{"@":"Path"},'), "utf-8")
+    books.write_text(books.read_text("utf-8").replace('"entries":{', '"entries":{"x":{"@":"pathlib.Path"},'), "utf-8")
     assert read("# b\n") == ["#", "b"]
     assert len(parses) == 4
     doc = parse_status("# Status\n\n## M1 — one\n\n- **CLAIM** M1 @2026-06-13T13:44:01Z by builder — n\n")
@@ -281,6 +281,6 @@ def test_a_parsed_book_is_kept_by_its_text_and_a_stale_pickle_is_none(tmp_path: 
 
 def read_back(root: Path, path: Path, doc: StatusDoc) -> StatusDoc:
     index = Index(root, root / "index2")
-    index.parsed(path, "same", lambda _: doc)
+    index.parsed("status-docs", path, "same", lambda _: doc)
     index.save()
-    return Index(root, root / "index2").parsed(path, "same", lambda _: parse_status(""))
+    return Index(root, root / "index2").parsed("status-docs", path, "same", lambda _: parse_status(""))

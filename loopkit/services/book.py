@@ -333,5 +333,5 @@ def load(ctx: Context, phase: str, *, must_exist: bool = True, need_spec: bool =
     if need_spec:
         spec.needed()
     text = read_text(status_path)
-    doc = ctx.index.parsed(status_path, text, parse_status)
+    doc = ctx.index.parsed("status-docs", status_path, text, parse_status)
     return Book(ctx, phase, spec.spec, status_path, text, doc, spec_state=spec)

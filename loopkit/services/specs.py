@@ -54,7 +54,7 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
     working: PhaseSpec | None = None
     if working_bytes is not None:
-        found = ctx.index.parsed(path, working_bytes, lambda data: _spec_of(data, shown, phase))
+        found = ctx.index.parsed("specs", path, working_bytes, lambda data: _spec_of(data, shown, phase))
         if isinstance(found, str):
             problems.append(Issue("bad-spec", found, phase=phase, file=shown))
         else:

@@ -97,7 +97,7 @@ def read_journals(book: Book) -> list[JournalRead]:
         if path is None or not path.is_file():
             continue
         parse = partial(parse_journal, file_name=path.name)
-        parsed = book.ctx.index.parsed(path, read_text(path), parse)
+        parsed = book.ctx.index.parsed("journal-docs", path, read_text(path), parse)
         lines = [r.line for r in parsed.probe_records]
         origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if lines else {}
         found.append(JournalRead(role, ws.shown(path), parsed, origins))
