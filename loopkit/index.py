@@ -13,7 +13,11 @@ depends on, so a stale entry cannot be found, only missed:
 - answers about history (blame, spec and record commits, the trust chains) by HEAD, carried over
   only through a line of single-parent commits read from `git log <indexed>..HEAD` (`chain`);
   a merge, a rebase, a reset or anything unknown computes afresh;
-- status's last document by every fact it was read from (services/status.py).
+- status's last document by every fact it was read from (services/status.py);
+- the parsed books (STATUS documents, journals, phase specs) by path and the digest of the text
+  parsed (`parsed`), so an unchanged file is not parsed again: loopkit's own model objects, written
+  as JSON naming their class (only the model's classes are read back, never code), under a
+  fingerprint of the parsers' and the model's source.
 
 A file of another VERSION, or one that cannot be read, is an empty kind. Writes are temp file +
 rename, without the lock: two commands may race, and the last rename wins (the other's answers
@@ -30,9 +34,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopkit.errors import BadInput
 from loopkit.gitrepo.runner import run_bytes
@@ -48,6 +53,12 @@ Stat = list[int] | None
 Chain = list[tuple[str, set[str]]]
 Whole = Callable[[str], Any]
 Newer = Callable[[Any, str, Chain], Any]
+T = TypeVar("T")
+S = TypeVar("S", str, bytes)
+BOOKS = ("status-docs", "journal-docs", "specs")  # the parsed books, one kind per parser
+READS = "journal-reads"  # the records `probe_records_from_end` confirmed, by a journal's stat
+MODELS = (*BOOKS, READS, "origins", "spec", "records")  # the kinds of model objects (`_plain`)
+BOOK_MAX = 1 << 20  # a text longer than this is parsed each time rather than kept
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
@@ -82,6 +93,8 @@ class Index:
         self._dirty: set[str] = set()
         self._by_stat: set[str] = set()  # the kinds keyed by a working file's path
         self._chains: dict[tuple[str, str], list[tuple[str, set[str]]] | None] = {}
+        self._growing: list[tuple[str, dict[Any, Any], int]] = []  # handed out to be filled
+        self._asked: set[str] = set()  # the parsed books' paths read by this command, missing or not
 
     @classmethod
     def open(cls, root: Path, git_dir: Path | None, environ: Mapping[str, str]) -> Index:
@@ -92,9 +105,10 @@ class Index:
         if name not in self._data:
             data: Any = {}
             if self.folder is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    loaded = json.loads((self.folder / f"{name}.json").read_bytes())
-                    if isinstance(loaded, dict) and loaded.get("version") == VERSION:
+                with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                    raw = (self.folder / f"{name}.json").read_bytes()
+                    loaded = json.loads(raw, object_hook=_model if name in MODELS else None)
+                    if isinstance(loaded, dict) and loaded.get("version") == _version(name):
                         data = loaded.get("entries")
             self._data[name] = data if isinstance(data, dict) else {}
         return self._data[name]
@@ -109,6 +123,10 @@ class Index:
 
     def save(self) -> None:
         """Write every kind changed since the last save; a failure only costs time later."""
+        for kind, table, size in self._growing:
+            if len(table) != size:
+                self.changed(kind)
+        self._growing.clear()
         if self.folder is None or not self._dirty:
             return
         with contextlib.suppress(OSError, TypeError, ValueError):
@@ -118,12 +136,16 @@ class Index:
             for name in sorted(self._dirty):
                 if name in self._by_stat:  # a file renamed or deleted leaves no entry behind
                     table = self._data[name]
-                    for gone in [key for key in table if not os.path.lexists(key)]:
+                    for gone in [k for k in table if k not in self._asked and not os.path.lexists(k)]:
                         del table[gone]
                 target = self.folder / f"{name}.json"
                 scratch = target.with_name(f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
                 try:
-                    blob = {"version": VERSION, "entries": self._data[name]}
+                    entries = self._data[name]
+                    blob = {
+                        "version": _version(name),
+                        "entries": _plain(entries) if name in MODELS else entries,
+                    }
                     scratch.write_text(json.dumps(blob, separators=(",", ":")), "utf-8")
                     os.replace(scratch, target)
                 finally:
@@ -148,6 +170,29 @@ class Index:
         read_at = time.time_ns()
         found = read()
         table[key] = [text or stat, read_at, found]
+        self.changed(kind)
+        return found
+
+    def parsed(self, kind: str, path: Path, text: S, parse: Callable[[S], T]) -> T:
+        """`parse(text)`, the text (or bytes) just read from the working file `path`, kept in one of
+        `BOOKS` by the path and the text's digest (one entry a file: a new text replaces it). `parse` is the
+        file's one parser, with its options fixed by the path (a journal's file name, a spec's
+        phase), and gives loopkit's own model objects (or strings)."""
+        if len(text) > BOOK_MAX:
+            return parse(text)
+        import hashlib  # lazy: OpenSSL's load costs the commands that never hash
+
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        table = self.kind(kind)
+        self._by_stat.add(kind)
+        key = str(path)
+        self._asked.add(key)
+        entry = table.get(key)
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] == digest:
+            return entry[1]  # type: ignore[no-any-return]
+        found = parse(text)
+        table[key] = [digest, found]
         self.changed(kind)
         return found
 
@@ -187,6 +232,15 @@ class Index:
             return None
         return int(found[0]), [(int(a), int(b), int(c)) for a, b, c in found[1]]
 
+    def journal_reads(self, path: Path) -> dict[Any, Any]:
+        """What `probe_records_from_end(confirmed=…)` read of a journal's records, kept by the
+        file's stat while quiet: filled by the reader, saved when it grew."""
+        found = self.remembered(READS, path, dict)
+        if not isinstance(found, dict):
+            return {}
+        self._growing.append((READS, found, len(found)))
+        return found
+
     # -- history ------------------------------------------------------------------------------
     def chain(self, old: str, new: str) -> list[tuple[str, set[str]]] | None:
         """The commits from `old` (exclusive) to `new`, newest first, with the paths each touched,
@@ -201,7 +255,7 @@ class Index:
         """An answer about the history of `head`, kept in `kind` under `key` with the HEAD it was
         read at: `whole(head)` reads it from scratch; when HEAD moved forward by a line of
         single-parent commits (`chain`), `newer(answer, "old..head", chain)` adds what they
-        brought; anything else reads it whole. Values are JSON (lists, dicts, strings)."""
+        brought; anything else reads it whole. Values are JSON, or model objects (`MODELS`)."""
         table = self.kind(kind)
         entry = table.get(key)
         old = str(entry[0]) if isinstance(entry, list) and len(entry) == 2 else None
@@ -215,6 +269,66 @@ class Index:
             del table[stale]
         self.changed(kind)
         return found
+
+
+_SHAPE: list[str] = []
+
+
+def _version(name: str) -> Any:
+    """VERSION, and for the parsed books also what their pickles depend on: the source files of
+    the parsers (Markdown, config.py's TOML readers) and of the model (a loopkit changed in
+    place, or another one, parses again)."""
+    if name not in MODELS:
+        return VERSION
+    if not _SHAPE:
+        package = Path(__file__).parent
+        sources = sorted([*package.glob("markdown/*.py"), *package.glob("model/*.py"), package / "config.py"])
+        _SHAPE.append(repr([VERSION, *[(p.name, stat_of(p)) for p in sources]]))
+    return _SHAPE[0]
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def _plain(value: Any) -> Any:
+    """A value of the model as JSON: a dataclass as its fields and its class's name (`@`), a tuple
+    as `{"(": [...]}` (a book's tuples stay tuples: they compare and hash as the parser's)."""
+    if isinstance(value, tuple):
+        return {"(": [_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        name = f"{type(value).__module__.rpartition('.')[2]}.{type(value).__name__}"
+        return {"@": name, **{f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+    return value
+
+
+def _model(obj: dict[str, Any]) -> Any:
+    """`_plain` read back; a class outside loopkit's model is a KeyError (an unreadable kind)."""
+    if "(" in obj and len(obj) == 1:
+        return tuple(obj["("])
+    name = obj.pop("@", None)
+    if name is None:
+        return obj
+    if name not in _CLASSES:  # a module of the model is imported only when a book holds its class
+        import importlib
+
+        module, _, cls_name = name.partition(".")
+        if module not in ("config", "git", "journal", "status", "warning"):
+            raise KeyError(name)
+        found = getattr(importlib.import_module(f"loopkit.model.{module}"), cls_name, None)
+        if not (
+            isinstance(found, type) and is_dataclass(found) and found.__module__ == f"loopkit.model.{module}"
+        ):
+            raise KeyError(name)
+        _CLASSES[name] = found
+    cls = _CLASSES[name]
+    made: Any = object.__new__(cls)
+    for key, value in obj.items():
+        object.__setattr__(made, key, value)
+    return made
 
 
 LEGACY = ("cache", "signatures.json", "journals.json", "inbox-*.json", "journal-*.json")

@@ -33,6 +33,8 @@ from fastbooks import build
 from loopkit.errors import LoopkitError
 from loopkit.gitrepo import Repo
 from loopkit.index import Index
+from loopkit.markdown.status import parse_status
+from loopkit.model.status import StatusDoc
 from loopkit.services import inbox, journals, status, view
 from loopkit.services.context import Context
 
@@ -240,3 +242,48 @@ def test_an_older_loopkits_caches_go_when_the_index_is_first_written(tmp_path: P
     index.save()
     assert sorted(p.name for p in state.iterdir()) == ["index", "jinja", "lock"]
     assert Index(tmp_path, state / "index").kind("k") == {"a": 1}
+
+
+def test_a_parsed_book_is_kept_by_its_text_and_a_stale_pickle_is_none(tmp_path: Path) -> None:
+    """The parsed books are keyed by the text parsed (not the file's stat): the same text is not
+    parsed again by the next command, any other text is; a books file that cannot be read (a torn
+    write, or one naming a class outside loopkit's model: nothing else is ever made from it) is an
+    empty kind; a book of the model reads back equal, its tuples as tuples."""
+    folder = tmp_path / "index"
+    path = tmp_path / "STATUS.md"
+    path.write_text("# a\n", encoding="utf-8")
+    parses: list[str] = []
+
+    def parse(text: str) -> list[str]:
+        parses.append(text)
+        return text.split()
+
+    def read(text: str) -> list[str]:
+        index = Index(tmp_path, folder)
+        found = index.parsed("status-docs", path, text, parse)
+        index.save()
+        return found
+
+    assert read("# a\n") == ["#", "a"]
+    assert read("# a\n") == ["#", "a"]
+    assert read("# b\n") == ["#", "b"]  # same size, same path: the text decides
+    assert parses == ["# a\n", "# b\n"]
+    books = folder / "status-docs.json"
+    books.write_bytes(books.read_bytes()[:-7])
+    assert read("# b\n") == ["#", "b"]
+    assert parses == ["# a\n", "# b\n", "# b\n"]
+    books.write_text(
+        books.read_text("utf-8").replace('"entries":{', '"entries":{"x":{"@":"pathlib.Path"},'), "utf-8"
+    )
+    assert read("# b\n") == ["#", "b"]
+    assert len(parses) == 4
+    doc = parse_status("# Status\n\n## M1 — one\n\n- **CLAIM** M1 @2026-06-13T13:44:01Z by builder — n\n")
+    assert read_back(tmp_path, path, doc) == doc
+    assert isinstance(read_back(tmp_path, path, doc).sections, tuple)
+
+
+def read_back(root: Path, path: Path, doc: StatusDoc) -> StatusDoc:
+    index = Index(root, root / "index2")
+    index.parsed("status-docs", path, "same", lambda _: doc)
+    index.save()
+    return Index(root, root / "index2").parsed("status-docs", path, "same", lambda _: parse_status(""))

@@ -12,6 +12,8 @@ from loopkit.model.config import Identity
 from loopkit.model.git import Origin
 
 _HEADER = re.compile(rb"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
+# what a commit's origin is read from (after its id and a %x1f), never through a mailmap
+ORIGIN = "%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)"
 
 
 def blame(
@@ -78,22 +80,21 @@ def origins(root: Path, shas: Iterable[str]) -> dict[str, Origin]:
         "--no-show-signature",
         "--no-use-mailmap",
         "--no-walk=unsorted",
-        "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e",
+        f"--format=%H%x1f{ORIGIN}%x1e",
         *wanted,
     )
     found: dict[str, Origin] = {}
     for chunk in out.split("\x1e"):
         fields = chunk.strip("\n").split("\x1f")
-        if len(fields) < 6 or not fields[0].strip():
-            continue
-        sha, an, ae, cn, ce, block = fields[:6]
-        found[sha.strip()] = Origin(
-            sha=sha.strip(),
-            author=Identity(an, ae),
-            committer=Identity(cn, ce),
-            trailers=trailer_pairs(block),
-        )
+        if len(fields) >= 6 and fields[0].strip():
+            found[fields[0].strip()] = origin_of(fields[0].strip(), fields[1:6])
     return found
+
+
+def origin_of(sha: str, fields: Sequence[str]) -> Origin:
+    """A commit's origin from the fields ORIGIN prints (a missing one is empty)."""
+    an, ae, cn, ce, block = [*fields, "", "", "", "", ""][:5]
+    return Origin(sha, Identity(an, ae), Identity(cn, ce), trailer_pairs(block))
 
 
 def trailer_pairs(block: str) -> dict[str, str]:

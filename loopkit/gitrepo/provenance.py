@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from loopkit.gitrepo.history import trailer_pairs
+from loopkit.gitrepo.history import ORIGIN, origin_of
 from loopkit.gitrepo.runner import PINNED, run_bytes
-from loopkit.model.config import Identity
 from loopkit.model.git import Origin
 
 # blame and the replay's log both diff with these: git 2.45 made blame honour diff.algorithm,
@@ -131,7 +130,7 @@ def _log_args(head: str) -> list[str]:
         "--no-use-mailmap",
         # each commit: its id and parents, then what history.origins reads, ended by a NUL (which
         # no commit message holds), then its patch
-        "--format=%x1e%H %P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x00",
+        f"--format=%x1e%H %P%x1f{ORIGIN}%x00",
         head,
         "--",
     ]
@@ -156,7 +155,8 @@ def _read(out: bytes, walk: _Walk) -> None:
             commit, merge, path = ids[0], len(ids) > 2, None
             if len(ids) == 1:
                 walk.roots.add(commit)
-            walk.origins[commit] = _origin(b"\n".join(header)[:-1].decode("utf-8", "replace"))
+            fields = b"\n".join(header)[:-1].decode("utf-8", "replace").split("\x1f")
+            walk.origins[commit] = origin_of(commit, fields[1:6])
         elif line.startswith(_DIFF):
             path, gone, shift = _path_of(line[len(_DIFF) :]), False, 0
             if path is not None and path not in walk.wanted:
@@ -193,14 +193,6 @@ def _read(out: bytes, walk: _Walk) -> None:
                 known.pop(path, None)
         elif line.startswith(b"index ") and not gone:
             walk.blobs[path] = line.split()[1].partition(b"..")[2].decode()
-
-
-def _origin(header: str) -> Origin:
-    """A commit's origin from its header in the walk, read as history.origins reads `git show`."""
-    fields = header.split("\x1f")
-    fields += [""] * (6 - len(fields))
-    sha, an, ae, cn, ce, block = fields[:6]
-    return Origin(sha.split()[0], Identity(an, ae), Identity(cn, ce), trailer_pairs(block))
 
 
 def _path_of(rest: bytes) -> bytes | None:

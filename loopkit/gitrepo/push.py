@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopkit.errors import GitError, UsageError
+from loopkit.gitrepo.history import ORIGIN, origin_of, origins
 from loopkit.gitrepo.history import blame as _blame
-from loopkit.gitrepo.history import origins, trailer_pairs
 from loopkit.gitrepo.repo import spec_args
 from loopkit.gitrepo.runner import PINNED, ZERO, run_bytes
-from loopkit.model.config import Identity
 from loopkit.model.git import Origin
 
 CONFIG_NAME = "loopkit.toml"
@@ -160,7 +159,7 @@ def walk(root: Path, old: str | None, new: str, pathspec: Sequence[str]) -> list
         "--text",
         "--src-prefix=a/",
         "--dst-prefix=b/",
-        "--format=%x1e%H %P%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x00",
+        f"--format=%x1e%H %P%x1f{ORIGIN}%x00",
         new,
         *([f"^{old}"] if old else []),
         "--",
@@ -216,14 +215,8 @@ def _parse(out: bytes) -> list[PushCommit]:
                 header.append(lines[index])
                 index += 1
             fields = "\n".join(header)[:-1].split("\x1f")
-            fields += [""] * (6 - len(fields))
             ids = fields[0].split()
-            origin = Origin(
-                ids[0],
-                Identity(fields[1], fields[2]),
-                Identity(fields[3], fields[4]),
-                trailer_pairs(fields[5]),
-            )
+            origin = origin_of(ids[0], fields[1:6])
             current, change = PushCommit(origin, ids[1:]), None
             commits.append(current)
         elif current is None:
@@ -305,8 +298,7 @@ def spec_commits(root: Path, commit: str) -> list[Origin]:
     for chunk in out.decode("utf-8", "replace").split("\x1e")[1:] if code == 0 else []:
         fields = chunk.split("\x1f")
         if len(fields) >= 6:
-            sha, an, ae, cn, ce, block = fields[:6]
-            found.append(Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), trailer_pairs(block)))
+            found.append(origin_of(fields[0].strip(), fields[1:6]))
     return found
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property, partial
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from loopkit.errors import GitError
 from loopkit.gitrepo import Memory, history, pathspec, runner, trees
 from loopkit.gitrepo.committer import current_head
-from loopkit.model.config import Identity
 from loopkit.model.git import Origin
 
 if TYPE_CHECKING:
@@ -260,17 +258,13 @@ class Repo:
         self.cache.changed("blame")
         return True
 
-    def commit_origins(self, shas: Iterable[str]) -> dict[str, Origin]:
-        self._learn(shas)
-        return {s: self._origins[s] for s in shas if s in self._origins}
-
     def _learn(self, shas: Iterable[str]) -> None:
         todo = {s for s in shas if s not in self._origins}
         if not todo:
             return
         stored = self.cache.kind("origins") if self.memory is not None else {}
         for sha in [s for s in todo if s in stored]:
-            self._origins[sha] = _origin_from(sha, stored[sha])
+            self._origins[sha] = stored[sha]
             todo.discard(sha)
         if todo:
             self._know(history.origins(self.root, todo))
@@ -280,7 +274,7 @@ class Repo:
         new = {sha: o for sha, o in found.items() if sha not in self._origins}
         self._origins.update(new)
         if self.memory is not None and new:
-            self.cache.kind("origins").update({sha: _origin_json(o)[1:] for sha, o in new.items()})
+            self.cache.kind("origins").update(new)
             self.cache.changed("origins")
 
     def _origin(self, sha: str | None) -> Origin | None:
@@ -328,12 +322,10 @@ class Repo:
             return []
         if self.memory is None:
             return self._spec_commits(head)
-
-        def whole(revisions: str) -> list[list[Any]]:
-            return [_origin_json(o) for o in self._spec_commits(revisions)]
-
-        kept = self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
-        return [_origin_from(o[0], o[1:]) for o in kept]
+        whole = self._spec_commits
+        return list(
+            self.memory.carried("spec", "HEAD", head, whole, lambda old, since, _: whole(since) + old)
+        )
 
     def _spec_commits(self, revisions: str) -> list[Origin]:
         out = self.run(*spec_args(revisions))
@@ -341,10 +333,7 @@ class Repo:
         for chunk in out.split("\x1e")[1:]:
             fields = chunk.split("\x1f")
             if len(fields) >= 6:
-                sha, an, ae, cn, ce, block = fields[:6]
-                found.append(
-                    Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
-                )
+                found.append(history.origin_of(fields[0].strip(), fields[1:6]))
         return found
 
     def record_lines(self, paths: list[str]) -> dict[str, list[tuple[Origin, str]]]:
@@ -363,16 +352,13 @@ class Repo:
         if self.memory is None:
             return self._record_log(todo, head)
 
-        def whole(revisions: str) -> dict[str, list[Any]]:
-            found = self._record_log(todo, revisions)
-            return {p: [(_origin_json(o), line) for o, line in found[p]] for p in todo}
+        whole = partial(self._record_log, todo)
 
         def newer(old: dict[str, list[Any]], since: str, _: object) -> dict[str, list[Any]]:
             new = whole(since)
             return {p: new[p] + old[p] for p in todo}
 
-        kept = self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer)
-        return {p: [(_origin_from(o[0], o[1:]), line) for o, line in kept[p]] for p in todo}
+        return dict(self.memory.carried("records", json.dumps(sorted(todo)), head, whole, newer))
 
     def _record_log(
         self, todo: list[str], revisions: str, *, literal: bool = False
@@ -385,9 +371,8 @@ class Repo:
             fields = chunk.split("\x1f", 6)
             if len(fields) < 7:
                 continue
-            sha, an, ae, cn, ce, block, diff = fields
-            origin = Origin(sha.strip(), Identity(an, ae), Identity(cn, ce), history.trailer_pairs(block))
-            for path, line in history.added_lines(diff):
+            origin = history.origin_of(fields[0].strip(), fields[1:6])
+            for path, line in history.added_lines(fields[6]):
                 if path in found:
                     found[path].append((origin, line))
         return found
@@ -416,7 +401,7 @@ class Repo:
             "-U0",
             "-E",
             "--grep=^Loopkit-Action: (claim|verdict|done)$",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1f",
+            f"--format=%x1e%H%x1f{history.ORIGIN}%x1f",
             revisions,
             "--",
             *(wide or todo),
@@ -521,30 +506,6 @@ class Repo:
         heads = {str(e[0]) for e in chosen if isinstance(e, list) and e}
         return not any(old == self.head or self.cache.chain(old, str(self.head)) is not None for old in heads)
 
-    def commit_paths(self, paths: list[str], *, message: str, identity: Identity) -> str | None:
-        """A plain commit of these work-tree paths on HEAD (the demo's code changes)."""
-        from loopkit.gitrepo import committer
-        from loopkit.workspace import find_git_dir
-
-        git_dir = find_git_dir(self.root)
-        scratch = os.urandom(6).hex()
-        built = committer.build(
-            self.root,
-            git_dir,
-            paths=paths,
-            parent=self.head,
-            message=message,
-            identity=identity,
-            when=None,
-            scratch=scratch,
-        )
-        if built is None:
-            return None
-        committer.publish(self.root, git_dir, built, subject=message.split("\n", 1)[0], scratch=scratch)
-        self.__dict__.pop("head", None)
-        self.__dict__.pop("dirty", None)
-        return built.sha
-
     def log_oneline(self, limit: int = 50) -> str:
         if self.head is None:
             return ""
@@ -560,7 +521,7 @@ def spec_args(revisions: str) -> list[str]:
         "--no-show-signature",
         "-E",
         "--grep=^Loopkit-Spec: ",
-        "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)",
+        f"--format=%x1e%H%x1f{history.ORIGIN}",
         revisions,
     ]
 
@@ -580,19 +541,3 @@ def _lines(path: Path) -> list[str]:
         return []
     lines = data.split("\n")
     return lines[:-1] if data.endswith("\n") else lines
-
-
-def _origin_json(origin: Origin) -> list[Any]:
-    return [
-        origin.sha,
-        origin.author.name,
-        origin.author.email,
-        origin.committer.name,
-        origin.committer.email,
-        origin.trailers,
-    ]
-
-
-def _origin_from(sha: str, data: list[Any]) -> Origin:
-    an, ae, cn, ce, trailers = data
-    return Origin(sha, Identity(an, ae), Identity(cn, ce), dict(trailers))

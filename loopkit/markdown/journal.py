@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loopkit.markdown import evidence as ev
 from loopkit.markdown import stamps
@@ -364,6 +364,7 @@ def probe_records_from_end(
     with_lines: bool = False,
     wanted: Callable[[str, str], bool] | None = None,
     known: tuple[int, Spans] | None = None,
+    confirmed: dict[Any, Any] | None = None,
 ) -> Iterator[tuple[ProbeRecord, bool]]:
     """loopkit's probe records, newest first, each with whether its display block was hand-edited.
 
@@ -371,8 +372,9 @@ def probe_records_from_end(
     comment lines are top-level blocks (not inside a fence or a quote, however far above it was
     opened), then only the entry of each record asked for is parsed. Candidates whose
     (milestone, probe) `wanted` rejects are skipped unparsed. `known`: what `record_spans` said of
-    this file (remembered by the caller); used only when the size is still the same. `data`: the
-    file's bytes (`workspace.read_mapped`), None for no file.
+    this file (remembered by the caller); used only when the size is still the same. `confirmed`:
+    the records read before from these same bytes (remembered by the caller), filled here.
+    `data`: the file's bytes (`workspace.read_mapped`), None for no file.
     """
     if not data:
         return
@@ -384,9 +386,17 @@ def probe_records_from_end(
     for offset, line, end in reversed(spans):
         if wanted is not None and not _wanted(data, offset, wanted):
             continue
-        confirmed = _confirm(data, offset, end, line + 1 if with_lines else 0)
+        number = line + 1 if with_lines else 0
+        key = f"{offset} {end} {number}"
+        found = (
+            confirmed[key]
+            if confirmed is not None and key in confirmed
+            else _confirm(data, offset, end, number)
+        )
         if confirmed is not None:
-            yield confirmed
+            confirmed[key] = found
+        if found is not None:
+            yield found
 
 
 def _slow(

@@ -168,11 +168,13 @@ class Book:
             return found  # (a folder in its place is bad input: the index's journal_spans says so, exit 4)
         pending = set(wanted)
         queued: dict[tuple[str, str], list[tuple[ProbeRecord, bool]]] = {k: [] for k in wanted}
+        known = self.ctx.index.journal_spans(path)  # first: a folder there is bad input (exit 4)
         stream = probe_records_from_end(
             read_mapped(path),
             with_lines=True,
             wanted=lambda m, p: (m, p) in pending,
-            known=self.ctx.index.journal_spans(path),
+            known=known,
+            confirmed=self.ctx.index.journal_reads(path),
         )
         exhausted = False
         config = self.ctx.workspace.config
@@ -318,4 +320,5 @@ def load(ctx: Context, phase: str, *, must_exist: bool = True, need_spec: bool =
     if need_spec:
         spec.needed()
     text = read_text(status_path)
-    return Book(ctx, phase, spec.spec, status_path, text, parse_status(text), spec_state=spec)
+    doc = ctx.index.parsed("status-docs", status_path, text, parse_status)
+    return Book(ctx, phase, spec.spec, status_path, text, doc, spec_state=spec)

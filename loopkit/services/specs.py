@@ -58,10 +58,11 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
     working: PhaseSpec | None = None
     if working_bytes is not None:
-        try:
-            working = phase_from(parse_toml(working_bytes, shown), shown, expected=phase)
-        except BadInput as exc:
-            problem("bad-spec", exc.message)
+        found = ctx.index.parsed("specs", path, working_bytes, lambda data: _spec_of(data, shown, phase))
+        if isinstance(found, str):
+            problem("bad-spec", found)
+        else:
+            working = found
     opened = ws.status_file(phase).is_file()
     origin = None
     if ws.repo_root:
@@ -96,6 +97,14 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         f"that version until `loopkit phase update {phase}` commits the change",
     )
     return SpecState(trusted, True, tuple(problems))
+
+
+def _spec_of(data: bytes, shown: str, phase: str) -> PhaseSpec | str:
+    """A phase file's spec, or why it cannot be read."""
+    try:
+        return phase_from(parse_toml(data, shown), shown, expected=phase)
+    except BadInput as exc:
+        return exc.message
 
 
 def refuse_secrets(ctx: Context, text: str, shown: str) -> None:

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from loopkit import names, timefmt
@@ -111,7 +112,8 @@ def read_journals(book: Book) -> list[JournalRead]:
         path = ws.journal_file(book.phase, role)
         if path is None or not path.is_file():
             continue
-        parsed = parse_journal(read_text(path), file_name=path.name)
+        parse = partial(parse_journal, file_name=path.name)
+        parsed = book.ctx.index.parsed("journal-docs", path, read_text(path), parse)
         lines = [r.line for r in parsed.probe_records]
         origins = book.ctx.repo.line_origins(ws.repo_path(path), lines) if lines else {}
         found.append(JournalRead(role, ws.shown(path), parsed, origins))
