@@ -638,9 +638,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
-# the help of a group of words the CLI has no typer group for yet (phase, journal, probe and inbox
-# have theirs in cli/__init__.py)
-GROUP_HELP: dict[str, str] = {}
-
-BY_WORDS: dict[str, Command] = {c.words: c for c in COMMANDS}
+# the help of each group of words (`loopkit phase --help`)
+GROUP_HELP = {
+    "phase": "Open, update and list phases.",
+    "journal": "Add to, show and parse journals.",
+    "probe": "Run probes and record their evidence.",
+    "inbox": "Send, list, consume and wait for inbox messages.",
+}
 TOOLS: dict[str, Command] = {c.name: c for c in COMMANDS if c.tool}

@@ -44,7 +44,7 @@ def error_document(exc: LoopkitError, message: str | None = None) -> dict[str, A
     text = exc.message if message is None else message
     doc = failure_document(exc.exit_code, text)
     if isinstance(exc, Refused):
-        unmet = [d.to_json() if hasattr(d, "to_json") else d for d in exc.details]
+        unmet = [{"code": d.code, "milestone": d.milestone, "message": d.message} for d in exc.details]
         doc["unmet"] = unmet or [{"code": "refused", "milestone": None, "message": text}]
     return doc
 

@@ -113,10 +113,6 @@ class Loopkit:
     role: str | None
     workspace: str | None
 
-    @property
-    def tools(self) -> Mapping[str, Command]:
-        return TOOLS
-
     def context(self, *, no_commit: bool = False) -> Context:
         return Context(
             cwd=self.cwd,
@@ -131,9 +127,9 @@ class Loopkit:
         """(the document, is it an error) for one tool call: never raises."""
         ctx = self.context(no_commit=bool(args.get("no_commit")))
         try:
-            command = self.tools.get(name)
+            command = TOOLS.get(name)
             if command is None:
-                raise UsageError(f"no tool {name!r}: the tools are {', '.join(sorted(self.tools))}")
+                raise UsageError(f"no tool {name!r}: the tools are {', '.join(sorted(TOOLS))}")
             checked = check_arguments(command, args, environ=self.environ, role=self.role)
             sync = bool(checked.pop("sync", False)) if command.syncs else False
             shell = _wait_shell(checked) if command.words == "inbox wait" else {}
@@ -167,7 +163,7 @@ def build_server(app: Loopkit) -> Server[Any]:
                 input_schema=c.input_schema(environ=app.environ),
                 annotations=types.ToolAnnotations(read_only_hint=c.read_only, open_world_hint=False),
             )
-            for c in app.tools.values()
+            for c in TOOLS.values()
         ]
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:

@@ -255,9 +255,6 @@ class Redactor:
         spans.extend(_curl_user_spans(text))
         return spans
 
-    def _once(self, text: str) -> str:
-        return self._replace(text, self._spans(text))
-
     def _replace(self, text: str, spans: list[Span]) -> str:
         if not spans:
             return text
@@ -275,7 +272,7 @@ class Redactor:
         # One pass is enough unless a marker completed a match that was not there before
         # (a value such as `D]abc1` next to a new `[REDACTED]`). Each pass that changes the text
         # removes unredacted characters or markers, so the loop ends; it makes redact idempotent.
-        while (next_text := self._once(text)) != text:
+        while (next_text := self._replace(text, self._spans(text))) != text:
             text = next_text
         return text
 

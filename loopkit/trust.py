@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from loopkit.model.config import Config
 from loopkit.model.git import Origin
@@ -23,10 +22,6 @@ class Issue:
     file: str | None = None
     line: int | None = None
     phase: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """An unmet condition in a refusal's error document (a problem is documents.status.Problem)."""
-        return {"code": self.code, "milestone": self.milestone, "message": self.message}
 
 
 def signature_problem(

@@ -98,7 +98,9 @@ def run(
             plan = planner()
             if not plan.writes and not plan.appends:
                 return Outcome(plan, None)
-            encoded = _encode(plan.writes)
+            encoded: dict[Path, bytes | Append | None] = {
+                path: None if text is None else text.encode("utf-8") for path, text in plan.writes.items()
+            }
             for text in plan.writes.values():
                 redactor.check(text or "")
             for appended in plan.appends.values():
@@ -115,10 +117,6 @@ def run(
 
 
 _MOVED = object()
-
-
-def _encode(writes: Mapping[Path, str | None]) -> dict[Path, bytes | Append | None]:
-    return {path: None if text is None else text.encode("utf-8") for path, text in writes.items()}
 
 
 def _write_all(

@@ -44,20 +44,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings=SETTINGS,
 )
-phase_app = typer.Typer(help="Open, update and list phases.", no_args_is_help=True, context_settings=SETTINGS)
-journal_app = typer.Typer(
-    help="Add to, show and parse journals.", no_args_is_help=True, context_settings=SETTINGS
-)
-probe_app = typer.Typer(
-    help="Run probes and record their evidence.", no_args_is_help=True, context_settings=SETTINGS
-)
-inbox_app = typer.Typer(
-    help="Send, list, consume and wait for inbox messages.", no_args_is_help=True, context_settings=SETTINGS
-)
-app.add_typer(phase_app, name="phase")
-app.add_typer(journal_app, name="journal")
-app.add_typer(probe_app, name="probe")
-app.add_typer(inbox_app, name="inbox")
 
 
 # --role, --workspace and --json may also come before the command: `loopkit --role builder claim …`

@@ -79,7 +79,6 @@ def _stale(probe: str, paths: tuple[str, ...] | None) -> str:
 
 
 def claim(d: Claimed, a: Args) -> str:
-    """Which id is which: `claimed M1 (code at 52694c1; claim commit 533832a)`."""
     from loopkit.services.loop import claim_words
 
     return claim_words(d)

@@ -46,9 +46,6 @@ OptPhase = Annotated[
 ]
 
 
-Milestone = Annotated[str, typer.Option("--milestone", metavar="M", help="The milestone id (M1, M2, …).")]
-
-
 BodyFile = Annotated[
     str | None, typer.Option("--body-file", metavar="FILE", help="Read the text from FILE (- for stdin).")
 ]

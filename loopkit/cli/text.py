@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,14 +178,9 @@ def status_text(data: StatusDocument, *, now: datetime, width: int = 80, colour:
     widths.append(None)
     lines = [_line(head, widths, width, colour)]
     lines += [_line(r, widths, width, colour) for r in rows]
-    counts: dict[str, int] = {}
-    for p in phases:
-        counts[p.state] = counts.get(p.state, 0) + 1
+    counts = Counter(p.state for p in phases)
     totals = ", ".join(f"{counts[s]} {s}" for s in NEEDS_FIRST if s in counts)
-    waiting: dict[str, int] = {}
-    for p in phases:
-        if p.waiting_on:
-            waiting[p.waiting_on] = waiting.get(p.waiting_on, 0) + 1
+    waiting = Counter(p.waiting_on for p in phases if p.waiting_on)
     waits = ", ".join(f"{role} {n}" for role, n in sorted(waiting.items()))
     summary = f"{len(phases)} phase{'s' if len(phases) != 1 else ''}: {totals}"
     if waits:

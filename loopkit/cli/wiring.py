@@ -15,18 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopkit.cli import (
-    _GLOBAL,
-    SETTINGS,
-    _context,
-    _progress,
-    _run,
-    app,
-    inbox_app,
-    journal_app,
-    phase_app,
-    probe_app,
-)
+from loopkit.cli import _GLOBAL, SETTINGS, _context, _progress, _run, app
 from loopkit.cli.options import (
     BodyFile,
     Committed,
@@ -43,13 +32,7 @@ from loopkit.commands import GROUP_HELP, Command, Param, run
 if TYPE_CHECKING:
     from loopkit.documents import Document
 
-GROUPS: dict[str, typer.Typer] = {
-    "": app,
-    "phase": phase_app,
-    "journal": journal_app,
-    "probe": probe_app,
-    "inbox": inbox_app,
-}
+GROUPS: dict[str, typer.Typer] = {"": app}
 _BASE: dict[str, Any] = {"str": str, "bool": bool, "int": int, "float": float, "strs": list[str]}
 _REGISTERED: set[str] = set()
 

@@ -87,25 +87,9 @@ class PhaseDetail(Document):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        return cls(tuple(_message(m) for m in data["messages"]), data["status_file"], data["plan"])
+        from loopkit.model.inbox import Message
 
-
-def _message(data: Mapping[str, Any]) -> Message:
-    """A message as Message.to_json wrote it (its line is not part of the JSON)."""
-    from loopkit.model.inbox import Message
-
-    return Message(
-        id=data["id"],
-        to=data["to"],
-        sender=data["from"],
-        phase=data["phase"],
-        at=data["at"],
-        subject=data["subject"],
-        body=data["body"],
-        milestone=data.get("milestone"),
-        result=data.get("result"),
-        claim=data.get("claim"),
-    )
+        return cls(tuple(Message.from_json(m) for m in data["messages"]), data["status_file"], data["plan"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,6 @@ def escape(text: str) -> str:
     return _UNSAFE.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
-def display_command(record: ProbeRecord) -> str:
-    return "$ " + escape(record.command)
-
-
 def display_observed(record: ProbeRecord) -> str:
     observed = escape(record.observed)
     if record.observe == "exit" and observed.lstrip("-").isdigit():
@@ -42,7 +38,7 @@ def display_observed(record: ProbeRecord) -> str:
 
 
 def display_lines(record: ProbeRecord) -> list[str]:
-    return [display_command(record), display_observed(record)]
+    return ["$ " + escape(record.command), display_observed(record)]
 
 
 def fence_for(lines: list[str]) -> str:

@@ -30,19 +30,7 @@ def _decode(content: str, line: int) -> Message | None:
     strings = ("id", "to", "from", "subject", "body")
     if data is None or not all(isinstance(data.get(k), str) for k in strings):
         return None
-    phase, at = data.get("phase"), data.get("at")
-    extra = {k: data[k] if isinstance(data.get(k), str) else None for k in ("milestone", "result", "claim")}
-    return Message(
-        id=data["id"],
-        to=data["to"],
-        sender=data["from"],
-        phase=phase if isinstance(phase, str) else None,
-        at=at if isinstance(at, str) else None,
-        subject=data["subject"],
-        body=data["body"],
-        line=line,
-        **extra,
-    )
+    return Message.from_json(data, line)
 
 
 def parse_inbox(text: str, *, role: str, mtime: str | None = None) -> list[Placed]:

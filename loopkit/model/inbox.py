@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,3 +37,15 @@ class Message:
             "result": self.result,
             "claim": self.claim,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], line: int = 0) -> Message:
+        """What to_json wrote (a checked inbox comment, a status memo's copy); an optional field
+        that is not a string reads as None."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        head = (data["id"], data["to"], data["from"], text("phase"), text("at"), data["subject"])
+        return cls(*head, data["body"], line, text("milestone"), text("result"), text("claim"))

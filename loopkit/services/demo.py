@@ -92,22 +92,8 @@ def _make_keys(root: Path) -> dict[str, Path]:
     keys: dict[str, Path] = {}
     for role in SIGNED_ROLES:
         key = folder / role
-        proc = subprocess.run(
-            [
-                find_ssh_keygen(),
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"loopkit demo {role}",
-                "-f",
-                str(key),
-            ],
-            capture_output=True,
-            check=False,
-        )
+        argv = ["-q", "-t", "ed25519", "-N", "", "-C", f"loopkit demo {role}", "-f", str(key)]
+        proc = subprocess.run([find_ssh_keygen(), *argv], capture_output=True, check=False)
         if proc.returncode != 0:
             said = proc.stderr.decode("utf-8", "replace").strip()
             raise BadInput(f"demo --signed: ssh-keygen could not make a key: {said or proc.returncode}")

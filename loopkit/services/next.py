@@ -90,17 +90,10 @@ def _consume_actions(ctx: Context, role: str, phase: str | None) -> list[NextAct
         ids = [m.id for m in group]
         subjects = "; ".join(f"{m.sender}: {m.subject}" for m in group[:3])
         more = f" and {len(group) - 3} more" if len(group) > 3 else ""
-        out.append(
-            _action(
-                group_phase,
-                None,
-                "consume",
-                f"{len(group)} pending message(s) — {subjects}{more}",
-                ("inbox", "consume", "--to", role, *ids),
-                "inbox_consume",
-                {"to": role, "ids": ids},
-            )
-        )
+        why = f"{len(group)} pending message(s) — {subjects}{more}"
+        argv = ("inbox", "consume", "--to", role, *ids)
+        arguments = {"to": role, "ids": ids}
+        out.append(_action(group_phase, None, "consume", why, argv, "inbox_consume", arguments))
     return out
 
 
@@ -108,17 +101,8 @@ def _for_role(role: str, book: Book, state: str) -> list[NextAction]:
     phase = book.phase
     if state == "planned":
         if role == "orchestrator" and book.spec is not None:
-            return [
-                _action(
-                    phase,
-                    None,
-                    "open",
-                    f"phases/{phase}.toml has no STATUS yet",
-                    ("phase", "new", phase),
-                    "phase_new",
-                    {"phase": phase},
-                )
-            ]
+            why = f"phases/{phase}.toml has no STATUS yet"
+            return [_action(phase, None, "open", why, ("phase", "new", phase), "phase_new", {"phase": phase})]
         return [_action(phase, None, "wait", f"phase {phase} is not open yet: the orchestrator opens it")]
     if role == "builder":
         return _builder(book, state)
@@ -146,16 +130,7 @@ def _review(book: Book, view: MilestoneView) -> list[NextAction]:
     why = "; ".join(u.message for u in unreplayed) + (
         ": [rules] replay asks for your own run of each required probe at the claim's code before a PASS"
     )
-    probe = _action(
-        book.phase,
-        view.id,
-        "probe",
-        why,
-        ("probe", "run", "--phase", book.phase, "--milestone", view.id),
-        "probe_run",
-        {"phase": book.phase, "milestone": view.id},
-    )
-    return [probe, _verdict(book, view)]
+    return [_probe_run(book.phase, view.id, why), _verdict(book, view)]
 
 
 def _verdict(book: Book, view: MilestoneView) -> NextAction:
@@ -167,15 +142,9 @@ def _verdict(book: Book, view: MilestoneView) -> NextAction:
         f"{view.id} claimed by {claim.record.by} at {claim.record.at} (commit {commit}, head {head}): "
         "run your own break-it probes; this command records PASS if they hold, else record FAIL with a note"
     )
-    return _action(
-        book.phase,
-        view.id,
-        "review",
-        why,
-        ("verdict", "--phase", book.phase, "--milestone", view.id, "PASS"),
-        "verdict",
-        {"phase": book.phase, "milestone": view.id, "result": "PASS"},
-    )
+    argv = ("verdict", "--phase", book.phase, "--milestone", view.id, "PASS")
+    arguments = {"phase": book.phase, "milestone": view.id, "result": "PASS"}
+    return _action(book.phase, view.id, "review", why, argv, "verdict", arguments)
 
 
 def _builder(book: Book, state: str) -> list[NextAction]:
@@ -235,15 +204,7 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> NextAction:
     for p in evidence.stale:
         reasons.append(f"{p}: stale ({evidence.why[p].words()})")
     if reasons:
-        return _action(
-            phase,
-            mid,
-            "probe",
-            "; ".join(reasons),
-            ("probe", "run", "--phase", phase, "--milestone", mid),
-            "probe_run",
-            {"phase": phase, "milestone": mid},
-        )
+        return _probe_run(phase, mid, "; ".join(reasons))
     why = f"{mid}: every required probe passes on committed code"
     if stale_pass:
         found = book.stale_passes().get(mid)
@@ -251,12 +212,10 @@ def _probe_or_claim(book: Book, mid: str, *, stale_pass: bool) -> NextAction:
         why = f"{mid}: its PASS is stale ({words}); claim it again"
     elif book.views[mid].state == "failed":
         why = f"{mid}: changed since the FAIL and every required probe passes; claim it again"
-    return _action(
-        phase,
-        mid,
-        "claim",
-        why,
-        ("claim", "--phase", phase, "--milestone", mid),
-        "claim",
-        {"phase": phase, "milestone": mid},
-    )
+    argv = ("claim", "--phase", phase, "--milestone", mid)
+    return _action(phase, mid, "claim", why, argv, "claim", {"phase": phase, "milestone": mid})
+
+
+def _probe_run(phase: str, mid: str, why: str) -> NextAction:
+    argv = ("probe", "run", "--phase", phase, "--milestone", mid)
+    return _action(phase, mid, "probe", why, argv, "probe_run", {"phase": phase, "milestone": mid})

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from loopkit import names, timefmt
+from loopkit import timefmt
 from loopkit.documents.status import (
     CheckDocument,
     ClaimView,
@@ -76,14 +76,6 @@ def age(at: str | None, now: datetime) -> str:
         if seconds >= size * least:
             return f"in {seconds // size}{unit}" if ahead else f"{seconds // size}{unit} ago"
     return "now"
-
-
-def _phases(ctx: Context, phase: str | None, only: list[str] | None = None) -> list[str]:
-    if phase is not None:
-        names.phase(phase)
-        load(ctx, phase, need_spec=False)  # exit 4 for a phase that does not exist
-        return [phase]
-    return ctx.workspace.phases() if only is None else only
 
 
 def stale_why(milestone: str, probe: str, evidence: EvidenceView) -> str:
@@ -457,7 +449,8 @@ def _journals(ctx: Context, phases: Sequence[str], roles: Sequence[str]) -> list
 
 
 def _read_books(ctx: Context, phase: str | None, only: list[str] | None, roles: Sequence[str]) -> list[Book]:
-    books = [load(ctx, p, need_spec=False) for p in _phases(ctx, phase, only)]
+    every = [phase] if phase is not None else ctx.workspace.phases() if only is None else only
+    books = [load(ctx, p, need_spec=False) for p in every]  # exit 4 for a phase that does not exist
     with_records = [ctx.workspace.repo_path(b.status_path) for b in books if b.doc.records and b.opened]
     if with_records:
         ctx.repo.prefetch(with_records)
