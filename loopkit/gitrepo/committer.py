@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
 from loopkit.model.config import Identity
 
 if TYPE_CHECKING:
-    from loopkit.gitrepo.trees import Trees
+    from loopkit.gitrepo.trees import Entries, Trees
 
 
 class HeadMoved(GitError):
@@ -112,6 +112,9 @@ def _git_tree(
     git: the blobs by `hash-object`, every tree on the way from a written path to the root by one
     `mktree --batch` (the parent's trees read through the transaction's `cat-file --batch`). Two
     git processes, where a temporary index took four (read-tree, update-index, write-tree)."""
+    import subprocess
+    from subprocess import PIPE
+
     from loopkit.gitrepo.trees import Trees
 
     blobs = (
@@ -137,16 +140,50 @@ def _git_tree(
     top = trees.commit_tree(parent) if parent is not None else None
     if parent is not None and top is None:
         raise GitError(f"git cat-file failed: {parent[:12]} is not a commit in this repository")
-    with _TreeWriter(root, env) as writer:
-        tree = _tree(trees, writer, top, changes)
-    return lines, tree.hex() if tree is not None else writer.empty()
+    proc = subprocess.Popen(
+        ["git", "mktree", "-z", "--batch"], cwd=root, env=env, stdin=PIPE, stdout=PIPE, stderr=PIPE
+    )
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None
+    assert stdout is not None
+
+    def write(entries: Entries) -> bytes:
+        """A tree of these entries, by git (which checks that each entry's object exists)."""
+        kinds = {_TREE_MODE >> 12: b"tree", 0o160000 >> 12: b"commit"}
+        listing = b"".join(
+            b"%06o %s %s\t%s\0"
+            % (
+                mode,
+                kinds.get(mode >> 12, b"blob"),
+                sha.hex().encode(),
+                name.encode("utf-8", "surrogateescape"),
+            )
+            for name, (mode, sha) in entries.items()
+        )
+        stdin.write(listing + b"\0")  # an empty entry ends the tree
+        stdin.flush()
+        made = stdout.readline().strip()
+        if not made:
+            raise EOFError
+        return bytes.fromhex(made.decode())
+
+    tree = None
+    try:
+        tree = _tree(trees, write, top, changes) or write({})  # every path taken out: the empty tree
+    except (EOFError, OSError):
+        pass  # git stopped: its message below
+    finally:
+        err = proc.communicate()[1]
+    if tree is None:
+        raise GitError("git mktree failed: " + err.decode("utf-8", "replace").strip()[:200])
+    return lines, tree.hex()
 
 
 _TREE_MODE = 0o040000
 
 
 def _tree(
-    trees: Trees, writer: _TreeWriter, tree: bytes | None, changes: dict[str, bytes | None]
+    trees: Trees, write: Callable[[Entries], bytes], tree: bytes | None, changes: dict[str, bytes | None]
 ) -> bytes | None:
     """The id of `tree` (None: none yet) with `changes` made (relative path -> blob id, None to
     take the path out); None when nothing is left in it. Subtrees first, each written once."""
@@ -163,71 +200,12 @@ def _tree(
     for name, inner in below.items():
         mode, sha = entries.get(name, (0, b""))
         is_tree = mode >> 12 == _TREE_MODE >> 12
-        made = _tree(trees, writer, sha if is_tree else None, inner)
+        made = _tree(trees, write, sha if is_tree else None, inner)
         if made is not None:
             entries[name] = (_TREE_MODE, made)
         elif is_tree:
             entries.pop(name)  # its last path taken out (a file of that name stays as it is)
-    return writer.write(entries) if entries else None
-
-
-class _TreeWriter:
-    """One `git mktree -z --batch`: a tree's entries in, its id out (git checks every entry's
-    object exists and writes the tree)."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        import subprocess
-
-        self.root, self.env = root, env
-        try:
-            self.proc = subprocess.Popen(
-                ["git", "mktree", "-z", "--batch"],
-                cwd=root,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise GitError(f"git could not be run: {exc.strerror or exc}") from None
-
-    def write(self, entries: dict[str, tuple[int, bytes]]) -> bytes:
-        kinds = {_TREE_MODE >> 12: b"tree", 0o160000 >> 12: b"commit"}
-        listing = b"".join(
-            b"%06o %s %s\t%s\0" % (mode, kinds.get(mode >> 12, b"blob"), sha.hex().encode(), name.encode())
-            for name, (mode, sha) in entries.items()
-        )
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(listing + b"\0")  # an empty entry ends the tree
-            self.proc.stdin.flush()
-            made = self.proc.stdout.readline().strip()
-        except OSError:
-            made = b""
-        if not made:
-            self.__exit__()
-            raise GitError("git mktree failed: " + self.error[:200])
-        return bytes.fromhex(made.decode())
-
-    def empty(self) -> str:
-        """The empty tree (every path taken out), written by a plain `mktree`."""
-        return run(self.root, "mktree", env=self.env, stdin="").strip()
-
-    def __enter__(self) -> _TreeWriter:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.error = ""
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        if self.proc.stderr is not None and not self.proc.stderr.closed:
-            self.error = self.proc.stderr.read().decode("utf-8", "replace").strip()
-            self.proc.stderr.close()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc.wait()
+    return write(entries) if entries else None
 
 
 INDEX_LOCK_MARK = b"loopkit transaction "
