@@ -65,6 +65,9 @@ def test_a_second_probe_exec_parses_no_markdown(repo: Repo, tmp_path: Path) -> N
     # the rules and the records of STATUS files and inboxes, and the history walk, stay unbuilt
     unused = {"loopkit.state", "loopkit.model.status", "loopkit.model.inbox", "loopkit.gitrepo.provenance"}
     assert not again & unused, again & unused
+    # nor the documents of other commands (their dataclasses cost each command's import)
+    others = {f"loopkit.documents.{name}" for name in ("inbox", "loop", "next", "phases", "status", "sync")}
+    assert not again & others, again & others
     parsed = json.loads(repo.lk("journal", "show", "--phase", "px", "--json").out)
     assert [e["title"] for e in parsed["entries"]][-2:] == ["M1 P1 PASS", "M1 P1 PASS"]
 

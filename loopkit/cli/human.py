@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit.cli.text import _committed, _journal_text, _message_text, _record_text
-from loopkit.documents.inbox import Consumed, Messages, Sent, Waited
-from loopkit.documents.journal import JournalAdded, JournalDocument
-from loopkit.documents.loop import Claimed, DoneDocument, GateDocument, Instructed, Verdicted
-from loopkit.documents.next import NextDocument
-from loopkit.documents.phases import PhaseList, PhaseOpened, SpecCommitted
-from loopkit.documents.probes import EvidenceDocument, ProbeRun, RecordWritten
-from loopkit.documents.status import CheckDocument, Problem, StatusDocument
-from loopkit.documents.sync import Synced
+
+if TYPE_CHECKING:  # annotations only: a command imports the documents it builds, not every command's
+    from loopkit.documents.inbox import Consumed, Messages, Sent, Waited
+    from loopkit.documents.journal import JournalAdded, JournalDocument
+    from loopkit.documents.loop import Claimed, DoneDocument, GateDocument, Instructed, Verdicted
+    from loopkit.documents.next import NextDocument
+    from loopkit.documents.phases import PhaseList, PhaseOpened, SpecCommitted
+    from loopkit.documents.probes import EvidenceDocument, ProbeRun, RecordWritten
+    from loopkit.documents.status import CheckDocument, Problem, StatusDocument
+    from loopkit.documents.sync import Synced
 
 Args = Mapping[str, Any]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from loopkit.gitrepo.runner import ZERO, git_env, run, run_bytes
 from loopkit.model.config import Identity
 
 if TYPE_CHECKING:
-    from loopkit.gitrepo.trees import Trees
+    from loopkit.gitrepo.trees import Entries, Trees
 
 
 class HeadMoved(GitError):
@@ -72,7 +72,7 @@ def build(
     # every git child carries the transaction's mark, so a kill's survivors can be waited for
     env = {**identity_env(identity, when), MARK: scratch}
     present = [p for p in paths if (root / p).is_file()]
-    lines, tree = _git_tree(root, git_dir, env, paths=paths, present=present, parent=parent, scratch=scratch)
+    lines, tree = _git_tree(root, env, paths=paths, present=present, parent=parent, reader=reader)
     if parent is not None and not allow_empty and tree == _tree_of(root, parent, reader):
         return None
     config = [a for a in sign if a != "-S"]
@@ -101,42 +101,111 @@ def _index_lines(
 
 def _git_tree(
     root: Path,
-    git_dir: Path,
     env: dict[str, str],
     *,
     paths: Sequence[str],
     present: Sequence[str],
     parent: str | None,
-    scratch: str,
+    reader: Trees | None,
 ) -> tuple[str, str]:
-    """The index lines of the written paths (see _index_lines) and the new root tree, by git's
-    own commands on a temporary index (the person's index is never touched here)."""
-    index_path = git_dir / f"loopkit-index-{scratch}"
-    index_env = {**env, "GIT_INDEX_FILE": str(index_path)}
-    try:
-        run(root, "read-tree", parent or "--empty", env=index_env)
-        blobs = (
-            run(
-                root,
-                # fast zlib: a 10 MB journal is stored again on every append
-                "-c",
-                "core.looseCompression=1",
-                "hash-object",
-                "-w",
-                "--no-filters",  # the bytes loopkit wrote, whatever .gitattributes says
-                "--stdin-paths",
-                env=env,
-                stdin="\n".join(present) + "\n",
-            ).split()
-            if present
-            else []
+    """The index lines of the written paths (see _index_lines) and the new root tree, written by
+    git: the blobs by `hash-object`, every tree on the way from a written path to the root by one
+    `mktree --batch` (the parent's trees read through the transaction's `cat-file --batch`). Two
+    git processes, where a temporary index took four (read-tree, update-index, write-tree)."""
+    import subprocess
+    from subprocess import PIPE
+
+    from loopkit.gitrepo.trees import Trees
+
+    blobs = (
+        run(
+            root,
+            # fast zlib: a 10 MB journal is stored again on every append
+            "-c",
+            "core.looseCompression=1",
+            "hash-object",
+            "-w",
+            "--no-filters",  # the bytes loopkit wrote, whatever .gitattributes says
+            "--stdin-paths",
+            env=env,
+            stdin="\n".join(present) + "\n",
+        ).split()
+        if present
+        else []
+    )
+    lines = _index_lines(paths, present, blobs, parent)
+    changes: dict[str, bytes | None] = dict.fromkeys(paths)
+    changes.update((path, bytes.fromhex(blob)) for path, blob in zip(present, blobs, strict=True))
+    trees = reader if reader is not None else Trees(root)
+    top = trees.commit_tree(parent) if parent is not None else None
+    if parent is not None and top is None:
+        raise GitError(f"git cat-file failed: {parent[:12]} is not a commit in this repository")
+    proc = subprocess.Popen(
+        ["git", "mktree", "-z", "--batch"], cwd=root, env=env, stdin=PIPE, stdout=PIPE, stderr=PIPE
+    )
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None
+    assert stdout is not None
+
+    def write(entries: Entries) -> bytes:
+        """A tree of these entries, by git (which checks that each entry's object exists)."""
+        kinds = {_TREE_MODE >> 12: b"tree", 0o160000 >> 12: b"commit"}
+        listing = b"".join(
+            b"%06o %s %s\t%s\0"
+            % (
+                mode,
+                kinds.get(mode >> 12, b"blob"),
+                sha.hex().encode(),
+                name.encode("utf-8", "surrogateescape"),
+            )
+            for name, (mode, sha) in entries.items()
         )
-        lines = _index_lines(paths, present, blobs, parent)
-        run(root, "update-index", "--index-info", env=index_env, stdin=lines)
-        return lines, run(root, "write-tree", env=index_env).strip()
+        stdin.write(listing + b"\0")  # an empty entry ends the tree
+        stdin.flush()
+        made = stdout.readline().strip()
+        if not made:
+            raise EOFError
+        return bytes.fromhex(made.decode())
+
+    tree = None
+    try:
+        tree = _tree(trees, write, top, changes) or write({})  # every path taken out: the empty tree
+    except (EOFError, OSError):
+        pass  # git stopped: its message below
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            index_path.unlink()
+        err = proc.communicate()[1]
+    if tree is None:
+        raise GitError("git mktree failed: " + err.decode("utf-8", "replace").strip()[:200])
+    return lines, tree.hex()
+
+
+_TREE_MODE = 0o040000
+
+
+def _tree(
+    trees: Trees, write: Callable[[Entries], bytes], tree: bytes | None, changes: dict[str, bytes | None]
+) -> bytes | None:
+    """The id of `tree` (None: none yet) with `changes` made (relative path -> blob id, None to
+    take the path out); None when nothing is left in it. Subtrees first, each written once."""
+    entries = dict(trees.entries(tree)) if tree is not None else {}
+    below: dict[str, dict[str, bytes | None]] = {}
+    for path, blob in changes.items():
+        name, slash, rest = path.partition("/")
+        if slash:
+            below.setdefault(name, {})[rest] = blob
+        elif blob is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = (0o100644, blob)
+    for name, inner in below.items():
+        mode, sha = entries.get(name, (0, b""))
+        is_tree = mode >> 12 == _TREE_MODE >> 12
+        made = _tree(trees, write, sha if is_tree else None, inner)
+        if made is not None:
+            entries[name] = (_TREE_MODE, made)
+        elif is_tree:
+            entries.pop(name)  # its last path taken out (a file of that name stays as it is)
+    return write(entries) if entries else None
 
 
 INDEX_LOCK_MARK = b"loopkit transaction "

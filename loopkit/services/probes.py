@@ -4,7 +4,6 @@ evidence in the role's journal, and the latest record of each required probe rea
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +301,8 @@ def _spec_bound(
     defined = next((p for p in chosen.probes if p.id == probe), None)
     if defined is None:
         return spec.scope(milestone)
+    import shlex  # only for a probe its spec defines
+
     try:
         spec_argv: list[str] | None = shlex.split(defined.run)
     except ValueError:
