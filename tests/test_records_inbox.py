@@ -64,14 +64,15 @@ def test_messages_loopkit_writes_read_back_and_consume_removes_only_them(
 @given(ANY_TEXT, st.data())
 def test_remove_any_text(text: str, data: st.DataObject) -> None:
     placed = inbox.parse(text, role="builder")
-    taken = data.draw(st.lists(st.sampled_from(placed), unique_by=lambda p: p.message.id)) if placed else []
+    taken = data.draw(st.lists(st.sampled_from(placed), unique_by=lambda p: p.ranges)) if placed else []
     try:
         new = inbox.remove(text, taken, role="builder", name=NAME)
     except LoopkitError:
         return
-    gone = {p.message.id for p in taken}
+    # a message is the one at its place: of two copies with one id (pasted by hand), the one taken goes
+    gone = {p.ranges for p in taken}
     assert bare(inbox.parse(new, role="builder")) == [replace(p.message, line=0) for p in placed
-                                                       if p.message.id not in gone]  # fmt: skip
+                                                       if p.ranges not in gone]  # fmt: skip
     assert new.endswith(("\n", "\r\n"))
 
 
@@ -100,3 +101,15 @@ def test_a_consume_that_would_turn_a_typed_message_into_the_title_is_refused() -
     assert [p.message.sender for p in placed] == ["orchestrator", "orchestrator", "unknown"]
     with pytest.raises(BadInput, match="would not read back"):
         inbox.remove(text, placed[:2], role="builder", name=NAME)
+
+
+def test_of_two_copies_of_a_message_a_consume_removes_the_one_taken() -> None:
+    """A message pasted twice by hand has one id twice: a message is the one at its place."""
+    message = Message(id="20260613T134400Z-orch-000000000001", to="builder", sender="orchestrator",
+                      phase=None, at=None, subject="s", body="b")  # fmt: skip
+    block = render_message(CTX, message)
+    text = plain_append(plain_append("# BUILDER-INBOX\n", block), block)
+    first, second = inbox.parse(text, role="builder")
+    assert first.message.id == second.message.id
+    new = inbox.remove(text, [second], role="builder", name=NAME)
+    assert bare(inbox.parse(new, role="builder")) == [replace(first.message, line=0)]
