@@ -115,72 +115,25 @@ def load_config(path: Path) -> Config:
 
 
 def config_from(data: dict[str, Any], where: str) -> Config:
+    """loopkit.toml's tables as a Config; every problem of the file in one BadInput (exit 4)."""
     errors = _Errors(where)
     errors.keys(data, _TOP, "")
     defaults = Config()
     tables = {name: _take(data, name, _is_table, "a table", errors, "", {}) for name in _TOP}
-
     files = tables["files"]
-    errors.keys(files, ("status", "journal", "inbox", "archive"), "files")
-    journal = files.get("journal", defaults.journals)
-    if isinstance(journal, str):
-        journal = {"builder": journal}
-    if not isinstance(journal, dict) or not all(isinstance(v, str) for v in journal.values()):
-        errors.add("files", "journal must be a table of role = pattern")
-        journal = defaults.journals
-    for role in journal:
-        if role not in ROLES:
-            errors.add("files.journal", f"unknown role {_quote(role)}")
-
-    identities = dict(defaults.identities)
-    for role, table in tables["roles"].items():
-        if role not in ROLES or not isinstance(table, dict):
-            errors.add("roles", f"{_quote(role)} is not one of {', '.join(ROLES)}")
-            continue
-        errors.keys(table, ("name", "email"), f"roles.{role}")
-        base = identities[role]
-        identities[role] = Identity(
-            _take(table, "name", _is_str, "a string", errors, f"roles.{role}", base.name),
-            _take(table, "email", _is_str, "a string", errors, f"roles.{role}", base.email),
-        )
-
+    journal = _journals(files, errors, defaults)
+    identities = _identities(tables["roles"], errors, defaults)
     probe = tables["probe"]
     errors.keys(probe, ("timeout",), "probe")
     timeout = _take(probe, "timeout", _is_number, "a positive number of seconds", errors, "probe", 30.0)
-
-    redact = tables["redact"]
-    errors.keys(redact, ("patterns",), "redact")
-    patterns = tuple(_take(redact, "patterns", _is_strings, "a list of strings", errors, "redact", []))
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            errors.add("redact.patterns", f"bad regular expression {pattern!r}: {exc}")
-
+    patterns = _redact_patterns(tables["redact"], errors)
     rules = tables["rules"]
-    errors.keys(rules, ("open_phase", "signed", "replay"), "rules")
-    open_phase = tuple(
-        _take(rules, "open_phase", _is_strings, "a list of roles", errors, "rules", list(defaults.open_phase))
-    )
-    signed = tuple(dict.fromkeys(_take(rules, "signed", _is_strings, "a list of roles", errors, "rules", [])))
-    for key, roles in (("open_phase", open_phase), ("signed", signed)):
-        for role in roles:
-            if role not in ROLES:
-                errors.add(f"rules.{key}", f"unknown role {_quote(role)}")
-
-    git = tables["git"]
+    open_phase, signed = _role_lists(rules, errors, defaults)
+    git, lock, report = tables["git"], tables["lock"], tables["report"]
     errors.keys(git, ("remote", "sync"), "git")
-    lock = tables["lock"]
     errors.keys(lock, ("timeout",), "lock")
-    report = tables["report"]
     errors.keys(report, ("commit_url",), "report")
-    limits = tables["limits"]
-    errors.keys(limits, ("body", "note", "subject", "title"), "limits")
-    sizes = {
-        key: _take(limits, key, _is_int, "a whole number of bytes", errors, "limits", getattr(Limits(), key))
-        for key in ("body", "note", "subject", "title")
-    }
-
+    limits = _limits(tables["limits"], errors)
     config = Config(
         status=_take(files, "status", _is_str, "a string", errors, "files", defaults.status),
         journals={k: v for k, v in journal.items() if k in ROLES},
@@ -196,7 +149,7 @@ def config_from(data: dict[str, Any], where: str) -> Config:
         git_sync=_take(git, "sync", _is_bool, "true or false", errors, "git", defaults.git_sync),
         lock_timeout=_take(lock, "timeout", _is_number, "a positive number of seconds", errors, "lock", None),
         commit_url=_take(report, "commit_url", _is_str, "a string", errors, "report", None),
-        limits=Limits(**sizes),
+        limits=limits,
     )
     _check_patterns(config, errors)
     url = config.commit_url
@@ -205,6 +158,73 @@ def config_from(data: dict[str, Any], where: str) -> Config:
         errors.add("report", f"commit_url must be an http(s) URL containing {{sha}}, not {url!r}")
     errors.raise_if_any()
     return config
+
+
+def _journals(files: dict[str, Any], errors: _Errors, defaults: Config) -> dict[str, Any]:
+    """`[files]`' keys checked, and its `journal`: one pattern (the builder's) or role = pattern."""
+    errors.keys(files, ("status", "journal", "inbox", "archive"), "files")
+    journal = files.get("journal", defaults.journals)
+    if isinstance(journal, str):
+        journal = {"builder": journal}
+    if not isinstance(journal, dict) or not all(isinstance(v, str) for v in journal.values()):
+        errors.add("files", "journal must be a table of role = pattern")
+        journal = defaults.journals
+    for role in journal:
+        if role not in ROLES:
+            errors.add("files.journal", f"unknown role {_quote(role)}")
+    return dict(journal)
+
+
+def _identities(roles: dict[str, Any], errors: _Errors, defaults: Config) -> dict[str, Identity]:
+    """`[roles]`: each role's name and email over the defaults'."""
+    identities = dict(defaults.identities)
+    for role, table in roles.items():
+        if role not in ROLES or not isinstance(table, dict):
+            errors.add("roles", f"{_quote(role)} is not one of {', '.join(ROLES)}")
+            continue
+        errors.keys(table, ("name", "email"), f"roles.{role}")
+        base = identities[role]
+        identities[role] = Identity(
+            _take(table, "name", _is_str, "a string", errors, f"roles.{role}", base.name),
+            _take(table, "email", _is_str, "a string", errors, f"roles.{role}", base.email),
+        )
+    return identities
+
+
+def _redact_patterns(redact: dict[str, Any], errors: _Errors) -> tuple[str, ...]:
+    errors.keys(redact, ("patterns",), "redact")
+    patterns = tuple(_take(redact, "patterns", _is_strings, "a list of strings", errors, "redact", []))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            errors.add("redact.patterns", f"bad regular expression {pattern!r}: {exc}")
+    return patterns
+
+
+def _role_lists(
+    rules: dict[str, Any], errors: _Errors, defaults: Config
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`[rules]`' keys checked, and its two lists of roles: open_phase and signed."""
+    errors.keys(rules, ("open_phase", "signed", "replay"), "rules")
+    open_phase = tuple(
+        _take(rules, "open_phase", _is_strings, "a list of roles", errors, "rules", list(defaults.open_phase))
+    )
+    signed = tuple(dict.fromkeys(_take(rules, "signed", _is_strings, "a list of roles", errors, "rules", [])))
+    for key, roles in (("open_phase", open_phase), ("signed", signed)):
+        for role in roles:
+            if role not in ROLES:
+                errors.add(f"rules.{key}", f"unknown role {_quote(role)}")
+    return open_phase, signed
+
+
+def _limits(limits: dict[str, Any], errors: _Errors) -> Limits:
+    errors.keys(limits, ("body", "note", "subject", "title"), "limits")
+    sizes = {
+        key: _take(limits, key, _is_int, "a whole number of bytes", errors, "limits", getattr(Limits(), key))
+        for key in ("body", "note", "subject", "title")
+    }
+    return Limits(**sizes)
 
 
 # SPEC section 2: the tables of loopkit.toml that are the orchestrator's (a trust chain,

@@ -138,18 +138,7 @@ def run(
 
     `redact`, when given, is applied to the excerpts before they are cut, so that a secret
     cannot survive as a fragment at a cut; the caller still redacts whatever it writes."""
-    if (argv is None) == (shell is None):
-        raise BadInput("a probe needs exactly one of a command line or a shell command")
-    if isinstance(argv, str):  # list("curl -s …") would run the program "c"
-        raise BadInput("a probe's command line must be a list of arguments, not one string")
-    command = ["sh", "-c", shell] if shell is not None else list(argv or ())
-    if not command or (shell is not None and not shell.strip()):
-        raise BadInput("a probe needs a command to run")
-    validate_observe(observe)
-    if not (timeout > 0 and math.isfinite(timeout)):
-        raise BadInput(f"probe timeout must be a positive number of seconds, not {timeout}")
-    if cwd is not None and not Path(cwd).is_dir():
-        raise BadInput(f"probe folder {str(cwd)!r} does not exist")
+    command = _command(argv, shell, observe=observe, timeout=timeout, cwd=cwd)
 
     def outcome(observed: str, exit: int | None, *, ended: float, out: _Stream, err: _Stream) -> Outcome:
         return Outcome(
@@ -168,17 +157,7 @@ def run(
 
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,  # a probe gets no stdin: `cat` must not wait for us
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            start_new_session=True,  # its own process group, so a timeout kills all of it
-        )
-    except ValueError as exc:  # an embedded NUL, a `=` in an environment name
-        raise BadInput(f"cannot run probe: {exc}") from exc
+        proc = _spawn(command, cwd, env)
     except OSError as exc:
         missing = isinstance(exc, FileNotFoundError | NotADirectoryError)
         why = _Stream()
@@ -196,6 +175,43 @@ def run(
     else:
         observed = observe_output(observe, exit=code, stdout=out.text())
     return outcome(observed, code, ended=ended, out=out, err=err)
+
+
+def _command(
+    argv: Sequence[str] | None, shell: str | None, *, observe: str, timeout: float, cwd: str | Path | None
+) -> list[str]:
+    """The probe's command line, its arguments checked: exit 4 (BadInput) naming the first wrong one."""
+    if (argv is None) == (shell is None):
+        raise BadInput("a probe needs exactly one of a command line or a shell command")
+    if isinstance(argv, str):  # list("curl -s …") would run the program "c"
+        raise BadInput("a probe's command line must be a list of arguments, not one string")
+    command = ["sh", "-c", shell] if shell is not None else list(argv or ())
+    if not command or (shell is not None and not shell.strip()):
+        raise BadInput("a probe needs a command to run")
+    validate_observe(observe)
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise BadInput(f"probe timeout must be a positive number of seconds, not {timeout}")
+    if cwd is not None and not Path(cwd).is_dir():
+        raise BadInput(f"probe folder {str(cwd)!r} does not exist")
+    return command
+
+
+def _spawn(
+    command: list[str], cwd: str | Path | None, env: Mapping[str, str] | None
+) -> subprocess.Popen[bytes]:
+    """The probe's process: no stdin, its own process group. OSError when it cannot start."""
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,  # a probe gets no stdin: `cat` must not wait for us
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+        )
+    except ValueError as exc:  # an embedded NUL, a `=` in an environment name
+        raise BadInput(f"cannot run probe: {exc}") from exc
 
 
 class _Stream:

@@ -31,6 +31,8 @@ from loopkit.errors import GitError, LoopkitError
 from loopkit.workspace import INTENT_FILE, Workspace, write_atomic
 
 if TYPE_CHECKING:
+    from loopkit.gitrepo.committer import Built
+    from loopkit.gitrepo.trees import Trees
     from loopkit.model.config import Identity
     from loopkit.redact import Redactor
 
@@ -149,37 +151,11 @@ def _write_all(
     _save(intent_path, intent)
     built = None
     try:
-        for path, data in writes.items():
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            elif isinstance(data, Append):
-                _write_append(path, data, scratch=scratch)
-            else:
-                _write(path, _known(before[path]), data, scratch=scratch)
+        _apply(writes, before, scratch)
         if author is None or root is None or plan is None:
             _drop(intent_path)
             return None
-        git_dir = ws.git_dir
-        sign = list(author.sign)
-        try:
-            built = committer.build(
-                root,
-                git_dir,
-                paths=[ws.repo_path(p) for p in writes],
-                parent=parent,
-                message=message,
-                identity=author.identity(plan.action),
-                when=author.when,
-                scratch=scratch,
-                allow_empty=plan.allow_empty,
-                sign=sign,
-                reader=reader,
-            )
-        except GitError as exc:
-            if sign and "commit-tree" in exc.message:
-                raise author.signing_failure(exc) from None
-            raise
+        built = _build(ws, root, writes, author, plan, parent, message, scratch, reader)
         if built is None:
             _drop(intent_path)
             return None
@@ -187,7 +163,7 @@ def _write_all(
         intent["index"] = built.index_lines
         _save(intent_path, intent)
         subject = message.split("\n", 1)[0]
-        warning = committer.publish(root, git_dir, built, subject=subject, scratch=scratch)
+        warning = committer.publish(root, ws.git_dir, built, subject=subject, scratch=scratch)
         if warning:
             warn(warning)
     except committer.HeadMoved:
@@ -203,6 +179,56 @@ def _write_all(
         raise
     _drop(intent_path)
     return built.sha
+
+
+def _apply(
+    writes: Mapping[Path, bytes | Append | None], before: Mapping[Path, bytes | Append | None], scratch: str
+) -> None:
+    """Each file as `writes` has it: deleted (None), appended to, or replaced."""
+    for path, data in writes.items():
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        elif isinstance(data, Append):
+            _write_append(path, data, scratch=scratch)
+        else:
+            _write(path, _known(before[path]), data, scratch=scratch)
+
+
+def _build(
+    ws: Workspace,
+    root: Path,
+    writes: Mapping[Path, bytes | Append | None],
+    author: Author,
+    plan: Plan,
+    parent: str | None,
+    message: str,
+    scratch: str,
+    reader: Trees | None,
+) -> Built | None:
+    """The commit of the files written, on `parent` (None: nothing to commit); a signing that
+    fails is the author's failure, said as such."""
+    from loopkit.gitrepo import committer
+
+    sign = list(author.sign)
+    try:
+        return committer.build(
+            root,
+            ws.git_dir,
+            paths=[ws.repo_path(p) for p in writes],
+            parent=parent,
+            message=message,
+            identity=author.identity(plan.action),
+            when=author.when,
+            scratch=scratch,
+            allow_empty=plan.allow_empty,
+            sign=sign,
+            reader=reader,
+        )
+    except GitError as exc:
+        if sign and "commit-tree" in exc.message:
+            raise author.signing_failure(exc) from None
+        raise
 
 
 def _before(path: Path, data: bytes | Append | None) -> bytes | Append | None:

@@ -4,12 +4,15 @@ loopkit would refuse. Registers itself on `app`; the rules are services/verify.p
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopkit.cli import SETTINGS, _run, app
 from loopkit.cli.options import Json, epilog
+
+if TYPE_CHECKING:
+    from loopkit.documents.verify import Verified, Violation
 
 EXIT_VERIFY = "0 every change to the books is honest, 1 violations (listed), 2 usage error, 5 git failed."
 
@@ -17,17 +20,17 @@ hook_app = typer.Typer(help="git hooks for a shared remote.", no_args_is_help=Tr
 app.add_typer(hook_app, name="hook")
 
 
-def _line(v: dict[str, Any]) -> str:
+def _line(v: "Violation") -> str:
     """One violation, as the pusher reads it after `remote:`."""
-    where = f"{v['file']}:{v['line']}" if v["file"] and v["line"] else v["file"] or ""
-    return f"{v['code']}: {v['commit'][:12]} {where}{': ' if where else ''}{v['message']}"
+    where = f"{v.file}:{v.line}" if v.file and v.line else v.file or ""
+    return f"{v.code}: {v.commit[:12]} {where}{': ' if where else ''}{v.message}"
 
 
-def _lines(data: dict[str, Any]) -> str:
-    for v in data["violations"]:
+def _lines(data: "Verified") -> str:
+    for v in data.violations:
         sys.stderr.write(f"loopkit: {_line(v)}\n")
-    if data["ok"]:
-        sys.stderr.write(f"loopkit: {data['commits']} commit(s) verified: the books are honest\n")
+    if data.ok:
+        sys.stderr.write(f"loopkit: {data.commits} commit(s) verified: the books are honest\n")
     return ""
 
 
@@ -48,7 +51,7 @@ def verify(
         lambda: service(Path.cwd(), range_, environ=dict(os.environ)),
         as_json=as_json,
         human=_lines,
-        code=lambda d: 0 if d["ok"] else 1,
+        code=lambda d: 0 if d.ok else 1,
         sync=False,
     )
 
@@ -58,17 +61,16 @@ def pre_receive() -> None:
     """git's pre-receive hook: verify each pushed branch; any violation rejects the whole push."""
     from loopkit.services.verify import pre_receive as service
 
-    def call() -> dict[str, Any]:
-        found = service(Path.cwd(), sys.stdin.read(), environ=dict(os.environ))
-        return {"ok": not found, "violations": [(ref, v.to_json()) for ref, v in found]}
+    def call() -> "list[tuple[str, Violation]]":
+        return service(Path.cwd(), sys.stdin.read(), environ=dict(os.environ))
 
-    def human(data: dict[str, Any]) -> str:
-        for ref, violation in data["violations"]:
+    def human(found: "list[tuple[str, Violation]]") -> str:
+        for ref, violation in found:
             sys.stderr.write(f"loopkit: {ref.removeprefix('refs/heads/')}: {_line(violation)}\n")
-        if data["violations"]:
+        if found:
             sys.stderr.write(
                 "loopkit: push rejected: the books must change only through loopkit (docs/remote.md)\n"
             )
         return ""
 
-    _run(call, human=human, code=lambda d: 0 if d["ok"] else 1, sync=False)
+    _run(call, human=human, code=lambda found: 1 if found else 0, sync=False)

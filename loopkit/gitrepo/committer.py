@@ -112,27 +112,9 @@ def _git_tree(
     git: the blobs by `hash-object`, every tree on the way from a written path to the root by one
     `mktree --batch` (the parent's trees read through the transaction's `cat-file --batch`). Two
     git processes, where a temporary index took four (read-tree, update-index, write-tree)."""
-    import subprocess
-    from subprocess import PIPE
-
     from loopkit.gitrepo.trees import Trees
 
-    blobs = (
-        run(
-            root,
-            # fast zlib: a 10 MB journal is stored again on every append
-            "-c",
-            "core.looseCompression=1",
-            "hash-object",
-            "-w",
-            "--no-filters",  # the bytes loopkit wrote, whatever .gitattributes says
-            "--stdin-paths",
-            env=env,
-            stdin="\n".join(present) + "\n",
-        ).split()
-        if present
-        else []
-    )
+    blobs = _hash_objects(root, env, present)
     lines = _index_lines(paths, present, blobs, parent)
     changes: dict[str, bytes | None] = dict.fromkeys(paths)
     changes.update((path, bytes.fromhex(blob)) for path, blob in zip(present, blobs, strict=True))
@@ -140,6 +122,34 @@ def _git_tree(
     top = trees.commit_tree(parent) if parent is not None else None
     if parent is not None and top is None:
         raise GitError(f"git cat-file failed: {parent[:12]} is not a commit in this repository")
+    return lines, _mktree(root, env, trees, top, changes).hex()
+
+
+def _hash_objects(root: Path, env: dict[str, str], present: Sequence[str]) -> list[str]:
+    """The blob ids of these files as written, stored by one `hash-object`."""
+    if not present:
+        return []
+    return run(
+        root,
+        # fast zlib: a 10 MB journal is stored again on every append
+        "-c",
+        "core.looseCompression=1",
+        "hash-object",
+        "-w",
+        "--no-filters",  # the bytes loopkit wrote, whatever .gitattributes says
+        "--stdin-paths",
+        env=env,
+        stdin="\n".join(present) + "\n",
+    ).split()
+
+
+def _mktree(
+    root: Path, env: dict[str, str], trees: Trees, top: bytes | None, changes: dict[str, bytes | None]
+) -> bytes:
+    """The root tree `top` with `changes` made, each new tree written by one `git mktree --batch`."""
+    import subprocess
+    from subprocess import PIPE
+
     proc = subprocess.Popen(
         ["git", "mktree", "-z", "--batch"], cwd=root, env=env, stdin=PIPE, stdout=PIPE, stderr=PIPE
     )
@@ -176,7 +186,7 @@ def _git_tree(
         err = proc.communicate()[1]
     if tree is None:
         raise GitError("git mktree failed: " + err.decode("utf-8", "replace").strip()[:200])
-    return lines, tree.hex()
+    return tree
 
 
 _TREE_MODE = 0o040000

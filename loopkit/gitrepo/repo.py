@@ -29,10 +29,11 @@ REPLAY_MIN = 4  # fewer files than this to answer: their blames cost less than o
 
 
 class Repo:
-    def __init__(self, root: Path, memory: Memory | None = None) -> None:
+    def __init__(self, root: Path, memory: Memory | None = None, *, git_dir: Path | None = None) -> None:
+        """`git_dir`: the caller found it (Workspace.git_dir), so git is not asked whether `root`
+        is a repository."""
         self.root = root
-        code, _, _ = runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)
-        if code != 0:
+        if git_dir is None and runner.run_bytes(root, ["rev-parse", "--git-dir"], check=False)[0] != 0:
             raise GitError(f"not a git repository: {root}")
         self._diff_cache: dict[tuple[str, str, object, str | None], list[str] | None] = {}
         self._order: dict[str, dict[str, int]] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,70 +270,103 @@ def trusted_config(
     """The configuration every command reads (SPEC section 2). Exit 4 (BadInput) when the work
     tree's file, or the trusted version, cannot be read. With `rev`, the chain of that commit's
     first-parent history, `work_data` being that commit's file (`verify`, SPEC 11)."""
-    from loopkit.config import config_from, guarded, guarded_differences, guarded_fields, parse_toml
+    from loopkit.config import config_from, guarded_fields, parse_toml
 
     work = config_from(parse_toml(work_data, where), where)
     work_text = work_data.decode("utf-8", "replace")
     if repo_root is None:
         return TrustedConfig(work, None)
     path = config_path(workspace)
-
-    seen: dict[str, Config | None] = {work_text: work}
-
-    def parsed(text: str | None) -> Config | None:
-        if text is None:
-            return None
-        if text not in seen:
-            try:
-                seen[text] = config_from(parse_toml(text.encode("utf-8"), where), where)
-            except BadInput:
-                seen[text] = None
-        return seen[text]
-
-    def key(text: str | None) -> Hashable:
-        config = parsed(text)
-        return ("unreadable", text) if config is None else guarded(config)
-
-    signers: dict[str, str] = {}
-
-    def signers_text(orchestrator_email: str) -> str:
-        if orchestrator_email not in signers:
-            signers[orchestrator_email] = trusted_signers(
-                repo_root,
-                path=signers_path(workspace),
-                orchestrator_email=orchestrator_email,
-                environ=environ,
-                memory=memory,
-                rev=rev,
-            ).text
-        return signers[orchestrator_email]
-
-    def refusal(version: Version, trusted: str | None) -> str | None:
-        rules = parsed(trusted) or Config()
-        email = rules.identities["orchestrator"].email
-        return orchestrator_refusal(
-            repo_root,
-            version,
-            orchestrator_email=email,
-            signers_text=signers_text(email) if rules.signed else None,
-            environ=environ,
-            memory=memory,
-        )
-
+    rules = _ConfigRules(repo_root, workspace, where, environ, memory, rev, {work_text: work})
     chain = follow(
-        repo_root, path, refusal=refusal, work=work_text, key=key, environ=environ, rev=rev, memory=memory
+        repo_root,
+        path,
+        refusal=rules.refusal,
+        work=work_text,
+        key=rules.key,
+        environ=environ,
+        rev=rev,
+        memory=memory,
     )
     if chain.commit is None:  # never committed: the work tree's, whole (docs/decisions.md)
         return TrustedConfig(work, None)
-    at = chain.commit[:12]
     if chain.text is None:
         base = Config()  # the orchestrator deleted it: the defaults
     else:  # strictly: exit 4 naming the commit when the trusted version cannot be read
-        label = f"{where} (as {at} has it)"
+        label = f"{where} (as {chain.commit[:12]} has it)"
         base = config_from(parse_toml(chain.text.encode("utf-8"), label), label)
+    problems = _config_problems(path, chain, base, work, rules.parsed)
+    return TrustedConfig(replace(work, **guarded_fields(base)), chain.commit, problems)
+
+
+@dataclass
+class _ConfigRules:
+    """What `follow` asks of loopkit.toml's versions: each text parsed once (None: unreadable),
+    the key its guarded fields give, and whether the orchestrator the trusted version names
+    made a change (signed, where that version signs)."""
+
+    repo_root: Path
+    workspace: str
+    where: str
+    environ: Mapping[str, str] | None
+    memory: Memory | None
+    rev: str | None
+    seen: dict[str, Config | None]
+    signers: dict[str, str] = field(default_factory=dict)  # orchestrator email -> trusted text
+
+    def parsed(self, text: str | None) -> Config | None:
+        from loopkit.config import config_from, parse_toml
+
+        if text is None:
+            return None
+        if text not in self.seen:
+            try:
+                self.seen[text] = config_from(parse_toml(text.encode("utf-8"), self.where), self.where)
+            except BadInput:
+                self.seen[text] = None
+        return self.seen[text]
+
+    def key(self, text: str | None) -> Hashable:
+        from loopkit.config import guarded
+
+        config = self.parsed(text)
+        return ("unreadable", text) if config is None else guarded(config)
+
+    def signers_text(self, orchestrator_email: str) -> str:
+        if orchestrator_email not in self.signers:
+            self.signers[orchestrator_email] = trusted_signers(
+                self.repo_root,
+                path=signers_path(self.workspace),
+                orchestrator_email=orchestrator_email,
+                environ=self.environ,
+                memory=self.memory,
+                rev=self.rev,
+            ).text
+        return self.signers[orchestrator_email]
+
+    def refusal(self, version: Version, trusted: str | None) -> str | None:
+        rules = self.parsed(trusted) or Config()
+        email = rules.identities["orchestrator"].email
+        return orchestrator_refusal(
+            self.repo_root,
+            version,
+            orchestrator_email=email,
+            signers_text=self.signers_text(email) if rules.signed else None,
+            environ=self.environ,
+            memory=self.memory,
+        )
+
+
+def _config_problems(
+    path: str, chain: Chain, base: Config, work: Config, parsed: Callable[[str | None], Config | None]
+) -> tuple[TrustProblem, ...]:
+    """loopkit.toml's changes that do not count: each refused one while HEAD's version still
+    differs from the trusted one (a refused change undone since changes nothing), and the work
+    tree's guarded fields that differ from the trusted version's."""
+    from loopkit.config import guarded_differences
+
+    at = (chain.commit or "")[:12]
     problems = []
-    # a refused change is reported while HEAD's version still differs from the trusted one (a
-    # refused change undone since changes nothing)
     for version, text, reason in chain.refused if chain.differs else ():
         keys = guarded_differences(base, parsed(text) or Config()) if text is not None else ["the whole file"]
         problems.append(
@@ -355,7 +388,7 @@ def trusted_config(
                 UNTRUSTED_CONFIG,
             )
         )
-    return TrustedConfig(replace(work, **guarded_fields(base)), chain.commit, tuple(problems))
+    return tuple(problems)
 
 
 def _few(keys: list[str]) -> str:

@@ -42,69 +42,79 @@ class _Section:
 def parse_status(text: str) -> StatusDoc:
     tokens = parse(text)
     total = line_count(text)
-    warnings: list[ParseWarning] = []
+    read = _Reader()
     binary = has_binary(text)
     if binary is not None:
-        warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
-    phase = title = None
-    sections: list[_Section] = []
-    done: StatusRecord | None = None
-    done_line: int | None = None
-    in_done = False
-    current: _Section | None = None
+        read.warnings.append(ParseWarning(binary, "binary or undecodable bytes"))
+    title = None
     for index, token in enumerate(tokens):
         if token.map is None:
             continue
         line = token.map[0] + 1
         if token.type == "heading_open" and token.tag in ("h1", "h2"):
-            content = tokens[index + 1].content.strip()
-            if current is not None:
-                current.end = line - 1
-                current = None
-            in_done = False
-            if token.tag == "h1":
-                match = _TITLE_PHASE.search(content)
-                phase = phase or (match[1].lower() if match else None)
-            elif content.upper().startswith("DONE"):
-                in_done = True
-                done_line = done_line or line
-            else:
-                section = _SECTION.match(content)
-                if section is None:
-                    warnings.append(
-                        ParseWarning(line, f"section heading is not a milestone: {content[:80]!r}")
-                    )
-                else:
-                    current = _Section(section["id"], (section["title"] or "").strip(), line)
-                    sections.append(current)
+            read.heading(token.tag, tokens[index + 1].content.strip(), line)
         elif token.type == "inline" and token.level >= 2 and tokens[index - 2].type == "list_item_open":
             match = RECORD.match(token.content)
-            if match is None or "\n" in token.content:
-                continue
-            record = _record(match, line, token.content)
-            if record.kind == "DONE":
-                if in_done and done is None:
-                    done = record
-                elif not in_done:
-                    warnings.append(ParseWarning(line, "DONE record outside the ## DONE section"))
-            elif current is None:
-                warnings.append(ParseWarning(line, f"{record.kind} record outside any milestone section"))
-            elif record.milestone != current.id:
-                warnings.append(
-                    ParseWarning(line, f"{record.kind} record for {record.milestone} in section {current.id}")
-                )
-            else:
-                current.records.append(record)
+            if match is not None and "\n" not in token.content:
+                read.record(_record(match, line, token.content), line)
         elif token.type == "inline" and title is None and token.level == 1:
             field_match = _FIELD.search(token.content)
             if field_match:
                 title = field_match[1].strip()
         elif fence_unclosed(token, text, total):
-            warnings.append(ParseWarning(line, "code fence is never closed"))
-    if current is not None:
-        current.end = total
-    frozen = tuple(StatusSection(s.id, s.title, s.line, s.end, tuple(s.records)) for s in sections)
-    return StatusDoc(phase, title, frozen, done, done_line, tuple(warnings))
+            read.warnings.append(ParseWarning(line, "code fence is never closed"))
+    if read.current is not None:
+        read.current.end = total
+    frozen = tuple(StatusSection(s.id, s.title, s.line, s.end, tuple(s.records)) for s in read.sections)
+    return StatusDoc(read.phase, title, frozen, read.done, read.done_line, tuple(read.warnings))
+
+
+class _Reader:
+    """Where `parse_status` is in the file: the sections so far, the one open, the DONE one."""
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self.sections: list[_Section] = []
+        self.current: _Section | None = None
+        self.in_done = False
+        self.done: StatusRecord | None = None
+        self.done_line: int | None = None
+        self.warnings: list[ParseWarning] = []
+
+    def heading(self, tag: str, content: str, line: int) -> None:
+        """An h1 (the title, naming the phase) or an h2 (a milestone's section, or DONE)."""
+        if self.current is not None:
+            self.current.end = line - 1
+            self.current = None
+        self.in_done = False
+        if tag == "h1":
+            match = _TITLE_PHASE.search(content)
+            self.phase = self.phase or (match[1].lower() if match else None)
+        elif content.upper().startswith("DONE"):
+            self.in_done = True
+            self.done_line = self.done_line or line
+        elif (section := _SECTION.match(content)) is None:
+            self.warnings.append(ParseWarning(line, f"section heading is not a milestone: {content[:80]!r}"))
+        else:
+            self.current = _Section(section["id"], (section["title"] or "").strip(), line)
+            self.sections.append(self.current)
+
+    def record(self, record: StatusRecord, line: int) -> None:
+        """A record line, kept in its section (the first DONE in DONE's), or warned of."""
+        current = self.current
+        if record.kind == "DONE":
+            if self.in_done and self.done is None:
+                self.done = record
+            elif not self.in_done:
+                self.warnings.append(ParseWarning(line, "DONE record outside the ## DONE section"))
+        elif current is None:
+            self.warnings.append(ParseWarning(line, f"{record.kind} record outside any milestone section"))
+        elif record.milestone != current.id:
+            self.warnings.append(
+                ParseWarning(line, f"{record.kind} record for {record.milestone} in section {current.id}")
+            )
+        else:
+            current.records.append(record)
 
 
 def parse_record(text: str, line: int = 0) -> StatusRecord | None:

@@ -182,7 +182,7 @@ class Context:
             root = self.workspace.repo_root
             if root is None:
                 raise GitError(f"not inside a git work tree: {self.workspace.root}; {GIT_INIT_HINT}")
-            self._repo = Repo(root, self.index)
+            self._repo = Repo(root, self.index, git_dir=self.workspace.git_dir)
         return self._repo
 
     @cached_property

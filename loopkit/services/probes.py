@@ -66,22 +66,8 @@ def _record(
     scope: tuple[str, ...] = (),
 ) -> ProbeRecord:
     """Run one probe and turn what was seen into a redacted record (`scope`: its milestone's)."""
-    from loopkit.scope import few, in_scope
-
-    repo = ctx.repo
     ws = ctx.workspace
-    head = repo.head
-    code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
-    dirty_paths = tuple(p for p in repo.dirty if not ws.is_inside(p))
-    if ctx.no_commit:  # HEAD stays: the next probe here reads the spec commits and code id back
-        repo.save_cache()  # (after a commit they would name a HEAD gone, and cost a history walk)
-    hits = in_scope(dirty_paths, scope)
-    if hits and not ctx.cache.get("warned-dirty"):
-        ctx.cache["warned-dirty"] = True
-        ctx.warn(
-            f"uncommitted changes in {milestone}'s scope ({few(hits)}): this evidence is recorded "
-            "as dirty and no claim can use it; commit your changes, then run the probe again"
-        )
+    head, code, dirty_paths = _code_at(ctx, milestone, scope)
     from loopkit import probe
 
     timeout = spec.timeout or ws.config.probe_timeout
@@ -127,6 +113,30 @@ def _record(
         code=code,
     )
     return _redacted(ctx, record)
+
+
+def _code_at(
+    ctx: Context, milestone: str, scope: tuple[str, ...]
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The code a probe runs on: HEAD, its code id, and the uncommitted paths outside the books
+    (warned of once when some are in the milestone's scope: such evidence is dirty)."""
+    from loopkit.scope import few, in_scope
+
+    repo = ctx.repo
+    ws = ctx.workspace
+    head = repo.head
+    code = repo.code_of(head, rel=ws.rel, owned=ws.owns_top_level)
+    dirty_paths = tuple(p for p in repo.dirty if not ws.is_inside(p))
+    if ctx.no_commit:  # HEAD stays: the next probe here reads the spec commits and code id back
+        repo.save_cache()  # (after a commit they would name a HEAD gone, and cost a history walk)
+    hits = in_scope(dirty_paths, scope)
+    if hits and not ctx.cache.get("warned-dirty"):
+        ctx.cache["warned-dirty"] = True
+        ctx.warn(
+            f"uncommitted changes in {milestone}'s scope ({few(hits)}): this evidence is recorded "
+            "as dirty and no claim can use it; commit your changes, then run the probe again"
+        )
+    return head, code, dirty_paths
 
 
 def _redacted(ctx: Context, record: ProbeRecord) -> ProbeRecord:

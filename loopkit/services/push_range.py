@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopkit.documents.verify import Violation
 from loopkit.gitrepo import push
 from loopkit.gitrepo.signers import TrustedSigners
 from loopkit.markdown import comment
@@ -21,22 +22,6 @@ from loopkit.signed import Signature
 from loopkit.workspace import Workspace, book_kind
 
 _RECORD_WORD = re.compile(r"\*\*(?:CLAIM|PASS|FAIL|DONE)\*\*")
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One dishonest change to the books; `to_json` gives SPEC 11's shape (in its order)."""
-
-    code: str
-    commit: str
-    phase: str | None = None
-    milestone: str | None = None
-    file: str | None = None
-    line: int | None = None
-    message: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -5,9 +5,9 @@ inbox readers it never needs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopkit.config import parse_toml, phase_from
 from loopkit.errors import BadInput
@@ -15,6 +15,9 @@ from loopkit.model.config import PhaseSpec
 from loopkit.services.context import Context
 from loopkit.services.signatures import spec_signatures
 from loopkit.trust import Issue, blob_id, trusted_spec, unsigned_specs
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -50,19 +53,7 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
     def problem(code: str, message: str) -> None:
         problems.append(Issue(code, message, phase=phase, file=shown))
 
-    try:
-        working_bytes: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        working_bytes = None
-    except OSError as exc:
-        raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
-    working: PhaseSpec | None = None
-    if working_bytes is not None:
-        found = ctx.index.parsed("specs", path, working_bytes, lambda data: _spec_of(data, shown, phase))
-        if isinstance(found, str):
-            problem("bad-spec", found)
-        else:
-            working = found
+    working_bytes, working = _working(ctx, path, shown, phase, problem)
     opened = ws.status_file(phase).is_file()
     origin = None
     if ws.repo_root:
@@ -97,6 +88,24 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
         f"that version until `loopkit phase update {phase}` commits the change",
     )
     return SpecState(trusted, True, tuple(problems))
+
+
+def _working(
+    ctx: Context, path: Path, shown: str, phase: str, problem: Callable[[str, str], None]
+) -> tuple[bytes | None, PhaseSpec | None]:
+    """The work tree's phase file (None: there is none) and its spec (None: none, or a bad one,
+    a `bad-spec` problem)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise BadInput(f"cannot read {shown}: {exc.strerror}") from None
+    found = ctx.index.parsed("specs", path, data, lambda data: _spec_of(data, shown, phase))
+    if isinstance(found, str):
+        problem("bad-spec", found)
+        return data, None
+    return data, found
 
 
 def _spec_of(data: bytes, shown: str, phase: str) -> PhaseSpec | str:

@@ -18,7 +18,7 @@ from loopkit.services.context import Context
 from loopkit.workspace import CONFIG_NAME, MERGED, Workspace, book_kind
 
 if TYPE_CHECKING:
-    from loopkit.gitrepo.remote import Resign, SignedCommit
+    from loopkit.gitrepo.remote import Remote, Resign, SignedCommit
 
 ATTEMPTS = 30  # pushes rejected because the remote moved, then exit 5 (SPEC section 7: a bound)
 BACKOFF = (0.1, 2.0)  # seconds: the first wait's ceiling, the largest ceiling; doubling between
@@ -119,7 +119,7 @@ def _kind_for_path(cwd: Path, path: str) -> str:
 
 # -- sync -----------------------------------------------------------------------------------------
 def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) -> Synced:
-    from loopkit.gitrepo.remote import Conflict, Remote
+    from loopkit.gitrepo.remote import Remote
 
     ws = ctx.workspace
     if ws.repo_root is None:
@@ -130,15 +130,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
     with ws.lock():
         _finish_stopped(ctx, repo)
         branch = repo.branch()
-        upstream = repo.upstream(branch)
-        if remote is not None:
-            name, remote_branch = remote, branch
-        elif upstream is not None:
-            name, remote_branch = upstream
-        else:
-            name, remote_branch = ws.config.git_remote, branch
-        if not repo.has_remote(name):
-            raise GitError(f"no remote {name!r} in this clone: add one with `git remote add {name} URL`")
+        name, remote_branch = _target(ctx, repo, remote, branch)
         fetched = pushed = retries = 0
         integrated = "none"
         for attempt in range(ATTEMPTS):
@@ -153,35 +145,7 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
             head = repo.head()
             if theirs is not None and head is not None and not repo.is_ancestor(theirs, head):
                 fetched += repo.count(f"{head}..{theirs}")
-                if repo.is_ancestor(head, theirs):
-                    repo.move_to(theirs, head)
-                    integrated = "fast-forward"
-                else:
-                    spec = f"{theirs}..{head}"
-                    try:
-                        resign = None if repo.has_merges(spec) else _resign(ctx, repo.signed_commits(spec))
-                        if resign is None:
-                            # A rebase would rewrite merges or drop signatures it cannot renew.
-                            identity, sign = _merge_as(ctx)
-                            new = repo.merge(
-                                theirs,
-                                message=f"Merge {name}/{remote_branch} into {branch} (loopkit sync)",
-                                identity=identity,
-                                sign=sign,
-                            )
-                            integrated = "merge"
-                        else:
-                            new = repo.rebase(
-                                theirs,
-                                identity_of=lambda m: _role_identity(ws.config, m),
-                                resign=resign if resign.ids else None,
-                            )
-                            integrated = "rebase"
-                        repo.move_to(new, head)
-                    except Conflict as exc:
-                        raise GitError(
-                            f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)",
-                        ) from None
+                integrated = _integrate(ctx, repo, theirs, head, f"{name}/{remote_branch}", branch)
             elif theirs is not None and head is None:
                 repo.move_to(theirs, None)
                 fetched += repo.count(theirs)
@@ -196,6 +160,53 @@ def sync(ctx: Context, *, remote: str | None = None, progress: Progress = None) 
         else:
             raise GitError(f"{name} kept moving: not pushed after {ATTEMPTS} attempts; run sync again")
     return Synced(name, remote_branch, integrated, fetched, pushed, repo.head(), retries)
+
+
+def _target(ctx: Context, repo: Remote, remote: str | None, branch: str) -> tuple[str, str]:
+    """The remote and its branch to sync with: `remote`'s branch of this name, else the
+    upstream, else `[git] remote`'s branch of this name."""
+    upstream = repo.upstream(branch)
+    if remote is not None:
+        name, remote_branch = remote, branch
+    elif upstream is not None:
+        name, remote_branch = upstream
+    else:
+        name, remote_branch = ctx.workspace.config.git_remote, branch
+    if not repo.has_remote(name):
+        raise GitError(f"no remote {name!r} in this clone: add one with `git remote add {name} URL`")
+    return name, remote_branch
+
+
+def _integrate(ctx: Context, repo: Remote, theirs: str, head: str, where: str, branch: str) -> str:
+    """Bring `theirs` (fetched from `where`) into `head`, which lacks it: a fast-forward, else a
+    rebase, else a merge (a rebase would rewrite merges or drop signatures it cannot renew);
+    which it was."""
+    from loopkit.gitrepo.remote import Conflict
+
+    if repo.is_ancestor(head, theirs):
+        repo.move_to(theirs, head)
+        return "fast-forward"
+    spec = f"{theirs}..{head}"
+    try:
+        resign = None if repo.has_merges(spec) else _resign(ctx, repo.signed_commits(spec))
+        if resign is None:
+            identity, sign = _merge_as(ctx)
+            message = f"Merge {where} into {branch} (loopkit sync)"
+            new = repo.merge(theirs, message=message, identity=identity, sign=sign)
+            integrated = "merge"
+        else:
+            new = repo.rebase(
+                theirs,
+                identity_of=lambda m: _role_identity(ctx.workspace.config, m),
+                resign=resign if resign.ids else None,
+            )
+            integrated = "rebase"
+        repo.move_to(new, head)
+    except Conflict as exc:
+        raise GitError(
+            f"{exc.message}; nothing changed: resolve it by hand (docs/across-machines.md)"
+        ) from None
+    return integrated
 
 
 def _backoff(attempt: int) -> None:

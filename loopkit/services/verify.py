@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from loopkit.documents.verify import Verified, Violation
 from loopkit.errors import UsageError
 from loopkit.gitrepo import push
 from loopkit.gitrepo.runner import ZERO
 from loopkit.redact import Redactor
-from loopkit.services.push_range import PushRange, Violation, message_ids, record_line
+from loopkit.services.push_range import PushRange, message_ids, record_line
 from loopkit.services.push_records import Messages, judge_journal, judge_status
 from loopkit.services.push_removed import judge_removed
 from loopkit.services.push_trust import Trust
@@ -27,7 +27,7 @@ from loopkit.state import ClaimIds
 
 
 # -- entry points ---------------------------------------------------------------------------------
-def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) -> dict[str, Any]:
+def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) -> Verified:
     """`loopkit verify [OLD..NEW]`: SPEC 11's document (ok, range, commits, violations)."""
     root = push.toplevel(root)
     if range_text is None:
@@ -40,7 +40,7 @@ def verify(root: Path, range_text: str | None, *, environ: Mapping[str, str]) ->
         old = None if not old_text or push.is_zero(old_text) else _commit(root, old_text)
     found, counted = judge_update(root, old, new, environ=environ)
     shown = f"{old or ZERO}..{new}"
-    return {"ok": not found, "range": shown, "commits": counted, "violations": [v.to_json() for v in found]}
+    return Verified(ok=not found, range=shown, commits=counted, violations=tuple(found))
 
 
 def pre_receive(root: Path, stdin: str, *, environ: Mapping[str, str]) -> list[tuple[str, Violation]]:
