@@ -35,24 +35,27 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _decode(kind: Any, value: Any) -> Any:
-    """A JSON value as the field's type holds it: documents and tuples rebuilt (a document holding
-    records of model/ rebuilds them in its own from_json)."""
-    if value is None:
-        return None
+Decoder: typing.TypeAlias = typing.Callable[[Any], Any] | None  # None: the JSON value is the field's value
+
+
+def _decoder(kind: Any) -> Decoder:
+    """How a JSON value becomes what a field of type `kind` holds: documents and tuples rebuilt (a
+    document holding records of model/ rebuilds them in its own from_json). Worked out once per
+    type: a warm `status` reads a document of thousands of values back from the index."""
     origin = typing.get_origin(kind)
     if origin in (types.UnionType, typing.Union):
-        return _decode(_inner(kind), value)
+        return _decoder(_inner(kind))
     if origin is tuple:
-        return tuple(_decode(typing.get_args(kind)[0], v) for v in value)
+        item = _decoder(typing.get_args(kind)[0])
+        return tuple if item is None else (lambda v: tuple(None if x is None else item(x) for x in v))
     if origin is dict:
-        return {k: _decode(typing.get_args(kind)[1], v) for k, v in value.items()}
+        value = _decoder(typing.get_args(kind)[1])
+        if value is None:
+            return None
+        return lambda v: {k: None if x is None else value(x) for k, x in v.items()}
     if isinstance(kind, type) and issubclass(kind, Document):
-        return kind.from_json(value)
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}  # each class's field types, resolved once (it is slow)
+        return kind.from_json
+    return None
 
 
 def _inner(kind: Any) -> Any:
@@ -61,31 +64,55 @@ def _inner(kind: Any) -> Any:
     return builtins.next(k for k in typing.get_args(kind) if k is not type(None))
 
 
+# each class's fields as (name, decoder, its DETAIL part or None), resolved once (it is slow)
+_PLANS: dict[type, list[tuple[str, Decoder, Any]]] = {}
+
+
+def _plan(cls: type) -> list[tuple[str, Decoder, Any]]:
+    hints = typing.get_type_hints(cls)
+    plan: list[tuple[str, Decoder, Any]] = []
+    for f in dataclasses.fields(cls):
+        part = _inner(hints[f.name]) if f.metadata.get("detail") else None
+        plan.append((f.name, None if part is not None else _decoder(hints[f.name]), part))
+    return plan
+
+
+# each class's fields as (name, omitted while None, a DETAIL part), read once
+_KEYS: dict[type, list[tuple[str, bool, bool]]] = {}
+
+
+def _keys(cls: type) -> list[tuple[str, bool, bool]]:
+    fields = dataclasses.fields(cls)
+    return [(f.name, bool(f.metadata.get("omit")), bool(f.metadata.get("detail"))) for f in fields]
+
+
 class Document:
     """A frozen dataclass that is one JSON object of SPEC section 4."""
 
     __slots__ = ()
 
     def to_json(self) -> dict[str, Any]:
+        cls = type(self)
+        keys = _KEYS.get(cls) or _KEYS.setdefault(cls, _keys(cls))
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if value is None and f.metadata.get("omit"):
+        for name, omit, detail in keys:
+            value = getattr(self, name)
+            if value is None and omit:
                 continue
-            if f.metadata.get("detail"):
+            if detail:
                 out.update(value.to_json())
             else:
-                out[f.name] = _json(value)
+                out[name] = _json(value)
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        hints = _HINTS.get(cls) or _HINTS.setdefault(cls, typing.get_type_hints(cls))
+        plan = _PLANS.get(cls) or _PLANS.setdefault(cls, _plan(cls))
         kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.metadata.get("detail"):  # present when its first key is
-                part = _inner(hints[f.name])
-                kwargs[f.name] = part.from_json(data) if dataclasses.fields(part)[0].name in data else None
+        for name, decode, part in plan:
+            if part is not None:  # a DETAIL part: present when its first key is
+                kwargs[name] = part.from_json(data) if dataclasses.fields(part)[0].name in data else None
             else:
-                kwargs[f.name] = _decode(hints[f.name], data.get(f.name))
+                value = data.get(name)
+                kwargs[name] = decode(value) if decode is not None and value is not None else value
         return cls(**kwargs)
