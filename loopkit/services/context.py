@@ -67,12 +67,12 @@ class Invocation:
         return timefmt.iso(self.now) if self.environ.get("LOOPKIT_NOW") else None
 
 
-def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
+def read_workspace(root: Path, environ: Mapping[str, str], *, index: Index | None = None) -> Workspace:
     """The workspace in `root`, with the configuration every command reads: loopkit.toml's
     `[roles]`, `[rules]` and `[files]` as the trust chain has them (SPEC section 2), the rest as
-    the work tree has it."""
+    the work tree has it. The chain is read through `index` (the command's one index), or one
+    opened here."""
     from loopkit.gitrepo.signers import trusted_config
-    from loopkit.index import Index
 
     repo_root = find_repo_root(root)
     path = root / CONFIG_NAME
@@ -87,15 +87,25 @@ def read_workspace(root: Path, environ: Mapping[str, str]) -> Workspace:
         workspace=rel,
         work_data=data,
         environ=environ,
-        memory=Index.open(repo_root, git_dir, environ) if repo_root is not None else None,
+        memory=index if index is not None else open_index(root, repo_root, environ),
     )
     return Workspace(root=root, repo_root=repo_root, config=found.config, config_problems=found.problems)
 
 
-def find_workspace(invocation: Invocation) -> Workspace:
-    """The command's workspace: `--workspace`, LOOPKIT_WORKSPACE, or the nearest loopkit.toml."""
+def open_index(root: Path, repo_root: Path | None, environ: Mapping[str, str]) -> Index:
+    """The repository's one index (loopkit/index.py); outside a git repository, one that keeps nothing."""
+    from loopkit.index import Index
+
+    git_dir = _git_dir(repo_root) if repo_root is not None else None
+    return Index.open(repo_root or root, git_dir, environ)
+
+
+def find_workspace(invocation: Invocation) -> tuple[Workspace, Index]:
+    """The command's workspace (`--workspace`, LOOPKIT_WORKSPACE, or the nearest loopkit.toml) and
+    the one index it was read through, which the rest of the command goes on using."""
     root = find_root(start=invocation.cwd, override=invocation.workspace_dir, environ=invocation.environ)
-    return read_workspace(root, invocation.environ)
+    index = open_index(root, find_repo_root(root), invocation.environ)
+    return read_workspace(root, invocation.environ, index=index), index
 
 
 def make_ready(ws: Workspace, warn: Callable[[str], None]) -> None:
@@ -134,6 +144,7 @@ class Context:
         self.warnings: list[str] = []
         self.cache: dict[Any, Any] = {}
         self._workspace: Workspace | None = None
+        self._index: Index | None = None
         self._repo: Repo | None = None
         self._signing: tuple[Any, list[str]] | None = None  # (SigningKey, sign args) once checked
 
@@ -166,12 +177,16 @@ class Context:
         return self.invocation.need_role(*allowed, doing=doing)
 
     # -- the workspace and the repository ---------------------------------------------------------
+    def _opened(self) -> tuple[Workspace, Index]:
+        if self._workspace is None or self._index is None:
+            # kept if make_ready fails: the error document is still redacted by its config
+            self._workspace, self._index = find_workspace(self.invocation)
+            make_ready(self._workspace, self.warn)
+        return self._workspace, self._index
+
     @property
     def workspace(self) -> Workspace:
-        if self._workspace is None:
-            self._workspace = find_workspace(self.invocation)  # kept if make_ready fails: the error
-            make_ready(self._workspace, self.warn)  # document is still redacted by its config
-        return self._workspace
+        return self._opened()[0]
 
     @property
     def repo(self) -> Repo:
@@ -185,14 +200,11 @@ class Context:
             self._repo = Repo(root, self.index, git_dir=self.workspace.git_dir)
         return self._repo
 
-    @cached_property
+    @property
     def index(self) -> Index:
-        """The one index (loopkit/index.py), shared by everything this command reads."""
-        from loopkit.index import Index
-
-        ws = self.workspace
-        git_dir = _git_dir(ws.repo_root) if ws.repo_root is not None else None
-        return Index.open(ws.repo_root or ws.root, git_dir, self.environ)
+        """The one index (loopkit/index.py), shared by everything this command reads, the trusted
+        configuration's chain included."""
+        return self._opened()[1]
 
     def wants_sync(self, flag: bool) -> bool:
         """--sync given, or `[git] sync` on (SPEC section 7); a workspace that cannot be read syncs not."""
