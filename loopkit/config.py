@@ -295,6 +295,11 @@ def load_phase(path: Path, *, expected: str | None = None) -> PhaseSpec:
     return phase_from(_load(path, where), where, expected=expected or path.stem)
 
 
+def spec_from(data: bytes, where: str, *, phase: str) -> PhaseSpec:
+    """A phase file's bytes (the work tree's or a committed blob) as its spec; BadInput if not one."""
+    return phase_from(parse_toml(data, where), where, expected=phase)
+
+
 def phase_from(data: dict[str, Any], where: str, *, expected: str) -> PhaseSpec:
     errors = _Errors(where)
     errors.keys(data, _PHASE_KEYS, "")

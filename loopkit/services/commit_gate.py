@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopkit.config import parse_toml, phase_from
+from loopkit.config import spec_from
 from loopkit.errors import BadInput
 from loopkit.gitrepo import push
 from loopkit.markdown.inbox import parse_inbox
@@ -63,9 +63,7 @@ def trusted_spec_at(
     if data is None:
         return origin, None
     try:
-        return origin, phase_from(
-            parse_toml(data, f"phases/{phase}.toml"), f"phases/{phase}.toml", expected=phase
-        )
+        return origin, spec_from(data, f"phases/{phase}.toml", phase=phase)
     except BadInput:
         return origin, None
 

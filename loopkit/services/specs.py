@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopkit.config import parse_toml, phase_from
+from loopkit.config import parse_toml, spec_from
 from loopkit.errors import BadInput
 from loopkit.model.config import PhaseSpec
 from loopkit.services.context import Context
@@ -78,7 +78,7 @@ def read_spec(ctx: Context, phase: str) -> SpecState:
     data = ctx.repo.blob(blob)
     if data is not None:
         try:
-            trusted = phase_from(parse_toml(data, shown), shown, expected=phase)
+            trusted = spec_from(data, shown, phase=phase)
         except BadInput as exc:
             problem("bad-spec", f"the committed spec: {exc.message}")
     state = "deleted" if working_bytes is None else "changed"
@@ -111,7 +111,7 @@ def _working(
 def _spec_of(data: bytes, shown: str, phase: str) -> PhaseSpec | str:
     """A phase file's spec, or why it cannot be read."""
     try:
-        return phase_from(parse_toml(data, shown), shown, expected=phase)
+        return spec_from(data, shown, phase=phase)
     except BadInput as exc:
         return exc.message
 
